@@ -1,0 +1,144 @@
+"""The contract between training and runtime: what an exported headpose ONNX model stores.
+
+The exporter writes one ONNX ``metadata_props`` entry, key :data:`METADATA_KEY`, whose value is
+the JSON of :class:`ModelMetadata`. The runtime reads it back with :func:`read_metadata`; nothing
+about preprocessing, bins or angle order is hard-coded anywhere else.
+
+Graph contract (``format_version`` 1):
+
+* input ``input_name``: float32 ``(N, 3, H, W)``, colour order ``color_order``, pixel values
+  scaled to [0, 1] then normalised per channel: ``(x / 255 - mean) / std``;
+* output ``"angles"``: float32 ``(N, len(angles))`` in degrees, in the order of ``angles``;
+* output ``"spread"``: float32 ``(N, len(angles))``, the standard deviation in degrees of the
+  bin distribution of each angle (an uncertainty).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from headpose.errors import InvalidModelError
+
+METADATA_KEY = "headpose"
+FORMAT_VERSION = 1
+
+ANGLE_CONVENTION = (
+    "degrees; yaw>0: face turns toward the image's left (subject's right); pitch>0: looking up; "
+    "roll>0: head tilts clockwise on screen (300W-LP/AFLW2000 Pose_Para, HopeNet, FSA-Net)"
+)
+
+
+@dataclass(frozen=True)
+class CropRule:
+    """How a face box becomes the model's input crop.
+
+    The crop is a square centred on the box centre shifted down by ``shift_y`` times the box
+    height, with side ``max(w, h) * scale``. Pixels outside the image are filled by edge
+    replication.
+    """
+
+    scale: float = 1.5
+    shift_y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Angle bins of the classification heads: ``count`` bins of ``width`` degrees over
+    ``[low, low + count * width)``."""
+
+    width: float = 3.0
+    count: int = 66
+    low: float = -99.0
+
+    @property
+    def high(self) -> float:
+        return self.low + self.count * self.width
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """Everything the runtime needs to use an exported model."""
+
+    input_size: tuple[int, int] = (224, 224)  # (height, width) in pixels
+    input_name: str = "image"
+    color_order: str = "RGB"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    angles: tuple[str, ...] = ("yaw", "pitch", "roll")
+    bins: Bins = field(default_factory=Bins)
+    crop: CropRule = field(default_factory=CropRule)
+    angle_convention: str = ANGLE_CONVENTION
+    backbone: str = "unknown"
+    method: str = "unknown"
+    train_data: str = "unknown"
+    license: str = "unknown"
+    headpose_version: str = "unknown"
+    created: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        """Serialise to the JSON string stored under :data:`METADATA_KEY`."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "<metadata>") -> ModelMetadata:
+        """Parse and validate; raises :class:`InvalidModelError` naming ``source`` and the field."""
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidModelError(f"{source}: metadata '{METADATA_KEY}' is not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise InvalidModelError(f"{source}: metadata '{METADATA_KEY}' must be a JSON object")
+        version = raw.get("format_version")
+        if version != FORMAT_VERSION:
+            raise InvalidModelError(
+                f"{source}: metadata format_version is {version!r}, this headpose reads {FORMAT_VERSION}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise InvalidModelError(f"{source}: unknown metadata field(s) {unknown}")
+        try:
+            kwargs = dict(raw)
+            kwargs["bins"] = Bins(**raw.get("bins", {}))
+            kwargs["crop"] = CropRule(**raw.get("crop", {}))
+            for key in ("input_size", "mean", "std", "angles"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
+            meta = cls(**kwargs)
+        except TypeError as exc:
+            raise InvalidModelError(f"{source}: bad metadata: {exc}") from exc
+        meta.validate(source)
+        return meta
+
+    def validate(self, source: str = "<metadata>") -> None:
+        """Raise :class:`InvalidModelError` if a field is out of range."""
+
+        def bad(name: str, expected: str, got: Any) -> InvalidModelError:
+            return InvalidModelError(f"{source}: metadata field '{name}': expected {expected}, got {got!r}")
+
+        if len(self.input_size) != 2 or any(int(v) <= 0 for v in self.input_size):
+            raise bad("input_size", "two positive integers (height, width)", self.input_size)
+        if self.color_order not in ("RGB", "BGR"):
+            raise bad("color_order", "'RGB' or 'BGR'", self.color_order)
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise bad("mean/std", "three values each, std > 0", (self.mean, self.std))
+        if not self.angles or not set(self.angles) <= {"yaw", "pitch", "roll"}:
+            raise bad("angles", "a subset of ('yaw', 'pitch', 'roll')", self.angles)
+        if self.bins.count <= 0 or self.bins.width <= 0:
+            raise bad("bins", "count > 0 and width > 0", self.bins)
+        if self.crop.scale <= 0:
+            raise bad("crop.scale", "> 0", self.crop.scale)
+
+
+def read_metadata(props: dict[str, str], source: str = "<model>") -> ModelMetadata:
+    """Read :class:`ModelMetadata` from an ONNX model's ``metadata_props`` mapping."""
+    if METADATA_KEY not in props:
+        raise InvalidModelError(
+            f"{source}: not a headpose model (no '{METADATA_KEY}' entry in the ONNX metadata; "
+            "export one with headpose-export)"
+        )
+    return ModelMetadata.from_json(props[METADATA_KEY], source)

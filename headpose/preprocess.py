@@ -1,0 +1,88 @@
+"""Face crops and model input tensors (numpy + OpenCV). Training evaluation uses the same code.
+
+Images here are ``uint8`` arrays ``(H, W, 3)`` in BGR order (OpenCV's) unless a function says
+otherwise; boxes are ``(x1, y1, x2, y2)`` in pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from headpose.metadata import CropRule, ModelMetadata
+
+
+def crop_box(box: Sequence[float], rule: CropRule) -> np.ndarray:
+    """Square crop box ``(x1, y1, x2, y2)`` (float pixels) for a face ``box`` under ``rule``."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    cx = (x1 + x2) / 2.0
+    cy = (y1 + y2) / 2.0 + rule.shift_y * h
+    half = max(w, h) * rule.scale / 2.0
+    return np.array([cx - half, cy - half, cx + half, cy + half], dtype=np.float64)
+
+
+def crop_face(image: np.ndarray, box: Sequence[float], rule: CropRule, size: tuple[int, int]) -> np.ndarray:
+    """Cut the crop of ``box`` under ``rule`` out of ``image`` and resize it to ``size`` (h, w).
+
+    Works for any channel order; the border outside the image is replicated. One affine warp, so
+    the cost does not depend on the box size.
+    """
+    cx1, cy1, cx2, cy2 = crop_box(box, rule)
+    out_h, out_w = int(size[0]), int(size[1])
+    sx = out_w / max(cx2 - cx1, 1e-6)
+    sy = out_h / max(cy2 - cy1, 1e-6)
+    # map crop-box pixel edges to output pixel edges (pixel centres at +0.5)
+    matrix = np.array(
+        [[sx, 0.0, -cx1 * sx + 0.5 * sx - 0.5], [0.0, sy, -cy1 * sy + 0.5 * sy - 0.5]],
+        dtype=np.float64,
+    )
+    interp = cv2.INTER_AREA if sx < 1.0 and sy < 1.0 else cv2.INTER_LINEAR
+    if interp == cv2.INTER_AREA:
+        # warpAffine has no area filter: resize the (padded) region instead.
+        return _crop_then_resize(image, (cx1, cy1, cx2, cy2), (out_h, out_w))
+    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _crop_then_resize(image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in cbox)
+    x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    pad_l, pad_t = max(0, -x1), max(0, -y1)
+    pad_r, pad_b = max(0, x2 - w), max(0, y2 - h)
+    region = image[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
+    if region.size == 0:  # box entirely outside: replicate the nearest edge pixel
+        yy = int(np.clip((y1 + y2) // 2, 0, h - 1))
+        xx = int(np.clip((x1 + x2) // 2, 0, w - 1))
+        region = image[yy : yy + 1, xx : xx + 1]
+        pad_l = pad_t = pad_r = pad_b = 0
+    if pad_l or pad_t or pad_r or pad_b:
+        region = cv2.copyMakeBorder(region, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
+    return cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a whole image (already a face crop) to ``size`` (h, w) the way the runtime does."""
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if (size[0] < h and size[1] < w) else cv2.INTER_LINEAR
+    return cv2.resize(image, (int(size[1]), int(size[0])), interpolation=interp)
+
+
+def to_input_tensor(crops_bgr: Sequence[np.ndarray], meta: ModelMetadata) -> np.ndarray:
+    """Stack BGR uint8 crops, already of ``meta.input_size``, into the model input.
+
+    Returns float32 ``(N, 3, H, W)`` in ``meta.color_order``, normalised with ``meta.mean/std``.
+    """
+    h, w = meta.input_size
+    if len(crops_bgr) == 0:
+        return np.zeros((0, 3, h, w), dtype=np.float32)
+    mean = np.asarray(meta.mean, dtype=np.float64) * 255.0
+    swap = meta.color_order == "RGB"
+    # blobFromImages subtracts mean in the output channel order; mean is given in color_order
+    blob = cv2.dnn.blobFromImages(
+        list(crops_bgr), scalefactor=1.0, size=(w, h), mean=tuple(mean), swapRB=swap, crop=False
+    )
+    inv_std = (1.0 / (255.0 * np.asarray(meta.std, dtype=np.float32))).reshape(1, 3, 1, 1)
+    return (blob * inv_std).astype(np.float32, copy=False)
