@@ -1,0 +1,76 @@
+"""Angle bins as torch functions: centres, angle -> bin index, softmax expectation and spread.
+
+The bin specification is :class:`headpose.metadata.Bins` (the runtime contract): ``count`` bins of
+``width`` degrees over ``[low, low + count * width)``; bin ``i`` has centre
+``low + width * (i + 0.5)``. Angles are in degrees everywhere.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from headpose.metadata import Bins
+
+#: Bin index given to missing (NaN) angles; ``torch.nn.functional.cross_entropy`` skips it.
+IGNORE_INDEX = -100
+
+
+def bin_centres(
+    bins: Bins, device: torch.device | str | None = None, dtype=torch.float32
+) -> Tensor:
+    """Centres of the bins in degrees, shape ``(bins.count,)``."""
+    index = torch.arange(bins.count, device=device, dtype=torch.float64)
+    return (bins.low + bins.width * (index + 0.5)).to(dtype)
+
+
+def angle_to_bin(angles_deg: Tensor, bins: Bins) -> Tensor:
+    """Bin index (int64, same shape) of each angle in degrees.
+
+    Angles outside ``[low, high)`` are clamped to the first / last bin; NaN (missing) angles get
+    :data:`IGNORE_INDEX` so that they stay masked out of a cross-entropy.
+    """
+    angles = angles_deg.to(torch.float64)
+    missing = torch.isnan(angles)
+    index = torch.floor((angles - bins.low) / bins.width)
+    index = torch.nan_to_num(index, nan=0.0).clamp(0, bins.count - 1).to(torch.int64)
+    return torch.where(missing, torch.full_like(index, IGNORE_INDEX), index)
+
+
+def _check_logits(logits: Tensor, bins: Bins) -> None:
+    if logits.shape[-1] != bins.count:
+        raise ValueError(
+            f"logits: last dimension must be the bin count {bins.count}, got shape {tuple(logits.shape)}"
+        )
+
+
+def softmax_expectation(logits: Tensor, bins: Bins) -> Tensor:
+    """Expected angle in degrees under ``softmax(logits)`` over the last dim: ``(..., B) -> (...)``."""
+    _check_logits(logits, bins)
+    probs = torch.softmax(logits.float(), dim=-1)
+    return probs @ bin_centres(bins, device=logits.device)
+
+
+def moments_from_centres(logits: Tensor, centres: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and standard deviation (degrees) of ``softmax(logits)`` over ``centres`` ``(B,)``.
+
+    ``(..., B) -> (...), (...)``. No data-dependent control flow, so it traces to ONNX.
+    """
+    probs = torch.softmax(logits.float(), dim=-1)
+    mean = probs @ centres
+    variance = (probs * (centres - mean.unsqueeze(-1)) ** 2).sum(dim=-1)
+    return mean, torch.sqrt(variance.clamp_min(0.0))
+
+
+def expectation_and_spread(logits: Tensor, bins: Bins) -> tuple[Tensor, Tensor]:
+    """Expected angle and its spread (standard deviation), both in degrees, ``(..., B) -> (...)``.
+
+    The spread is ``sqrt(sum_i p_i (c_i - mean)^2)``.
+    """
+    _check_logits(logits, bins)
+    return moments_from_centres(logits, bin_centres(bins, device=logits.device))
+
+
+def softmax_spread(logits: Tensor, bins: Bins) -> Tensor:
+    """Standard deviation in degrees of the bin distribution: ``(..., B) -> (...)``."""
+    return expectation_and_spread(logits, bins)[1]
