@@ -1,0 +1,112 @@
+"""Face detectors, by name.
+
+>>> from headpose.detectors import get_detector, available
+>>> det = get_detector()            # "auto": the default chosen by bench/detectors.py
+>>> faces = det.detect(image_bgr)   # Detections: boxes (N, 4), scores (N,), landmarks (N, 5, 2)
+
+Built in: ``"yunet"`` (YuNet in onnxruntime, boxes + 5 landmarks), ``"yunet-cv2"`` (the same
+model through ``cv2.FaceDetectorYN``), ``"blazeface"`` (MediaPipe BlazeFace short-range converted
+to ONNX, boxes only). New detectors plug in with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from headpose.detectors.base import Detections, Detector
+from headpose.errors import InvalidInputError, MissingDependencyError
+
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "Detections",
+    "Detector",
+    "available",
+    "get_detector",
+    "register",
+    "registered",
+]
+
+# Chosen by bench/detectors.py (bench/results/detectors.md): same recall as BlazeFace on the
+# AFLW2000 crops and pose photos, a tighter box fit, 5 landmarks, and faster on 640x480 frames.
+DEFAULT_DETECTOR = "yunet"
+
+Factory = Callable[..., Detector]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Factory
+    requires: tuple[tuple[str, str], ...]  # (importable module, pip install hint)
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(
+    name: str, factory: Factory, requires: Sequence[tuple[str, str]] = (), replace: bool = False
+) -> None:
+    """Make ``get_detector(name, **opts)`` call ``factory(**opts)``.
+
+    ``requires``: ``(module, install hint)`` pairs checked before the factory runs, e.g.
+    ``[("mediapipe", 'pip install "headpose[mediapipe]"')]``; a missing module raises
+    :class:`MissingDependencyError` with that hint. ``replace=True`` overrides an existing name.
+    """
+    if not isinstance(name, str) or not name or name == "auto":
+        raise InvalidInputError(
+            f"detector name: expected a non-empty string other than 'auto', got {name!r}"
+        )
+    if not callable(factory):
+        raise InvalidInputError(f"detector {name!r}: factory must be callable, got {factory!r}")
+    if name in _REGISTRY and not replace:
+        raise InvalidInputError(f"detector {name!r} is already registered (pass replace=True)")
+    _REGISTRY[name] = _Entry(factory, tuple((str(m), str(h)) for m, h in requires))
+
+
+def registered() -> list[str]:
+    """Every registered detector name, sorted (installed or not)."""
+    return sorted(_REGISTRY)
+
+
+def _missing(entry: _Entry) -> list[tuple[str, str]]:
+    return [(m, h) for m, h in entry.requires if importlib.util.find_spec(m) is None]
+
+
+def available() -> list[str]:
+    """Registered detector names whose dependencies are installed here, sorted."""
+    return [name for name in registered() if not _missing(_REGISTRY[name])]
+
+
+def get_detector(name: str = "auto", **opts: object) -> Detector:
+    """A new detector by name (``"auto"`` = :data:`DEFAULT_DETECTOR`); ``opts`` go to its
+    constructor (e.g. ``score_threshold=0.5``, ``threads=1``)."""
+    key = DEFAULT_DETECTOR if name == "auto" else name
+    entry = _REGISTRY.get(key)
+    if entry is None:
+        valid = ", ".join(["auto", *registered()])
+        raise InvalidInputError(f"unknown detector {name!r}; valid names: {valid}")
+    missing = _missing(entry)
+    if missing:
+        module, hint = missing[0]
+        raise MissingDependencyError(f"detector {key!r} needs the {module!r} package: {hint}")
+    try:
+        inspect.signature(entry.factory).bind(**opts)
+    except TypeError as exc:
+        raise InvalidInputError(f"detector {key!r}: bad options {sorted(opts)}: {exc}") from None
+    return entry.factory(**opts)
+
+
+def _register_builtins() -> None:
+    from headpose.detectors.blazeface import BlazeFaceDetector
+    from headpose.detectors.yunet import YuNetCV2Detector, YuNetDetector
+    from headpose.runtime import install_hint
+
+    needs_ort = [("onnxruntime", install_hint())]
+    register("yunet", YuNetDetector, requires=needs_ort)
+    register("yunet-cv2", YuNetCV2Detector)
+    register("blazeface", BlazeFaceDetector, requires=needs_ort)
+
+
+_register_builtins()
