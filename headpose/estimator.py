@@ -1,0 +1,332 @@
+"""The public API: :class:`Estimator` finds faces and their head pose; :class:`Face` is one result.
+
+>>> from headpose import Estimator
+>>> est = Estimator()                      # shipped model + default face detector, offline
+>>> for face in est.predict("photo.jpg"):
+...     print(face.yaw, face.pitch, face.roll, face.uncertainty)
+
+Angles are degrees in the project convention (see :mod:`headpose.rotation`): yaw > 0 the face
+turns toward the image's left, pitch > 0 looking up, roll > 0 clockwise tilt on screen.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
+from headpose.pose_model import PoseModel
+from headpose.preprocess import crop_face
+from headpose.rotation import euler_to_matrix
+from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
+
+DEFAULT_MODEL = "headpose_default.onnx"
+# Smaller images cannot hold a detectable face: the detector is not run, predict returns [].
+MIN_DETECT_SIDE = 8
+_AUTO_ORDER = ("yunet", "blazeface")
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face and its head pose.
+
+    ``box``: ``(x1, y1, x2, y2)`` float pixels in the input image; ``score``: detector confidence
+    in [0, 1] (1.0 for boxes given by the caller and for crops); ``yaw``, ``pitch``, ``roll``:
+    degrees (NaN for an angle the model does not predict); ``uncertainty``: mean over the
+    predicted angles of ``spread``, the per-angle standard deviation in degrees of the model's bin
+    distribution ``(yaw, pitch, roll)``; ``matrix``: ``(3, 3)`` rotation head -> camera (see
+    :mod:`headpose.rotation`; an unknown angle counts as 0 there); ``landmarks``: ``(5, 2)``
+    pixel (x, y) from the detector or ``None``; ``track_id``: set by tracking, else ``None``.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    yaw: float
+    pitch: float
+    roll: float
+    uncertainty: float
+    spread: tuple[float, float, float]
+    matrix: np.ndarray = field(repr=False, compare=False)
+    landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    track_id: int | None = None
+
+    @property
+    def angles(self) -> np.ndarray:
+        """``[yaw, pitch, roll]`` degrees, float64 ``(3,)``."""
+        return np.array([self.yaw, self.pitch, self.roll], dtype=np.float64)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        """Centre ``(x, y)`` of the box in pixels."""
+        x1, y1, x2, y2 = self.box
+        return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (plain floats and lists; NaN becomes ``None``)."""
+        return {
+            "box": [_num(v) for v in self.box],
+            "score": _num(self.score),
+            "yaw": _num(self.yaw),
+            "pitch": _num(self.pitch),
+            "roll": _num(self.roll),
+            "uncertainty": _num(self.uncertainty),
+            "spread": {
+                k: _num(v) for k, v in zip(("yaw", "pitch", "roll"), self.spread, strict=True)
+            },
+            "matrix": [[_num(v) for v in row] for row in np.asarray(self.matrix)],
+            "landmarks": None
+            if self.landmarks is None
+            else [[_num(v) for v in p] for p in np.asarray(self.landmarks)],
+            "track_id": self.track_id,
+        }
+
+
+def _num(value: Any) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def make_face(
+    box: Sequence[float],
+    score: float,
+    angles: Sequence[float],
+    spread: Sequence[float],
+    landmarks: np.ndarray | None = None,
+) -> Face:
+    """Build a :class:`Face` from ``[yaw, pitch, roll]`` and per-angle spread (NaN = absent)."""
+    yaw, pitch, roll = (float(v) for v in angles)
+    spreads = tuple(float(v) for v in spread)
+    known = [s for s in spreads if math.isfinite(s)]
+    uncertainty = float(np.mean(known)) if known else math.nan
+    matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
+    return Face(
+        box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+        score=float(score),
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        uncertainty=uncertainty,
+        spread=spreads,  # type: ignore[arg-type]
+        matrix=matrix,
+        landmarks=None if landmarks is None else np.asarray(landmarks, dtype=np.float32),
+    )
+
+
+def default_model_path() -> Path:
+    """Path of the model shipped in the package (``headpose/models/headpose_default.onnx``)."""
+    path = Path(str(resources.files("headpose.models").joinpath(DEFAULT_MODEL)))
+    if not path.is_file():
+        raise InvalidModelError(
+            f"{path}: the default pose model is not in this installation; pass "
+            "model='path/to/model.onnx' (an exported headpose model, see headpose-export)"
+        )
+    return path
+
+
+def resolve_detector(detector: Any, options: dict[str, Any] | None = None) -> Any:
+    """``None`` | a registry name (``"auto"``, ``"yunet"``, ``"blazeface"``, ...) | an object
+    with ``detect(image_bgr) -> Detections`` -> the detector object (or ``None``)."""
+    if detector is None:
+        return None
+    if isinstance(detector, str):
+        if detector.lower() == "none":
+            return None
+        from headpose import detectors as registry
+
+        get = getattr(registry, "get_detector", None)
+        if get is None:  # pragma: no cover - only while the registry is being written
+            raise InvalidInputError(
+                f"detector={detector!r}: no detector registry in this installation; pass "
+                "detector=None and boxes=..."
+            )
+        name = detector.lower()
+        if name == "auto":
+            names = list(registry.available()) if hasattr(registry, "available") else []
+            if "auto" not in names:
+                name = next((n for n in _AUTO_ORDER if n in names), "auto")
+        return get(name, **(options or {}))
+    if callable(getattr(detector, "detect", None)):
+        return detector
+    raise InvalidInputError(
+        f"detector: expected None, a name or an object with detect(image), got "
+        f"{type(detector).__name__}"
+    )
+
+
+class Estimator:
+    """Head pose of every face in an image.
+
+    ``model``: ``None`` (the model shipped in the package), a path to an exported headpose
+    ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. ``detector``: ``"auto"`` (the best
+    detector shipped), a registry name (see ``headpose.detectors.available()``), an object with
+    ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
+    ``providers``: onnxruntime execution providers (default: TensorRT/CUDA when available, else
+    CPU). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
+    (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
+    ``beta``, ``d_cutoff``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
+    threads (default automatic).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | PoseModel | None = None,
+        detector: Any = "auto",
+        providers: Sequence[str] | str | None = None,
+        min_score: float = 0.5,
+        max_faces: int | None = None,
+        smoothing: dict[str, float] | None = None,
+        detector_options: dict[str, Any] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if not (0.0 <= float(min_score) <= 1.0):
+            raise InvalidInputError(f"min_score: expected a number in [0, 1], got {min_score}")
+        if max_faces is not None and int(max_faces) < 1:
+            raise InvalidInputError(f"max_faces: expected None or an integer >= 1, got {max_faces}")
+        unknown = set(smoothing or {}) - set(DEFAULT_SMOOTHING)
+        if unknown:
+            raise InvalidInputError(
+                f"smoothing: unknown key(s) {sorted(unknown)}, expected {sorted(DEFAULT_SMOOTHING)}"
+            )
+        if isinstance(model, PoseModel):
+            self.model = model
+        else:
+            path = default_model_path() if model is None else Path(model)
+            self.model = PoseModel(path, providers=providers, threads=threads)
+        self.detector = resolve_detector(detector, detector_options)
+        self.min_score = float(min_score)
+        self.max_faces = None if max_faces is None else int(max_faces)
+        self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
+
+    # ------------------------------------------------------------------ images
+    def predict(self, image: ImageInput, boxes: Any = None) -> list[Face]:
+        """Faces in ``image`` with their pose, best detector score first.
+
+        ``image``: a file path, a numpy array — grey ``(H, W)`` / ``(H, W, 1)``, **BGR**
+        ``(H, W, 3)`` or **BGRA** ``(H, W, 4)`` (OpenCV order), uint8 / uint16 / float (see
+        :mod:`headpose.image_io`) — or a PIL image (**RGB**, converted).
+        ``boxes``: optional face boxes ``(N, 4)`` ``(x1, y1, x2, y2)`` pixels; when given, the
+        detector is not run and faces come back in the order of the boxes. Boxes are clipped to
+        the image; a box with nothing left inside the image is skipped (no face for it).
+        All faces go through the pose model in one batched call. An image too small to hold a
+        face gives ``[]``.
+        """
+        img = load_image(image)
+        h, w = img.shape[:2]
+        landmarks: np.ndarray | None = None
+        if boxes is not None:
+            given = as_boxes(boxes)
+            clipped, _ = clip_boxes(given, w, h)
+            scores = np.ones(len(clipped))
+        elif self.detector is None:
+            raise InvalidInputError(
+                "boxes: this Estimator has detector=None, so predict() needs boxes=(N, 4); "
+                "use predict_crops() for images that are already face crops"
+            )
+        else:
+            if min(h, w) < MIN_DETECT_SIDE:
+                return []
+            clipped, scores, landmarks = self._detect(img)
+        crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in clipped]
+        return self._faces(crops, clipped, scores, landmarks)
+
+    def _detect(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        det = self.detector.detect(img)
+        boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(det.scores, dtype=np.float64).reshape(-1)
+        lms = None if det.landmarks is None else np.asarray(det.landmarks, dtype=np.float64)
+        finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
+        keep = np.flatnonzero(finite & (scores >= self.min_score))
+        keep = keep[np.argsort(-scores[keep], kind="stable")]
+        if self.max_faces is not None:
+            keep = keep[: self.max_faces]
+        h, w = img.shape[:2]
+        clipped, kept = clip_boxes(boxes[keep], w, h)
+        keep = keep[kept]
+        return clipped, scores[keep], None if lms is None else lms[keep]
+
+    def predict_crops(self, crops: Sequence[ImageInput] | np.ndarray) -> list[Face]:
+        """Pose of images that are already face crops (each resized whole; no detector), in one
+        batched call. ``crops``: a list of images (any form :meth:`predict` accepts) or an array
+        ``(N, H, W, 3)`` BGR. Each face's box is the whole crop, its score 1.0."""
+        if isinstance(crops, np.ndarray) and crops.ndim != 4:
+            raise InvalidInputError(
+                f"crops: expected a list of images or an array (N, H, W, 3), got one array of "
+                f"shape {crops.shape} (wrap a single crop in a list)"
+            )
+        if isinstance(crops, (str, os.PathLike)):
+            raise InvalidInputError("crops: expected a list of images, got a single path")
+        images = [load_image(c, f"crop {i}") for i, c in enumerate(crops)]
+        boxes = np.array([[0.0, 0.0, c.shape[1], c.shape[0]] for c in images]).reshape(-1, 4)
+        return self._faces(images, boxes, np.ones(len(images)), None)
+
+    def _faces(
+        self,
+        crops: list[np.ndarray],
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        landmarks: np.ndarray | None,
+    ) -> list[Face]:
+        if not crops:
+            return []
+        angles, spread = self.model.predict_crops(crops)
+        ypr = self.model.to_yaw_pitch_roll(angles)
+        ypr_spread = self.model.to_yaw_pitch_roll(spread)
+        return [
+            make_face(
+                boxes[i],
+                scores[i],
+                ypr[i],
+                ypr_spread[i],
+                None if landmarks is None else landmarks[i],
+            )
+            for i in range(len(crops))
+        ]
+
+    # ------------------------------------------------------------------ video
+    def tracker(self, **overrides: float) -> Tracker:
+        """A new :class:`~headpose.smoothing.Tracker` with this Estimator's smoothing settings
+        (``min_cutoff``, ``beta``, ``d_cutoff``, ``iou_threshold``, ``max_missing`` overridable)."""
+        return Tracker(**{**self.smoothing, **overrides})
+
+    def track(
+        self, frames: Iterable[ImageInput] | Any, fps: float = 30.0, **overrides: float
+    ) -> Iterator[list[Face]]:
+        """Yield the smoothed faces of each frame, with ``track_id`` set.
+
+        ``frames``: an iterable of images, or an object with ``read() -> (ok, frame)`` such as a
+        ``cv2.VideoCapture`` (read until it ends). Frame ``i`` is at time ``i / fps`` seconds.
+        Faces keep their identity across frames by box overlap (IoU); each face's angles are
+        smoothed with a One Euro filter (``overrides`` as for :meth:`tracker`).
+        """
+        if not (fps > 0):
+            raise InvalidInputError(f"fps: expected a number > 0, got {fps}")
+        tracker = self.tracker(**overrides)
+        for i, frame in enumerate(_iter_frames(frames)):
+            yield tracker.update(self.predict(frame), t=i / fps)
+
+    def __repr__(self) -> str:
+        det = (
+            None
+            if self.detector is None
+            else getattr(self.detector, "name", type(self.detector).__name__)
+        )
+        return f"Estimator(model={self.model!r}, detector={det!r}, min_score={self.min_score})"
+
+
+def _iter_frames(frames: Any) -> Iterator[Any]:
+    if callable(getattr(frames, "read", None)) and not isinstance(frames, (str, os.PathLike)):
+        while True:
+            ok, frame = frames.read()
+            if not ok or frame is None:
+                return
+            yield frame
+    else:
+        yield from frames

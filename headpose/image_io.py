@@ -1,0 +1,182 @@
+"""Load and validate every image input the runtime accepts, and face boxes.
+
+Every image becomes a contiguous BGR ``uint8`` array ``(H, W, 3)`` (OpenCV's colour order):
+
+* a path (``str`` / :class:`pathlib.Path`): read with OpenCV (EXIF orientation applied; alpha
+  dropped; 16-bit files scaled to 8-bit);
+* a numpy array: ``(H, W)`` or ``(H, W, 1)`` grey, ``(H, W, 3)`` **BGR**, ``(H, W, 4)`` **BGRA**
+  (alpha dropped). dtype ``uint8`` as is; ``uint16`` scaled by 255/65535; ``bool`` -> 0/255;
+  other integer types clipped to [0, 255]; float images are taken as [0, 1] when their maximum is
+  <= 1, else as [0, 255], then clipped and rounded. NaN/inf pixels are an error;
+* a PIL image (PIL is optional, never imported here): its **RGB** / RGBA / L / I;16 / ... data is
+  converted to BGR.
+
+Boxes are ``(x1, y1, x2, y2)`` float pixels. :func:`clip_boxes` clips them to the image; a box
+that is empty after clipping (outside the image or of zero area) is dropped, not an error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from headpose.errors import InvalidImageError, InvalidInputError
+
+ImageInput = Any  # str | os.PathLike | np.ndarray | PIL.Image.Image
+
+
+def load_image(image: ImageInput, name: str = "image") -> np.ndarray:
+    """Any supported input -> BGR uint8 ``(H, W, 3)``; :class:`InvalidImageError` if unusable."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_image_file(image)
+    if isinstance(image, np.ndarray):
+        return to_bgr_uint8(image, name)
+    if _is_pil_image(image):
+        return pil_to_bgr(image, name)
+    raise InvalidImageError(
+        f"{name}: expected a file path, a numpy array or a PIL image, got {type(image).__name__}"
+    )
+
+
+def read_image_file(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file to BGR uint8 ``(H, W, 3)``; errors name the file."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidImageError(f"{p}: no such file")
+    if p.is_dir():
+        raise InvalidImageError(f"{p}: is a directory, expected an image file")
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)  # also works for non-ASCII paths on Windows
+    except OSError as exc:
+        raise InvalidImageError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    if data.size == 0:
+        raise InvalidImageError(f"{p}: empty file (0 bytes)")
+    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if decoded is None or decoded.size == 0:
+        raise InvalidImageError(f"{p}: not a readable image (corrupt or unsupported format)")
+    return to_bgr_uint8(decoded, str(p))
+
+
+def to_bgr_uint8(array: np.ndarray, name: str = "image") -> np.ndarray:
+    """Validate a numpy image and convert it to contiguous BGR uint8 ``(H, W, 3)``.
+
+    Input layout: ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` BGR or ``(H, W, 4)`` BGRA. The result
+    shares memory with ``array`` only when no conversion was needed; treat it as read-only.
+    """
+    arr = np.asarray(array)
+    if arr.ndim not in (2, 3):
+        raise InvalidImageError(
+            f"{name}: expected an image of shape (H, W) or (H, W, C), got shape {arr.shape}"
+        )
+    if arr.ndim == 3 and arr.shape[2] not in (1, 3, 4):
+        raise InvalidImageError(
+            f"{name}: expected 1, 3 or 4 channels (grey, BGR, BGRA), got {arr.shape[2]} "
+            f"(shape {arr.shape})"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidImageError(f"{name}: empty image of size {arr.shape[1]}x{arr.shape[0]} (WxH)")
+    arr = _to_uint8(arr, name)
+    if arr.ndim == 2:
+        arr = cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR)
+    elif arr.shape[2] == 1:
+        arr = cv2.cvtColor(arr[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif arr.shape[2] == 4:
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(arr)
+
+
+def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
+    kind = arr.dtype.kind
+    if arr.dtype == np.uint8:
+        return arr
+    if kind == "b":
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype == np.uint16:
+        return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if kind in "iu":
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    if kind == "f":
+        if not np.isfinite(arr).all():
+            raise InvalidImageError(f"{name}: float image contains NaN or inf pixels")
+        scale = 255.0 if float(arr.max()) <= 1.0 else 1.0
+        return np.clip(np.rint(arr.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+    raise InvalidImageError(
+        f"{name}: expected an integer or float pixel dtype (uint8, uint16, float32, ...), "
+        f"got {arr.dtype}"
+    )
+
+
+def _is_pil_image(obj: Any) -> bool:
+    """Duck-typed PIL check, so PIL is never imported by headpose."""
+    return all(hasattr(obj, a) for a in ("mode", "size", "convert", "getbands"))
+
+
+def pil_to_bgr(image: Any, name: str = "image") -> np.ndarray:
+    """A PIL image (RGB, RGBA, L, I;16, F, P, CMYK, ...) -> BGR uint8 ``(H, W, 3)``."""
+    mode = image.mode
+    if mode in ("RGB", "RGBA"):
+        rgb = np.asarray(image)
+        code = cv2.COLOR_RGB2BGR if mode == "RGB" else cv2.COLOR_RGBA2BGR
+        if rgb.size == 0:
+            raise InvalidImageError(f"{name}: empty PIL image of size {image.size}")
+        return np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(rgb), code))
+    if mode in ("L", "I", "I;16", "I;16B", "I;16L", "F", "1"):
+        arr = np.asarray(image)
+        if mode.startswith("I;16"):
+            arr = arr.astype(np.uint16)
+        elif mode == "I":
+            arr = arr.astype(np.int64)
+        return to_bgr_uint8(arr, name)
+    return pil_to_bgr(image.convert("RGB"), name)
+
+
+def as_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
+    """Validate face boxes: ``(N, 4)`` or one ``(4,)`` box of finite ``(x1, y1, x2, y2)`` pixels.
+
+    Returns float64 ``(N, 4)``. :class:`InvalidInputError` with expected vs got on a bad shape,
+    a non-numeric value, or a NaN/inf coordinate (naming the row).
+    """
+    try:
+        arr = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{name}: expected numbers of shape (N, 4) as (x1, y1, x2, y2), got {_describe(boxes)}"
+        ) from exc
+    if arr.ndim == 1 and arr.shape[0] == 4:
+        arr = arr[None, :]
+    if arr.ndim == 1 and arr.shape[0] == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise InvalidInputError(
+            f"{name}: expected shape (N, 4) as (x1, y1, x2, y2), got shape {arr.shape}"
+        )
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(
+            f"{name}: row {row} is {arr[row].tolist()}, expected finite (x1, y1, x2, y2)"
+        )
+    return arr
+
+
+def clip_boxes(boxes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clip ``(N, 4)`` boxes to ``[0, width] x [0, height]``.
+
+    Returns ``(clipped (M, 4), kept (M,) int indices into boxes)``: boxes empty after clipping
+    (no positive width and height inside the image) are dropped.
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    out = np.empty_like(b)
+    out[:, [0, 2]] = np.clip(b[:, [0, 2]], 0.0, float(width))
+    out[:, [1, 3]] = np.clip(b[:, [1, 3]], 0.0, float(height))
+    keep = np.flatnonzero((out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1]))
+    return out[keep], keep
+
+
+def _describe(obj: Any) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,205 @@
+"""PoseModel: an exported headpose ONNX file (graph + metadata) run by onnxruntime on face crops."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.image_io import to_bgr_uint8
+from headpose.metadata import ModelMetadata, read_metadata
+from headpose.preprocess import resize_image, to_input_tensor
+from headpose.runtime import create_session
+
+OUTPUT_NAMES = ("angles", "spread")
+ANGLE_ORDER = ("yaw", "pitch", "roll")
+
+
+class PoseModel:
+    """An exported headpose model.
+
+    ``PoseModel(path, providers=None, threads=None)`` loads ``path`` (an ``.onnx`` file written by
+    ``headpose-export``) and checks it against the contract in :mod:`headpose.metadata`; any
+    problem (missing file, directory, truncated or corrupt file, an ONNX model without headpose
+    metadata or with the wrong inputs/outputs) raises :class:`InvalidModelError` naming the file.
+
+    Attributes: ``path``, ``meta`` (:class:`ModelMetadata`), ``session`` (onnxruntime),
+    ``angle_names`` (e.g. ``("yaw", "pitch", "roll")``), ``input_size`` ``(h, w)``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        providers: Sequence[str] | str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        src = str(self.path)
+        if not self.path.exists():
+            raise InvalidModelError(f"{src}: model file not found")
+        if self.path.is_dir():
+            raise InvalidModelError(f"{src}: is a directory, expected an .onnx model file")
+        if self.path.stat().st_size == 0:
+            raise InvalidModelError(f"{src}: empty model file (0 bytes)")
+        try:
+            self.session = create_session(src, providers=providers, threads=threads)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own (pybind) exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InvalidModelError(
+                f"{src}: cannot load as an ONNX model (truncated or corrupt?): {first[:300]}"
+            ) from exc
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.meta: ModelMetadata = read_metadata(props, source=src)
+        self._check_graph()
+        self.angle_names: tuple[str, ...] = tuple(self.meta.angles)
+        self.input_size: tuple[int, int] = (
+            int(self.meta.input_size[0]),
+            int(self.meta.input_size[1]),
+        )
+        batch = self.session.get_inputs()[0].shape[0]
+        self._fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+
+    def _check_graph(self) -> None:
+        src = str(self.path)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        problems = []
+        if self.meta.input_name not in inputs:
+            problems.append(f"input '{self.meta.input_name}' (has inputs {sorted(inputs)})")
+        elif len(inputs) != 1:
+            problems.append(f"exactly one input (has {sorted(inputs)})")
+        missing = [n for n in OUTPUT_NAMES if n not in outputs]
+        if missing:
+            problems.append(f"output(s) {missing} (has outputs {sorted(outputs)})")
+        if problems:
+            raise InvalidModelError(
+                f"{src}: not a valid headpose model: missing " + "; ".join(problems)
+            )
+        shape = inputs[self.meta.input_name].shape
+        h, w = self.meta.input_size
+        expected = [None, 3, h, w]
+        if len(shape) != 4 or any(
+            isinstance(s, int) and e is not None and s != e
+            for s, e in zip(shape, expected, strict=True)
+        ):
+            raise InvalidModelError(
+                f"{src}: input '{self.meta.input_name}' has shape {shape}, metadata says (N, 3, {h}, {w})"
+            )
+        n_angles = len(self.meta.angles)
+        for name in OUTPUT_NAMES:
+            oshape = outputs[name].shape
+            if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != n_angles):
+                raise InvalidModelError(
+                    f"{src}: output '{name}' has shape {oshape}, expected (N, {n_angles}) "
+                    f"for angles {list(self.meta.angles)}"
+                )
+
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers the session actually uses."""
+        return list(self.session.get_providers())
+
+    def prepare(self, crops_bgr: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Face crops (BGR, any size; resized whole) -> model input float32 ``(N, 3, H, W)``."""
+        if isinstance(crops_bgr, np.ndarray):
+            if crops_bgr.ndim == 4:
+                crops_bgr = list(crops_bgr)
+            elif crops_bgr.ndim in (2, 3):
+                raise InvalidInputError(
+                    f"crops: expected a list of crops or an array (N, H, W, 3), got one array of "
+                    f"shape {crops_bgr.shape} (wrap a single crop in a list)"
+                )
+            else:
+                raise InvalidInputError(
+                    f"crops: expected an array of shape (N, H, W, 3), got shape {crops_bgr.shape}"
+                )
+        size = self.input_size
+        ready = []
+        for i, crop in enumerate(crops_bgr):
+            img = to_bgr_uint8(np.asarray(crop), f"crop {i}")
+            if img.shape[:2] != size:
+                img = resize_image(img, size)
+            ready.append(img)
+        return to_input_tensor(ready, self.meta)
+
+    def run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the graph on a prepared batch: ``(angles (N, A), spread (N, A))`` float64 degrees.
+
+        One ``session.run`` for the whole batch (or one per chunk if the model has a fixed batch
+        size).
+        """
+        n = int(tensor.shape[0])
+        a = len(self.angle_names)
+        if n == 0:
+            return np.zeros((0, a)), np.zeros((0, a))
+        if self._fixed_batch is None or self._fixed_batch == n:
+            angles, spread = self._run_once(tensor)
+        else:
+            parts = []
+            b = self._fixed_batch
+            for start in range(0, n, b):
+                chunk = tensor[start : start + b]
+                pad = b - chunk.shape[0]
+                if pad:
+                    chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
+                out = self._run_once(chunk)
+                parts.append((out[0][: b - pad], out[1][: b - pad]))
+            angles = np.concatenate([p[0] for p in parts])
+            spread = np.concatenate([p[1] for p in parts])
+        if angles.shape != (n, a) or spread.shape != (n, a):
+            raise InvalidModelError(
+                f"{self.path}: outputs have shapes {angles.shape} and {spread.shape}, "
+                f"expected ({n}, {a})"
+            )
+        return angles, spread
+
+    def _run_once(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        angles, spread = self.session.run(list(OUTPUT_NAMES), {self.meta.input_name: tensor})
+        return np.asarray(angles, dtype=np.float64), np.asarray(spread, dtype=np.float64)
+
+    def predict_crops(
+        self, crops_bgr: Sequence[np.ndarray] | np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Angles and spread for face crops, in one batched call.
+
+        ``crops_bgr``: a list of BGR (or grey/BGRA) uint8 crops of any size, or an array
+        ``(N, H, W, 3)``; each crop is resized whole to the input size. Returns
+        ``(angles (N, A), spread (N, A))`` in degrees, columns in the order of ``angle_names``.
+        """
+        return self.run(self.prepare(crops_bgr))
+
+    def to_yaw_pitch_roll(self, values: np.ndarray) -> np.ndarray:
+        """``(N, A)`` columns in ``angle_names`` order -> ``(N, 3)`` [yaw, pitch, roll], NaN where
+        the model has no such angle (e.g. roll for a yaw+pitch model)."""
+        values = np.asarray(values, dtype=np.float64).reshape(-1, len(self.angle_names))
+        out = np.full((values.shape[0], 3), np.nan)
+        for col, name in enumerate(self.angle_names):
+            out[:, ANGLE_ORDER.index(name)] = values[:, col]
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"PoseModel({str(self.path)!r}, backbone={self.meta.backbone!r}, "
+            f"input_size={self.input_size}, angles={self.angle_names}, providers={self.providers})"
+        )
+
+
+def describe(model: PoseModel) -> dict[str, Any]:
+    """JSON-safe summary of a model (for CLIs and logs)."""
+    m = model.meta
+    return {
+        "path": str(model.path),
+        "backbone": m.backbone,
+        "method": m.method,
+        "input_size": list(model.input_size),
+        "angles": list(model.angle_names),
+        "train_data": m.train_data,
+        "license": m.license,
+        "providers": model.providers,
+    }

@@ -1,0 +1,198 @@
+"""One Euro filter (Casiez, Roussel and Vogel, CHI 2012) for jitter-free angles in video.
+
+A low-pass filter whose cutoff rises with the speed of the signal: strong smoothing when the head
+is still, little lag when it moves. ``min_cutoff`` (Hz): lower = smoother at rest;
+``beta`` (1/unit): higher = less lag during fast motion (angles in degrees: try 0.001-0.1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from headpose.errors import InvalidInputError
+
+
+def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:
+    tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
+    return 1.0 / (1.0 + tau / dt)
+
+
+class OneEuroFilter:
+    """One Euro filter of a scalar or a vector signal (each component filtered independently).
+
+    ``filter(x, t)`` with ``t`` in seconds (increasing); without ``t`` the samples are taken
+    ``1 / freq`` seconds apart. NaN components are passed through as NaN and leave that
+    component's state untouched.
+    """
+
+    def __init__(
+        self,
+        min_cutoff: float = 1.0,
+        beta: float = 0.0,
+        d_cutoff: float = 1.0,
+        freq: float = 30.0,
+    ) -> None:
+        for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff), ("freq", freq)):
+            if not (value > 0 and math.isfinite(value)):
+                raise InvalidInputError(f"OneEuroFilter {name}: expected a number > 0, got {value}")
+        if not (beta >= 0 and math.isfinite(beta)):
+            raise InvalidInputError(f"OneEuroFilter beta: expected a number >= 0, got {beta}")
+        self.min_cutoff = float(min_cutoff)
+        self.beta = float(beta)
+        self.d_cutoff = float(d_cutoff)
+        self.freq = float(freq)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past: the next sample is returned unchanged."""
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
+        self._t: float | None = None
+
+    def __call__(self, x: float | np.ndarray, t: float | None = None) -> float | np.ndarray:
+        return self.filter(x, t)
+
+    def filter(self, x: float | np.ndarray, t: float | None = None) -> float | np.ndarray:
+        """Filtered value of the new sample ``x`` (same shape and type as ``x``)."""
+        scalar = np.ndim(x) == 0
+        value = np.array(x, dtype=np.float64, ndmin=1)
+        if self._x is None or self._x.shape != value.shape:
+            self._x = value.copy()
+            self._dx = np.zeros_like(value)
+            self._t = 0.0 if t is None else float(t)
+            return float(value[0]) if scalar else value.copy()
+        assert self._dx is not None and self._t is not None
+        now = self._t + 1.0 / self.freq if t is None else float(t)
+        dt = now - self._t
+        if dt <= 0:  # repeated or out-of-order time stamp: fall back to the nominal rate
+            dt = 1.0 / self.freq
+        self._t = now
+        known = np.isfinite(value)
+        prev = self._x
+        # the first finite sample of a component that was NaN so far starts it fresh
+        fresh = known & ~np.isfinite(prev)
+        dx = np.where(known & ~fresh, (value - prev) / dt, 0.0)
+        a_d = _alpha(self.d_cutoff, dt)
+        dx_hat = a_d * dx + (1.0 - a_d) * self._dx
+        cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
+        a = _alpha(cutoff, dt)
+        x_hat = a * value + (1.0 - a) * prev
+        x_hat = np.where(fresh, value, x_hat)
+        self._x = np.where(known, x_hat, prev)
+        self._dx = np.where(known, dx_hat, self._dx)
+        out = np.where(known, self._x, np.nan)
+        return float(out[0]) if scalar else out
+
+
+DEFAULT_SMOOTHING: dict[str, float] = {"min_cutoff": 1.0, "beta": 0.05, "d_cutoff": 1.0}
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes ``a (N, 4)`` against ``b (M, 4)`` ``(x1, y1, x2, y2)`` -> ``(N, M)``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+class _Track:
+    def __init__(self, track_id: int, box: np.ndarray, filt: OneEuroFilter) -> None:
+        self.id = track_id
+        self.box = box
+        self.filter = filt
+        self.missing = 0
+
+
+class Tracker:
+    """Keeps face identities across video frames and smooths each face's angles.
+
+    ``update(faces, t=None) -> faces``: each :class:`~headpose.estimator.Face` of the new frame
+    is matched to a track of the previous frames by greatest box IoU (at least
+    ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the One Euro
+    filtered values of its track and ``track_id`` is set. Unmatched faces start new tracks;
+    tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in seconds (else
+    frames are ``1 / freq`` apart).
+    """
+
+    def __init__(
+        self,
+        min_cutoff: float = DEFAULT_SMOOTHING["min_cutoff"],
+        beta: float = DEFAULT_SMOOTHING["beta"],
+        d_cutoff: float = DEFAULT_SMOOTHING["d_cutoff"],
+        iou_threshold: float = 0.3,
+        max_missing: int = 10,
+        freq: float = 30.0,
+    ) -> None:
+        if not (0.0 < iou_threshold <= 1.0):
+            raise InvalidInputError(
+                f"iou_threshold: expected a number in (0, 1], got {iou_threshold}"
+            )
+        if int(max_missing) < 0:
+            raise InvalidInputError(f"max_missing: expected an integer >= 0, got {max_missing}")
+        OneEuroFilter(min_cutoff, beta, d_cutoff, freq)  # validates the settings now
+        self.settings = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
+        self.iou_threshold = float(iou_threshold)
+        self.max_missing = int(max_missing)
+        self.freq = float(freq)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks."""
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._t: float | None = None
+
+    def update(self, faces: Sequence[Any], t: float | None = None) -> list[Any]:
+        """Smoothed copies of ``faces`` (same order), each with its ``track_id``."""
+        from headpose.rotation import euler_to_matrix
+
+        now = (0.0 if self._t is None else self._t + 1.0 / self.freq) if t is None else float(t)
+        self._t = now
+        boxes = np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4)
+        assigned: dict[int, _Track] = {}
+        if self._tracks and len(faces):
+            iou = box_iou(np.array([tr.box for tr in self._tracks]), boxes)
+            pairs = np.argwhere(iou >= self.iou_threshold)
+            order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")
+            used_tracks: set[int] = set()
+            for ti, fi in pairs[order]:
+                if ti in used_tracks or fi in assigned:
+                    continue
+                used_tracks.add(int(ti))
+                assigned[int(fi)] = self._tracks[int(ti)]
+        out = []
+        for i, face in enumerate(faces):
+            track = assigned.get(i)
+            if track is None:
+                track = _Track(self._next_id, boxes[i], OneEuroFilter(**self.settings))
+                self._next_id += 1
+                self._tracks.append(track)
+            track.box = boxes[i]
+            track.missing = -1  # seen this frame (set to 0 below)
+            yaw, pitch, roll = track.filter(np.array([face.yaw, face.pitch, face.roll]), now)
+            matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
+            out.append(
+                replace(
+                    face,
+                    yaw=float(yaw),
+                    pitch=float(pitch),
+                    roll=float(roll),
+                    matrix=matrix,
+                    track_id=track.id,
+                )
+            )
+        for track in self._tracks:
+            track.missing += 1
+        self._tracks = [tr for tr in self._tracks if tr.missing <= self.max_missing]
+        return out

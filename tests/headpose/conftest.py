@@ -1,0 +1,104 @@
+"""Fixtures for the runtime tests: a tiny but valid headpose ONNX model built with onnx.helper
+(no exporter, no torch), and real images from ../shared."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headpose.metadata import METADATA_KEY, ModelMetadata
+
+TINY_SIZE = 32
+
+
+def build_tiny_model(
+    path: Path,
+    angles: tuple[str, ...] = ("yaw", "pitch", "roll"),
+    input_size: tuple[int, int] = (TINY_SIZE, TINY_SIZE),
+    batch: int | str = "N",
+    outputs: tuple[str, ...] = ("angles", "spread"),
+    metadata: ModelMetadata | None | bool = True,
+) -> Path:
+    """Write a small ONNX with the headpose contract: input "image" (N, 3, H, W) ->
+    ReduceMean over H, W -> MatMul (3, A) + bias -> "angles" (N, A) degrees;
+    "spread" = 2 + 0.05 * |angles|. The angles depend on the image colours, so different crops
+    give different answers."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = input_size
+    a = len(angles)
+    weight = np.array([[20.0, -5.0, 3.0], [-10.0, 15.0, -4.0], [8.0, 6.0, 12.0]], np.float32)[:, :a]
+    bias = np.array([1.0, -2.0, 0.5], np.float32)[:a]
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["pooled"], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["pooled", "W"], ["lin"]),
+        helper.make_node("Add", ["lin", "b"], [outputs[0]]),
+        helper.make_node("Abs", [outputs[0]], ["absval"]),
+        helper.make_node("Mul", ["absval", "k"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "two"], [outputs[1]]),
+    ]
+    inits = [
+        numpy_helper.from_array(weight, "W"),
+        numpy_helper.from_array(bias, "b"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "k"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_headpose",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, h, w])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [batch, a]) for n in outputs],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if metadata is True:
+        metadata = ModelMetadata(
+            input_size=input_size, angles=angles, backbone="tiny-test", license="MIT"
+        )
+    if metadata:
+        helper.set_model_props(model, {METADATA_KEY: metadata.to_json()})
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_model(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Factory: ``make_model(name, **options)`` -> path of a tiny headpose ONNX (see
+    :func:`build_tiny_model`)."""
+    root = tmp_path_factory.mktemp("models")
+
+    def make(name: str = "tiny.onnx", **options: object) -> Path:
+        return build_tiny_model(root / name, **options)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model(make_model: Callable[..., Path]) -> Path:
+    """A tiny valid yaw+pitch+roll headpose model with a 32x32 input."""
+    return make_model("tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def pose_photos(shared_dir: Path) -> list[Path]:
+    """The 15 grey 640x480 pose photos (pose_{left,right,up,down,mid}_N.jpg)."""
+    files = sorted((shared_dir / "data" / "pose-photos").glob("*.jpg"))
+    if not files:
+        pytest.skip("no pose photos in ../shared")
+    return files
+
+
+@pytest.fixture(scope="session")
+def aflw_crops(crops_dir: Path) -> list[Path]:
+    """A handful of AFLW2000 384x384 colour crops."""
+    files = sorted((crops_dir / "images").glob("*.jpg"))[:4]
+    if not files:
+        pytest.skip("no AFLW2000 crops in ../shared")
+    return files
