@@ -1,0 +1,225 @@
+"""Read a training checkpoint (docs/ARCHITECTURE.md, "Checkpoint") and rebuild what export needs:
+the pose network without any SSL branch, wrapped to output decoded angles, and its metadata."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from headpose.export.errors import CheckpointError
+from torch import nn
+
+from headpose import __version__
+from headpose.metadata import Bins, CropRule, ModelMetadata
+
+CHECKPOINT_FORMAT = "headpose-checkpoint"
+CHECKPOINT_VERSION = 1
+REQUIRED_KEYS = ("format", "format_version", "model_config", "model", "metadata")
+#: ModelMetadata fields the exporter sets itself, not taken from the checkpoint.
+EXPORTER_FIELDS = ("headpose_version", "created", "format_version")
+#: build_model defaults (docs/ARCHITECTURE.md), used when model_config leaves them out.
+MODEL_DEFAULTS = {
+    "angles": ("yaw", "pitch", "roll"),
+    "bin_width": 3.0,
+    "bin_low": -99.0,
+    "bin_count": 66,
+}
+
+
+def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
+    """Load and check a headpose checkpoint on the CPU.
+
+    Loads with ``weights_only=True`` (tensors and plain containers only). A checkpoint holding
+    other pickled objects is refused unless ``trusted`` (unpickling runs code from the file).
+    Raises :class:`CheckpointError` naming the file and, for a wrong dict, the missing keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=not trusted)
+    except pickle.UnpicklingError as exc:
+        if trusted or "weights_only" not in str(exc):
+            raise CheckpointError(
+                f"{path}: cannot unpickle checkpoint: {_first_line(exc)}"
+            ) from exc
+        raise CheckpointError(
+            f"{path}: holds pickled objects other than tensors and plain containers "
+            f"({_first_line(exc, 'Unsupported global')}); if you trust this file, load it with "
+            "trusted=True (headpose-export --trust-checkpoint)"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable torch checkpoint (truncated or not written by torch.save): "
+            f"{_first_line(exc)}"
+        ) from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(
+            f"{path}: not a headpose checkpoint: expected a dict with keys {list(REQUIRED_KEYS)}, "
+            f"got {type(ckpt).__name__}"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: not a headpose checkpoint: missing key(s) {missing}")
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: not a headpose checkpoint: format is {ckpt['format']!r}, "
+            f"expected {CHECKPOINT_FORMAT!r}"
+        )
+    if ckpt["format_version"] != CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format_version {ckpt['format_version']!r} is not supported "
+            f"(this headpose reads {CHECKPOINT_VERSION})"
+        )
+    for key, kind in (("model_config", dict), ("metadata", dict), ("model", dict)):
+        if not isinstance(ckpt[key], kind):
+            raise CheckpointError(
+                f"{path}: checkpoint field '{key}': expected a dict, got {type(ckpt[key]).__name__}"
+            )
+    return ckpt
+
+
+def _first_line(exc: BaseException, startswith: str | None = None) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if startswith is not None:
+        picked = [line for line in lines if startswith in line]
+        if picked:
+            return picked[0]
+    return lines[0] if lines else type(exc).__name__
+
+
+def model_bins(model_config: dict[str, Any]) -> Bins:
+    """The :class:`Bins` that ``build_model(**model_config)`` uses."""
+    return Bins(
+        width=float(model_config.get("bin_width", MODEL_DEFAULTS["bin_width"])),
+        count=int(model_config.get("bin_count", MODEL_DEFAULTS["bin_count"])),
+        low=float(model_config.get("bin_low", MODEL_DEFAULTS["bin_low"])),
+    )
+
+
+def metadata_from_checkpoint(ckpt: dict[str, Any], source: str = "<checkpoint>") -> ModelMetadata:
+    """Build the exported model's :class:`ModelMetadata` from the checkpoint's ``metadata`` dict.
+
+    ``headpose_version`` and ``created`` (UTC, ISO 8601) are set here. Keys that are not
+    metadata fields are kept under ``extra``. Bins and angles must agree with ``model_config``.
+    """
+    raw = dict(ckpt["metadata"])
+    config = ckpt["model_config"]
+    known = {f.name for f in fields(ModelMetadata)} - set(EXPORTER_FIELDS)
+    extra = dict(raw.pop("extra", None) or {})
+    extra.update({k: raw.pop(k) for k in sorted(set(raw) - known)})
+    for key in EXPORTER_FIELDS:
+        raw.pop(key, None)
+    try:
+        if "input_size" in raw:
+            size = raw["input_size"]
+            raw["input_size"] = (
+                (int(size), int(size))
+                if isinstance(size, int | float)
+                else tuple(int(v) for v in size)
+            )
+        for key in ("mean", "std"):
+            if key in raw:
+                raw[key] = tuple(float(v) for v in raw[key])
+        raw["angles"] = tuple(raw.get("angles", config.get("angles", MODEL_DEFAULTS["angles"])))
+        bins = raw.get("bins", model_bins(config))
+        raw["bins"] = bins if isinstance(bins, Bins) else Bins(**dict(bins))
+        crop = raw.get("crop", CropRule())
+        raw["crop"] = crop if isinstance(crop, CropRule) else CropRule(**dict(crop))
+        meta = ModelMetadata(
+            **raw,
+            extra=extra,
+            headpose_version=__version__,
+            created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        )
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{source}: checkpoint 'metadata' is not valid: {exc}") from exc
+    meta.validate(f"{source} (checkpoint 'metadata')")
+    config_angles = tuple(config.get("angles", MODEL_DEFAULTS["angles"]))
+    if meta.angles != config_angles:
+        raise CheckpointError(
+            f"{source}: metadata angles {meta.angles} differ from model_config angles {config_angles}"
+        )
+    if meta.bins != model_bins(config):
+        raise CheckpointError(
+            f"{source}: metadata bins {meta.bins} differ from the model_config bins "
+            f"{model_bins(config)}"
+        )
+    return meta
+
+
+@dataclass
+class ExportModules:
+    """What export traces, and the parameter counts that prove the SSL branches are gone."""
+
+    decoded: nn.Module  # DecodedPoseNetwork, eval mode: image -> (angles_deg, spread_deg)
+    full_values: int  # parameters + buffers of the full PoseNet (with SSL branches)
+    pose_values: int  # parameters + buffers of pose_network() (what may be exported)
+    pose_params: int  # parameters only of pose_network()
+    ssl_values: int  # parameters + buffers only in SSL branches
+
+
+def _count_values(module: nn.Module) -> tuple[int, set[int]]:
+    tensors = {id(t): t for t in [*module.parameters(), *module.buffers()]}
+    return sum(t.numel() for t in tensors.values()), set(tensors)
+
+
+def build_export_modules(ckpt: dict[str, Any], meta: ModelMetadata, source: str) -> ExportModules:
+    """Build the full model from ``model_config``, load the weights, keep ``pose_network()``.
+
+    Raises :class:`CheckpointError` if the config does not build, the weights do not fit, or
+    the pose network's logits do not have the shape the metadata describes.
+    """
+    from headpose.training.models import DecodedPoseNetwork, build_model
+
+    config = dict(ckpt["model_config"])
+    config["pretrained"] = None  # the weights come from the checkpoint; never download
+    try:
+        model = build_model(**config)
+    except Exception as exc:  # any failure here means the config is unusable
+        raise CheckpointError(
+            f"{source}: model_config does not build a model ({type(exc).__name__}: "
+            f"{_first_line(exc)}); model_config = {ckpt['model_config']!r}"
+        ) from exc
+    try:
+        result = model.load_state_dict(ckpt["model"], strict=False)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{source}: weights do not fit model_config: {_first_line(exc, 'size mismatch')}"
+        ) from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{source}: weights do not fit model_config: {len(result.missing_keys)} missing "
+            f"(e.g. {result.missing_keys[:3]}), {len(result.unexpected_keys)} unexpected "
+            f"(e.g. {result.unexpected_keys[:3]})"
+        )
+    model.eval()
+    pose = model.pose_network().eval()
+    full_values, _ = _count_values(model)
+    pose_values, pose_ids = _count_values(pose)
+    pose_params = sum(p.numel() for p in pose.parameters())
+    full_tensors = {id(t) for t in [*model.parameters(), *model.buffers()]}
+    if not pose_ids <= full_tensors:
+        raise CheckpointError(f"{source}: pose_network() holds tensors that are not the model's")
+    decoded = DecodedPoseNetwork(pose, meta.bins).eval()
+    h, w = (int(v) for v in meta.input_size)
+    with torch.inference_mode():
+        logits = pose(torch.zeros(1, 3, h, w))
+    expected = (1, len(meta.angles), meta.bins.count)
+    if tuple(logits.shape) != expected:
+        raise CheckpointError(
+            f"{source}: pose network outputs logits of shape {tuple(logits.shape)}, the metadata "
+            f"implies {expected} (1, angles, bins)"
+        )
+    return ExportModules(
+        decoded=decoded,
+        full_values=full_values,
+        pose_values=pose_values,
+        pose_params=pose_params,
+        ssl_values=full_values - pose_values,
+    )

@@ -1,0 +1,127 @@
+"""Face-crop folders for verification, calibration and evaluation, preprocessed like the runtime.
+
+A crop folder is any folder of images (searched recursively, sorted by path). A *labelled*
+folder additionally holds ``labels.csv`` with the header ``image,yaw,pitch,roll`` (degrees, the
+project's angle convention; an empty cell means a missing label) and image paths relative to it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from headpose.errors import InvalidImageError, InvalidInputError
+from headpose.metadata import ModelMetadata
+from headpose.preprocess import resize_image, to_input_tensor
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+LABEL_FILE = "labels.csv"
+LABEL_COLUMNS = ("image", "yaw", "pitch", "roll")
+
+
+def default_crops_dir() -> Path | None:
+    """The AFLW2000 crops of the shared data folder (``$HEADPOSE_SHARED`` or ``../shared`` beside
+    the checkout), or None when absent."""
+    env = os.environ.get("HEADPOSE_SHARED")
+    shared = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    folder = shared / "data" / "aflw2000-crops"
+    return folder if folder.is_dir() else None
+
+
+def list_images(folder: str | Path, limit: int | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted), at most ``limit``.
+
+    Raises :class:`InvalidInputError` if the folder does not exist or holds no image.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InvalidInputError(f"image folder not found: {root}")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise InvalidInputError(
+            f"{root}: no images found (expected files ending in {', '.join(IMAGE_SUFFIXES)})"
+        )
+    return paths[:limit] if limit is not None else paths
+
+
+def read_crop(path: str | Path) -> np.ndarray:
+    """Read one face crop as BGR uint8 ``(H, W, 3)``; raises :class:`InvalidImageError`."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise InvalidImageError(f"cannot read image {path} (missing, empty or not an image)")
+    return image
+
+
+def preprocess_crops(paths: Sequence[str | Path], meta: ModelMetadata) -> np.ndarray:
+    """Read and preprocess face crops exactly like the runtime.
+
+    Each crop is resized with :func:`headpose.preprocess.resize_image` to ``meta.input_size``
+    and normalised with :func:`headpose.preprocess.to_input_tensor`. Returns float32
+    ``(N, 3, H, W)``.
+    """
+    size = (int(meta.input_size[0]), int(meta.input_size[1]))
+    crops = [resize_image(read_crop(p), size) for p in paths]
+    return to_input_tensor(crops, meta)
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """Image paths and their labels ``(N, 3)`` [yaw, pitch, roll] degrees, NaN when missing."""
+
+    paths: list[Path]
+    labels: np.ndarray
+
+
+def read_labelled_folder(folder: str | Path, limit: int | None = None) -> LabelledSet:
+    """Read a labelled crop folder (``labels.csv``: ``image,yaw,pitch,roll``).
+
+    Raises :class:`InvalidInputError` naming the file and row for a bad header, a non-numeric
+    angle or an image that does not exist.
+    """
+    root = Path(folder)
+    csv_path = root / LABEL_FILE
+    if not csv_path.is_file():
+        raise InvalidInputError(
+            f"labelled folder {root}: no {LABEL_FILE} (expected columns {LABEL_COLUMNS})"
+        )
+    paths: list[Path] = []
+    rows: list[list[float]] = []
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = tuple(reader.fieldnames or ())
+        missing = [c for c in LABEL_COLUMNS if c not in header]
+        if missing:
+            raise InvalidInputError(
+                f"{csv_path}: missing column(s) {missing}; expected header {','.join(LABEL_COLUMNS)}, "
+                f"got {','.join(header) or '<empty>'}"
+            )
+        for line, row in enumerate(reader, start=2):
+            image = root / (row["image"] or "").strip()
+            if not row["image"] or not image.is_file():
+                raise InvalidInputError(
+                    f"{csv_path} row {line}: image {row['image']!r} not found in {root}"
+                )
+            angles = []
+            for name in LABEL_COLUMNS[1:]:
+                cell = (row[name] or "").strip()
+                try:
+                    value = float(cell) if cell else math.nan
+                except ValueError:
+                    raise InvalidInputError(
+                        f"{csv_path} row {line}: {name} must be a number in degrees or empty, got {cell!r}"
+                    ) from None
+                angles.append(value)
+            paths.append(image)
+            rows.append(angles)
+            if limit is not None and len(paths) >= limit:
+                break
+    if not paths:
+        raise InvalidInputError(f"{csv_path}: no rows")
+    return LabelledSet(paths=paths, labels=np.asarray(rows, dtype=np.float64).reshape(-1, 3))

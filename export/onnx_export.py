@@ -1,0 +1,227 @@
+"""Checkpoint -> ONNX: trace the pose network (no SSL branch) with its bin decoding, write the
+headpose metadata, verify against PyTorch, and only then move the file into place.
+
+The exported graph follows :mod:`headpose.metadata`: input ``"image"`` float32 ``(N, 3, H, W)``
+(dynamic N), outputs ``"angles"`` and ``"spread"`` float32 ``(N, A)`` in degrees.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from headpose.export.checkpoint import (
+    ExportModules,
+    build_export_modules,
+    load_checkpoint,
+    metadata_from_checkpoint,
+)
+from headpose.export.errors import ExportError
+from headpose.export.verify import (
+    ATOL_ANGLES,
+    ATOL_SPREAD,
+    OUTPUT_NAMES,
+    ParityReport,
+    verification_inputs,
+    verify_onnx,
+)
+
+from headpose import __version__
+from headpose.errors import InvalidInputError
+from headpose.metadata import METADATA_KEY, ModelMetadata
+
+PRODUCER = "headpose-export"
+#: protobuf's hard limit for a single ONNX file without external data.
+MAX_ONNX_BYTES = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_onnx` wrote and measured."""
+
+    path: Path
+    metadata: ModelMetadata
+    opset: int
+    size_bytes: int
+    parity: ParityReport
+    full_values: int  # parameters + buffers of the checkpoint's full model (with SSL)
+    exported_values: int  # numbers stored in the ONNX graph (initializers + constants)
+
+    @property
+    def size_mb(self) -> float:
+        return self.size_bytes / 1e6
+
+
+def export_checkpoint(
+    checkpoint_path: str | Path,
+    output_path: str | Path,
+    opset: int = 17,
+    verify_images: str | Path | None = None,
+    atol: float = ATOL_ANGLES,
+) -> ModelMetadata:
+    """Export a training checkpoint to a verified headpose ONNX model; returns its metadata.
+
+    See :func:`export_onnx` (same arguments; ``atol`` in degrees applies to angles and spread).
+    """
+    return export_onnx(checkpoint_path, output_path, opset, verify_images, atol, atol).metadata
+
+
+def export_onnx(
+    checkpoint_path: str | Path,
+    output_path: str | Path,
+    opset: int = 17,
+    verify_images: str | Path | None = None,
+    atol_angles: float = ATOL_ANGLES,
+    atol_spread: float = ATOL_SPREAD,
+    verify_count: int = 8,
+    trusted: bool = False,
+) -> ExportResult:
+    """Export ``checkpoint_path`` to ``output_path`` and verify it.
+
+    Parity images: ``verify_images`` (a folder of face crops), else the shared AFLW2000 crops,
+    else random input (with a warning); at most ``verify_count``. The file is written to a
+    temporary name beside ``output_path`` and moved into place only after every check passed;
+    on failure it is deleted (an older file at ``output_path`` is left as it was) and
+    :class:`ParityError` / :class:`ExportError` is raised. Bad arguments or checkpoints raise
+    :class:`InvalidInputError` / :class:`CheckpointError`.
+    """
+    checkpoint_path, output_path = Path(checkpoint_path), Path(output_path)
+    if not 11 <= int(opset) <= 23:
+        raise InvalidInputError(f"opset: expected 11..23 (17 recommended), got {opset}")
+    if not output_path.parent.is_dir():
+        raise InvalidInputError(f"output folder does not exist: {output_path.parent}")
+    if output_path.exists() and output_path.resolve() == checkpoint_path.resolve():
+        raise InvalidInputError(f"output {output_path} would overwrite the checkpoint")
+    source = str(checkpoint_path)
+    ckpt = load_checkpoint(checkpoint_path, trusted=trusted)
+    meta = metadata_from_checkpoint(ckpt, source)
+    modules = build_export_modules(ckpt, meta, source)
+    inputs, input_source = verification_inputs(meta, verify_images, count=verify_count)
+
+    model = trace_to_onnx(modules, meta, int(opset))
+    exported_values = check_no_ssl(model, modules, meta, source)
+    write_metadata(model, meta, ckpt)
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise ExportError(f"{source}: exported graph is not valid ONNX: {exc}") from exc
+
+    data = model.SerializeToString()
+    check_size(len(data), exported_values, source)
+    tmp = output_path.with_name(f".{output_path.name}.tmp")
+    try:
+        _write_file(tmp, data)
+        parity = verify_onnx(
+            tmp, modules.decoded, meta, inputs, input_source, atol_angles, atol_spread
+        )
+        os.replace(tmp, output_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(
+        path=output_path,
+        metadata=meta,
+        opset=int(opset),
+        size_bytes=output_path.stat().st_size,
+        parity=parity,
+        full_values=modules.full_values,
+        exported_values=exported_values,
+    )
+
+
+def trace_to_onnx(modules: ExportModules, meta: ModelMetadata, opset: int) -> onnx.ModelProto:
+    """TorchScript-trace ``modules.decoded`` to an in-memory ONNX model with a dynamic batch axis."""
+    h, w = (int(v) for v in meta.input_size)
+    buffer = io.BytesIO()
+    batch = {0: "batch"}
+    with warnings.catch_warnings():
+        # dynamo=False: a true opset-17 graph without onnxscript; torch flags it as deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.onnx.export(
+            modules.decoded,
+            (torch.zeros(1, 3, h, w),),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            input_names=[meta.input_name],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes={meta.input_name: batch, **{name: batch for name in OUTPUT_NAMES}},
+            do_constant_folding=True,
+        )
+    return onnx.load_model_from_string(buffer.getvalue())
+
+
+def graph_values(model: onnx.ModelProto) -> int:
+    """How many numbers the graph stores: initializers plus ``Constant`` node tensors."""
+    total = sum(int(np.prod(t.dims, dtype=np.int64)) for t in model.graph.initializer)
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    total += int(np.prod(attr.t.dims, dtype=np.int64))
+    return total
+
+
+def check_no_ssl(
+    model: onnx.ModelProto, modules: ExportModules, meta: ModelMetadata, source: str
+) -> int:
+    """Assert that no SSL parameter reached the graph; returns :func:`graph_values`.
+
+    The graph may hold at most the pose network's parameters and buffers (batch norms fold into
+    the convolutions, so usually fewer) plus the bin centres and small shape constants, and no
+    initializer may be named after an SSL branch.
+    """
+    values = graph_values(model)
+    slack = 4096 + len(meta.angles) * meta.bins.count
+    ssl_names = [t.name for t in model.graph.initializer if "ssl" in t.name.lower()]
+    if ssl_names or values > modules.pose_values + slack:
+        raise ExportError(
+            f"{source}: the exported graph holds SSL parameters ({values} numbers stored vs "
+            f"{modules.pose_values} in the pose network; SSL-named initializers: {ssl_names[:5]})"
+        )
+    return values
+
+
+def write_metadata(model: onnx.ModelProto, meta: ModelMetadata, ckpt: dict) -> None:
+    """Store ``meta`` under :data:`METADATA_KEY` in ``metadata_props``; set doc string/producer."""
+    del model.metadata_props[:]
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, meta.to_json()
+    model.producer_name = PRODUCER
+    model.producer_version = __version__
+    model.doc_string = (
+        f"headpose pose model: {meta.backbone}, method {meta.method}, trained on "
+        f"{meta.train_data}; epoch {ckpt.get('epoch', '?')}, step {ckpt.get('step', '?')}. Input "
+        f"'{meta.input_name}' float32 (N,3,{meta.input_size[0]},{meta.input_size[1]}) "
+        f"{meta.color_order}; outputs 'angles' and 'spread' (N,{len(meta.angles)}) degrees in "
+        f"the order {list(meta.angles)}. Licence: {meta.license}. Full metadata: "
+        f"metadata_props['{METADATA_KEY}']."
+    )
+
+
+def check_size(size: int, stored_values: int, source: str) -> None:
+    """The serialized model must hold every stored number (4 bytes each, at least 95%: a few
+    constants are int64 or shape-only) and fit in one protobuf file (2 GB)."""
+    if size > MAX_ONNX_BYTES:
+        raise ExportError(
+            f"{source}: ONNX model of {size / 1e9:.2f} GB exceeds the 2 GB file limit"
+        )
+    minimum = int(0.95 * 4 * stored_values)
+    if size < minimum:
+        raise ExportError(
+            f"{source}: ONNX model is {size} bytes, expected >= {minimum} for its "
+            f"{stored_values} stored float32 values: weights are missing"
+        )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
