@@ -31,7 +31,6 @@ from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
 DEFAULT_MODEL = "headpose_default.onnx"
 # Smaller images cannot hold a detectable face: the detector is not run, predict returns [].
 MIN_DETECT_SIDE = 8
-_AUTO_ORDER = ("yunet", "blazeface")
 
 
 @dataclass(frozen=True)
@@ -139,20 +138,9 @@ def resolve_detector(detector: Any, options: dict[str, Any] | None = None) -> An
     if isinstance(detector, str):
         if detector.lower() == "none":
             return None
-        from headpose import detectors as registry
+        from headpose.detectors import get_detector
 
-        get = getattr(registry, "get_detector", None)
-        if get is None:  # pragma: no cover - only while the registry is being written
-            raise InvalidInputError(
-                f"detector={detector!r}: no detector registry in this installation; pass "
-                "detector=None and boxes=..."
-            )
-        name = detector.lower()
-        if name == "auto":
-            names = list(registry.available()) if hasattr(registry, "available") else []
-            if "auto" not in names:
-                name = next((n for n in _AUTO_ORDER if n in names), "auto")
-        return get(name, **(options or {}))
+        return get_detector(detector, **(options or {}))
     if callable(getattr(detector, "detect", None)):
         return detector
     raise InvalidInputError(

@@ -1,0 +1,324 @@
+"""headpose-predict: head pose of every face in images, folders and videos.
+
+    headpose-predict photo.jpg folder/ clip.mp4 --output poses.jsonl --annotate out/
+
+One record per face: file, frame (video frame index; empty for images), face (index in its
+image), box, score, yaw, pitch, roll, uncertainty (degrees). Files that cannot be read are
+reported on stderr and skipped; the exit code is then 1 (2 for a bad model or bad options).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import cv2
+import numpy as np
+
+from headpose.errors import HeadPoseError, InvalidImageError
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+CSV_FIELDS = [
+    "file",
+    "frame",
+    "face",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "score",
+    "yaw",
+    "pitch",
+    "roll",
+    "uncertainty",
+]
+LONG_INPUT = 20  # show progress for more items than this
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="headpose-predict",
+        description="Head pose (yaw, pitch, roll in degrees) of every face in images, folders "
+        "(recursive) and videos.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
+    p.add_argument("--output", "-o", type=Path, help="write records to FILE.jsonl or FILE.csv")
+    p.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies to DIR")
+    p.add_argument("--model", help="exported headpose .onnx (default: the shipped model)")
+    p.add_argument(
+        "--detector",
+        default="auto",
+        help="face detector name, or 'none' to take each whole image as one face crop "
+        "(default: auto)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON record per face on stdout")
+    p.add_argument("--providers", help="comma-separated onnxruntime providers, e.g. cuda,cpu")
+    p.add_argument("--min-score", type=float, default=0.5, help="detector score threshold")
+    p.add_argument("--max-faces", type=int, help="keep at most this many faces per image")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="videos: every N-th frame")
+    p.add_argument("--threads", type=int, help="onnxruntime threads (default: automatic)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary on stderr")
+    return p
+
+
+# ---------------------------------------------------------------------------- inputs
+def expand_inputs(inputs: Sequence[str]) -> Iterator[Path]:
+    """Files to process: each file as given, and the images and videos in each folder
+    (recursive, sorted). A missing path is yielded as is so that it is reported."""
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            yield from sorted(
+                f
+                for f in path.rglob("*")
+                if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS
+            )
+        else:
+            yield path
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTS
+
+
+def iter_video(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame index, BGR frame)`` of a video; :class:`InvalidImageError` naming the file if it
+    cannot be opened or has no readable frame."""
+    if not path.is_file():
+        raise InvalidImageError(f"{path}: no such file")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InvalidImageError(
+                f"{path}: cannot open as a video (corrupt or unsupported codec)"
+            )
+        index = 0
+        read_any = False
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                break
+            read_any = True
+            if index % every == 0:
+                yield index, frame
+            index += 1
+        if not read_any:
+            raise InvalidImageError(f"{path}: no frame could be read (corrupt or empty video)")
+    finally:
+        cap.release()
+
+
+# ---------------------------------------------------------------------------- outputs
+def face_record(file: str, frame: int | None, index: int, face: Any) -> dict[str, Any]:
+    """One output record (JSON-safe)."""
+    d = face.to_dict()
+    return {
+        "file": file,
+        "frame": frame,
+        "face": index,
+        "box": [None if v is None else round(v, 2) for v in d["box"]],
+        "score": _round(d["score"]),
+        "yaw": _round(d["yaw"]),
+        "pitch": _round(d["pitch"]),
+        "roll": _round(d["roll"]),
+        "uncertainty": _round(d["uncertainty"]),
+    }
+
+
+def _round(v: float | None, digits: int = 3) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+class RecordWriter:
+    """Writes records to a .jsonl / .csv file and/or stdout."""
+
+    def __init__(self, output: Path | None, to_stdout: bool) -> None:
+        self._file: TextIO | None = None
+        self._csv: Any = None
+        self._stdout = to_stdout
+        if output is not None:
+            suffix = output.suffix.lower()
+            if suffix not in (".jsonl", ".json", ".csv"):
+                raise ValueError(f"--output {output}: expected a .jsonl or .csv file name")
+            output.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            if suffix == ".csv":
+                self._csv = csv.DictWriter(self._file, fieldnames=CSV_FIELDS)
+                self._csv.writeheader()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record)
+        if self._stdout:
+            print(line)
+        if self._file is None:
+            return
+        if self._csv is not None:
+            row = {k: record[k] for k in CSV_FIELDS if k in record}
+            row.update(zip(("x1", "y1", "x2", "y2"), record["box"], strict=True))
+            self._csv.writerow({k: "" if row.get(k) is None else row[k] for k in CSV_FIELDS})
+        else:
+            self._file.write(line + "\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def print_human(record: dict[str, Any]) -> None:
+    where = record["file"] + ("" if record["frame"] is None else f" [frame {record['frame']}]")
+
+    def f(v: float | None) -> str:
+        return "   n/a" if v is None else f"{v:+6.1f}"
+
+    print(
+        f"{where} face {record['face']}: yaw {f(record['yaw'])} pitch {f(record['pitch'])} "
+        f"roll {f(record['roll'])} (+-{record['uncertainty'] or 0:.1f}) box {record['box']}"
+    )
+
+
+class Progress:
+    """tqdm when installed, else a plain counter on stderr; silent for short inputs."""
+
+    def __init__(self, total: int | None, enabled: bool, unit: str = "file") -> None:
+        self.enabled = enabled and (total is None or total > LONG_INPUT)
+        self.count = 0
+        self.total = total
+        self._bar = None
+        self._last = 0.0
+        if self.enabled:
+            try:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
+            except ImportError:
+                self._bar = None
+
+    def step(self, n: int = 1) -> None:
+        self.count += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+        elif time.monotonic() - self._last > 0.5:
+            self._last = time.monotonic()
+            total = "" if self.total is None else f"/{self.total}"
+            print(f"\r{self.count}{total}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled:
+            print(file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------- main
+def _annotated_path(out_dir: Path, path: Path, frame: int | None = None) -> Path:
+    stem = path.stem if frame is None else f"{path.stem}_f{frame:06d}"
+    return out_dir / f"{stem}.jpg"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.every < 1:
+        print(f"error: --every: expected an integer >= 1, got {args.every}", file=sys.stderr)
+        return 2
+    try:
+        writer = RecordWriter(args.output, to_stdout=args.json)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        from headpose.estimator import Estimator
+
+        detector = None if args.detector.lower() == "none" else args.detector
+        providers = None if not args.providers else [p.strip() for p in args.providers.split(",")]
+        est = Estimator(
+            args.model,
+            detector=detector,
+            providers=providers,
+            min_score=args.min_score,
+            max_faces=args.max_faces,
+            threads=args.threads,
+        )
+    except HeadPoseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        writer.close()
+        return 2
+    if args.annotate is not None:
+        args.annotate.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run(args, est, writer)
+    except BrokenPipeError:  # e.g. `headpose-predict ... --json | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    finally:
+        writer.close()
+
+
+def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
+    from headpose.draw import draw
+    from headpose.image_io import read_image_file
+
+    def predict(image: np.ndarray) -> list[Any]:
+        return est.predict_crops([image]) if est.detector is None else est.predict(image)
+
+    def emit(file: str, frame: int | None, faces: list[Any]) -> None:
+        for i, face in enumerate(faces):
+            record = face_record(file, frame, i, face)
+            writer.write(record)
+            if not args.json and args.output is None:
+                print_human(record)
+
+    files = list(expand_inputs(args.inputs))
+    progress = Progress(len(files), enabled=not args.quiet)
+    failed = n_faces = n_images = 0
+    start = time.perf_counter()
+    for path in files:
+        try:
+            if is_video(path):
+                for index, frame in iter_video(path, args.every):
+                    faces = predict(frame)
+                    emit(str(path), index, faces)
+                    n_faces += len(faces)
+                    n_images += 1
+                    if args.annotate is not None:
+                        cv2.imwrite(
+                            str(_annotated_path(args.annotate, path, index)), draw(frame, faces)
+                        )
+            else:
+                image = read_image_file(path)
+                faces = predict(image)
+                emit(str(path), None, faces)
+                n_faces += len(faces)
+                n_images += 1
+                if args.annotate is not None:
+                    cv2.imwrite(str(_annotated_path(args.annotate, path)), draw(image, faces))
+        except HeadPoseError as exc:
+            failed += 1
+            msg = str(exc)
+            print(f"error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
+        except cv2.error as exc:
+            failed += 1
+            print(f"error: {path}: OpenCV: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+        progress.step()
+    progress.close()
+    if not args.quiet:
+        took = time.perf_counter() - start
+        print(
+            f"{n_images} image(s)/frame(s), {n_faces} face(s), {failed} failed, {took:.1f} s",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""headpose-webcam: live head pose from a camera (or a video file) with axes, angles and FPS.
+
+headpose-webcam                     # camera 0, window; q or Esc quits
+headpose-webcam --headless --frames 100   # no window: prints the FPS
+headpose-webcam --source clip.avi   # a video file instead of a camera
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+
+from headpose.errors import HeadPoseError
+
+WINDOW = "headpose (q to quit)"
+NO_GUI_HELP = (
+    "this OpenCV build has no GUI support (opencv-python-headless cannot open windows): run "
+    "with --headless, or install the GUI build: pip uninstall opencv-python-headless && "
+    "pip install opencv-python"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="headpose-webcam", description="Live head pose from a camera or a video file."
+    )
+    p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    p.add_argument("--source", help="a video file to read instead of the camera")
+    p.add_argument("--model", help="exported headpose .onnx (default: the shipped model)")
+    p.add_argument("--detector", default="auto", help="face detector name (default: auto)")
+    p.add_argument("--providers", help="comma-separated onnxruntime providers, e.g. cuda,cpu")
+    p.add_argument("--headless", action="store_true", help="no window; print the FPS at the end")
+    p.add_argument("--frames", type=int, help="stop after N frames (default: until q / the end)")
+    p.add_argument("--cube", action="store_true", help="draw a 3D cube instead of the axes")
+    p.add_argument("--no-smoothing", action="store_true", help="raw angles, no One Euro filter")
+    p.add_argument("--threads", type=int, help="onnxruntime threads (default: automatic)")
+    return p
+
+
+def gui_available() -> bool:
+    """True if this OpenCV can open a window here."""
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:
+        return False
+    return True
+
+
+def _quiet_opencv() -> None:
+    """Hide OpenCV's own camera-probing warnings: a failure gets one clear message instead."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # pragma: no cover - old OpenCV
+        pass
+
+
+def open_source(source: str | None, camera: int) -> Any:
+    """A ``cv2.VideoCapture`` on the video file or camera; :class:`RuntimeError` if it cannot
+    be opened."""
+    _quiet_opencv()
+    cap = cv2.VideoCapture(source if source is not None else camera)
+    if not cap.isOpened():
+        cap.release()
+        what = f"video file {source}" if source is not None else f"camera {camera}"
+        hint = "" if source is not None else " (is it connected and free? try --camera 1)"
+        raise RuntimeError(f"cannot open {what}{hint}")
+    return cap
+
+
+def run(
+    capture: Any,
+    estimator: Any,
+    frames: int | None = None,
+    show: Callable[[Any], bool] | None = None,
+    smoothing: bool = True,
+    cube: bool = False,
+) -> tuple[int, float]:
+    """Process frames from ``capture`` (anything with ``read() -> (ok, frame)``) until it ends,
+    ``frames`` frames are done, or ``show(annotated_frame)`` returns False.
+
+    Returns ``(frames processed, mean FPS of pose estimation incl. detection and drawing)``.
+    """
+    from headpose.draw import draw, draw_fps
+
+    tracker = estimator.tracker() if smoothing else None
+    count = 0
+    busy = 0.0
+    shown_fps = 0.0
+    while frames is None or count < frames:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        t0 = time.perf_counter()
+        faces = estimator.predict(frame)
+        if tracker is not None:
+            faces = tracker.update(faces, t=t0)
+        annotated = draw(frame, faces, axes=not cube, cube=cube) if show is not None else None
+        dt = time.perf_counter() - t0
+        busy += dt
+        count += 1
+        shown_fps = 1.0 / dt if shown_fps == 0 else 0.9 * shown_fps + 0.1 / max(dt, 1e-6)
+        if show is not None and not show(draw_fps(annotated, shown_fps)):
+            break
+    return count, (count / busy if busy > 0 else 0.0)
+
+
+def _show_window(frame: Any) -> bool:
+    cv2.imshow(WINDOW, frame)
+    key = cv2.waitKey(1) & 0xFF
+    return key not in (ord("q"), ord("Q"), 27)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.frames is not None and args.frames < 1:
+        print(f"error: --frames: expected an integer >= 1, got {args.frames}", file=sys.stderr)
+        return 2
+    if args.detector.lower() == "none":
+        print("error: --detector none: headpose-webcam needs a face detector", file=sys.stderr)
+        return 2
+    if not args.headless and not gui_available():
+        print(f"error: {NO_GUI_HELP}", file=sys.stderr)
+        return 2
+    try:
+        from headpose.estimator import Estimator
+
+        providers = None if not args.providers else [p.strip() for p in args.providers.split(",")]
+        est = Estimator(
+            args.model, detector=args.detector, providers=providers, threads=args.threads
+        )
+        capture = open_source(args.source, args.camera)
+    except (HeadPoseError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        count, fps = run(
+            capture,
+            est,
+            frames=args.frames,
+            show=None if args.headless else _show_window,
+            smoothing=not args.no_smoothing,
+            cube=args.cube,
+        )
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        capture.release()
+        if not args.headless:
+            cv2.destroyAllWindows()
+    if count == 0:
+        print("error: no frame could be read from the source", file=sys.stderr)
+        return 1
+    print(f"{count} frames, {fps:.1f} FPS")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
