@@ -79,9 +79,11 @@ class DataConfig:
     val_root: str = ""  # empty: validation comes from the split of root
     split: SplitConfig = field(default_factory=SplitConfig)
     low_data: int = 0  # >0: train on only this many training images (chosen with split.seed)
-    augmentation: str = "medium"  # level understood by headpose.training.data transforms
+    augmentation: int = 1  # 0 none; 1 zoom + contrast; 2 also blur, low resolution, cutout
     augmentation_options: dict[str, Any] = field(default_factory=dict)
     flip: bool = True  # horizontal flip (negates yaw and roll)
+    crop_scale: float = 1.5  # runtime crop rule matching these training crops (box side x scale)
+    crop_shift_y: float = 0.0  # ... and downward shift of the crop centre (x box height)
     license: str = "unknown"  # licence of the data, copied into the checkpoint metadata
     name: str = ""  # short data name for the metadata (default: kind)
 
@@ -484,9 +486,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"config key 'data.split.fold': expected 0 <= fold < data.split.folds={d.split.folds}, got {d.split.fold}"
         )
-    if d.split.by == "none" and not d.val_root and cfg.method != "ssl-pretrain":
-        pass  # no validation set: allowed (no val MAE, best = last)
     _positive("data.low_data", d.low_data, allow_zero=True)
+    _choice("data.augmentation", d.augmentation, (0, 1, 2))
+    _positive("data.crop_scale", d.crop_scale)
+    if cfg.method in ("sl-puzzled", "hmtl") and cfg.ssl.task == "image_rotation":
+        raise ConfigError(
+            f"config key 'ssl.task': 'image_rotation' changes the roll label, so it cannot be used "
+            f"with method '{cfg.method}' (use puzzle, rotation or puzzle_rotation)"
+        )
     _choice("ssl.task", cfg.ssl.task, SSL_TASKS)
     _positive("ssl.grid", cfg.ssl.grid)
     _positive("ssl.weight", cfg.ssl.weight, allow_zero=True)

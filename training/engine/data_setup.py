@@ -1,0 +1,186 @@
+"""Datasets of a run: train/val from the config, with per-sample randomness tied to (seed, epoch, index).
+
+Each training sample is ``{"image": float32 (3, S, S), "target": float32 (A,), "ssl": {branch:
+int64 (heads,)}}``: the data transform (augmentation, flip, resize, normalisation) runs first, then
+the method's SSL task. All randomness of sample ``i`` in epoch ``e`` comes from generators seeded
+by ``(seed, e, i)``, so a sample is the same whichever worker, rank or resumed run makes it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from headpose.training.config import Config, ConfigError, expand_path
+from headpose.training.engine.methods import Method
+from torch.utils.data import Dataset
+
+
+def sample_seed(*parts: int) -> int:
+    """A well-mixed 63-bit seed from integers (e.g. seed, epoch, index)."""
+    return int(
+        np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(2, np.uint64)[0]
+        >> 1
+    )
+
+
+def seeded_call(seed: int, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call ``fn(*args)`` with Python/NumPy/torch global generators seeded by ``seed``, then restore them.
+
+    Makes transforms that draw from the global generators reproducible per sample without
+    disturbing the training loop's own random state.
+    """
+    py, nps, ts = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    try:
+        return fn(*args)
+    finally:
+        random.setstate(py)
+        np.random.set_state(nps)
+        torch.set_rng_state(ts)
+
+
+class MethodSamples(Dataset):
+    """``base[i]`` -> data transform -> method input task -> a training/validation sample dict."""
+
+    def __init__(
+        self,
+        base: Any,
+        transform: Callable,
+        method: Method,
+        seed: int,
+        fixed_epoch: int | None = None,
+        apply_task: bool = True,
+    ) -> None:
+        self.base = base
+        self.transform = transform
+        self.method = method
+        self.seed = int(seed)
+        self.epoch = 0 if fixed_epoch is None else fixed_epoch
+        self.fixed = fixed_epoch is not None
+        self.apply_task = apply_task
+        self.index = torch.tensor(method.angle_index)
+
+    def set_epoch(self, epoch: int) -> None:
+        if not self.fixed:
+            self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        seed = sample_seed(self.seed, self.epoch, i)
+
+        def make() -> dict[str, Any]:
+            image, target = self.base.load(i)
+            gen = torch.Generator().manual_seed(seed)
+            image, target = self.transform(image, target, generator=gen)
+            labels: dict[str, torch.Tensor] = {}
+            if self.apply_task:
+                image, labels = self.method.prepare(image, gen)
+            target = torch.as_tensor(np.asarray(target, dtype=np.float32))[self.index]
+            return {"image": image, "target": target, "ssl": labels}
+
+        return seeded_call(seed, make)
+
+
+@dataclass
+class RunData:
+    """The datasets of a run and their raw targets (N, 3) [yaw, pitch, roll] for baselines."""
+
+    train: MethodSamples
+    val: MethodSamples | None
+    train_targets: np.ndarray
+    val_targets: np.ndarray | None
+    train_name: str
+
+
+def _root(cfg: Config, value: str, key: str) -> Path:
+    if not value:
+        raise ConfigError(f"config key '{key}': no data folder given")
+    path = Path(expand_path(value, cfg))
+    if not path.exists():
+        raise ConfigError(f"config key '{key}': data folder not found: {path} (from {value!r})")
+    return path
+
+
+def _open(cfg: Config, kind: str, root: Path) -> Any:
+    from headpose.training.data import build_dataset
+
+    opts: dict[str, Any] = {}
+    if kind == "csv":
+        opts = {
+            "csv_name": cfg.data.csv,
+            "crop_scale": cfg.data.crop_scale,
+            "crop_shift_y": cfg.data.crop_shift_y,
+        }
+    return build_dataset(kind, root, **opts)
+
+
+def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
+    """Train / validation indices of ``full`` as ``cfg.data.split`` says (then ``low_data``)."""
+    from headpose.training.data import kfold_split, limit_data, split_by_file, split_by_subject
+
+    s = cfg.data.split
+    if s.by == "none":
+        train, val = list(range(len(full))), []
+    else:
+        if s.by == "file":
+            split = split_by_file(full, s.val_fraction, s.seed)
+        elif s.by == "subject":
+            split = split_by_subject(full, val_fraction=s.val_fraction, seed=s.seed)
+        else:
+            split = kfold_split(full, s.folds, s.fold, seed=s.seed)
+        train, val = split.train.tolist(), split.val.tolist()
+    if cfg.data.low_data:
+        train = limit_data(full, indices=train, max_images=cfg.data.low_data, seed=s.seed).tolist()
+    return train, val
+
+
+def build_run_data(cfg: Config, method: Method) -> RunData:
+    """Open, split and wrap the datasets of ``cfg`` (raises ConfigError / DataError on bad input)."""
+    from headpose.training.data import build_transform
+
+    size = cfg.model.input_size
+    full = _open(cfg, cfg.data.kind, _root(cfg, cfg.data.root, "data.root"))
+    train_idx, val_idx = split_train_val(cfg, full)
+    val_base = full
+    if cfg.data.val_root:
+        val_base = _open(
+            cfg, cfg.data.val_kind or cfg.data.kind, _root(cfg, cfg.data.val_root, "data.val_root")
+        )
+        val_idx = list(range(len(val_base)))
+        if cfg.data.split.by == "none":
+            train_idx = train_idx or list(range(len(full)))
+    train_view = full.view(train_idx, train=True)
+    train_tf = build_transform(
+        size,
+        train=True,
+        level=cfg.data.augmentation,
+        flip_p=0.5 if cfg.data.flip else 0.0,
+        **cfg.data.augmentation_options,
+    )
+    eval_tf = build_transform(size, train=False)
+    train = MethodSamples(train_view, train_tf, method, cfg.runtime.seed)
+    val = None
+    val_targets = None
+    if val_idx:
+        val_view = val_base.view(val_idx, train=False)
+        val = MethodSamples(
+            val_view,
+            eval_tf,
+            method,
+            cfg.runtime.seed + 1,
+            fixed_epoch=0,
+            apply_task=not method.uses_pose_loss,
+        )
+        val_targets = val_view.targets()
+    name = cfg.data.name or f"{cfg.data.kind}:{Path(expand_path(cfg.data.root, cfg)).name}"
+    return RunData(train, val, train_view.targets(), val_targets, name)

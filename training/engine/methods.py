@@ -1,0 +1,134 @@
+"""Training methods, composed from an SSL input task, the model's heads and the loss functions.
+
+=============  ======================  ==============  ==================================
+method         input of the network    SSL branches    loss
+=============  ======================  ==============  ==================================
+sl             the image               none            pose
+sl-puzzled     ssl.task(image)         none            pose
+hmtl           ssl.task(image)         ssl.task.heads  pose + ssl.weight * ssl
+ssl-pretrain   ssl.task(image)         ssl.task.heads  ssl (no labels needed)
+=============  ======================  ==============  ==================================
+
+HMTL follows the paper: the puzzled/rotated image goes through the network once; the pose heads
+at the end and the SSL branch at the flag point share that one forward pass. Every loss part is
+returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from headpose.training.config import ANGLES, Config
+from headpose.training.losses import pose_loss, regression_loss, ssl_loss
+from torch import Tensor
+
+from headpose.metadata import Bins
+
+
+@dataclass
+class Method:
+    """One way of training: which input task, which heads, which losses."""
+
+    name: str
+    task: Any | None  # SSL task: (image (C,H,W), generator) -> (image, {branch: labels}); .heads
+    uses_pose_loss: bool
+    uses_ssl_loss: bool
+    bins: Bins
+    angles: tuple[str, ...]
+    alpha: float = 2.0
+    regression_only: bool = False
+    ssl_weight: float = 50.0
+
+    @property
+    def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
+        """Branches the model needs (``build_model(ssl_heads=...)``), or None."""
+        if not self.uses_ssl_loss or self.task is None:
+            return None
+        return {k: tuple(v) for k, v in self.task.heads.items()}
+
+    @property
+    def uses_labels(self) -> bool:
+        return self.uses_pose_loss
+
+    @property
+    def angle_index(self) -> list[int]:
+        """Columns of the dataset target ``[yaw, pitch, roll]`` that the model predicts."""
+        return [ANGLES.index(a) for a in self.angles]
+
+    def prepare(
+        self, image: Tensor, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """The network input for one training image ``(C, H, W)`` and its SSL labels."""
+        if self.task is None:
+            return image, {}
+        image, labels = self.task(image, generator)
+        return image, (dict(labels) if self.uses_ssl_loss else {})
+
+    def losses(
+        self, outputs: Mapping[str, Any], target: Tensor | None, ssl_labels: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """All loss parts of one batch; ``"loss"`` is what is optimised.
+
+        ``outputs``: PoseNet output; ``target``: ``(N, A)`` degrees in the model's angle order
+        (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``.
+        """
+        parts: dict[str, Tensor] = {}
+        total: Tensor | None = None
+        if self.uses_pose_loss:
+            if target is None:
+                raise ValueError(f"method '{self.name}' needs pose labels")
+            if self.regression_only:
+                pose = regression_loss(outputs["pose"], target, self.bins, self.angles)
+            else:
+                pose = pose_loss(outputs["pose"], target, self.bins, self.alpha, self.angles)
+            parts.update({f"pose/{k}": v for k, v in pose.items()})
+            total = pose["total"]
+        if self.uses_ssl_loss:
+            ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight)
+            parts.update({f"ssl/{k}": v for k, v in ssl.items()})
+            total = ssl["total"] if total is None else total + ssl["total"]
+        assert total is not None
+        parts["loss"] = total
+        return parts
+
+
+def build_method(cfg: Config) -> Method:
+    """The :class:`Method` of ``cfg.method`` with its task, bins and loss settings."""
+    name = cfg.method
+    task = None
+    if name in ("sl-puzzled", "hmtl", "ssl-pretrain"):
+        from headpose.training.ssl import build_task
+
+        task = build_task(cfg.ssl.task, cfg.ssl.grid)
+    bins = Bins(width=cfg.model.bin_width, count=cfg.model.bin_count, low=cfg.model.bin_low)
+    return Method(
+        name=name,
+        task=task,
+        uses_pose_loss=name != "ssl-pretrain",
+        uses_ssl_loss=name in ("hmtl", "ssl-pretrain"),
+        bins=bins,
+        angles=tuple(cfg.model.angles),
+        alpha=cfg.loss.alpha,
+        regression_only=cfg.loss.regression_only,
+        ssl_weight=cfg.ssl.weight if name == "hmtl" else 1.0 if name == "ssl-pretrain" else 0.0,
+    )
+
+
+def describe(cfg: Config) -> str:
+    """Short human description of the method for the model metadata, e.g. ``hmtl (puzzle 3x3, flag 3)``."""
+    if cfg.method == "sl":
+        return "sl"
+    task = f"{cfg.ssl.task} {cfg.ssl.grid}x{cfg.ssl.grid}"
+    if cfg.method == "sl-puzzled":
+        return f"sl-puzzled ({task})"
+    return f"{cfg.method} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g})"
+
+
+def scalar_parts(
+    parts: Mapping[str, Tensor], keys: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Detached float values of the loss parts (for logging)."""
+    return {k: float(v.detach()) for k, v in parts.items() if keys is None or k in keys}

@@ -1,0 +1,449 @@
+"""The training loop (plain PyTorch): exact resume, atomic checkpoints, AMP, DDP, logs.
+
+Resume is exact: the order of every epoch comes from ``seed + epoch`` (:class:`EpochSampler`),
+each sample's randomness from ``(seed, epoch, index)``, and the checkpoint stores the position in
+the epoch plus the model, optimizer, scheduler, AMP scaler and generator states of every process.
+Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
+``learning_curve.png``, ``config.yaml`` and ``tensorboard/`` when tensorboard is installed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from headpose.training.config import Config, expand_path
+from headpose.training.engine import distributed as D
+from headpose.training.engine.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    atomic_write_text,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from headpose.training.engine.data_setup import RunData, build_run_data
+from headpose.training.engine.methods import Method, build_method, describe
+from headpose.training.engine.run_log import RunLog
+from headpose.training.engine.sampler import EpochSampler
+from torch import nn
+from torch.utils.data import DataLoader
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Callback = Callable[["Trainer"], None]
+
+
+def select_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA (this process's GPU) when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                "runtime.device is 'cuda' but CUDA is not available (use auto or cpu)"
+            )
+        if name == "cuda":
+            return torch.device("cuda", local_rank)
+    return torch.device(name)
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: ``auto`` is fp16 on CUDA and off on CPU; None means full precision."""
+    if mode == "auto":
+        mode = "fp16" if device.type == "cuda" else "off"
+    return {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}[mode]
+
+
+def build_metadata(cfg: Config, train_data: str) -> dict[str, Any]:
+    """The :class:`headpose.metadata.ModelMetadata` fields the exporter takes from a checkpoint."""
+    return {
+        "input_size": [cfg.model.input_size, cfg.model.input_size],
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "angles": list(cfg.model.angles),
+        "bins": {
+            "width": cfg.model.bin_width,
+            "count": cfg.model.bin_count,
+            "low": cfg.model.bin_low,
+        },
+        "crop": {"scale": cfg.data.crop_scale, "shift_y": cfg.data.crop_shift_y},
+        "backbone": cfg.model.backbone,
+        "method": describe(cfg),
+        "train_data": train_data,
+        "license": cfg.data.license,
+    }
+
+
+def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
+    """AdaBelief (the paper's) or AdamW, from ``cfg.optim``."""
+    o = cfg.optim
+    if o.name == "adabelief":
+        from adabelief_pytorch import AdaBelief
+
+        return AdaBelief(
+            params,
+            lr=o.lr,
+            betas=tuple(o.betas),
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            print_change_log=False,
+        )
+    return torch.optim.AdamW(
+        params, lr=o.lr, betas=tuple(o.betas), eps=max(o.eps, 1e-8), weight_decay=o.weight_decay
+    )
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end the run early (tests use it to simulate a crash)."""
+
+
+class Trainer:
+    """One training run of ``cfg``; :meth:`fit` trains and returns the final summary."""
+
+    def __init__(
+        self, cfg: Config, resume: bool = False, callbacks: Iterable[Callback] = ()
+    ) -> None:
+        self.cfg = cfg
+        self.callbacks = list(callbacks)
+        r = cfg.runtime
+        probe = select_device(r.device)
+        self.dist = D.init_distributed(probe.type)
+        self.device = select_device(r.device, self.dist.local_rank)
+        self.amp = amp_dtype(r.amp, self.device)
+        self.out_dir = Path(expand_path(r.out_dir, cfg))
+        self.method: Method = build_method(cfg)
+        self.data: RunData = build_run_data(cfg, self.method)
+
+        torch.manual_seed(r.seed)  # identical initial weights on every rank
+        self.model = self._build_model().to(self.device)
+        self.optimizer = build_optimizer(cfg, self.model.parameters())
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=cfg.optim.step_size, gamma=cfg.optim.gamma
+        )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp is torch.float16)
+        self.sampler = EpochSampler(
+            len(self.data.train), seed=r.seed, rank=self.dist.rank, world_size=self.dist.world_size
+        )
+        bs = cfg.optim.batch_size
+        self.drop_last = self.sampler.per_rank >= bs
+        self.steps_per_epoch = self.sampler.per_rank // bs if self.drop_last else 1
+
+        self.epoch = 0  # completed epochs
+        self.step = 0  # optimizer steps so far
+        self.step_in_epoch = 0
+        self.best_metric: float | None = None
+        self.history: list[dict[str, Any]] = []
+        self.epoch_sums: dict[str, float] = {}
+        self.epoch_count = 0
+        self.started = time.time()
+        torch.manual_seed(r.seed + 1 + self.dist.rank)  # dropout differs across ranks
+        if resume:
+            self._resume()
+        self.net: nn.Module = self.model
+        if self.dist.enabled:
+            self.net = nn.parallel.DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=not self.method.uses_pose_loss,
+            )
+        self.log = RunLog(self.out_dir, r.tensorboard, self.history) if self.dist.is_main else None
+        if self.dist.is_main:
+            atomic_write_text(
+                self.out_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+            )
+
+    # ------------------------------------------------------------------ set-up
+
+    def _build_model(self) -> nn.Module:
+        from headpose.training.models import build_model
+
+        m = self.cfg.model
+        init = m.init
+        pretrained: str | None
+        if init == "random":
+            pretrained = None
+        elif init == "imagenet":
+            pretrained = "imagenet"
+        else:
+            pretrained = expand_path(init, self.cfg)
+        return build_model(
+            backbone=m.backbone,
+            angles=tuple(m.angles),
+            bin_width=m.bin_width,
+            bin_low=m.bin_low,
+            bin_count=m.bin_count,
+            ssl_heads=self.method.ssl_heads,
+            flag_point=m.flag_point,
+            pretrained=pretrained,
+            dropout=m.dropout,
+            ssl_dropout=m.ssl_dropout,
+        )
+
+    def _resume(self) -> None:
+        path = self.out_dir / "last.pt"
+        state = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.step_in_epoch = int(state["step_in_epoch"])
+        self.best_metric = state["best_metric"]
+        self.history = list(state["history"])
+        self.epoch_sums = dict(state["epoch_sums"])
+        self.epoch_count = int(state["epoch_count"])
+        states = state["rng"]
+        if len(states) != self.dist.world_size:
+            raise RuntimeError(
+                f"{path}: saved by {len(states)} process(es), resuming with {self.dist.world_size}"
+            )
+        set_rng_state(states[self.dist.rank])
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self, rng: list[Any]) -> dict[str, Any]:
+        """Everything a checkpoint holds (see docs/ARCHITECTURE.md)."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config": self.cfg.to_dict(),
+            "model_config": dict(self.model.model_config),
+            "model": self.model.state_dict(),
+            "metadata": build_metadata(self.cfg, self.data.train_name),
+            "epoch": self.epoch,
+            "step": self.step,
+            "step_in_epoch": self.step_in_epoch,
+            "best_metric": self.best_metric,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng,
+            "history": self.history,
+            "epoch_sums": self.epoch_sums,
+            "epoch_count": self.epoch_count,
+        }
+
+    def save(self, names: Iterable[str] = ("last.pt",)) -> None:
+        """Checkpoint (collective: every rank calls it; rank 0 writes)."""
+        rng = D.all_gather_objects(rng_state(), self.dist)
+        if self.dist.is_main:
+            state = self.state_dict(rng)
+            for name in names:
+                save_checkpoint(self.out_dir / name, state)
+
+    # ------------------------------------------------------------------ loop
+
+    def _loader(self, dataset: Any, sampler: Any, batch_size: int, drop_last: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=self.cfg.runtime.workers,
+            drop_last=drop_last,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(self.cfg.runtime.seed),
+        )
+
+    def _autocast(self) -> Any:
+        if self.amp is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp)
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        """One optimizer step on ``batch``; returns the loss parts as floats (this process)."""
+        images = batch["image"].to(self.device, non_blocking=True)
+        target = batch["target"].to(self.device) if self.method.uses_pose_loss else None
+        labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
+        with self._autocast():
+            outputs = self.net(images)
+            parts = self.method.losses(outputs, target, labels)
+        loss = parts["loss"]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"loss is {float(loss)} at step {self.step + 1}; lower optim.lr?"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def _reduce(self, values: dict[str, float]) -> dict[str, float]:
+        if not self.dist.enabled or not values:
+            return values
+        keys = sorted(values)
+        mean = D.all_reduce_mean(
+            torch.tensor([values[k] for k in keys], dtype=torch.float64), self.dist
+        )
+        return dict(zip(keys, mean.tolist(), strict=True))
+
+    def _row(self, kind: str, values: dict[str, float]) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "epoch": self.epoch + (1 if kind == "step" else 0),
+            "step": self.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(time.time() - self.started, 2),
+            **values,
+        }
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        if self.log is not None:
+            self.log.log(row)
+
+    def fit(self) -> dict[str, Any]:
+        """Train until ``optim.epochs`` (or ``runtime.max_steps``); return the last epoch row."""
+        cfg, r = self.cfg, self.cfg.runtime
+        bs = cfg.optim.batch_size
+        last_row: dict[str, Any] = {}
+        stop = bool(r.max_steps and self.step >= r.max_steps)
+        try:
+            while self.epoch < cfg.optim.epochs and not stop:
+                self.sampler.set_epoch(self.epoch, start=self.step_in_epoch * bs)
+                self.data.train.set_epoch(self.epoch)
+                loader = self._loader(self.data.train, self.sampler, bs, self.drop_last)
+                self.model.train()
+                bar = self._progress(len(loader))
+                for batch in loader:
+                    parts = self.train_step(batch)
+                    self.step += 1
+                    self.step_in_epoch += 1
+                    self.epoch_count += 1
+                    for k, v in parts.items():
+                        self.epoch_sums[k] = self.epoch_sums.get(k, 0.0) + v
+                    if self.step % r.log_every == 0:
+                        reduced = self._reduce(parts)
+                        self._record(
+                            self._row("step", {f"train/{k}": v for k, v in reduced.items()})
+                        )
+                    if bar is not None:
+                        bar.update(1)
+                        bar.set_postfix(self._postfix(parts), refresh=False)
+                    if r.checkpoint_every_steps and self.step % r.checkpoint_every_steps == 0:
+                        self.save()
+                    for callback in self.callbacks:
+                        callback(self)
+                    if r.max_steps and self.step >= r.max_steps:
+                        stop = True
+                        break
+                if bar is not None:
+                    bar.close()
+                if self.step_in_epoch >= self.steps_per_epoch:
+                    last_row = self._end_epoch()
+                elif stop:
+                    self.save()  # mid-epoch: resume continues from here
+        finally:
+            if self.log is not None:
+                self.log.close()
+        D.barrier(self.dist)
+        return last_row
+
+    def _end_epoch(self) -> dict[str, Any]:
+        train = {f"train/{k}": v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}
+        train = self._reduce(train)
+        self.scheduler.step()
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self.epoch_sums, self.epoch_count = {}, 0
+        val = self.validate() if self.dist.is_main else {}
+        row = self._row("epoch", {**train, **val})
+        self._record(row)
+        metric = val.get("val/mae_mean", val.get("val/loss", train.get("train/loss", math.nan)))
+        improved = not math.isnan(metric) and (
+            self.best_metric is None or metric < self.best_metric
+        )
+        if improved:
+            self.best_metric = float(metric)
+        self.best_metric = D.broadcast_object(self.best_metric, self.dist)
+        improved = D.broadcast_object(improved, self.dist)
+        self.save(("last.pt", "best.pt") if improved else ("last.pt",))
+        if self.log is not None:
+            self.log.plot(f"{self.cfg.name}: {describe(self.cfg)}")
+        return row
+
+    # ------------------------------------------------------------------ validation
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Validation metrics: MAE per angle (degrees) for pose methods, SSL loss/accuracy otherwise."""
+        if self.data.val is None:
+            return {}
+        self.model.eval()
+        bs = self.cfg.runtime.val_batch_size or self.cfg.optim.batch_size
+        loader = self._loader(self.data.val, None, bs, drop_last=False)
+        try:
+            if self.method.uses_pose_loss:
+                return self._validate_pose(loader)
+            return self._validate_ssl(loader)
+        finally:
+            self.model.train()
+
+    def _validate_pose(self, loader: DataLoader) -> dict[str, float]:
+        from headpose.training.engine.metrics import mae_per_angle
+        from headpose.training.models import DecodedPoseNetwork
+
+        decoded = DecodedPoseNetwork(self.model.pose_network(), self.method.bins).to(self.device)
+        preds, targets = [], []
+        for batch in loader:
+            with self._autocast():
+                angles, _ = decoded(batch["image"].to(self.device))
+            preds.append(angles.float().cpu().numpy())
+            targets.append(batch["target"].numpy())
+        mae = mae_per_angle(np.concatenate(preds), np.concatenate(targets), self.method.angles)
+        return {f"val/mae_{k}": float(v) for k, v in mae.items() if k != "n"}
+
+    def _validate_ssl(self, loader: DataLoader) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        n = 0
+        for batch in loader:
+            labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
+            with self._autocast():
+                outputs = self.model(batch["image"].to(self.device))
+                parts = self.method.losses(outputs, None, labels)
+            size = len(batch["image"])
+            n += size
+            for k, v in parts.items():
+                sums[f"val/{k}"] = sums.get(f"val/{k}", 0.0) + float(v) * size
+            for branch, logits in outputs["ssl"].items():
+                correct = (logits.argmax(-1) == labels[branch]).float().mean(dim=1).sum()
+                sums[f"val/acc_{branch}"] = sums.get(f"val/acc_{branch}", 0.0) + float(correct)
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+    # ------------------------------------------------------------------ display
+
+    def _progress(self, total: int) -> Any:
+        if not (self.cfg.runtime.progress and self.dist.is_main):
+            return None
+        from tqdm import tqdm
+
+        return tqdm(
+            total=total,
+            desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}",
+            leave=False,
+            dynamic_ncols=True,
+        )
+
+    @staticmethod
+    def _postfix(parts: dict[str, float]) -> dict[str, str]:
+        keys = ["loss", "pose/ce", "pose/rmse", "ssl/sum"]
+        return {k.split("/")[-1]: f"{parts[k]:.3g}" for k in keys if k in parts}
+
+
+def train(cfg: Config, resume: bool = False, callbacks: Iterable[Callback] = ()) -> dict[str, Any]:
+    """Build a :class:`Trainer` for ``cfg`` and run it; returns the last epoch row."""
+    trainer = Trainer(cfg, resume=resume, callbacks=callbacks)
+    try:
+        return trainer.fit()
+    finally:
+        D.shutdown(trainer.dist)
