@@ -162,6 +162,8 @@ class YuNetCV2Detector(Detector):
                 f"{cv2.__version__}: pip install -U opencv-python-headless, or use 'yunet'"
             )
         self.model_path = model_file(model_path)
+        self.score_threshold = float(score_threshold)
+        self.nms_threshold = float(nms_threshold)
         self.max_side = int(max_side)
         self._impl = cv2.FaceDetectorYN.create(
             str(self.model_path), "", (320, 320), float(score_threshold), float(nms_threshold),
