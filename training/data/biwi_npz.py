@@ -56,7 +56,7 @@ class BiwiNpzDataset(PoseDataset):
         self.color_order = color_order
         try:
             with np.load(self.path, allow_pickle=False) as npz:
-                files = list(npz.files)
+                files = sorted(npz.files)
                 missing = [k for k in ("image", "pose") if k not in files]
                 if missing:
                     raise DataError(

@@ -81,7 +81,8 @@ def split_by_subject(
     val_fraction: float | None = None,
     seed: int = 0,
 ) -> Split:
-    """Hold out whole subjects: the listed ``val_subjects``, or a seeded ``val_fraction`` of them.
+    """Hold out whole subjects: the listed ``val_subjects`` (those present; at least one must
+    be), or a seeded ``val_fraction`` of them.
 
     Subjects compare as strings; numbers lose leading zeros (``108`` == ``"0108"``).
     """
@@ -91,11 +92,10 @@ def split_by_subject(
         raise DataError("split_by_subject: give exactly one of val_subjects or val_fraction")
     if val_subjects is not None:
         held = {_norm(s) for s in val_subjects}
-        unknown = sorted(held - set(unique))
-        if unknown:
+        if not held & set(unique):
             raise DataError(
-                f"split_by_subject: val_subjects {unknown} not in the data (subjects: "
-                f"{unique[:10]}{' ...' if len(unique) > 10 else ''})"
+                f"split_by_subject: none of val_subjects {sorted(held)} is in the data "
+                f"(subjects: {unique[:10]}{' ...' if len(unique) > 10 else ''})"
             )
     else:
         f = _check_fraction(val_fraction)
