@@ -14,7 +14,7 @@ import torch
 from headpose.export.errors import CheckpointError
 from torch import nn
 
-from headpose import __version__
+from headpose._version import __version__
 from headpose.metadata import Bins, CropRule, ModelMetadata
 
 CHECKPOINT_FORMAT = "headpose-checkpoint"

@@ -32,7 +32,7 @@ from headpose.export.verify import (
     verify_onnx,
 )
 
-from headpose import __version__
+from headpose._version import __version__
 from headpose.errors import InvalidInputError
 from headpose.metadata import METADATA_KEY, ModelMetadata
 
