@@ -89,7 +89,7 @@ class OneEuroFilter:
         return float(out[0]) if scalar else out
 
 
-DEFAULT_SMOOTHING: dict[str, float] = {"min_cutoff": 1.0, "beta": 0.05, "d_cutoff": 1.0}
+DEFAULT_SMOOTHING: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0}
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

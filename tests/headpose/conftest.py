@@ -3,13 +3,31 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pytest
 
-from headpose.metadata import METADATA_KEY, ModelMetadata
+def _unshadow_headpose() -> None:
+    """This folder is called ``headpose`` and has no ``__init__.py``; once pytest puts ``tests/``
+    on ``sys.path`` it can be imported as a namespace package ``headpose`` in place of the real
+    one (an editable install's finder comes after the path finder). A regular package anywhere on
+    ``sys.path`` wins over a namespace one, so put the repository root on it."""
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    mod = sys.modules.get("headpose")
+    if mod is not None and getattr(mod, "__file__", None) is None:  # the shadow got imported
+        for name in [n for n in sys.modules if n == "headpose" or n.startswith("headpose.")]:
+            del sys.modules[name]
+
+
+_unshadow_headpose()
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from headpose.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
 
 TINY_SIZE = 32
 
@@ -102,3 +120,11 @@ def aflw_crops(crops_dir: Path) -> list[Path]:
     if not files:
         pytest.skip("no AFLW2000 crops in ../shared")
     return files
+
+
+@pytest.fixture(scope="session")
+def crop_bgr(aflw_crops: list[Path]) -> np.ndarray:
+    """One real 384x384 BGR face crop."""
+    import cv2
+
+    return cv2.imread(str(aflw_crops[0]), cv2.IMREAD_COLOR)

@@ -1,0 +1,93 @@
+"""One Euro filter and the IoU tracker."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from headpose.errors import InvalidInputError
+from headpose.estimator import make_face
+from headpose.smoothing import DEFAULT_SMOOTHING, OneEuroFilter, Tracker
+
+
+def test_reduces_jitter_on_a_noisy_constant() -> None:
+    rng = np.random.default_rng(0)
+    noisy = 10.0 + rng.normal(0, 2.0, size=300)
+    f = OneEuroFilter(**DEFAULT_SMOOTHING)
+    out = np.array([f(x, t=i / 30) for i, x in enumerate(noisy)])
+    assert np.std(out[30:] - 10.0) < 0.4 * np.std(noisy[30:] - 10.0)
+    assert abs(np.mean(out[30:]) - 10.0) < 0.5
+
+
+def test_follows_a_step() -> None:
+    f = OneEuroFilter(**DEFAULT_SMOOTHING)
+    signal = np.r_[np.zeros(30), np.full(30, 40.0)]
+    out = np.array([f(x, t=i / 30) for i, x in enumerate(signal)])
+    assert out[29] == pytest.approx(0.0)
+    assert out[30] > 5.0  # reacts at once
+    assert out[35] > 36.0  # within 5 frames (1/6 s)
+    assert out[-1] == pytest.approx(40.0, abs=0.5)
+
+
+def test_vector_input_and_nan_components() -> None:
+    f = OneEuroFilter()
+    first = f(np.array([1.0, 2.0, np.nan]))
+    assert first[:2].tolist() == [1.0, 2.0] and math.isnan(first[2])
+    second = f(np.array([1.0, 2.0, np.nan]))
+    assert np.allclose(second[:2], [1.0, 2.0]) and math.isnan(second[2])
+    third = f(np.array([1.0, 2.0, 5.0]))  # a component appearing later starts fresh
+    assert third[2] == 5.0
+
+
+def test_scalar_in_scalar_out() -> None:
+    f = OneEuroFilter()
+    assert isinstance(f(3.0), float)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(InvalidInputError, match="min_cutoff"):
+        OneEuroFilter(min_cutoff=0)
+    with pytest.raises(InvalidInputError, match="beta"):
+        OneEuroFilter(beta=-1)
+
+
+def _face(box, yaw):
+    return make_face(box, 0.9, [yaw, 0.0, 0.0], [3.0, 3.0, 3.0])
+
+
+def test_tracker_keeps_identities_and_smooths_each_face() -> None:
+    tracker = Tracker(min_cutoff=0.5, beta=0.0)
+    rng = np.random.default_rng(0)
+    yaws_a, yaws_b = [], []
+    for i in range(60):
+        a = _face((10 + i * 0.5, 10, 110 + i * 0.5, 110), 20 + rng.normal(0, 3))
+        b = _face((300, 50, 380, 130), -30 + rng.normal(0, 3))
+        order = [a, b] if i % 2 else [b, a]  # detection order changes: identity must not
+        out = tracker.update(order, t=i / 30)
+        by_x = sorted(out, key=lambda f: f.box[0])
+        assert [f.track_id for f in by_x] == [1, 0]  # b was listed first in frame 0
+        yaws_a.append(by_x[0].yaw)
+        yaws_b.append(by_x[1].yaw)
+    assert np.std(yaws_a[20:]) < 1.5 and abs(np.mean(yaws_a[20:]) - 20) < 2
+    assert np.std(yaws_b[20:]) < 1.5 and abs(np.mean(yaws_b[20:]) + 30) < 2
+    # the matrix follows the smoothed angles
+    last = out[0]
+    assert np.allclose(last.matrix, make_face(last.box, 1, last.angles, [1, 1, 1]).matrix)
+
+
+def test_tracker_new_face_gets_new_id_and_old_tracks_expire() -> None:
+    tracker = Tracker(max_missing=2)
+    (a,) = tracker.update([_face((0, 0, 50, 50), 0)])
+    (b,) = tracker.update([_face((200, 200, 260, 260), 10)])
+    assert a.track_id == 0 and b.track_id == 1
+    for _ in range(3):
+        tracker.update([])
+    (c,) = tracker.update([_face((0, 0, 50, 50), 0)])
+    assert c.track_id == 2  # track 0 expired after 2 missing frames
+
+
+def test_tracker_bad_settings() -> None:
+    with pytest.raises(InvalidInputError, match="iou_threshold"):
+        Tracker(iou_threshold=0)
