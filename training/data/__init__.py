@@ -34,6 +34,14 @@ Transforms (``transforms.py``)
     eval = runtime resize + ImageNet normalisation (same numbers as ``to_input_tensor``).
     ``AugmentConfig.for_level(level, **overrides)``; ``build_transform(size, train, level, **kw)``;
     ``SSLTaskTransform(transform, task)`` -> ``(image', target, ssl_labels)``.
+Typical use (engine)::
+
+    ds = build_dataset("300wlp", root)                      # or "csv", "aflw2000", ...
+    split = split_by_file(ds, val_fraction=0.1, seed=0)     # or split_by_subject / kfold_split
+    train_set = ds.view(split.train, PoseTransform(224, train=True, level=2), train=True)
+    val_set = ds.view(split.val, PoseTransform(224))        # eval: same numbers as the runtime
+    # train_set[i] -> (float32 (3, 224, 224), float32 (3,) [yaw, pitch, roll], NaN = missing)
+
 Splits (``splits.py``)
     ``Split(train, val)`` index arrays; ``split_by_file(data, val_fraction, seed)``,
     ``split_by_subject(data, val_subjects=None, val_fraction=None, seed=0)``,
