@@ -128,3 +128,32 @@ def crop_bgr(aflw_crops: list[Path]) -> np.ndarray:
     import cv2
 
     return cv2.imread(str(aflw_crops[0]), cv2.IMREAD_COLOR)
+
+
+@pytest.fixture(scope="session")
+def tiny_video(tmp_path_factory: pytest.TempPathFactory, pose_photos: list[Path]) -> Path:
+    """A 6-frame 320x240 MJPG .avi made from pose photos."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("video") / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV cannot write MJPG video")
+    for p in pose_photos[:6]:
+        writer.write(cv2.resize(cv2.imread(str(p)), (320, 240)))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped_estimator():
+    """Estimator() with the model shipped in the package and the default detector; skips while
+    headpose/models/headpose_default.onnx is not there yet."""
+    from headpose.errors import InvalidModelError
+    from headpose.estimator import Estimator, default_model_path
+
+    try:
+        default_model_path()
+    except InvalidModelError:
+        pytest.skip("the default model headpose/models/headpose_default.onnx is not built yet")
+    return Estimator()

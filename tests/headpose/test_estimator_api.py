@@ -84,7 +84,9 @@ def test_face_to_dict_is_json(est: Estimator, crops_dir: Path, aflw_crops: list[
     assert np.allclose(back["matrix"], face.matrix)
 
 
-def test_all_faces_in_one_batched_call(est: Estimator, spy: SpySession, pose_photos: list[Path]) -> None:
+def test_all_faces_in_one_batched_call(
+    est: Estimator, spy: SpySession, pose_photos: list[Path]
+) -> None:
     boxes = [FACE_BOX, [10, 10, 110, 110], [500, 300, 600, 420], [200, 50, 300, 150]]
     faces = est.predict(pose_photos[0], boxes=boxes)
     assert len(faces) == 4
@@ -164,10 +166,18 @@ def test_tiny_and_empty_images(tiny_model: Path) -> None:
         est.predict(np.zeros((0, 0, 3), np.uint8))
 
 
-def test_detector_results_are_filtered_sorted_and_clipped(tiny_model: Path, crop_bgr: np.ndarray) -> None:
+def test_detector_results_are_filtered_sorted_and_clipped(
+    tiny_model: Path, crop_bgr: np.ndarray
+) -> None:
     dets = Detections(
         boxes=np.array(
-            [[10, 10, 100, 100], [150, 150, 300, 420], [0, 0, 50, 50], [np.nan, 0, 5, 5], [500, 500, 600, 600]],
+            [
+                [10, 10, 100, 100],
+                [150, 150, 300, 420],
+                [0, 0, 50, 50],
+                [np.nan, 0, 5, 5],
+                [500, 500, 600, 600],
+            ],
             np.float32,
         ),
         scores=np.array([0.6, 0.95, 0.3, 0.99, 0.9], np.float32),

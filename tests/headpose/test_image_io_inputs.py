@@ -150,7 +150,9 @@ def test_nan_box_names_the_row() -> None:
 
 
 def test_clip_boxes_clips_and_drops_empty() -> None:
-    boxes = np.array([[-10, -5, 50, 40], [90, 90, 200, 200], [120, 0, 150, 20], [5, 5, 5, 30]], float)
+    boxes = np.array(
+        [[-10, -5, 50, 40], [90, 90, 200, 200], [120, 0, 150, 20], [5, 5, 5, 30]], float
+    )
     clipped, kept = clip_boxes(boxes, width=100, height=100)
     assert kept.tolist() == [0, 1]  # entirely outside and zero-width boxes are dropped
     assert clipped.tolist() == [[0, 0, 50, 40], [90, 90, 100, 100]]

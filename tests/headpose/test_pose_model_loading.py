@@ -104,7 +104,9 @@ def test_onnx_without_headpose_metadata(make_model) -> None:
 
 def test_missing_output_is_named(make_model) -> None:
     path = make_model("wrong_out.onnx", outputs=("angles", "sigma"))
-    with pytest.raises(InvalidModelError, match=r"wrong_out\.onnx.*missing output\(s\) \['spread'\]"):
+    with pytest.raises(
+        InvalidModelError, match=r"wrong_out\.onnx.*missing output\(s\) \['spread'\]"
+    ):
         PoseModel(path)
 
 

@@ -48,7 +48,10 @@ def test_matches_hopenet_style_axis_projection() -> None:
     yaw, pitch, roll = np.radians([40.0, 20.0, 10.0])
     m = euler_to_matrix(40, 20, 10)
     y_ = -yaw  # HopeNet negates yaw before drawing
-    expected_x = [np.cos(y_) * np.cos(roll), np.cos(pitch) * np.sin(roll) + np.cos(roll) * np.sin(pitch) * np.sin(y_)]
+    expected_x = [
+        np.cos(y_) * np.cos(roll),
+        np.cos(pitch) * np.sin(roll) + np.cos(roll) * np.sin(pitch) * np.sin(y_),
+    ]
     expected_z = [np.sin(y_), -np.cos(y_) * np.sin(pitch)]
     assert np.allclose(m[:2, 0], expected_x)
     assert np.allclose(-m[:2, 2], expected_z)

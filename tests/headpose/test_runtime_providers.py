@@ -24,7 +24,9 @@ def test_missing_onnxruntime_names_exactly_one_extra(
     with pytest.raises(MissingDependencyError) as info:
         runtime.import_onnxruntime()
     msg = str(info.value)
-    wanted, other = ('"headpose[gpu]"', '"headpose[cpu]"') if gpu else ('"headpose[cpu]"', '"headpose[gpu]"')
+    wanted, other = (
+        ('"headpose[gpu]"', '"headpose[cpu]"') if gpu else ('"headpose[cpu]"', '"headpose[gpu]"')
+    )
     assert f"pip install {wanted}" in msg
     assert other not in msg
 
@@ -37,7 +39,12 @@ def test_missing_onnxruntime_is_an_import_error(no_onnxruntime: None) -> None:
 def test_default_providers_end_with_cpu_and_keep_gpu_order(monkeypatch: pytest.MonkeyPatch) -> None:
     ort = runtime.import_onnxruntime()
     assert runtime.choose_providers()[-1] == "CPUExecutionProvider"
-    fake = ["AzureExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"]
+    fake = [
+        "AzureExecutionProvider",
+        "CUDAExecutionProvider",
+        "TensorrtExecutionProvider",
+        "CPUExecutionProvider",
+    ]
     monkeypatch.setattr(ort, "get_available_providers", lambda: fake)
     assert runtime.choose_providers() == [
         "TensorrtExecutionProvider",

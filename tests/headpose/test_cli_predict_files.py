@@ -1,0 +1,209 @@
+"""headpose-predict on folders, videos, bad files; JSONL/CSV outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headpose.cli.predict import main
+
+
+@pytest.fixture
+def folder(tmp_path: Path, pose_photos: list[Path], aflw_crops: list[Path]) -> Path:
+    root = tmp_path / "in"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(pose_photos[0], root / "a.jpg")
+    shutil.copy(aflw_crops[0], root / "sub" / "b.jpg")
+    (root / "notes.txt").write_text("not an image, ignored in folders")
+    return root
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_folder_and_video_to_jsonl(
+    folder: Path, tiny_video: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "poses.jsonl"
+    code = main(
+        [
+            str(folder),
+            str(tiny_video),
+            "--detector",
+            "none",
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    records = _records(out)
+    images = [r for r in records if r["frame"] is None]
+    frames = [r for r in records if r["frame"] is not None]
+    assert sorted(Path(r["file"]).name for r in images) == [
+        "a.jpg",
+        "b.jpg",
+    ]  # recursive, .txt skipped
+    assert [r["frame"] for r in frames] == list(range(6))
+    assert all(r["file"] == str(tiny_video) for r in frames)
+    first = images[0]
+    assert set(first) == {
+        "file",
+        "frame",
+        "face",
+        "box",
+        "score",
+        "yaw",
+        "pitch",
+        "roll",
+        "uncertainty",
+    }
+    assert first["box"] == [0.0, 0.0, 640.0, 480.0] and first["face"] == 0  # whole image = one crop
+    assert all(isinstance(r["yaw"], float) for r in records)
+
+
+def test_csv_output_and_annotations(folder: Path, tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "poses.csv"
+    ann = tmp_path / "ann"
+    code = main(
+        [
+            str(folder),
+            "--detector",
+            "none",
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(out),
+            "--annotate",
+            str(ann),
+            "-q",
+        ]
+    )
+    assert code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2
+    assert list(rows[0]) == [
+        "file",
+        "frame",
+        "face",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "score",
+        "yaw",
+        "pitch",
+        "roll",
+        "uncertainty",
+    ]
+    assert rows[0]["frame"] == "" and float(rows[0]["x2"]) == 640.0
+    assert sorted(p.name for p in ann.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+def test_json_on_stdout_matches_file(
+    folder: Path, tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "poses.jsonl"
+    assert (
+        main(
+            [
+                str(folder),
+                "--detector",
+                "none",
+                "--model",
+                str(tiny_model),
+                "--json",
+                "--output",
+                str(out),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert printed == _records(out)
+
+
+def test_video_frames_with_every(tiny_video: Path, tiny_model: Path, capsys) -> None:
+    assert (
+        main(
+            [
+                str(tiny_video),
+                "--detector",
+                "none",
+                "--model",
+                str(tiny_model),
+                "--json",
+                "--every",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    frames = [json.loads(line)["frame"] for line in capsys.readouterr().out.splitlines()]
+    assert frames == [0, 2, 4]
+
+
+def test_corrupt_and_missing_files_are_reported_and_skipped(
+    folder: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    bad = folder / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    bad_video = folder / "broken.avi"
+    bad_video.write_bytes(b"RIFF not a video")
+    out = tmp_path / "poses.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "headpose.cli.predict",
+            str(folder),
+            str(tmp_path / "missing.png"),
+            "--detector",
+            "none",
+            "--model",
+            str(tiny_model),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "broken.jpg" in result.stderr and "broken.avi" in result.stderr
+    assert "missing.png: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(_records(out)) == 2  # the good images still done
+
+
+def test_bad_model_exits_2(folder: Path, tmp_path: Path, capsys) -> None:
+    assert main([str(folder), "--detector", "none", "--model", str(tmp_path / "nope.onnx")]) == 2
+    assert "nope.onnx: model file not found" in capsys.readouterr().err
+
+
+def test_bad_output_suffix_exits_2(folder: Path, tiny_model: Path, tmp_path: Path, capsys) -> None:
+    assert main([str(folder), "--model", str(tiny_model), "--output", str(tmp_path / "x.txt")]) == 2
+    assert ".jsonl or .csv" in capsys.readouterr().err
+
+
+def test_human_output_with_detector(folder: Path, tiny_model: Path, capsys) -> None:
+    from headpose import detectors
+
+    if "yunet" not in getattr(detectors, "available", lambda: [])():
+        pytest.skip("yunet detector not available")
+    assert main([str(folder / "a.jpg"), "--model", str(tiny_model)]) == 0
+    captured = capsys.readouterr()
+    assert "a.jpg face 0: yaw" in captured.out
+    assert "1 face(s), 0 failed" in captured.err

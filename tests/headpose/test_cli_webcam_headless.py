@@ -1,0 +1,86 @@
+"""headpose-webcam with a video file as the source: headless FPS, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from headpose.cli import webcam
+from headpose.detectors.base import Detections
+from headpose.estimator import Estimator
+
+
+def _needs_detector() -> None:
+    from headpose import detectors
+
+    if "yunet" not in getattr(detectors, "available", lambda: [])():
+        pytest.skip("yunet detector not available")
+
+
+def test_headless_frames_prints_fps(tiny_video: Path, tiny_model: Path) -> None:
+    _needs_detector()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "headpose.cli.webcam",
+            "--headless",
+            "--frames",
+            "5",
+            "--source",
+            str(tiny_video),
+            "--model",
+            str(tiny_model),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("5 frames,") and "FPS" in result.stdout
+
+
+def test_unopenable_source_is_a_clear_error(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    _needs_detector()
+    code = webcam.main(
+        ["--headless", "--source", str(tmp_path / "none.avi"), "--model", str(tiny_model)]
+    )
+    assert code == 2
+    assert "cannot open video file" in capsys.readouterr().err
+
+
+def test_window_without_gui_says_what_to_do(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(webcam, "gui_available", lambda: False)
+    assert webcam.main([]) == 2
+    err = capsys.readouterr().err
+    assert "--headless" in err and "opencv-python" in err
+
+
+def test_run_with_injected_source_and_display(tiny_model: Path, pose_photos: list[Path]) -> None:
+    class Source:
+        def __init__(self) -> None:
+            self.frames = [cv2.imread(str(p)) for p in pose_photos[:4]]
+
+        def read(self):
+            return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+    class Det:
+        def detect(self, image):
+            return Detections(
+                np.array([[250, 120, 430, 350]], np.float32), np.array([0.9], np.float32)
+            )
+
+    shown: list[np.ndarray] = []
+
+    def show(frame: np.ndarray) -> bool:
+        shown.append(frame)
+        return len(shown) < 3  # "q" pressed on the third frame
+
+    count, fps = webcam.run(Source(), Estimator(tiny_model, detector=Det()), show=show)
+    assert count == 3 and fps > 0
+    assert shown[0].shape == (480, 640, 3)
