@@ -9,6 +9,8 @@ Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -90,14 +92,15 @@ def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.
     if o.name == "adabelief":
         from adabelief_pytorch import AdaBelief
 
-        return AdaBelief(
-            params,
-            lr=o.lr,
-            betas=tuple(o.betas),
-            eps=o.eps,
-            weight_decay=o.weight_decay,
-            print_change_log=False,
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its settings on creation
+            return AdaBelief(
+                params,
+                lr=o.lr,
+                betas=tuple(o.betas),
+                eps=o.eps,
+                weight_decay=o.weight_decay,
+                print_change_log=False,
+            )
     return torch.optim.AdamW(
         params, lr=o.lr, betas=tuple(o.betas), eps=max(o.eps, 1e-8), weight_decay=o.weight_decay
     )
@@ -342,6 +345,7 @@ class Trainer:
                 if self.step_in_epoch >= self.steps_per_epoch:
                     last_row = self._end_epoch()
                 elif stop:
+                    self._sync_buffers()
                     self.save()  # mid-epoch: resume continues from here
         finally:
             if self.log is not None:
@@ -352,6 +356,7 @@ class Trainer:
     def _end_epoch(self) -> dict[str, Any]:
         train = {f"train/{k}": v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}
         train = self._reduce(train)
+        self._sync_buffers()
         self.scheduler.step()
         self.epoch += 1
         self.step_in_epoch = 0
@@ -371,6 +376,14 @@ class Trainer:
         if self.log is not None:
             self.log.plot(f"{self.cfg.name}: {describe(self.cfg)}")
         return row
+
+    def _sync_buffers(self) -> None:
+        """Average BatchNorm running statistics over processes (DDP only syncs parameters)."""
+        if not self.dist.enabled:
+            return
+        for buffer in self.model.buffers():
+            if buffer.is_floating_point():
+                buffer.copy_(D.all_reduce_mean(buffer, self.dist))
 
     # ------------------------------------------------------------------ validation
 

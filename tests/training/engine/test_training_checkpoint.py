@@ -1,0 +1,98 @@
+"""Atomic checkpoint writes and checkpoint validation; sampler and metrics basics."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from headpose.training.engine import checkpoint as C
+from headpose.training.engine.metrics import mae_per_angle, training_mean_baseline, within_limit
+from headpose.training.engine.sampler import EpochSampler
+
+
+def minimal_state(value: float) -> dict:
+    return {
+        "format": C.FORMAT,
+        "format_version": C.FORMAT_VERSION,
+        "config": {},
+        "model_config": {},
+        "model": {"w": torch.full((3,), value)},
+        "metadata": {},
+        "rng": [C.rng_state()],
+    }
+
+
+def test_failed_save_leaves_the_old_file_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "last.pt"
+    C.save_checkpoint(path, minimal_state(1.0))
+    before = path.read_bytes()
+
+    real_save = torch.save
+
+    def half_then_fail(obj, handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        C.save_checkpoint(path, minimal_state(2.0))
+    monkeypatch.setattr(torch, "save", real_save)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temporary file left
+    assert torch.equal(C.load_checkpoint(path)["model"]["w"], torch.ones(3))
+
+
+def test_load_checkpoint_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(C.CheckpointError, match="checkpoint not found"):
+        C.load_checkpoint(tmp_path / "missing.pt")
+    truncated = tmp_path / "truncated.pt"
+    C.save_checkpoint(truncated, minimal_state(1.0))
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    with pytest.raises(C.CheckpointError, match="truncated.pt: not a readable headpose checkpoint"):
+        C.load_checkpoint(truncated)
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(C.CheckpointError, match="other.pt: not a headpose training checkpoint"):
+        C.load_checkpoint(other)
+
+
+def test_rng_state_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "rng.pt"
+    C.save_checkpoint(path, minimal_state(0.0))
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    C.set_rng_state(C.load_checkpoint(path)["rng"][0])
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
+
+
+def test_sampler_is_deterministic_sharded_and_resumable() -> None:
+    full = EpochSampler(10, seed=3)
+    full.set_epoch(2)
+    order = list(full)
+    assert sorted(order) == list(range(10))
+    again = EpochSampler(10, seed=3)
+    again.set_epoch(2, start=4)
+    assert list(again) == order[4:]
+    full.set_epoch(3)
+    assert list(full) != order  # a new order every epoch
+    shards = [EpochSampler(10, seed=3, rank=r, world_size=3) for r in range(3)]
+    for s in shards:
+        s.set_epoch(2)
+    seen = [i for s in shards for i in s]
+    assert len(seen) == 12 and set(seen) == set(range(10))  # padded to a multiple of 3
+
+
+def test_mae_masks_missing_labels_and_baseline() -> None:
+    target = np.array([[10.0, np.nan, 0.0], [-20.0, 5.0, np.nan]])
+    pred = np.array([[12.0, 0.0, 1.0], [-20.0, 2.0, 50.0]])
+    mae = mae_per_angle(pred, target, ("yaw", "pitch", "roll"))
+    assert mae == {"n": 2, "yaw": 1.0, "pitch": 3.0, "roll": 1.0, "mean": pytest.approx(5 / 3)}
+    assert within_limit(np.array([[100.0, 0, 0], [99.0, np.nan, -99.0]])).tolist() == [False, True]
+    base = training_mean_baseline(
+        np.array([[0.0, 0, 0], [10.0, 2, np.nan]]), target, ("yaw", "pitch", "roll")
+    )
+    assert base["yaw"] == pytest.approx((5 + 25) / 2) and base["pitch"] == pytest.approx(4.0)
