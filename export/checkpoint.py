@@ -4,17 +4,16 @@ the pose network without any SSL branch, wrapped to output decoded angles, and i
 from __future__ import annotations
 
 import pickle
-import zipfile
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from headpose.export.errors import CheckpointError
 from torch import nn
 
 from headpose._version import __version__
+from headpose.export.errors import CheckpointError
 from headpose.metadata import Bins, CropRule, ModelMetadata
 
 CHECKPOINT_FORMAT = "headpose-checkpoint"
@@ -44,16 +43,17 @@ def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=not trusted)
     except pickle.UnpicklingError as exc:
-        if trusted or "weights_only" not in str(exc):
+        if trusted or "Unsupported global" not in str(exc):
             raise CheckpointError(
-                f"{path}: cannot unpickle checkpoint: {_first_line(exc)}"
+                f"{path}: not a readable torch checkpoint (corrupt, or not written by torch.save): "
+                f"{_first_line(exc, 'Unsupported')}"
             ) from exc
         raise CheckpointError(
             f"{path}: holds pickled objects other than tensors and plain containers "
             f"({_first_line(exc, 'Unsupported global')}); if you trust this file, load it with "
             "trusted=True (headpose-export --trust-checkpoint)"
         ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # truncated zip, garbage bytes: torch raises many kinds
         raise CheckpointError(
             f"{path}: not a readable torch checkpoint (truncated or not written by torch.save): "
             f"{_first_line(exc)}"

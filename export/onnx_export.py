@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+
+from headpose._version import __version__
+from headpose.errors import InvalidInputError
 from headpose.export.checkpoint import (
     ExportModules,
     build_export_modules,
@@ -31,9 +34,6 @@ from headpose.export.verify import (
     verification_inputs,
     verify_onnx,
 )
-
-from headpose._version import __version__
-from headpose.errors import InvalidInputError
 from headpose.metadata import METADATA_KEY, ModelMetadata
 
 PRODUCER = "headpose-export"

@@ -21,9 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from headpose.export.errors import ExportError
-from headpose.export.images import list_images, preprocess_crops, read_labelled_folder
-from headpose.export.ort_session import cpu_session, run_batched
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -32,6 +29,9 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
+from headpose.export.errors import ExportError
+from headpose.export.images import list_images, preprocess_crops, read_labelled_folder
+from headpose.export.ort_session import cpu_session, run_batched
 from headpose.metadata import METADATA_KEY, ModelMetadata, read_metadata
 
 QUANTIZATION = "int8 static QDQ, activations QUInt8, weights QInt8 per-channel (MinMax)"

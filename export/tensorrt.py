@@ -11,9 +11,9 @@ from pathlib import Path
 from types import ModuleType
 
 import onnx
-from headpose.export.errors import ExportError
 
 from headpose.errors import MissingDependencyError
+from headpose.export.errors import ExportError
 from headpose.metadata import METADATA_KEY, read_metadata
 
 NOT_INSTALLED = "TensorRT is not installed; pip install tensorrt (needs an NVIDIA GPU and CUDA)"

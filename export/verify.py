@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from headpose.export.errors import ExportError, ParityError
-from headpose.export.images import default_crops_dir, list_images, preprocess_crops
-from headpose.export.ort_session import cpu_session, run_batched
 from torch import nn
 
 from headpose.errors import InvalidInputError
+from headpose.export.errors import ExportError, ParityError
+from headpose.export.images import default_crops_dir, list_images, preprocess_crops
+from headpose.export.ort_session import cpu_session, run_batched
 from headpose.metadata import ModelMetadata, read_metadata
 
 #: Default tolerances, degrees. onnxruntime typically matches torch to ~1e-4 deg.

@@ -11,6 +11,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+
+from headpose.errors import InvalidInputError
 from headpose.export.checkpoint import (
     build_export_modules,
     load_checkpoint,
@@ -19,8 +21,6 @@ from headpose.export.checkpoint import (
 from headpose.export.errors import ExportError, ParityError
 from headpose.export.images import list_images, preprocess_crops
 from headpose.export.onnx_export import check_no_ssl, export_checkpoint, export_onnx, graph_values
-
-from headpose.errors import InvalidInputError
 from headpose.metadata import METADATA_KEY, read_metadata
 
 INPUT_SIZE = 64  # the checkpoint fixture (conftest.py)
