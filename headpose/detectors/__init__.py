@@ -29,8 +29,10 @@ __all__ = [
     "registered",
 ]
 
-# Chosen by bench/detectors.py (bench/results/detectors.md): same recall as BlazeFace on the
-# AFLW2000 crops and pose photos, a tighter box fit, 5 landmarks, and faster on 640x480 frames.
+# Chosen by bench/detectors.py (bench/results/detectors.md): YuNet and BlazeFace tie on the
+# AFLW2000 crops (99.1%) and the pose photos (15/15), but BlazeFace short-range misses small faces
+# (about 50 px in a 640x480 frame: YuNet ~94%, BlazeFace ~8%). BlazeFace is 2-3x faster: use
+# get_detector("blazeface") for close-up webcam video.
 DEFAULT_DETECTOR = "yunet"
 
 Factory = Callable[..., Detector]
