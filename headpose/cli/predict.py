@@ -89,17 +89,22 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
-def iter_video(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+def iter_video(
+    path: Path, every: int = 1, show_progress: bool = False
+) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame index, BGR frame)`` of a video; :class:`InvalidImageError` naming the file if it
     cannot be opened or has no readable frame."""
     if not path.is_file():
         raise InvalidImageError(f"{path}: no such file")
     cap = cv2.VideoCapture(str(path))
+    progress: Progress | None = None
     try:
         if not cap.isOpened():
             raise InvalidImageError(
                 f"{path}: cannot open as a video (corrupt or unsupported codec)"
             )
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        progress = Progress(total if total > 0 else None, show_progress, unit="frame")
         index = 0
         read_any = False
         while True:
@@ -110,10 +115,13 @@ def iter_video(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
             if index % every == 0:
                 yield index, frame
             index += 1
+            progress.step()
         if not read_any:
             raise InvalidImageError(f"{path}: no frame could be read (corrupt or empty video)")
     finally:
         cap.release()
+        if progress is not None:
+            progress.close()
 
 
 # ---------------------------------------------------------------------------- outputs
@@ -285,7 +293,7 @@ def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
     for path in files:
         try:
             if is_video(path):
-                for index, frame in iter_video(path, args.every):
+                for index, frame in iter_video(path, args.every, not args.quiet):
                     faces = predict(frame)
                     emit(str(path), index, faces)
                     n_faces += len(faces)

@@ -91,21 +91,24 @@ def run(
     count = 0
     busy = 0.0
     shown_fps = 0.0
-    while frames is None or count < frames:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            break
-        t0 = time.perf_counter()
-        faces = estimator.predict(frame)
-        if tracker is not None:
-            faces = tracker.update(faces, t=t0)
-        annotated = draw(frame, faces, axes=not cube, cube=cube) if show is not None else None
-        dt = time.perf_counter() - t0
-        busy += dt
-        count += 1
-        shown_fps = 1.0 / dt if shown_fps == 0 else 0.9 * shown_fps + 0.1 / max(dt, 1e-6)
-        if show is not None and not show(draw_fps(annotated, shown_fps)):
-            break
+    try:
+        while frames is None or count < frames:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            t0 = time.perf_counter()
+            faces = estimator.predict(frame)
+            if tracker is not None:
+                faces = tracker.update(faces, t=t0)
+            annotated = draw(frame, faces, axes=not cube, cube=cube) if show is not None else None
+            dt = max(time.perf_counter() - t0, 1e-6)
+            busy += dt
+            count += 1
+            shown_fps = 1.0 / dt if shown_fps == 0 else 0.9 * shown_fps + 0.1 / dt
+            if show is not None and not show(draw_fps(annotated, shown_fps)):
+                break
+    except KeyboardInterrupt:  # Ctrl+C ends the run like q does
+        pass
     return count, (count / busy if busy > 0 else 0.0)
 
 
@@ -146,8 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             smoothing=not args.no_smoothing,
             cube=args.cube,
         )
-    except KeyboardInterrupt:
-        return 130
     finally:
         capture.release()
         if not args.headless:

@@ -12,14 +12,22 @@ def _unshadow_headpose() -> None:
     """This folder is called ``headpose`` and has no ``__init__.py``; once pytest puts ``tests/``
     on ``sys.path`` it can be imported as a namespace package ``headpose`` in place of the real
     one (an editable install's finder comes after the path finder). A regular package anywhere on
-    ``sys.path`` wins over a namespace one, so put the repository root on it."""
+    ``sys.path`` wins over a namespace one, so put the repository root on it; if the shadow was
+    imported already, drop it (and shadowed subpackages) and keep the real modules loaded."""
     root = str(Path(__file__).resolve().parents[2])
     if root not in sys.path:
         sys.path.insert(0, root)
     mod = sys.modules.get("headpose")
-    if mod is not None and getattr(mod, "__file__", None) is None:  # the shadow got imported
-        for name in [n for n in sys.modules if n == "headpose" or n.startswith("headpose.")]:
+    if mod is None or getattr(mod, "__file__", None) is not None:
+        return
+    for name in [n for n in sys.modules if n == "headpose" or n.startswith("headpose.")]:
+        if getattr(sys.modules[name], "__file__", None) is None:  # a namespace shadow
             del sys.modules[name]
+    import headpose as real
+
+    for name, sub in list(sys.modules.items()):
+        if name.startswith("headpose.") and name.count(".") == 1:
+            setattr(real, name.split(".", 1)[1], sub)
 
 
 _unshadow_headpose()

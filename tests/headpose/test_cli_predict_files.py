@@ -207,3 +207,18 @@ def test_human_output_with_detector(folder: Path, tiny_model: Path, capsys) -> N
     captured = capsys.readouterr()
     assert "a.jpg face 0: yaw" in captured.out
     assert "1 face(s), 0 failed" in captured.err
+
+
+def test_progress_falls_back_to_a_counter_without_tqdm(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from headpose.cli.predict import Progress
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    short = Progress(total=3, enabled=True)
+    assert not short.enabled  # short inputs: no progress at all
+    long = Progress(total=50, enabled=True)
+    assert long.enabled and long._bar is None
+    long.step()
+    long.close()
+    assert "1/50" in capsys.readouterr().err
