@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.errors import HeadPoseError, InvalidInputError, InvalidModelError
 from headpose.image_io import to_bgr_uint8
 from headpose.metadata import ModelMetadata, read_metadata
 from headpose.preprocess import resize_image, to_input_tensor
@@ -47,7 +47,7 @@ class PoseModel:
             raise InvalidModelError(f"{src}: empty model file (0 bytes)")
         try:
             self.session = create_session(src, providers=providers, threads=threads)
-        except InvalidInputError:
+        except HeadPoseError:  # bad providers, onnxruntime missing: already clear
             raise
         except Exception as exc:  # onnxruntime raises its own (pybind) exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

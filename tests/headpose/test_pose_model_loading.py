@@ -139,3 +139,22 @@ def test_fixed_batch_model_runs_in_chunks(make_model, crop_bgr: np.ndarray) -> N
     crops = [crop_bgr, crop_bgr[::-1], crop_bgr[:, ::-1]]
     angles, _ = model.predict_crops(crops)
     assert angles.shape == (3, 3) and spy.batches == [1, 1, 1]
+
+
+def test_missing_onnxruntime_is_not_reported_as_a_bad_model(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from headpose import runtime
+    from headpose.errors import MissingDependencyError
+
+    monkeypatch.setattr(runtime, "_ort", None)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(MissingDependencyError, match="pip install"):
+        PoseModel(tiny_model)
+
+
+def test_unavailable_provider_is_reported_as_such(tiny_model: Path) -> None:
+    with pytest.raises(InvalidInputError, match="NoSuchExecutionProvider"):
+        PoseModel(tiny_model, providers=["NoSuchExecutionProvider"])
