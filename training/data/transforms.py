@@ -13,6 +13,9 @@ Augmentation levels (paper §4.2), in the order applied when ``train=True``:
 * level 2: level 1 + gaussian blur, reduced resolution (downscale to a fraction of ``S``, then
   back up), cutout (random erasing to the mean colour, i.e. 0 after normalisation);
 * optional at any level: hue, brightness, gaussian noise (probabilities default to 0);
+* optional in-plane rotation (``rotate_p``): the image turns by ``theta`` degrees clockwise on
+  screen and the label is updated exactly, ``R' = Rz(theta) R`` in the runtime's convention
+  (:mod:`headpose.rotation`); samples without all three angles are never rotated;
 * horizontal flip with probability ``flip_p`` at any level: mirrors the pixels and negates yaw
   and roll (pitch unchanged; NaN stays NaN).
 
@@ -29,12 +32,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as F
 
 from headpose.metadata import ModelMetadata
 from headpose.preprocess import resize_image
+from headpose.rotation import euler_to_matrix, matrix_to_euler
 
 from .errors import DataError
 from .image_io import cut_region
@@ -65,6 +70,8 @@ class AugmentConfig:
     brightness_range: tuple[float, float] = (0.7, 1.3)
     noise_p: float = 0.0
     noise_std: tuple[float, float] = (0.0, 0.05)  # in units of the [0, 1] pixel range
+    rotate_p: float = 0.0
+    rotate_range: tuple[float, float] = (-30.0, 30.0)  # in-plane, degrees clockwise on screen
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -172,6 +179,8 @@ class PoseTransform:
         self, image: np.ndarray, target: np.ndarray, g: torch.Generator | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         a, (h, w) = self.aug, self.size
+        if a.rotate_p > 0.0 and not np.isnan(target).any() and _chance(a.rotate_p, g):
+            image, target = rotate_in_plane(image, target, _uniform(a.rotate_range, g))
         if _chance(a.zoom_p, g):
             image = central_zoom(image, _uniform(a.zoom_range, g))
         image = resize_image(image, self.size)
@@ -217,6 +226,26 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise DataError(f"transform input: empty image of shape {image.shape}")
     return image
+
+
+def rotate_in_plane(
+    image: np.ndarray, target: np.ndarray, theta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate ``image`` by ``theta`` degrees clockwise on screen about its centre (edges
+    replicated) and return the exactly updated ``[yaw, pitch, roll]`` target (degrees)."""
+    h, w = image.shape[:2]
+    # OpenCV's positive angle is counter-clockwise on screen
+    m = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), -theta, 1.0)
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    yaw, pitch, roll = (float(v) for v in target)
+    r = rotation_about_view_axis(theta) @ euler_to_matrix(yaw, pitch, roll)
+    return out, np.array(matrix_to_euler(r), dtype=np.float32)
+
+
+def rotation_about_view_axis(theta: float) -> np.ndarray:
+    """``Rz(theta)`` (3, 3): a clockwise on-screen turn in the camera frame (x right, y down)."""
+    c, s = math.cos(math.radians(theta)), math.sin(math.radians(theta))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def central_zoom(image: np.ndarray, scale: float) -> np.ndarray:
