@@ -89,7 +89,9 @@ class ModelMetadata:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidModelError(f"{source}: metadata '{METADATA_KEY}' is not JSON: {exc}") from exc
+            raise InvalidModelError(
+                f"{source}: metadata '{METADATA_KEY}' is not JSON: {exc}"
+            ) from exc
         if not isinstance(raw, dict):
             raise InvalidModelError(f"{source}: metadata '{METADATA_KEY}' must be a JSON object")
         version = raw.get("format_version")
@@ -118,7 +120,9 @@ class ModelMetadata:
         """Raise :class:`InvalidModelError` if a field is out of range."""
 
         def bad(name: str, expected: str, got: Any) -> InvalidModelError:
-            return InvalidModelError(f"{source}: metadata field '{name}': expected {expected}, got {got!r}")
+            return InvalidModelError(
+                f"{source}: metadata field '{name}': expected {expected}, got {got!r}"
+            )
 
         if len(self.input_size) != 2 or any(int(v) <= 0 for v in self.input_size):
             raise bad("input_size", "two positive integers (height, width)", self.input_size)

@@ -24,7 +24,9 @@ def crop_box(box: Sequence[float], rule: CropRule) -> np.ndarray:
     return np.array([cx - half, cy - half, cx + half, cy + half], dtype=np.float64)
 
 
-def crop_face(image: np.ndarray, box: Sequence[float], rule: CropRule, size: tuple[int, int]) -> np.ndarray:
+def crop_face(
+    image: np.ndarray, box: Sequence[float], rule: CropRule, size: tuple[int, int]
+) -> np.ndarray:
     """Cut the crop of ``box`` under ``rule`` out of ``image`` and resize it to ``size`` (h, w).
 
     Works for any channel order; the border outside the image is replicated. One affine warp, so
@@ -43,10 +45,14 @@ def crop_face(image: np.ndarray, box: Sequence[float], rule: CropRule, size: tup
     if interp == cv2.INTER_AREA:
         # warpAffine has no area filter: resize the (padded) region instead.
         return _crop_then_resize(image, (cx1, cy1, cx2, cy2), (out_h, out_w))
-    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(
+        image, matrix, (out_w, out_h), flags=interp, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
-def _crop_then_resize(image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+def _crop_then_resize(
+    image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]
+) -> np.ndarray:
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (int(round(v)) for v in cbox)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
