@@ -1,0 +1,88 @@
+"""Add runtime-detector face boxes to a pose CSV, so training crops faces the way the runtime does.
+
+``python -m headpose.training.data.detector_boxes DATA_DIR -o boxes.csv [--detector yunet]``
+reads ``DATA_DIR/labels.csv`` (``image,yaw,pitch,roll``), runs the runtime's detector on every
+image and writes ``image,yaw,pitch,roll,x1,y1,x2,y2`` with absolute image paths. Train on it with
+``data.kind=csv`` and ``data.root=boxes.csv``: the csv format then crops each box with the crop
+rule stored in the model (``headpose.preprocess.crop_box``). Images where the detector finds no
+face keep empty box cells and are used whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from headpose.detectors import get_detector
+from headpose.detectors.base import Detector
+
+from .csv_folder import DEFAULT_CSV_NAME, read_pose_csv
+from .errors import DataError
+
+
+def best_box(detector: Detector, image_bgr: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The face box nearest the image centre among the detector's faces, or None."""
+    found = detector.detect(image_bgr)
+    if len(found) == 0:
+        return None
+    h, w = image_bgr.shape[:2]
+    centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2.0
+    dist = np.hypot(centres[:, 0] - w / 2.0, centres[:, 1] - h / 2.0)
+    return tuple(float(v) for v in found.boxes[int(np.argmin(dist))])
+
+
+def write_boxes_csv(
+    data: str | Path, output: str | Path, detector: str = "yunet"
+) -> tuple[int, int]:
+    """Detect a box for every row of ``data``'s CSV; write ``output`` atomically.
+
+    Returns ``(rows, rows_with_a_box)``.
+    """
+    data = Path(data)
+    csv_path = data if data.suffix.lower() == ".csv" else data / DEFAULT_CSV_NAME
+    records = read_pose_csv(csv_path)
+    det = get_detector(detector)
+    output = Path(output)
+    tmp = output.with_name(output.name + ".tmp")
+    found = 0
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2"])
+        for rec in records:
+            image = cv2.imread(rec.image, cv2.IMREAD_COLOR)
+            if image is None:
+                raise DataError(f"{rec.image}: unreadable image")
+            box = best_box(det, image)
+            found += box is not None
+            angles = ["" if np.isnan(v) else f"{float(v):.4f}" for v in rec.target]
+            cells = [f"{v:.2f}" for v in box] if box is not None else ["", "", "", ""]
+            writer.writerow([str(Path(rec.image).resolve()), *angles, *cells])
+    os.replace(tmp, output)
+    return len(records), found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="folder with labels.csv, or a pose CSV")
+    parser.add_argument("-o", "--output", required=True, help="CSV to write")
+    parser.add_argument("--detector", default="yunet", help="runtime detector name (default yunet)")
+    args = parser.parse_args(argv)
+    try:
+        rows, found = write_boxes_csv(args.data, args.output, args.detector)
+    except (DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.output}: {rows} rows, a face box in {found} ({100.0 * found / max(rows, 1):.1f}%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
