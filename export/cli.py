@@ -163,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HeadPoseError as exc:
         print(f"{PROG}: export failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # unwritable output folder, disk full, ...
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover

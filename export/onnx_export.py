@@ -25,7 +25,7 @@ from headpose.export.checkpoint import (
     load_checkpoint,
     metadata_from_checkpoint,
 )
-from headpose.export.errors import ExportError
+from headpose.export.errors import ExportError, ParityError
 from headpose.export.verify import (
     ATOL_ANGLES,
     ATOL_SPREAD,
@@ -96,6 +96,10 @@ def export_onnx(
         raise InvalidInputError(f"opset: expected 11..23 (17 recommended), got {opset}")
     if not output_path.parent.is_dir():
         raise InvalidInputError(f"output folder does not exist: {output_path.parent}")
+    if output_path.is_dir():
+        raise InvalidInputError(
+            f"output {output_path} is a folder; give a file name like model.onnx"
+        )
     if output_path.exists() and output_path.resolve() == checkpoint_path.resolve():
         raise InvalidInputError(f"output {output_path} would overwrite the checkpoint")
     source = str(checkpoint_path)
@@ -121,6 +125,8 @@ def export_onnx(
             tmp, modules.decoded, meta, inputs, input_source, atol_angles, atol_spread
         )
         os.replace(tmp, output_path)
+    except ParityError as exc:
+        raise ParityError(f"PARITY CHECK FAILED: {exc}; the model was not written") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return ExportResult(

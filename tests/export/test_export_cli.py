@@ -66,6 +66,8 @@ def test_cli_bad_input_exit_2(tiny_checkpoint: Path, tmp_path: Path, capsys) -> 
     assert code == EXIT_BAD_INPUT and "--atol" in err
     code, err = _run([str(tiny_checkpoint), "-o", str(tmp_path / "no" / "m.onnx")], capsys)
     assert code == EXIT_BAD_INPUT and "output folder does not exist" in err
+    code, err = _run([str(tiny_checkpoint), "-o", str(tmp_path)], capsys)
+    assert code == EXIT_BAD_INPUT and "is a folder" in err
     assert not list(tmp_path.glob("*.onnx"))
     with pytest.raises(SystemExit) as info:  # argparse usage errors also exit 2
         main(["--opset", "x"])
@@ -92,7 +94,8 @@ def test_cli_parity_failure_exit_1(
         ],
         capsys,
     )
-    assert code == EXIT_FAILED and "export failed" in err and "ONNX output differs" in err
+    assert code == EXIT_FAILED and "export failed: PARITY CHECK FAILED" in err
+    assert "ONNX output differs" in err and "not written" in err
     assert not out.exists()
 
 
