@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
+
 from headpose.training.config import Config, ConfigError, expand_path
 from headpose.training.engine.methods import Method
-from torch.utils.data import Dataset
 
 
 def sample_seed(*parts: int) -> int:
@@ -102,7 +103,7 @@ class RunData:
     train_name: str
 
 
-def _root(cfg: Config, value: str, key: str) -> Path:
+def data_root(cfg: Config, value: str, key: str) -> Path:
     if not value:
         raise ConfigError(f"config key '{key}': no data folder given")
     path = Path(expand_path(value, cfg))
@@ -111,7 +112,7 @@ def _root(cfg: Config, value: str, key: str) -> Path:
     return path
 
 
-def _open(cfg: Config, kind: str, root: Path) -> Any:
+def open_dataset(cfg: Config, kind: str, root: Path) -> Any:
     from headpose.training.data import build_dataset
 
     opts: dict[str, Any] = {}
@@ -149,12 +150,14 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
     from headpose.training.data import build_transform
 
     size = cfg.model.input_size
-    full = _open(cfg, cfg.data.kind, _root(cfg, cfg.data.root, "data.root"))
+    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
     train_idx, val_idx = split_train_val(cfg, full)
     val_base = full
     if cfg.data.val_root:
-        val_base = _open(
-            cfg, cfg.data.val_kind or cfg.data.kind, _root(cfg, cfg.data.val_root, "data.val_root")
+        val_base = open_dataset(
+            cfg,
+            cfg.data.val_kind or cfg.data.kind,
+            data_root(cfg, cfg.data.val_root, "data.val_root"),
         )
         val_idx = list(range(len(val_base)))
         if cfg.data.split.by == "none":

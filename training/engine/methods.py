@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from headpose.training.config import ANGLES, Config
-from headpose.training.losses import pose_loss, regression_loss, ssl_loss
 from torch import Tensor
 
 from headpose.metadata import Bins
+from headpose.training.config import ANGLES, Config
+from headpose.training.losses import pose_loss, regression_loss, ssl_loss
 
 
 @dataclass

@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from torch import nn
+from torch.utils.data import DataLoader
+
 from headpose.training.config import Config, expand_path
 from headpose.training.engine import distributed as D
 from headpose.training.engine.checkpoint import (
@@ -36,8 +39,6 @@ from headpose.training.engine.data_setup import RunData, build_run_data
 from headpose.training.engine.methods import Method, build_method, describe
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
-from torch import nn
-from torch.utils.data import DataLoader
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

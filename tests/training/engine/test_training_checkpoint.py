@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from headpose.training.engine import checkpoint as C
 from headpose.training.engine.metrics import mae_per_angle, training_mean_baseline, within_limit
 from headpose.training.engine.sampler import EpochSampler

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from headpose.training.config import (
     ConfigError,
     config_from_dict,

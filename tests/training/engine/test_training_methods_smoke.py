@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from headpose.training.config import load_config
 from headpose.training.engine.checkpoint import load_checkpoint
 from headpose.training.engine.trainer import train

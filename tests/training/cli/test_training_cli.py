@@ -1,0 +1,172 @@
+"""headpose-train / headpose-eval: exit codes, one-line errors, JSON output, ONNX agreement."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from headpose.training.cli import eval as eval_cli
+from headpose.training.cli import train as train_cli
+
+
+def tiny_args(out_dir: Path, root: Path) -> list[str]:
+    return [
+        "--config",
+        "cpu/sl_resnet18_128",
+        f"data.root={root}",
+        f"runtime.out_dir={out_dir}",
+        "model.backbone=mobilenetv3_small_100",
+        "model.input_size=48",
+        "optim.batch_size=4",
+        "optim.epochs=1",
+        "data.low_data=8",
+        "data.split.val_fraction=0.01",
+        "runtime.workers=0",
+        "runtime.progress=false",
+    ]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], prog: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"{prog}: error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "model.backbon=resnet18",
+            "unknown config key 'model.backbon'.*closest valid keys: model.backbone",
+        ),
+        ("optim.lr=fast", "'optim.lr'.*expected a number, got 'fast'"),
+        ("data.root=/no/such/folder", "'data.root': data folder not found: /no/such/folder"),
+    ],
+)
+def test_train_bad_input_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, override: str, expected: str
+) -> None:
+    code = train_cli.main(
+        ["--config", "cpu/sl_resnet18_128", f"runtime.out_dir={tmp_path}/run", override]
+    )
+    assert code == 2
+    assert re.search(expected, one_line_error(capsys, "headpose-train"))
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_train_unknown_key_in_file_names_the_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: cpu/sl_resnet18_128\noptim:\n  learning_rate: 0.1\n")
+    assert train_cli.main(["--config", str(bad)]) == 2
+    err = one_line_error(capsys, "headpose-train")
+    assert "optim.learning_rate" in err and str(bad) in err and "optim.lr" in err
+
+
+def test_print_config_applies_typed_overrides(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        train_cli.main(
+            ["--config", "cpu/hmtl_puzzle3_flag3_resnet18_128", "optim.lr=0.01", "--print-config"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "method: hmtl" in printed and "lr: 0.01" in printed
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, crops_dir: Path) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert train_cli.main(tiny_args(out, crops_dir)) == 0
+    return out
+
+
+@pytest.mark.slow
+def test_eval_json_keys_and_split_baseline(
+    trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    capsys.readouterr()
+    # a small labelled folder: the first 12 rows of the crops (images are read from ../shared)
+    lines = (crops_dir / "labels.csv").read_text().splitlines()[:13]
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    (subset / "labels.csv").write_text(
+        "\n".join(lines[:1] + [str(crops_dir / r) for r in lines[1:]]) + "\n"
+    )
+    code = eval_cli.main(
+        ["--checkpoint", str(trained / "best.pt"), "--data", str(subset), "--json"]
+    )
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) <= {"n", "yaw", "pitch", "roll", "mean", "reduced"}
+    assert {"n", "yaw", "pitch", "roll", "mean"} <= set(result) and result["n"] == 12
+    assert result["mean"] == pytest.approx(
+        (result["yaw"] + result["pitch"] + result["roll"]) / 3, abs=1e-3
+    )
+
+    # the held-out split of the training run, with the training-mean baseline
+    code = eval_cli.main(
+        [
+            "--checkpoint",
+            str(trained / "best.pt"),
+            "--split",
+            "val",
+            f"data.root={crops_dir}",
+            "--json",
+        ]
+    )
+    assert code == 0
+    split = json.loads(capsys.readouterr().out)
+    assert split["n"] == 14 and set(split["baseline"]) == {"n", "yaw", "pitch", "roll", "mean"}
+    # equals the validation MAE the trainer logged for that epoch
+    from headpose.training.engine.checkpoint import load_checkpoint
+
+    logged = load_checkpoint(trained / "best.pt")["history"][-1]
+    assert split["yaw"] == pytest.approx(logged["val/mae_yaw"], abs=1e-3)
+
+
+def test_eval_bad_input_exits_2(
+    trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert (
+        eval_cli.main(["--checkpoint", str(trained / "best.pt"), "--data", str(tmp_path / "none")])
+        == 2
+    )
+    assert "--data: not found" in one_line_error(capsys, "headpose-eval")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    assert eval_cli.main(["--checkpoint", str(broken), "--data", str(crops_dir)]) == 2
+    assert "broken.pt: not a readable headpose checkpoint" in one_line_error(
+        capsys, "headpose-eval"
+    )
+    assert eval_cli.main(["--data", str(crops_dir)]) == 2
+    assert "--checkpoint" in one_line_error(capsys, "headpose-eval")
+
+
+@pytest.mark.slow
+def test_checkpoint_and_onnx_evaluations_agree(
+    trained: Path, crops_dir: Path, tmp_path: Path
+) -> None:
+    export = pytest.importorskip("headpose.export.onnx_export")
+    from headpose.training.data import build_dataset
+    from headpose.training.engine import evaluate as E
+
+    onnx_path = tmp_path / "model.onnx"
+    export.export_checkpoint(trained / "best.pt", onnx_path)
+    dataset = build_dataset("csv", crops_dir).view(list(range(0, 1389, 70)))  # 20 images
+    by_ckpt, _ = E.checkpoint_predictor(trained / "best.pt")
+    by_onnx, meta = E.onnx_predictor(onnx_path)
+    assert meta.input_size == (48, 48)
+    a, target = E.predict_dataset(by_ckpt, dataset, batch_size=8)
+    b, _ = E.predict_dataset(by_onnx, dataset, batch_size=8)
+    assert a.shape == b.shape == (20, 3)
+    assert abs(a - b).max() < 0.01  # degrees
+    ra, rb = E.score(a, target), E.score(b, target)
+    for key in ("yaw", "pitch", "roll", "mean"):
+        assert ra.full[key] == pytest.approx(rb.full[key], abs=0.01)
