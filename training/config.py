@@ -129,6 +129,7 @@ class RuntimeConfig:
     workers: int = 4
     seed: int = 0
     out_dir: str = "runs/${name}"
+    overwrite: bool = False  # start a new run in an out_dir that already holds one
     log_every: int = 20  # steps between CSV/TensorBoard rows
     checkpoint_every_steps: int = 0  # 0: checkpoint at epoch ends only
     max_steps: int = 0  # 0: no limit (smoke tests set a few)

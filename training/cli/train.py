@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from headpose.training.engine.trainer import train
 
         row = train(cfg, resume=args.resume)
-    except (HeadPoseError, ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
-from headpose.training.config import Config, expand_path
+from headpose.training.config import Config, ConfigError, expand_path
 from headpose.training.engine import distributed as D
 from headpose.training.engine.checkpoint import (
     FORMAT,
@@ -52,8 +52,8 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(
-                "runtime.device is 'cuda' but CUDA is not available (use auto or cpu)"
+            raise ConfigError(
+                f"config key 'runtime.device': {name!r} but CUDA is not available (use auto or cpu)"
             )
         if name == "cuda":
             return torch.device("cuda", local_rank)
@@ -125,6 +125,11 @@ class Trainer:
         self.device = select_device(r.device, self.dist.local_rank)
         self.amp = amp_dtype(r.amp, self.device)
         self.out_dir = Path(expand_path(r.out_dir, cfg))
+        if not resume and not r.overwrite and (self.out_dir / "last.pt").exists():
+            raise ConfigError(
+                f"runtime.out_dir {self.out_dir} already holds a run (last.pt): pass --resume to "
+                "continue it, runtime.overwrite=true to start over, or another runtime.out_dir"
+            )
         self.method: Method = build_method(cfg)
         self.data: RunData = build_run_data(cfg, self.method)
 
@@ -195,7 +200,7 @@ class Trainer:
 
     def _resume(self) -> None:
         path = self.out_dir / "last.pt"
-        state = load_checkpoint(path, map_location=self.device)
+        state = load_checkpoint(path, map_location="cpu")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -208,8 +213,9 @@ class Trainer:
         self.epoch_count = int(state["epoch_count"])
         states = state["rng"]
         if len(states) != self.dist.world_size:
-            raise RuntimeError(
-                f"{path}: saved by {len(states)} process(es), resuming with {self.dist.world_size}"
+            raise ConfigError(
+                f"{path}: saved by {len(states)} process(es), cannot resume exactly with "
+                f"{self.dist.world_size}"
             )
         set_rng_state(states[self.dist.rank])
 

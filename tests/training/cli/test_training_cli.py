@@ -131,6 +131,15 @@ def test_eval_json_keys_and_split_baseline(
     assert split["yaw"] == pytest.approx(logged["val/mae_yaw"], abs=1e-3)
 
 
+def test_train_refuses_to_overwrite_a_run(
+    trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (trained / "last.pt").stat().st_mtime_ns
+    assert train_cli.main(tiny_args(trained, crops_dir)) == 2
+    assert "already holds a run" in one_line_error(capsys, "headpose-train")
+    assert (trained / "last.pt").stat().st_mtime_ns == before
+
+
 def test_eval_bad_input_exits_2(
     trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
