@@ -286,7 +286,8 @@ class Trainer:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return {k: float(v.detach()) for k, v in parts.items()}
+        values = torch.stack([v.detach().float() for v in parts.values()]).cpu().tolist()
+        return dict(zip(parts, values, strict=True))  # one device->host copy for all parts
 
     def _reduce(self, values: dict[str, float]) -> dict[str, float]:
         if not self.dist.enabled or not values:
