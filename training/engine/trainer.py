@@ -9,8 +9,6 @@ Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -91,17 +89,11 @@ def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.
     """AdaBelief (the paper's) or AdamW, from ``cfg.optim``."""
     o = cfg.optim
     if o.name == "adabelief":
-        from adabelief_pytorch import AdaBelief
+        from timm.optim import AdaBelief
 
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints its settings on creation
-            return AdaBelief(
-                params,
-                lr=o.lr,
-                betas=tuple(o.betas),
-                eps=o.eps,
-                weight_decay=o.weight_decay,
-                print_change_log=False,
-            )
+        return AdaBelief(
+            params, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay
+        )
     return torch.optim.AdamW(
         params, lr=o.lr, betas=tuple(o.betas), eps=max(o.eps, 1e-8), weight_decay=o.weight_decay
     )
