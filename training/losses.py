@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
-from headpose.training.bins import angle_to_bin, bin_centres
 from torch import Tensor
 
 from headpose.metadata import Bins
+from headpose.training.bins import angle_to_bin, bin_centres
 
 DEFAULT_ANGLES = ("yaw", "pitch", "roll")
 _RMSE_EPS = 1e-8  # keeps the gradient of sqrt finite when the error is exactly zero

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+
+from headpose.metadata import Bins
 from headpose.training.bins import (
     IGNORE_INDEX,
     angle_to_bin,
@@ -14,8 +16,6 @@ from headpose.training.bins import (
     softmax_expectation,
     softmax_spread,
 )
-
-from headpose.metadata import Bins
 
 BINS_3 = Bins(width=3.0, count=66, low=-99.0)
 BINS_1 = Bins(width=1.0, count=198, low=-99.0)

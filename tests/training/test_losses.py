@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-from headpose.training.losses import pose_loss, regression_loss, ssl_loss
 
 from headpose.metadata import Bins
+from headpose.training.losses import pose_loss, regression_loss, ssl_loss
 
 # 4 bins of 10 degrees over [-20, 20): centres -15, -5, 5, 15
 BINS = Bins(width=10.0, count=4, low=-20.0)

@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from headpose.training.bins import bin_centres, moments_from_centres
-from headpose.training.models.backbones import Backbone, read_weights_file
-from headpose.training.models.heads import PoseHeads, SSLBranch
 from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.metadata import Bins
+from headpose.training.bins import bin_centres, moments_from_centres
+from headpose.training.models.backbones import Backbone, read_weights_file
+from headpose.training.models.heads import PoseHeads, SSLBranch
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from headpose.errors import InvalidInputError
 from headpose.training.ssl.tasks import (
     ImageRotationTask,
     PuzzleRotationTask,
     PuzzleTask,
     TileRotationTask,
 )
-
-from headpose.errors import InvalidInputError
 
 __all__ = [
     "TASKS",

@@ -20,6 +20,9 @@ Tasks (``grid`` n gives n*n regions, row-major; see :mod:`headpose.training.ssl.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
+
+from headpose.errors import InvalidInputError
 from headpose.training.ssl.tiles import (
     check_image,
     merge_tiles,
@@ -27,9 +30,6 @@ from headpose.training.ssl.tiles import (
     split_tiles,
     tile_side,
 )
-from torch import Tensor
-
-from headpose.errors import InvalidInputError
 
 ROTATIONS = 4  # multiples of 90 degrees
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from headpose.training.data import DataError, build_dataset
 
 

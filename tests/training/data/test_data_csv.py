@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from headpose.training.data import CsvPoseDataset, DataError, build_dataset
 
 from headpose.metadata import CropRule
 from headpose.preprocess import crop_box
+from headpose.training.data import CsvPoseDataset, DataError, build_dataset
 
 
 def _write(path: Path, text: str) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from torch.utils.data import DataLoader
+
 from headpose.training.data import (
     DEFAULT_VAL_SUBJECTS,
     DataError,
@@ -15,7 +17,6 @@ from headpose.training.data import (
     build_dataset,
     split_by_subject,
 )
-from torch.utils.data import DataLoader
 
 # [pitch, yaw] radians per row, as in the release
 HEAD_POSE = np.radians([[10.0, -30.0], [-5.0, 45.0], [0.0, 0.0]])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+
 from headpose.training.data import DataError, build_dataset, loose_crop_box, read_pose_mat
 
 

@@ -6,6 +6,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
+from headpose.metadata import ModelMetadata
+from headpose.preprocess import resize_image, to_input_tensor
 from headpose.training.data import (
     AugmentConfig,
     DataError,
@@ -13,9 +16,6 @@ from headpose.training.data import (
     SSLTaskTransform,
     build_transform,
 )
-
-from headpose.metadata import ModelMetadata
-from headpose.preprocess import resize_image, to_input_tensor
 
 ALL_ON = dict(
     zoom_p=1.0, contrast_p=1.0, blur_p=1.0, downscale_p=1.0, cutout_p=1.0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+from headpose.errors import InvalidInputError
 from headpose.training.models import (
     Backbone,
     PoseHeads,
@@ -13,8 +15,6 @@ from headpose.training.models import (
     register_backbone,
 )
 from headpose.training.models.backbones import BACKBONES
-
-from headpose.errors import InvalidInputError
 
 torch.set_num_threads(1)
 X64 = torch.randn(2, 3, 64, 64)

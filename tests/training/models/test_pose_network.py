@@ -7,10 +7,10 @@ import io
 import onnx
 import pytest
 import torch
-from headpose.training.bins import expectation_and_spread
-from headpose.training.models import DecodedPoseNetwork, build_model
 
 from headpose.metadata import Bins
+from headpose.training.bins import expectation_and_spread
+from headpose.training.models import DecodedPoseNetwork, build_model
 
 torch.set_num_threads(1)
 

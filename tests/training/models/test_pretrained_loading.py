@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-from headpose.training.models import build_model, load_pretrained_checkpoint
 
 from headpose.errors import InvalidModelError
+from headpose.training.models import build_model, load_pretrained_checkpoint
 
 torch.set_num_threads(1)
 

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
+from headpose.errors import InvalidInputError
 from headpose.training.ssl import TASKS as TASK_REGISTRY
 from headpose.training.ssl import (
     ImageRotationTask,
@@ -17,8 +19,6 @@ from headpose.training.ssl import (
     build_task,
     register_task,
 )
-
-from headpose.errors import InvalidInputError
 
 TASK_NAMES = ("puzzle", "rotation", "puzzle_rotation", "image_rotation")
 
