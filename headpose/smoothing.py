@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from headpose.detectors._common import iou_matrix
 from headpose.errors import InvalidInputError
 
 
@@ -96,14 +97,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes ``a (N, 4)`` against ``b (M, 4)`` ``(x1, y1, x2, y2)`` -> ``(N, M)``."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    return iou_matrix(a, b)
 
 
 class _Track:
