@@ -95,6 +95,10 @@ class SSLConfig:
     task: str = "puzzle"
     grid: int = 3
     weight: float = 50.0
+    # hmtl only. shared: the paper's single pass of the transformed image feeds the pose heads and
+    # the SSL branch; separate: the pose heads see the clean image and the SSL branch a transformed
+    # copy (one batched pass of 2N images: twice the compute, no puzzled pose inputs)
+    input: str = "shared"
 
 
 @dataclass
@@ -498,6 +502,7 @@ def validate(cfg: Config) -> None:
     _choice("ssl.task", cfg.ssl.task, SSL_TASKS)
     _positive("ssl.grid", cfg.ssl.grid)
     _positive("ssl.weight", cfg.ssl.weight, allow_zero=True)
+    _choice("ssl.input", cfg.ssl.input, ("shared", "separate"))
     if cfg.method == "ssl-pretrain" and d.kind != "unlabeled" and not d.root:
         raise ConfigError("config key 'data.root': ssl-pretrain needs a folder of images")
     if cfg.method in ("sl", "sl-puzzled", "hmtl") and d.kind == "unlabeled":

@@ -84,10 +84,13 @@ class MethodSamples(Dataset):
             gen = torch.Generator().manual_seed(seed)
             image, target = self.transform(image, target, generator=gen)
             labels: dict[str, torch.Tensor] = {}
-            if self.apply_task:
+            sample: dict[str, Any] = {}
+            if self.apply_task and self.method.separate_input:
+                sample["ssl_image"], labels = self.method.prepare(image, gen)
+            elif self.apply_task:
                 image, labels = self.method.prepare(image, gen)
             target = torch.as_tensor(np.asarray(target, dtype=np.float32))[self.index]
-            return {"image": image, "target": target, "ssl": labels}
+            return {"image": image, "target": target, "ssl": labels, **sample}
 
         return seeded_call(seed, make)
 

@@ -9,8 +9,10 @@ hmtl           ssl.task(image)         ssl.task.heads  pose + ssl.weight * ssl
 ssl-pretrain   ssl.task(image)         ssl.task.heads  ssl (no labels needed)
 =============  ======================  ==============  ==================================
 
-HMTL follows the paper: the puzzled/rotated image goes through the network once; the pose heads
-at the end and the SSL branch at the flag point share that one forward pass. Every loss part is
+HMTL follows the paper by default (``ssl.input: shared``): the puzzled/rotated image goes through
+the network once; the pose heads at the end and the SSL branch at the flag point share that one
+forward pass. With ``ssl.input: separate`` the pose heads see the clean image and the SSL branch a
+transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Every loss part is
 returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
 """
 
@@ -41,6 +43,7 @@ class Method:
     alpha: float = 2.0
     regression_only: bool = False
     ssl_weight: float = 50.0
+    separate_input: bool = False  # hmtl: pose on the clean image, SSL on a transformed copy
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -66,6 +69,15 @@ class Method:
             return image, {}
         image, labels = self.task(image, generator)
         return image, (dict(labels) if self.uses_ssl_loss else {})
+
+    def forward(self, net: Any, images: Tensor, ssl_images: Tensor | None = None) -> dict[str, Any]:
+        """Network outputs of a batch: ``net(images)``, or with ``ssl_images`` (separate input)
+        one pass over both, pose logits from ``images`` and SSL logits from ``ssl_images``."""
+        if ssl_images is None:
+            return net(images)
+        n = images.shape[0]
+        out = net(torch.cat([images, ssl_images]))
+        return {"pose": out["pose"][:n], "ssl": {k: v[n:] for k, v in out["ssl"].items()}}
 
     def losses(
         self, outputs: Mapping[str, Any], target: Tensor | None, ssl_labels: Mapping[str, Tensor]
@@ -114,6 +126,7 @@ def build_method(cfg: Config) -> Method:
         alpha=cfg.loss.alpha,
         regression_only=cfg.loss.regression_only,
         ssl_weight=cfg.ssl.weight if name == "hmtl" else 1.0 if name == "ssl-pretrain" else 0.0,
+        separate_input=name == "hmtl" and cfg.ssl.input == "separate",
     )
 
 
@@ -124,7 +137,10 @@ def describe(cfg: Config) -> str:
     task = f"{cfg.ssl.task} {cfg.ssl.grid}x{cfg.ssl.grid}"
     if cfg.method == "sl-puzzled":
         return f"sl-puzzled ({task})"
-    return f"{cfg.method} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g})"
+    separate = ", separate input" if cfg.method == "hmtl" and cfg.ssl.input == "separate" else ""
+    return (
+        f"{cfg.method} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g}{separate})"
+    )
 
 
 def scalar_parts(

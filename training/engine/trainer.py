@@ -266,8 +266,11 @@ class Trainer:
         images = batch["image"].to(self.device, non_blocking=True)
         target = batch["target"].to(self.device) if self.method.uses_pose_loss else None
         labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
+        ssl_images = batch.get("ssl_image")
+        if ssl_images is not None:
+            ssl_images = ssl_images.to(self.device, non_blocking=True)
         with self._autocast():
-            outputs = self.net(images)
+            outputs = self.method.forward(self.net, images, ssl_images)
             parts = self.method.losses(outputs, target, labels)
         loss = parts["loss"]
         if not torch.isfinite(loss):
