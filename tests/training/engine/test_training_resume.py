@@ -100,3 +100,67 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path, crops_dir: P
 
     with pytest.raises(CheckpointError, match="checkpoint not found: .*last.pt"):
         Trainer(hmtl_config(tmp_path / "empty", crops_dir), resume=True)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_straight_run(
+    tmp_path: Path, crops_dir: Path
+) -> None:
+    """The real thing: `headpose-train` in a subprocess, SIGKILLed once a mid-epoch checkpoint is
+    on disk, then `headpose-train --resume`; final weights equal a straight run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    torch.set_num_threads(1)
+    args = [
+        f"data.root={crops_dir}",
+        "model.backbone=mobilenetv3_small_100",
+        "model.input_size=48",
+        "optim.batch_size=4",
+        "optim.epochs=12",
+        "data.low_data=12",  # 3 steps per epoch, 36 in all
+        "data.split.val_fraction=0.005",
+        "runtime.workers=0",
+        "runtime.checkpoint_every_steps=2",
+        "runtime.progress=false",
+    ]
+    straight = tmp_path / "straight"
+    train(
+        load_config("cpu/hmtl_puzzle3_flag3_resnet18_128", [*args, f"runtime.out_dir={straight}"])
+    )
+
+    killed = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "headpose.training.cli.train",
+        "--config",
+        "cpu/hmtl_puzzle3_flag3_resnet18_128",
+        *args,
+        f"runtime.out_dir={killed}",
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    step = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (killed / "last.pt").is_file():
+            step = load_checkpoint(killed / "last.pt")["step"]
+            if step >= 4 and step % 3 != 0:  # a mid-epoch checkpoint is on disk
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = load_checkpoint(killed / "last.pt")
+    assert saved["step"] < 36 and saved["step_in_epoch"] > 0  # killed mid-epoch, mid-run
+    resumed = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    a = load_checkpoint(straight / "last.pt")
+    b = load_checkpoint(killed / "last.pt")
+    assert a["step"] == b["step"] == 36
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
