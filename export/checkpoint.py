@@ -169,7 +169,9 @@ def _count_values(module: nn.Module) -> tuple[int, set[int]]:
     return sum(t.numel() for t in tensors.values()), set(tensors)
 
 
-def build_export_modules(ckpt: dict[str, Any], meta: ModelMetadata, source: str) -> ExportModules:
+def build_export_modules(
+    ckpt: dict[str, Any], meta: ModelMetadata, source: str, flip_average: bool = False
+) -> ExportModules:
     """Build the full model from ``model_config``, load the weights, keep ``pose_network()``.
 
     Raises :class:`CheckpointError` if the config does not build, the weights do not fit, or
@@ -206,7 +208,7 @@ def build_export_modules(ckpt: dict[str, Any], meta: ModelMetadata, source: str)
     full_tensors = {id(t) for t in [*model.parameters(), *model.buffers()]}
     if not pose_ids <= full_tensors:
         raise CheckpointError(f"{source}: pose_network() holds tensors that are not the model's")
-    decoded = DecodedPoseNetwork(pose, meta.bins).eval()
+    decoded = DecodedPoseNetwork(pose, meta.bins, flip_average=flip_average).eval()
     h, w = (int(v) for v in meta.input_size)
     with torch.inference_mode():
         logits = pose(torch.zeros(1, 3, h, w))

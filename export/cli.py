@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorrt", action="store_true", help="also build MODEL.engine with TensorRT (NVIDIA GPU)"
     )
     parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average each prediction with the mirrored image's (twice the compute, lower error)",
+    )
+    parser.add_argument(
         "--trust-checkpoint",
         action="store_true",
         help="allow arbitrary pickled objects in the checkpoint (runs code from the file)",
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         atol_spread=args.atol,
         verify_count=args.verify_count,
         trusted=args.trust_checkpoint,
+        flip_average=args.flip_average,
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")

@@ -7,6 +7,7 @@ The exported graph follows :mod:`headpose.metadata`: input ``"image"`` float32 `
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import warnings
@@ -81,6 +82,7 @@ def export_onnx(
     atol_spread: float = ATOL_SPREAD,
     verify_count: int = 8,
     trusted: bool = False,
+    flip_average: bool = False,
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -90,6 +92,9 @@ def export_onnx(
     on failure it is deleted (an older file at ``output_path`` is left as it was) and
     :class:`ParityError` / :class:`ExportError` is raised. Bad arguments or checkpoints raise
     :class:`InvalidInputError` / :class:`CheckpointError`.
+
+    ``flip_average``: the graph also runs the mirrored image and averages (yaw and roll of the
+    mirror negated); recorded as ``extra["flip_average"]`` in the metadata.
     """
     checkpoint_path, output_path = Path(checkpoint_path), Path(output_path)
     if not 11 <= int(opset) <= 23:
@@ -105,7 +110,9 @@ def export_onnx(
     source = str(checkpoint_path)
     ckpt = load_checkpoint(checkpoint_path, trusted=trusted)
     meta = metadata_from_checkpoint(ckpt, source)
-    modules = build_export_modules(ckpt, meta, source)
+    if flip_average:
+        meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
+    modules = build_export_modules(ckpt, meta, source, flip_average=flip_average)
     inputs, input_source = verification_inputs(meta, verify_images, count=verify_count)
 
     model = trace_to_onnx(modules, meta, int(opset))

@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default="cpu", help="torch device for checkpoints (default cpu)"
     )
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="checkpoints: average with the mirrored image, as headpose-export --flip-average does",
+    )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
     return parser
 
@@ -124,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         predict, _meta = E.onnx_predictor(args.model)
         what = args.model
     else:
-        predict, _meta = E.checkpoint_predictor(args.checkpoint, args.device)
+        predict, _meta = E.checkpoint_predictor(args.checkpoint, args.device, args.flip_average)
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)
     if args.json:

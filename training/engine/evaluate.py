@@ -108,8 +108,11 @@ def metadata_from_dict(raw: Mapping[str, Any]) -> ModelMetadata:
     )
 
 
-def checkpoint_predictor(path: str | Path, device: str = "cpu") -> tuple[Predictor, ModelMetadata]:
-    """A predictor running the pose network of a training checkpoint in torch (eval mode)."""
+def checkpoint_predictor(
+    path: str | Path, device: str = "cpu", flip_average: bool = False
+) -> tuple[Predictor, ModelMetadata]:
+    """A predictor running the pose network of a training checkpoint in torch (eval mode);
+    ``flip_average`` as in ``headpose-export --flip-average``."""
     import torch
 
     from headpose.training.engine.checkpoint import load_checkpoint
@@ -119,7 +122,7 @@ def checkpoint_predictor(path: str | Path, device: str = "cpu") -> tuple[Predict
     model = build_model(**{**state["model_config"], "pretrained": None})
     model.load_state_dict(state["model"])
     meta = metadata_from_dict(state["metadata"])
-    net = DecodedPoseNetwork(model.pose_network(), meta.bins).to(device).eval()
+    net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average).to(device).eval()
 
     def predict(crops_bgr: list[np.ndarray]) -> np.ndarray:
         batch = to_input_tensor([resize_image(c, meta.input_size) for c in crops_bgr], meta)
