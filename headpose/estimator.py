@@ -160,7 +160,7 @@ class Estimator:
     CPU). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
     (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
     ``beta``, ``d_cutoff``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
-    threads (default automatic).
+    threads of the pose model and of a detector chosen by name (default automatic).
     """
 
     def __init__(
@@ -188,7 +188,13 @@ class Estimator:
         else:
             path = default_model_path() if model is None else Path(model)
             self.model = PoseModel(path, providers=providers, threads=threads)
-        self.detector = resolve_detector(detector, detector_options)
+        options = dict(detector_options or {})
+        if threads is not None and isinstance(detector, str) and detector.lower() != "none":
+            from headpose.detectors import accepts_option
+
+            if accepts_option(detector, "threads"):  # one thread setting for both networks
+                options.setdefault("threads", threads)
+        self.detector = resolve_detector(detector, options)
         self.min_score = float(min_score)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}

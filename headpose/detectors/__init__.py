@@ -24,6 +24,7 @@ __all__ = [
     "Detections",
     "Detector",
     "available",
+    "accepts_option",
     "get_detector",
     "register",
     "registered",
@@ -98,6 +99,12 @@ def get_detector(name: str = "auto", **opts: object) -> Detector:
     except TypeError as exc:
         raise InvalidInputError(f"detector {key!r}: bad options {sorted(opts)}: {exc}") from None
     return entry.factory(**opts)
+
+
+def accepts_option(name: str, option: str) -> bool:
+    """Whether detector ``name`` (``"auto"`` allowed) takes the constructor option ``option``."""
+    entry = _REGISTRY.get(DEFAULT_DETECTOR if name == "auto" else name)
+    return entry is not None and option in inspect.signature(entry.factory).parameters
 
 
 def _register_builtins() -> None:

@@ -267,3 +267,11 @@ def test_real_detector_finds_the_face(tiny_model: Path, pose_photos: list[Path])
     x1, y1, x2, y2 = faces[0].box
     assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 480
     assert est.predict(np.zeros((64, 64, 3), np.uint8)) == []
+
+
+def test_threads_reach_a_named_detector_that_takes_them(tiny_model) -> None:
+    from headpose import Estimator
+
+    est = Estimator(tiny_model, detector="yunet", threads=1)
+    assert est.detector.session.get_session_options().intra_op_num_threads == 1
+    Estimator(tiny_model, detector="yunet-cv2", threads=1)  # no threads option: not passed
