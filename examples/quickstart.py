@@ -1,6 +1,6 @@
 """Head pose of every face in an image, printed and drawn.
 
-    python examples/quickstart.py ../shared/data/pose-photos/pose_left_0.jpg out.jpg
+python examples/quickstart.py ../shared/data/pose-photos/pose_left_0.jpg out.jpg
 """
 
 from __future__ import annotations

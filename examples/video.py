@@ -1,6 +1,6 @@
 """Smoothed head pose over a video (or a camera index), one line per face and frame.
 
-    python examples/video.py clip.mp4
+python examples/video.py clip.mp4
 """
 
 from __future__ import annotations
