@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorrt", action="store_true", help="also build MODEL.engine with TensorRT (NVIDIA GPU)"
     )
     parser.add_argument(
+        "--describe",
+        metavar="FIELD=TEXT",
+        type=_field_value,
+        action="append",
+        default=[],
+        help="set a descriptive metadata field (license, train_data, method); repeatable",
+    )
+    parser.add_argument(
         "--flip-average",
         action="store_true",
         help="average each prediction with the mirrored image's (twice the compute, lower error)",
@@ -112,6 +120,13 @@ def describe(meta) -> str:
     )
 
 
+def _field_value(text: str) -> tuple[str, str]:
+    field, sep, value = text.partition("=")
+    if not sep or not field:
+        raise argparse.ArgumentTypeError(f"expected FIELD=TEXT, got {text!r}")
+    return field.strip(), value
+
+
 def run(args: argparse.Namespace) -> int:
     from headpose.export.onnx_export import export_onnx
 
@@ -127,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         verify_count=args.verify_count,
         trusted=args.trust_checkpoint,
         flip_average=args.flip_average,
+        describe=dict(args.describe),
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")

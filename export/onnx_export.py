@@ -59,6 +59,9 @@ class ExportResult:
         return self.size_bytes / 1e6
 
 
+DESCRIPTIVE_FIELDS = ("license", "train_data", "method")
+
+
 def export_checkpoint(
     checkpoint_path: str | Path,
     output_path: str | Path,
@@ -83,6 +86,7 @@ def export_onnx(
     verify_count: int = 8,
     trusted: bool = False,
     flip_average: bool = False,
+    describe: dict[str, str] | None = None,
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -94,7 +98,9 @@ def export_onnx(
     :class:`InvalidInputError` / :class:`CheckpointError`.
 
     ``flip_average``: the graph also runs the mirrored image and averages (yaw and roll of the
-    mirror negated); recorded as ``extra["flip_average"]`` in the metadata.
+    mirror negated); recorded as ``extra["flip_average"]`` in the metadata. ``describe``: new
+    values for the descriptive metadata fields (:data:`DESCRIPTIVE_FIELDS`), e.g. to state a
+    licence the checkpoint's config got wrong.
     """
     checkpoint_path, output_path = Path(checkpoint_path), Path(output_path)
     if not 11 <= int(opset) <= 23:
@@ -112,6 +118,13 @@ def export_onnx(
     meta = metadata_from_checkpoint(ckpt, source)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
+    if describe:
+        unknown = sorted(set(describe) - set(DESCRIPTIVE_FIELDS))
+        if unknown:
+            raise InvalidInputError(
+                f"metadata override: {unknown} cannot be set; only {list(DESCRIPTIVE_FIELDS)}"
+            )
+        meta = dataclasses.replace(meta, **describe)
     modules = build_export_modules(ckpt, meta, source, flip_average=flip_average)
     inputs, input_source = verification_inputs(meta, verify_images, count=verify_count)
 

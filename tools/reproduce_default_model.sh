@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADPOSE_SHARED=${HEADPOSE_SHARED:-../shared}
 export HEADPOSE_RUNS=${HEADPOSE_RUNS:-runs}
-RECIPE=${RECIPE:-default/sl_lite0_128}
+RECIPE=${RECIPE:-default/sl_lite0_128_sslinit}
 OUT=${OUT:-headpose/models/headpose_default.onnx}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)
@@ -27,7 +27,7 @@ headpose-train --config "$RECIPE" runtime.progress=false
 name=$(headpose-train --config "$RECIPE" --print-config | sed -n 's/^name: //p')
 
 # 4. export (SSL branches stripped, parity with PyTorch verified) and measure against FSA-Net
-headpose-export "$HEADPOSE_RUNS/$name/last.pt" -o "$OUT"
-headpose-eval --checkpoint "$HEADPOSE_RUNS/$name/last.pt" --split val
+headpose-export "$HEADPOSE_RUNS/$name/last.pt" -o "$OUT" --flip-average
+headpose-eval --checkpoint "$HEADPOSE_RUNS/$name/last.pt" --split val --flip-average
 python bench/accuracy.py --config "$RECIPE" --model "$OUT"
 echo "reproduced $OUT in $(( ($(date +%s) - start) / 60 )) min"

@@ -28,3 +28,18 @@ def test_flip_average_export(tiny_checkpoint: Path, crops_dir: Path, tmp_path: P
     a_flip, _ = PoseModel(flip.path).predict_crops([image])
     want = (a_plain + a_mirror * np.array([-1.0, 1.0, -1.0])) / 2
     np.testing.assert_allclose(a_flip, want, atol=1e-3)
+
+
+def test_describe_overrides_descriptive_metadata_only(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    import pytest
+
+    from headpose.errors import InvalidInputError
+
+    result = export_onnx(
+        tiny_checkpoint, tmp_path / "m.onnx", describe={"license": "research only; UTKFace"}
+    )
+    assert PoseModel(result.path).meta.license == "research only; UTKFace"
+    with pytest.raises(InvalidInputError, match="input_size"):
+        export_onnx(tiny_checkpoint, tmp_path / "n.onnx", describe={"input_size": "64"})

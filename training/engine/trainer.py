@@ -65,8 +65,19 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}[mode]
 
 
-def build_metadata(cfg: Config, train_data: str) -> dict[str, Any]:
-    """The :class:`headpose.metadata.ModelMetadata` fields the exporter takes from a checkpoint."""
+def build_metadata(
+    cfg: Config, train_data: str, init_metadata: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The :class:`headpose.metadata.ModelMetadata` fields the exporter takes from a checkpoint.
+
+    ``init_metadata``: the metadata of the checkpoint this run was initialised from (e.g. an SSL
+    pre-training); its data and licence are carried over, since the weights inherit both.
+    """
+    license_, method = cfg.data.license, describe(cfg)
+    if init_metadata:
+        train_data = f"{train_data}; initialised from: {init_metadata.get('train_data', '?')}"
+        license_ = f"{license_}; initialisation: {init_metadata.get('license', '?')}"
+        method = f"{method}, initialised from {init_metadata.get('method', '?')}"
     return {
         "input_size": [cfg.model.input_size, cfg.model.input_size],
         "mean": list(IMAGENET_MEAN),
@@ -79,10 +90,20 @@ def build_metadata(cfg: Config, train_data: str) -> dict[str, Any]:
         },
         "crop": {"scale": cfg.data.crop_scale, "shift_y": cfg.data.crop_shift_y},
         "backbone": cfg.model.backbone,
-        "method": describe(cfg),
+        "method": method,
         "train_data": train_data,
-        "license": cfg.data.license,
+        "license": license_,
     }
+
+
+def init_checkpoint_metadata(path: str) -> dict[str, Any] | None:
+    """The metadata of a headpose checkpoint at ``path``; None for other weight files."""
+    from headpose.training.models.backbones import read_weights_file
+
+    state = read_weights_file(path)
+    if isinstance(state, dict) and state.get("format") == "headpose-checkpoint":
+        return dict(state.get("metadata") or {})
+    return None
 
 
 def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
@@ -165,6 +186,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
+    init_metadata: dict[str, Any] | None = None  # of the checkpoint model.init names, if any
+
     def _build_model(self) -> nn.Module:
         from headpose.training.models import WEIGHT_SOURCES, build_model
 
@@ -177,6 +200,7 @@ class Trainer:
             pretrained = init
         else:
             pretrained = expand_path(init, self.cfg)
+            self.init_metadata = init_checkpoint_metadata(pretrained)
         return build_model(
             backbone=m.backbone,
             angles=tuple(m.angles),
@@ -221,7 +245,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "model_config": dict(self.model.model_config),
             "model": self.model.state_dict(),
-            "metadata": build_metadata(self.cfg, self.data.train_name),
+            "metadata": build_metadata(self.cfg, self.data.train_name, self.init_metadata),
             "epoch": self.epoch,
             "step": self.step,
             "step_in_epoch": self.step_in_epoch,

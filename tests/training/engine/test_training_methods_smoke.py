@@ -109,3 +109,8 @@ def test_ssl_pretrain_then_initialise_sl(tmp_path: Path, shared_dir: Path, crops
     for key, value in loaded.items():
         assert torch.equal(value.cpu(), pre_state["model"][f"backbone.{key}"]), key
     assert trainer.model.load_report["backbone"] > 0
+    # the weights inherit the pre-training's data and licence: the metadata says so
+    trainer.fit()
+    meta = load_checkpoint(sl / "last.pt")["metadata"]
+    assert "UTKFace" in meta["license"] and "initialised from" in meta["train_data"]
+    assert "initialised from ssl-pretrain" in meta["method"]
