@@ -41,7 +41,9 @@ def test_sample_keeps_the_clean_image_and_adds_the_puzzled_copy(
     )
     method = build_method(cfg)
     sample = build_run_data(cfg, method).train[0]
-    shared = config(crops_dir, tmp_path, "data.augmentation=0", "data.flip=false")
+    shared = config(
+        crops_dir, tmp_path, "ssl.input=shared", "data.augmentation=0", "data.flip=false"
+    )
     plain = build_run_data(shared, build_method(shared)).train[0]
     # the shared sample's image is the puzzled one; the separate sample keeps the clean image
     assert torch.equal(sample["ssl_image"], plain["image"])
