@@ -2,13 +2,13 @@
 # Reproduce the shipped model, headpose/models/headpose_default.onnx, from scratch on a CPU,
 # with the project's own commands and the data in ../shared. Run from anywhere:
 #   bash tools/reproduce_default_model.sh            # the shipped recipe
-#   RECIPE=default/sl_lite0_128 bash tools/reproduce_default_model.sh
+#   RECIPE=default/sl_lite0_128_sslinit bash tools/reproduce_default_model.sh
 # Needs the README's install. Writes the runs under $HEADPOSE_RUNS (default: runs/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADPOSE_SHARED=${HEADPOSE_SHARED:-../shared}
 export HEADPOSE_RUNS=${HEADPOSE_RUNS:-runs}
-RECIPE=${RECIPE:-default/sl_lite0_128_sslinit}
+RECIPE=${RECIPE:-default/hmtl_lite0_128}
 OUT=${OUT:-headpose/models/headpose_default.onnx}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)
