@@ -53,20 +53,34 @@ def crop_face(
 def _crop_then_resize(
     image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]
 ) -> np.ndarray:
+    region = cut_region(image, [int(round(v)) for v in cbox], border="replicate")
+    return cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def cut_region(image: np.ndarray, box: Sequence[float], border: str = "replicate") -> np.ndarray:
+    """Cut ``box`` ``(x1, y1, x2, y2)`` (pixels, truncated to int like PIL's crop) out of ``image``.
+
+    Parts outside the image are filled with ``border``: ``"replicate"`` (edge pixels, as the
+    runtime's crop does) or ``"zeros"`` (black, like PIL ``Image.crop`` used by HopeNet).
+    The result has size ``(y2 - y1, x2 - x1)`` (at least 1x1). Training crops use it too.
+    """
     h, w = image.shape[:2]
-    x1, y1, x2, y2 = (int(round(v)) for v in cbox)
+    x1, y1, x2, y2 = (int(v) for v in box)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
     pad_l, pad_t = max(0, -x1), max(0, -y1)
     pad_r, pad_b = max(0, x2 - w), max(0, y2 - h)
     region = image[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
-    if region.size == 0:  # box entirely outside: replicate the nearest edge pixel
-        yy = int(np.clip((y1 + y2) // 2, 0, h - 1))
-        xx = int(np.clip((x1 + x2) // 2, 0, w - 1))
+    if region.size == 0:
+        if border == "zeros":
+            return np.zeros((y2 - y1, x2 - x1) + image.shape[2:], dtype=image.dtype)
+        # box entirely outside: replicate the nearest edge pixel
+        yy, xx = int(np.clip((y1 + y2) // 2, 0, h - 1)), int(np.clip((x1 + x2) // 2, 0, w - 1))
         region = image[yy : yy + 1, xx : xx + 1]
-        pad_l = pad_t = pad_r = pad_b = 0
+        pad_l, pad_t, pad_r, pad_b = 0, 0, x2 - x1 - 1, y2 - y1 - 1
     if pad_l or pad_t or pad_r or pad_b:
-        region = cv2.copyMakeBorder(region, pad_t, pad_b, pad_l, pad_r, cv2.BORDER_REPLICATE)
-    return cv2.resize(region, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        mode = cv2.BORDER_CONSTANT if border == "zeros" else cv2.BORDER_REPLICATE
+        region = cv2.copyMakeBorder(region, pad_t, pad_b, pad_l, pad_r, mode, value=0)
+    return np.ascontiguousarray(region)
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
