@@ -24,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a headpose training checkpoint to an ONNX model for the runtime "
         "(pose network only, SSL branches stripped), verified against PyTorch on face crops.",
     )
-    parser.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
+    parser.add_argument(
+        "checkpoint",
+        type=Path,
+        nargs="+",
+        help="training checkpoint (.pt); several export one model averaging their predictions",
+    )
     parser.add_argument(
         "-o", "--output", type=Path, help="output ONNX file (default: CHECKPOINT with .onnx)"
     )
@@ -131,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     from headpose.export.onnx_export import export_onnx
 
     _check_args(args)
-    output = args.output or args.checkpoint.with_suffix(".onnx")
+    if len(args.checkpoint) > 1 and args.output is None:
+        raise InvalidInputError("several checkpoints (an ensemble) need -o/--output")
+    output = args.output or args.checkpoint[0].with_suffix(".onnx")
     result = export_onnx(
         args.checkpoint,
         output,

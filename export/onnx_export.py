@@ -11,6 +11,7 @@ import dataclasses
 import io
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from headpose.export.checkpoint import (
     load_checkpoint,
     metadata_from_checkpoint,
 )
+from headpose.export.ensemble import combine_modules, merge_metadata
 from headpose.export.errors import ExportError, ParityError
 from headpose.export.verify import (
     ATOL_ANGLES,
@@ -77,7 +79,7 @@ def export_checkpoint(
 
 
 def export_onnx(
-    checkpoint_path: str | Path,
+    checkpoint_path: str | Path | Sequence[str | Path],
     output_path: str | Path,
     opset: int = 17,
     verify_images: str | Path | None = None,
@@ -101,8 +103,17 @@ def export_onnx(
     mirror negated); recorded as ``extra["flip_average"]`` in the metadata. ``describe``: new
     values for the descriptive metadata fields (:data:`DESCRIPTIVE_FIELDS`), e.g. to state a
     licence the checkpoint's config got wrong.
+
+    Several checkpoints (a list) export one graph that averages their predictions (see
+    :mod:`headpose.export.ensemble`); they must share the input contract.
     """
-    checkpoint_path, output_path = Path(checkpoint_path), Path(output_path)
+    if isinstance(checkpoint_path, str | Path):
+        checkpoint_paths = [Path(checkpoint_path)]
+    else:
+        checkpoint_paths = [Path(p) for p in checkpoint_path]
+    if not checkpoint_paths:
+        raise InvalidInputError("no checkpoint given")
+    output_path = Path(output_path)
     if not 11 <= int(opset) <= 23:
         raise InvalidInputError(f"opset: expected 11..23 (17 recommended), got {opset}")
     if not output_path.parent.is_dir():
@@ -111,11 +122,14 @@ def export_onnx(
         raise InvalidInputError(
             f"output {output_path} is a folder; give a file name like model.onnx"
         )
-    if output_path.exists() and output_path.resolve() == checkpoint_path.resolve():
-        raise InvalidInputError(f"output {output_path} would overwrite the checkpoint")
-    source = str(checkpoint_path)
-    ckpt = load_checkpoint(checkpoint_path, trusted=trusted)
-    meta = metadata_from_checkpoint(ckpt, source)
+    for path in checkpoint_paths:
+        if output_path.exists() and output_path.resolve() == path.resolve():
+            raise InvalidInputError(f"output {output_path} would overwrite the checkpoint {path}")
+    sources = [str(p) for p in checkpoint_paths]
+    source = " + ".join(sources)
+    ckpts = [load_checkpoint(p, trusted=trusted) for p in checkpoint_paths]
+    metas = [metadata_from_checkpoint(c, s) for c, s in zip(ckpts, sources, strict=True)]
+    meta = merge_metadata(metas, sources)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
     if describe:
@@ -125,12 +139,17 @@ def export_onnx(
                 f"metadata override: {unknown} cannot be set; only {list(DESCRIPTIVE_FIELDS)}"
             )
         meta = dataclasses.replace(meta, **describe)
-    modules = build_export_modules(ckpt, meta, source, flip_average=flip_average)
+    modules = combine_modules(
+        [
+            build_export_modules(c, meta, s, flip_average=flip_average)
+            for c, s in zip(ckpts, sources, strict=True)
+        ]
+    )
     inputs, input_source = verification_inputs(meta, verify_images, count=verify_count)
 
     model = trace_to_onnx(modules, meta, int(opset))
     exported_values = check_no_ssl(model, modules, meta, source)
-    write_metadata(model, meta, ckpt)
+    write_metadata(model, meta, ckpts)
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
@@ -214,8 +233,16 @@ def check_no_ssl(
     return values
 
 
-def write_metadata(model: onnx.ModelProto, meta: ModelMetadata, ckpt: dict) -> None:
-    """Store ``meta`` under :data:`METADATA_KEY` in ``metadata_props``; set doc string/producer."""
+def write_metadata(
+    model: onnx.ModelProto, meta: ModelMetadata, ckpt: dict | Sequence[dict]
+) -> None:
+    """Store ``meta`` under :data:`METADATA_KEY` in ``metadata_props``; set doc string/producer.
+
+    ``ckpt``: the checkpoint (or the ensemble's checkpoints) the graph came from.
+    """
+    ckpts = [ckpt] if isinstance(ckpt, dict) else list(ckpt)
+    epochs = "+".join(str(c.get("epoch", "?")) for c in ckpts)
+    steps = "+".join(str(c.get("step", "?")) for c in ckpts)
     del model.metadata_props[:]
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()
@@ -223,7 +250,7 @@ def write_metadata(model: onnx.ModelProto, meta: ModelMetadata, ckpt: dict) -> N
     model.producer_version = __version__
     model.doc_string = (
         f"headpose pose model: {meta.backbone}, method {meta.method}, trained on "
-        f"{meta.train_data}; epoch {ckpt.get('epoch', '?')}, step {ckpt.get('step', '?')}. Input "
+        f"{meta.train_data}; epoch {epochs}, step {steps}. Input "
         f"'{meta.input_name}' float32 (N,3,{meta.input_size[0]},{meta.input_size[1]}) "
         f"{meta.color_order}; outputs 'angles' and 'spread' (N,{len(meta.angles)}) degrees in "
         f"the order {list(meta.angles)}. Licence: {meta.license}. Full metadata: "

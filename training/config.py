@@ -79,6 +79,10 @@ class DataConfig:
     val_root: str = ""  # empty: validation comes from the split of root
     split: SplitConfig = field(default_factory=SplitConfig)
     low_data: int = 0  # >0: train on only this many training images (chosen with split.seed)
+    # drop training images with a known |angle| above this (degrees; None keeps all). Applied after
+    # the split, so the validation images do not change; AFLW2000 has a few absurd labels (|roll|
+    # up to 972 deg) that HopeNet-style training filters at 99.
+    train_max_abs_angle: float | None = None
     augmentation: int = 1  # 0 none; 1 zoom + contrast; 2 also blur, low resolution, cutout
     augmentation_options: dict[str, Any] = field(default_factory=dict)
     flip: bool = True  # horizontal flip (negates yaw and roll)
@@ -471,6 +475,8 @@ def validate(cfg: Config) -> None:
             f"config key 'model.angles': expected distinct names from {list(ANGLES)}, got {m.angles!r}"
         )
     _positive("model.bin_width", m.bin_width)
+    if cfg.data.train_max_abs_angle is not None:
+        _positive("data.train_max_abs_angle", cfg.data.train_max_abs_angle)
     _positive("model.bin_count", m.bin_count)
     _choice("model.flag_point", m.flag_point, (1, 2, 3, 4))
     for key in ("dropout", "ssl_dropout"):

@@ -64,6 +64,12 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def second_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another tiny checkpoint like :func:`tiny_checkpoint`, other random weights (seed 1)."""
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt2") / "other.pt", seed=1)
+
+
+@pytest.fixture(scope="session")
 def exported(tiny_checkpoint: Path, crops_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """The tiny checkpoint exported once, verified on real AFLW2000 crops."""
     from headpose.export.onnx_export import export_onnx
