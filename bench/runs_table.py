@@ -26,6 +26,12 @@ def describe_init(init: str) -> str:
     return init
 
 
+def labels_used(cfg: dict) -> str:
+    """Which training labels: all, or only those within ``data.train_max_abs_angle``."""
+    limit = cfg.get("data", {}).get("train_max_abs_angle")
+    return "all" if limit is None else f"within ±{limit:g}°"
+
+
 def summarise(run: Path) -> dict[str, str] | None:
     config_path, log_path = run / "config.yaml", run / "log.csv"
     if not config_path.is_file() or not log_path.is_file():
@@ -54,6 +60,7 @@ def summarise(run: Path) -> dict[str, str] | None:
         "run": run.name,
         "method": method,
         "init": describe_init(str(cfg["model"]["init"])),
+        "labels": labels_used(cfg),
         "backbone": f"{cfg['model']['backbone']} @{cfg['model']['input_size']}",
         "optim": f"{cfg['optim']['name']} lr {cfg['optim']['lr']:g}, α {cfg['loss']['alpha']:g}",
         "epochs": f"{last['epoch']}/{cfg['optim']['epochs']}",
@@ -70,13 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = [r for r in (summarise(p) for p in args.runs) if r]
     lines = [
-        "| run | method | init | backbone | optimizer, loss | epochs | min "
+        "| run | method | init | train labels | backbone | optimizer, loss | epochs | min "
         "| val MAE yaw / pitch / roll (last) | mean (last) | best mean |",
-        "| --- | --- | --- | --- | --- | --- | ---: | --- | ---: | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | ---: | --- | ---: | --- |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['run']} | {r['method']} | {r['init']} | {r['backbone']} | {r['optim']} | "
+            f"| {r['run']} | {r['method']} | {r['init']} | {r['labels']} | {r['backbone']} | "
+            f"{r['optim']} | "
             f"{r['epochs']} | {r['minutes']} | {r['last']} | {r['best']} |"
         )
     text = "\n".join(lines) + "\n"

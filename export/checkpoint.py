@@ -170,7 +170,11 @@ def _count_values(module: nn.Module) -> tuple[int, set[int]]:
 
 
 def build_export_modules(
-    ckpt: dict[str, Any], meta: ModelMetadata, source: str, flip_average: bool = False
+    ckpt: dict[str, Any],
+    meta: ModelMetadata,
+    source: str,
+    flip_average: bool = False,
+    centre_crop: tuple[int, int] | None = None,
 ) -> ExportModules:
     """Build the full model from ``model_config``, load the weights, keep ``pose_network()``.
 
@@ -208,7 +212,9 @@ def build_export_modules(
     full_tensors = {id(t) for t in [*model.parameters(), *model.buffers()]}
     if not pose_ids <= full_tensors:
         raise CheckpointError(f"{source}: pose_network() holds tensors that are not the model's")
-    decoded = DecodedPoseNetwork(pose, meta.bins, flip_average=flip_average).eval()
+    decoded = DecodedPoseNetwork(
+        pose, meta.bins, flip_average=flip_average, centre_crop=centre_crop
+    ).eval()
     h, w = (int(v) for v in meta.input_size)
     with torch.inference_mode():
         logits = pose(torch.zeros(1, 3, h, w))

@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="average each prediction with the mirrored image's (twice the compute, lower error)",
     )
     parser.add_argument(
+        "--input-zoom",
+        type=float,
+        default=1.0,
+        metavar="Z",
+        help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
+        "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
+    )
+    parser.add_argument(
         "--trust-checkpoint",
         action="store_true",
         help="allow arbitrary pickled objects in the checkpoint (runs code from the file)",
@@ -150,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         trusted=args.trust_checkpoint,
         flip_average=args.flip_average,
         describe=dict(args.describe),
+        input_zoom=args.input_zoom,
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")

@@ -89,6 +89,7 @@ def export_onnx(
     trusted: bool = False,
     flip_average: bool = False,
     describe: dict[str, str] | None = None,
+    input_zoom: float = 1.0,
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -102,7 +103,10 @@ def export_onnx(
     ``flip_average``: the graph also runs the mirrored image and averages (yaw and roll of the
     mirror negated); recorded as ``extra["flip_average"]`` in the metadata. ``describe``: new
     values for the descriptive metadata fields (:data:`DESCRIPTIVE_FIELDS`), e.g. to state a
-    licence the checkpoint's config got wrong.
+    licence the checkpoint's config got wrong. ``input_zoom`` (0, 1]: the model's input grows
+    to ``input_size / input_zoom`` and the graph passes its central ``input_size`` pixels to the
+    network, i.e. the network sees the crop zoomed in by ``input_zoom`` at full resolution
+    (match the mean zoom of the training augmentation); recorded as ``extra["input_zoom"]``.
 
     Several checkpoints (a list) export one graph that averages their predictions (see
     :mod:`headpose.export.ensemble`); they must share the input contract.
@@ -132,6 +136,16 @@ def export_onnx(
     meta = merge_metadata(metas, sources)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
+    centre_crop = None
+    if input_zoom != 1.0:
+        from headpose.training.models.posenet import zoomed_input_size
+
+        centre_crop = tuple(int(v) for v in meta.input_size)
+        meta = dataclasses.replace(
+            meta,
+            input_size=zoomed_input_size(meta.input_size, input_zoom),
+            extra={**meta.extra, "input_zoom": float(input_zoom), "network_input": centre_crop},
+        )
     if describe:
         unknown = sorted(set(describe) - set(DESCRIPTIVE_FIELDS))
         if unknown:
@@ -141,7 +155,7 @@ def export_onnx(
         meta = dataclasses.replace(meta, **describe)
     modules = combine_modules(
         [
-            build_export_modules(c, meta, s, flip_average=flip_average)
+            build_export_modules(c, meta, s, flip_average=flip_average, centre_crop=centre_crop)
             for c, s in zip(ckpts, sources, strict=True)
         ]
     )

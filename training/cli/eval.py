@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="checkpoints: average with the mirrored image, as headpose-export --flip-average does",
     )
+    parser.add_argument(
+        "--input-zoom",
+        type=float,
+        default=1.0,
+        metavar="Z",
+        help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
+    )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
     return parser
 
@@ -129,7 +136,11 @@ def run(args: argparse.Namespace) -> int:
         predict, _meta = E.onnx_predictor(args.model)
         what = args.model
     else:
-        predict, _meta = E.checkpoint_predictor(args.checkpoint, args.device, args.flip_average)
+        if not 0.0 < args.input_zoom <= 1.0:
+            return _usage_error(f"--input-zoom: expected a number in (0, 1], got {args.input_zoom}")
+        predict, _meta = E.checkpoint_predictor(
+            args.checkpoint, args.device, args.flip_average, args.input_zoom
+        )
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)
     if args.json:

@@ -9,6 +9,7 @@ to BGR, resized whole with :func:`headpose.preprocess.resize_image` and normalis
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,20 +110,27 @@ def metadata_from_dict(raw: Mapping[str, Any]) -> ModelMetadata:
 
 
 def checkpoint_predictor(
-    path: str | Path, device: str = "cpu", flip_average: bool = False
+    path: str | Path, device: str = "cpu", flip_average: bool = False, input_zoom: float = 1.0
 ) -> tuple[Predictor, ModelMetadata]:
     """A predictor running the pose network of a training checkpoint in torch (eval mode);
-    ``flip_average`` as in ``headpose-export --flip-average``."""
+    ``flip_average`` and ``input_zoom`` as in ``headpose-export`` (crops are resized to
+    ``input_size / input_zoom`` and the network sees their centre)."""
     import torch
 
     from headpose.training.engine.checkpoint import load_checkpoint
     from headpose.training.models import DecodedPoseNetwork, build_model
+    from headpose.training.models.posenet import zoomed_input_size
 
     state = load_checkpoint(path)
     model = build_model(**{**state["model_config"], "pretrained": None})
     model.load_state_dict(state["model"])
     meta = metadata_from_dict(state["metadata"])
-    net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average).to(device).eval()
+    centre_crop = None
+    if input_zoom != 1.0:
+        centre_crop = tuple(int(v) for v in meta.input_size)
+        meta = dataclasses.replace(meta, input_size=zoomed_input_size(meta.input_size, input_zoom))
+    net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average, centre_crop)
+    net = net.to(device).eval()
 
     def predict(crops_bgr: list[np.ndarray]) -> np.ndarray:
         batch = to_input_tensor([resize_image(c, meta.input_size) for c in crops_bgr], meta)

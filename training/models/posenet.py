@@ -111,10 +111,23 @@ class DecodedPoseNetwork(nn.Module):
     ``flip_average=True`` also runs the horizontally mirrored image and averages the two
     predictions, the mirror's yaw and roll negated (twice the compute; lower error for a model
     trained with flips). Spread is then the mean of the two spreads.
+
+    ``centre_crop`` (h, w): the network sees only the central (h, w) pixels of a larger input
+    (N, 3, H, W). With ``H = h / z`` this is a zoom by ``z`` at full resolution: the mean of a
+    training augmentation that zooms in (the level-1 zoom crops the centre 0.8-1.0 of the
+    image, mean 0.9), so that the test crop matches the average training crop
+    (:func:`zoomed_input_size`, ``headpose-export --input-zoom``).
     """
 
-    def __init__(self, network: nn.Module, bins: Bins, flip_average: bool = False) -> None:
+    def __init__(
+        self,
+        network: nn.Module,
+        bins: Bins,
+        flip_average: bool = False,
+        centre_crop: tuple[int, int] | None = None,
+    ) -> None:
         super().__init__()
+        self.centre_crop = None if centre_crop is None else tuple(int(v) for v in centre_crop)
         if isinstance(network, PoseNet):
             network = network.pose_network()
         own_bins = getattr(network, "bins", None)
@@ -130,7 +143,20 @@ class DecodedPoseNetwork(nn.Module):
         mirror = [-1.0 if a in ("yaw", "roll") else 1.0 for a in angles]
         self.register_buffer("mirror", torch.tensor(mirror), persistent=False)
 
+    def cropped(self, x: Tensor) -> Tensor:
+        """The central ``centre_crop`` pixels of ``x`` (N, 3, H, W); ``x`` itself if None."""
+        if self.centre_crop is None:
+            return x
+        (h, w), (ch, cw) = x.shape[-2:], self.centre_crop
+        if not torch.jit.is_tracing() and (ch > h or cw > w):
+            raise InvalidInputError(
+                f"DecodedPoseNetwork: input {h}x{w} is smaller than the centre crop {ch}x{cw}"
+            )
+        top, left = (h - ch) // 2, (w - cw) // 2
+        return x[:, :, top : top + ch, left : left + cw]
+
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.cropped(x)
         angles, spread = moments_from_centres(self.network(x), self.centres)
         if not self.flip_average:
             return angles, spread
@@ -138,6 +164,13 @@ class DecodedPoseNetwork(nn.Module):
             self.network(torch.flip(x, dims=[3])), self.centres
         )
         return (angles + flipped * self.mirror) / 2.0, (spread + flipped_spread) / 2.0
+
+
+def zoomed_input_size(size: Sequence[int], zoom: float) -> tuple[int, int]:
+    """The input (H, W) whose central ``size`` pixels are a zoom by ``zoom`` (0, 1]."""
+    if not 0.0 < float(zoom) <= 1.0:
+        raise InvalidInputError(f"input zoom: expected a number in (0, 1], got {zoom!r}")
+    return tuple(int(round(int(s) / float(zoom))) for s in size)  # type: ignore[return-value]
 
 
 def _is_checkpoint(obj: Any) -> bool:

@@ -179,3 +179,30 @@ def test_checkpoint_and_onnx_evaluations_agree(
     ra, rb = E.score(a, target), E.score(b, target)
     for key in ("yaw", "pitch", "roll", "mean"):
         assert ra.full[key] == pytest.approx(rb.full[key], abs=0.01)
+
+
+@pytest.mark.slow
+def test_checkpoint_and_onnx_agree_with_flip_average_and_input_zoom(
+    trained: Path, crops_dir: Path, tmp_path: Path
+) -> None:
+    export = pytest.importorskip("headpose.export.onnx_export")
+    from headpose.training.data import build_dataset
+    from headpose.training.engine import evaluate as E
+
+    onnx_path = tmp_path / "zoom.onnx"
+    export.export_onnx(trained / "best.pt", onnx_path, flip_average=True, input_zoom=0.8)
+    dataset = build_dataset("csv", crops_dir).view(list(range(0, 1389, 140)))  # 10 images
+    by_ckpt, meta_ckpt = E.checkpoint_predictor(trained / "best.pt", "cpu", True, 0.8)
+    by_onnx, meta = E.onnx_predictor(onnx_path)
+    assert meta.input_size == meta_ckpt.input_size == (60, 60)  # 48 / 0.8
+    a, _ = E.predict_dataset(by_ckpt, dataset, batch_size=4)
+    b, _ = E.predict_dataset(by_onnx, dataset, batch_size=4)
+    assert abs(a - b).max() < 0.01  # degrees
+
+
+def test_eval_refuses_an_input_zoom_outside_0_1(
+    trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--checkpoint", str(trained / "best.pt"), "--data", str(crops_dir)]
+    assert eval_cli.main([*args, "--input-zoom", "1.2"]) == 2
+    assert "--input-zoom" in one_line_error(capsys, "headpose-eval")
