@@ -83,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         "# Speed, side by side",
         "",
         f"Command: `python bench/speed.py --runs {args.runs} --threads {args.threads}`  ",
-        f"Model: `{Path(args.model).name}` ({pose.meta.backbone}, {pose.input_size[0]} px, "
-        f"flip average: {bool(pose.meta.extra.get('flip_average'))}). "
+        f"Model: `{Path(args.model).name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
+        f"networks: {len(pose.meta.extra.get('ensemble', [])) or 1}, "
+        f"flip average: {bool(pose.meta.extra.get('flip_average'))}, "
+        f"input zoom: {pose.meta.extra.get('input_zoom', 1.0):g}). "
         f"{platform.machine()}, {os.cpu_count()} CPUs, onnxruntime threads {args.threads}, "
         f"load average {os.getloadavg()[0]:.1f}. Frames: {len(frames)} photos, 640x480, one face.",
         "",
