@@ -136,16 +136,9 @@ def export_onnx(
     meta = merge_metadata(metas, sources)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
-    centre_crop = None
-    if input_zoom != 1.0:
-        from headpose.training.models.posenet import zoomed_input_size
+    from headpose.training.models.posenet import zoom_input
 
-        centre_crop = tuple(int(v) for v in meta.input_size)
-        meta = dataclasses.replace(
-            meta,
-            input_size=zoomed_input_size(meta.input_size, input_zoom),
-            extra={**meta.extra, "input_zoom": float(input_zoom), "network_input": centre_crop},
-        )
+    meta, centre_crop = zoom_input(meta, input_zoom)
     if describe:
         unknown = sorted(set(describe) - set(DESCRIPTIVE_FIELDS))
         if unknown:
@@ -247,14 +240,11 @@ def check_no_ssl(
     return values
 
 
-def write_metadata(
-    model: onnx.ModelProto, meta: ModelMetadata, ckpt: dict | Sequence[dict]
-) -> None:
+def write_metadata(model: onnx.ModelProto, meta: ModelMetadata, ckpts: Sequence[dict]) -> None:
     """Store ``meta`` under :data:`METADATA_KEY` in ``metadata_props``; set doc string/producer.
 
-    ``ckpt``: the checkpoint (or the ensemble's checkpoints) the graph came from.
+    ``ckpts``: the checkpoints the graph came from (several for an ensemble).
     """
-    ckpts = [ckpt] if isinstance(ckpt, dict) else list(ckpt)
     epochs = "+".join(str(c.get("epoch", "?")) for c in ckpts)
     steps = "+".join(str(c.get("step", "?")) for c in ckpts)
     del model.metadata_props[:]

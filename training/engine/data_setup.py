@@ -128,21 +128,16 @@ def open_dataset(cfg: Config, kind: str, root: Path) -> Any:
     return build_dataset(kind, root, **opts)
 
 
-def within_limit(full: Any, indices: list[int], max_abs_angle: float) -> list[int]:
-    """The ``indices`` of ``full`` whose known angles are all within +-``max_abs_angle`` degrees."""
-    limit = float(max_abs_angle)
-    kept = []
-    for i in indices:
-        target = np.asarray(full.records[i].target, dtype=np.float64)
-        known = target[np.isfinite(target)]
-        if np.all(np.abs(known) <= limit):
-            kept.append(i)
-    return kept
-
-
 def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
     """Train / validation indices of ``full`` as ``cfg.data.split`` says (then ``low_data``)."""
-    from headpose.training.data import kfold_split, limit_data, split_by_file, split_by_subject
+    from headpose.training.data import (
+        kfold_split,
+        limit_data,
+        split_by_file,
+        split_by_subject,
+        stack_targets,
+    )
+    from headpose.training.engine.metrics import within_limit
 
     s = cfg.data.split
     if s.by == "none":
@@ -155,8 +150,10 @@ def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
         else:
             split = kfold_split(full, s.folds, s.fold, seed=s.seed)
         train, val = split.train.tolist(), split.val.tolist()
-    if cfg.data.train_max_abs_angle is not None:
-        train = within_limit(full, train, cfg.data.train_max_abs_angle)
+    if cfg.data.train_max_abs_angle is not None and train:
+        targets = stack_targets([full.records[i] for i in train])
+        keep = within_limit(targets, cfg.data.train_max_abs_angle)
+        train = [i for i, kept in zip(train, keep, strict=True) if kept]
     if cfg.data.low_data:
         train = limit_data(full, indices=train, max_images=cfg.data.low_data, seed=s.seed).tolist()
     return train, val

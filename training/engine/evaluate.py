@@ -9,7 +9,6 @@ to BGR, resized whole with :func:`headpose.preprocess.resize_image` and normalis
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,16 +118,13 @@ def checkpoint_predictor(
 
     from headpose.training.engine.checkpoint import load_checkpoint
     from headpose.training.models import DecodedPoseNetwork, build_model
-    from headpose.training.models.posenet import zoomed_input_size
+    from headpose.training.models.posenet import zoom_input
 
     state = load_checkpoint(path)
     model = build_model(**{**state["model_config"], "pretrained": None})
     model.load_state_dict(state["model"])
     meta = metadata_from_dict(state["metadata"])
-    centre_crop = None
-    if input_zoom != 1.0:
-        centre_crop = tuple(int(v) for v in meta.input_size)
-        meta = dataclasses.replace(meta, input_size=zoomed_input_size(meta.input_size, input_zoom))
+    meta, centre_crop = zoom_input(meta, input_zoom)
     net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average, centre_crop)
     net = net.to(device).eval()
 

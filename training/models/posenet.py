@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
-from headpose.metadata import Bins
+from headpose.metadata import Bins, ModelMetadata
 from headpose.training.bins import bin_centres, moments_from_centres
 from headpose.training.models.backbones import Backbone, read_weights_file
 from headpose.training.models.heads import PoseHeads, SSLBranch
@@ -116,7 +117,7 @@ class DecodedPoseNetwork(nn.Module):
     (N, 3, H, W). With ``H = h / z`` this is a zoom by ``z`` at full resolution: the mean of a
     training augmentation that zooms in (the level-1 zoom crops the centre 0.8-1.0 of the
     image, mean 0.9), so that the test crop matches the average training crop
-    (:func:`zoomed_input_size`, ``headpose-export --input-zoom``).
+    (:func:`zoom_input`, ``headpose-export --input-zoom``).
     """
 
     def __init__(
@@ -166,11 +167,21 @@ class DecodedPoseNetwork(nn.Module):
         return (angles + flipped * self.mirror) / 2.0, (spread + flipped_spread) / 2.0
 
 
-def zoomed_input_size(size: Sequence[int], zoom: float) -> tuple[int, int]:
-    """The input (H, W) whose central ``size`` pixels are a zoom by ``zoom`` (0, 1]."""
+def zoom_input(meta: ModelMetadata, zoom: float) -> tuple[ModelMetadata, tuple[int, int] | None]:
+    """``meta`` of a model that zooms in by ``zoom`` (0, 1] at full resolution, and the centre
+    crop (h, w) its network takes (for :class:`DecodedPoseNetwork`).
+
+    The input grows to ``input_size / zoom``; ``extra`` records ``input_zoom`` and
+    ``network_input``. ``zoom == 1`` returns ``(meta, None)`` unchanged.
+    """
     if not 0.0 < float(zoom) <= 1.0:
         raise InvalidInputError(f"input zoom: expected a number in (0, 1], got {zoom!r}")
-    return tuple(int(round(int(s) / float(zoom))) for s in size)  # type: ignore[return-value]
+    if float(zoom) == 1.0:
+        return meta, None
+    crop = (int(meta.input_size[0]), int(meta.input_size[1]))
+    size = (int(round(crop[0] / float(zoom))), int(round(crop[1] / float(zoom))))
+    extra = {**meta.extra, "input_zoom": float(zoom), "network_input": crop}
+    return dataclasses.replace(meta, input_size=size, extra=extra), crop
 
 
 def _is_checkpoint(obj: Any) -> bool:

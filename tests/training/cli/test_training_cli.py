@@ -159,19 +159,32 @@ def test_eval_bad_input_exits_2(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("flip_average", "input_zoom", "input_size"),
+    [(False, 1.0, (48, 48)), (True, 0.8, (60, 60))],  # 48 / 0.8 = 60
+)
 def test_checkpoint_and_onnx_evaluations_agree(
-    trained: Path, crops_dir: Path, tmp_path: Path
+    trained: Path,
+    crops_dir: Path,
+    tmp_path: Path,
+    flip_average: bool,
+    input_zoom: float,
+    input_size: tuple[int, int],
 ) -> None:
     export = pytest.importorskip("headpose.export.onnx_export")
     from headpose.training.data import build_dataset
     from headpose.training.engine import evaluate as E
 
     onnx_path = tmp_path / "model.onnx"
-    export.export_checkpoint(trained / "best.pt", onnx_path)
+    export.export_onnx(
+        trained / "best.pt", onnx_path, flip_average=flip_average, input_zoom=input_zoom
+    )
     dataset = build_dataset("csv", crops_dir).view(list(range(0, 1389, 70)))  # 20 images
-    by_ckpt, _ = E.checkpoint_predictor(trained / "best.pt")
+    by_ckpt, meta_ckpt = E.checkpoint_predictor(
+        trained / "best.pt", "cpu", flip_average, input_zoom
+    )
     by_onnx, meta = E.onnx_predictor(onnx_path)
-    assert meta.input_size == (48, 48)
+    assert meta.input_size == meta_ckpt.input_size == input_size
     a, target = E.predict_dataset(by_ckpt, dataset, batch_size=8)
     b, _ = E.predict_dataset(by_onnx, dataset, batch_size=8)
     assert a.shape == b.shape == (20, 3)
@@ -179,25 +192,6 @@ def test_checkpoint_and_onnx_evaluations_agree(
     ra, rb = E.score(a, target), E.score(b, target)
     for key in ("yaw", "pitch", "roll", "mean"):
         assert ra.full[key] == pytest.approx(rb.full[key], abs=0.01)
-
-
-@pytest.mark.slow
-def test_checkpoint_and_onnx_agree_with_flip_average_and_input_zoom(
-    trained: Path, crops_dir: Path, tmp_path: Path
-) -> None:
-    export = pytest.importorskip("headpose.export.onnx_export")
-    from headpose.training.data import build_dataset
-    from headpose.training.engine import evaluate as E
-
-    onnx_path = tmp_path / "zoom.onnx"
-    export.export_onnx(trained / "best.pt", onnx_path, flip_average=True, input_zoom=0.8)
-    dataset = build_dataset("csv", crops_dir).view(list(range(0, 1389, 140)))  # 10 images
-    by_ckpt, meta_ckpt = E.checkpoint_predictor(trained / "best.pt", "cpu", True, 0.8)
-    by_onnx, meta = E.onnx_predictor(onnx_path)
-    assert meta.input_size == meta_ckpt.input_size == (60, 60)  # 48 / 0.8
-    a, _ = E.predict_dataset(by_ckpt, dataset, batch_size=4)
-    b, _ = E.predict_dataset(by_onnx, dataset, batch_size=4)
-    assert abs(a - b).max() < 0.01  # degrees
 
 
 def test_eval_refuses_an_input_zoom_outside_0_1(
