@@ -69,6 +69,20 @@ class SplitConfig:
 
 
 @dataclass
+class BoxJitterConfig:
+    """Random change of the face box before the crop rule (training only; csv data with boxes).
+
+    Each is the half-width of a uniform range: ``shift`` moves the box centre by up to that
+    fraction of the box side in x and y; ``scale`` and ``aspect`` multiply the side and the
+    width/height ratio by ``exp(u)``, ``u`` uniform in +-value. All 0: the runtime's crop exactly.
+    """
+
+    shift: float = 0.0
+    scale: float = 0.0
+    aspect: float = 0.0
+
+
+@dataclass
 class DataConfig:
     """Training data (and optional separate validation data)."""
 
@@ -88,6 +102,7 @@ class DataConfig:
     flip: bool = True  # horizontal flip (negates yaw and roll)
     crop_scale: float = 1.5  # runtime crop rule matching these training crops (box side x scale)
     crop_shift_y: float = 0.0  # ... and downward shift of the crop centre (x box height)
+    box_jitter: BoxJitterConfig = field(default_factory=BoxJitterConfig)
     license: str = "unknown"  # licence of the data, copied into the checkpoint metadata
     name: str = ""  # short data name for the metadata (default: kind)
 
@@ -103,6 +118,24 @@ class SSLConfig:
     # the SSL branch; separate: the pose heads see the clean image and the SSL branch a transformed
     # copy (one batched pass of 2N images: twice the compute, no puzzled pose inputs)
     input: str = "shared"
+
+
+@dataclass
+class SemiConfig:
+    """Semi-supervised training on pseudo-labelled faces (off while ``pseudo_labels`` is empty).
+
+    ``pseudo_labels``: a pose CSV written by ``python -m headpose.training.data.pseudo_labels``
+    (a teacher's angles, boxes and spreads on unlabelled faces); its rows join the training set
+    and go through the same (strong) augmentation as the labelled images, with per-angle weight
+    ``weight / (1 + (spread / spread_ref)^2)`` in the pose loss (``spread_ref`` 0: no spread
+    weighting). ``labelled_repeat``: each labelled image appears this many times per epoch.
+    """
+
+    pseudo_labels: str = ""
+    weight: float = 1.0
+    spread_ref: float = 0.0  # degrees
+    max_images: int = 0  # >0: use only the first N pseudo-labelled rows
+    labelled_repeat: int = 1
 
 
 @dataclass
@@ -155,6 +188,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
+    semi: SemiConfig = field(default_factory=SemiConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -500,6 +534,22 @@ def validate(cfg: Config) -> None:
     _positive("data.low_data", d.low_data, allow_zero=True)
     _choice("data.augmentation", d.augmentation, (0, 1, 2))
     _positive("data.crop_scale", d.crop_scale)
+    for key in ("shift", "scale", "aspect"):
+        value = getattr(d.box_jitter, key)
+        if not 0.0 <= value <= 0.5:
+            raise ConfigError(
+                f"config key 'data.box_jitter.{key}': expected 0 <= value <= 0.5, got {value!r}"
+            )
+    s = cfg.semi
+    if s.pseudo_labels and cfg.method not in ("sl", "sl-puzzled", "hmtl"):
+        raise ConfigError(
+            f"config key 'semi.pseudo_labels': pseudo-labels train the pose heads, so the method "
+            f"must be sl, sl-puzzled or hmtl, got '{cfg.method}'"
+        )
+    _positive("semi.weight", s.weight, allow_zero=True)
+    _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
+    _positive("semi.max_images", s.max_images, allow_zero=True)
+    _positive("semi.labelled_repeat", s.labelled_repeat)
     if cfg.method in ("sl-puzzled", "hmtl") and cfg.ssl.task == "image_rotation":
         raise ConfigError(
             f"config key 'ssl.task': 'image_rotation' changes the roll label, so it cannot be used "

@@ -50,11 +50,20 @@ def _check_pose_inputs(logits: Tensor, target_deg: Tensor, bins: Bins) -> None:
 
 
 def _per_angle_terms(
-    logits: Tensor, target_deg: Tensor, bins: Bins
+    logits: Tensor, target_deg: Tensor, bins: Bins, weight: Tensor | None = None
 ) -> list[tuple[Tensor, Tensor, int]]:
-    """For each angle: (ce, rmse, number of labelled samples); zero terms when none."""
+    """For each angle: (ce, rmse, number of labelled samples); zero terms when none.
+
+    ``weight`` ``(N, A)``: per-sample, per-angle weights of the means (None: all 1).
+    """
     logits = logits.float()
     target = target_deg.to(device=logits.device, dtype=torch.float32)
+    if weight is not None:
+        if weight.shape != target.shape:
+            raise ValueError(
+                f"weight: expected shape {tuple(target.shape)} (N, A), got {tuple(weight.shape)}"
+            )
+        weight = weight.to(device=logits.device, dtype=torch.float32)
     centres = bin_centres(bins, device=logits.device)
     labels = angle_to_bin(target, bins)
     terms = []
@@ -66,9 +75,16 @@ def _per_angle_terms(
             terms.append((zero, zero, 0))
             continue
         angle_logits = logits[:, a][mask]
-        ce = F.cross_entropy(angle_logits, labels[:, a][mask])
         expected = torch.softmax(angle_logits, dim=-1) @ centres
-        mse = ((expected - target[:, a][mask]) ** 2).mean()
+        if weight is None:
+            ce = F.cross_entropy(angle_logits, labels[:, a][mask])
+            mse = ((expected - target[:, a][mask]) ** 2).mean()
+        else:
+            w = weight[:, a][mask]
+            total_w = w.sum().clamp_min(1e-12)
+            ce_each = F.cross_entropy(angle_logits, labels[:, a][mask], reduction="none")
+            ce = (ce_each * w).sum() / total_w
+            mse = (w * (expected - target[:, a][mask]) ** 2).sum() / total_w
         terms.append((ce, torch.sqrt(mse + _RMSE_EPS), count))
     return terms
 
@@ -86,6 +102,7 @@ def pose_loss(
     bins: Bins,
     alpha: float = 2.0,
     angles: Sequence[str] | None = None,
+    weight: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """Hybrid classification + regression loss.
 
@@ -95,6 +112,8 @@ def pose_loss(
         bins: the bin specification of the heads.
         alpha: weight of the RMSE term (degrees are not rescaled).
         angles: names for the per-angle keys; default ``("yaw", "pitch", "roll")[:A]``.
+        weight: ``(N, A)`` per-sample, per-angle weights (e.g. pseudo-label confidence); the
+            cross-entropy and the squared error are weighted means. None: plain means.
 
     Returns:
         ``{"ce", "rmse", "total", "ce_<angle>", "rmse_<angle>", "total_<angle>"}``, scalars. ``ce``
@@ -103,7 +122,7 @@ def pose_loss(
     """
     _check_pose_inputs(logits, target_deg, bins)
     names = _angle_names(logits.shape[1], angles)
-    terms = _per_angle_terms(logits, target_deg, bins)
+    terms = _per_angle_terms(logits, target_deg, bins, weight)
     counts = [c for _, _, c in terms]
     out: dict[str, Tensor] = {}
     ce = _average([t[0] for t in terms], counts, logits)

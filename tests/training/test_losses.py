@@ -126,3 +126,38 @@ def test_ssl_loss_branch_mismatch_is_an_error() -> None:
         )
     with pytest.raises(ValueError, match="'puzzle'"):
         ssl_loss({"puzzle": torch.zeros(1, 9, 9)}, {"puzzle": torch.zeros(1, 4, dtype=torch.long)})
+
+
+def test_weighted_pose_loss_equals_plain_with_unit_weights_and_drops_zero_weights() -> None:
+    torch.manual_seed(0)
+    bins = Bins(width=3.0, count=66, low=-99.0)
+    logits = torch.randn(5, 3, 66)
+    target = torch.tensor(
+        [
+            [10.0, -5.0, 3.0],
+            [40.0, 2.0, float("nan")],
+            [-70.0, 9.0, 1.0],
+            [0.0, 0.0, 0.0],
+            [5, 5, 5],
+        ]
+    )
+    plain = pose_loss(logits, target, bins)
+    ones = pose_loss(logits, target, bins, weight=torch.ones(5, 3))
+    for key in plain:
+        assert torch.allclose(plain[key], ones[key], atol=1e-6), key
+    w = torch.ones(5, 3)
+    w[4] = 0.0  # a sample with weight 0 counts as if it were not in the batch
+    dropped = pose_loss(logits[:4], target[:4], bins)
+    weighted = pose_loss(logits, target, bins, weight=w)
+    for key in dropped:
+        assert torch.allclose(dropped[key], weighted[key], atol=1e-5), key
+    w2 = torch.ones(5, 3)
+    w2[0] = 3.0  # weight 3 = the sample three times
+    tripled = pose_loss(
+        torch.cat([logits, logits[:1], logits[:1]]),
+        torch.cat([target, target[:1], target[:1]]),
+        bins,
+    )
+    assert torch.allclose(pose_loss(logits, target, bins, weight=w2)["total"], tripled["total"])
+    with pytest.raises(ValueError, match="weight"):
+        pose_loss(logits, target, bins, weight=torch.ones(5))

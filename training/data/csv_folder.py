@@ -7,7 +7,10 @@ Optional extra columns, in any order after the first four:
 * ``subject``: identity of the person (enables subject-wise splits);
 * ``x1,y1,x2,y2``: face box in pixels of the image; when present the sample is cropped with
   the runtime's crop rule (:func:`headpose.preprocess.crop_box`, square, ``crop_scale`` times the
-  larger side, border replicated). All four or none; a row may leave all four empty.
+  larger side, border replicated). All four or none; a row may leave all four empty. Training
+  views may jitter the box first (``box_jitter``: :class:`BoxJitter`);
+* ``spread_yaw,spread_pitch,spread_roll``: uncertainty of each label in degrees (a teacher's
+  spread for pseudo-labels, see :mod:`.pseudo_labels`); all three or none.
 
 Other extra columns are ignored. Every image file is checked for existence when the index is
 built (fail fast); decoding happens when a sample is loaded.
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from headpose.metadata import CropRule
 from headpose.preprocess import crop_box
@@ -31,6 +36,7 @@ from .records import ANGLES, PoseRecord, within_range
 
 HEADER = ("image", "yaw", "pitch", "roll")
 BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+SPREAD_COLUMNS = ("spread_yaw", "spread_pitch", "spread_roll")
 DEFAULT_CSV_NAME = "labels.csv"
 
 
@@ -93,6 +99,10 @@ def read_pose_csv(csv_path: str | Path, image_root: str | Path | None = None) ->
         if any(has_box) and not all(has_box):
             missing = [c for c, h in zip(BOX_COLUMNS, has_box, strict=True) if not h]
             raise DataError(f"{csv_path}: box columns need all of x1,y1,x2,y2, missing {missing}")
+        has_spread = [c in header for c in SPREAD_COLUMNS]
+        if any(has_spread) and not all(has_spread):
+            missing = [c for c, h in zip(SPREAD_COLUMNS, has_spread, strict=True) if not h]
+            raise DataError(f"{csv_path}: spread columns need all three, missing {missing}")
         records: list[PoseRecord] = []
         for line, cells in enumerate(reader, start=2):
             if not cells or all(c.strip() == "" for c in cells):
@@ -113,8 +123,16 @@ def read_pose_csv(csv_path: str | Path, image_root: str | Path | None = None) ->
                 )
             subject = (row.get("subject") or "").strip() or None
             box = _parse_box(row, csv_path, line) if all(has_box) else None
+            spread = None
+            if all(has_spread):
+                spread = np.array(
+                    [_parse_angle(row[c], csv_path, line, c) for c in SPREAD_COLUMNS],
+                    dtype=np.float32,
+                )
             records.append(
-                PoseRecord(str(image_path), np.array(angles, dtype=np.float32), subject, box)
+                PoseRecord(
+                    str(image_path), np.array(angles, dtype=np.float32), subject, box, spread=spread
+                )
             )
     return records
 
@@ -133,10 +151,12 @@ class CsvPoseDataset(PoseDataset):
         crop_scale: float = CropRule.scale,
         crop_shift_y: float = CropRule.shift_y,
         max_abs_angle: float | None = None,
+        box_jitter: BoxJitter | None = None,
         transform: Transform | None = None,
         train: bool = False,
     ) -> None:
         root = Path(root)
+        self.box_jitter = box_jitter
         csv_path = root if root.suffix.lower() == ".csv" else root / csv_name
         self.csv_path = csv_path
         self.crop_rule = CropRule(scale=float(crop_scale), shift_y=float(crop_shift_y))
@@ -147,4 +167,34 @@ class CsvPoseDataset(PoseDataset):
         image = read_rgb(record.image)
         if record.box is None:
             return image
-        return cut_region(image, crop_box(record.box, self.crop_rule), border="replicate")
+        box = record.box
+        if train and self.box_jitter is not None:
+            box = self.box_jitter(box)
+        return cut_region(image, crop_box(box, self.crop_rule), border="replicate")
+
+
+@dataclass(frozen=True)
+class BoxJitter:
+    """Random change of a face box (training crops that vary as the runtime's detectors do).
+
+    Half-widths of uniform ranges: ``shift`` moves the centre by up to that fraction of the
+    box's longer side in x and y; ``scale`` multiplies both sides by ``exp(u)``, and ``aspect``
+    the width/height ratio by ``exp(u)``, ``u`` uniform in +-value. Draws from the global torch
+    generator, which the training data seeds per sample, so a run is reproducible.
+    ``bench/box_spread.py`` measures the spread these should cover.
+    """
+
+    shift: float = 0.0
+    scale: float = 0.0
+    aspect: float = 0.0
+
+    def __call__(self, box: tuple[float, float, float, float]) -> tuple[float, ...]:
+        u = (torch.rand(4, dtype=torch.float64) * 2.0 - 1.0).tolist()
+        x1, y1, x2, y2 = (float(v) for v in box)
+        w, h = x2 - x1, y2 - y1
+        side = max(w, h)
+        cx = (x1 + x2) / 2.0 + u[0] * self.shift * side
+        cy = (y1 + y2) / 2.0 + u[1] * self.shift * side
+        s, a = math.exp(u[2] * self.scale), math.exp(u[3] * self.aspect)
+        w, h = w * s * math.sqrt(a), h * s / math.sqrt(a)
+        return (cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0)

@@ -20,6 +20,8 @@ class PoseRecord:
     ``subject``: identity of the person (for subject-wise splits), or None.
     ``box``: face box ``(x1, y1, x2, y2)`` in pixels of the source image, or None.
     ``index``: row inside a container file, or None for one-image-per-file datasets.
+    ``spread``: float32 ``(3,)`` uncertainty of each label in degrees (e.g. a teacher's spread for
+    a pseudo-label), NaN = not given; None for ordinary labels.
     """
 
     image: str
@@ -27,8 +29,14 @@ class PoseRecord:
     subject: str | None = None
     box: tuple[float, float, float, float] | None = None
     index: int | None = None
+    spread: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.spread is not None:
+            spread = np.array(self.spread, dtype=np.float32).reshape(-1)
+            if spread.shape != (3,):
+                raise ValueError(f"PoseRecord spread must have 3 values, got {spread.shape}")
+            object.__setattr__(self, "spread", spread)
         target = np.array(self.target, dtype=np.float32).reshape(-1)
         if target.shape != (3,):
             raise ValueError(

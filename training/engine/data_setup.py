@@ -59,6 +59,7 @@ class MethodSamples(Dataset):
         seed: int,
         fixed_epoch: int | None = None,
         apply_task: bool = True,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.base = base
         self.transform = transform
@@ -68,6 +69,10 @@ class MethodSamples(Dataset):
         self.fixed = fixed_epoch is not None
         self.apply_task = apply_task
         self.index = torch.tensor(method.angle_index)
+        # per-sample, per-angle loss weights (N, 3) [yaw, pitch, roll]; None: every label weighs 1
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
+        if self.weights is not None and self.weights.shape != (len(base), 3):
+            raise ValueError(f"weights: expected shape ({len(base)}, 3), got {self.weights.shape}")
 
     def set_epoch(self, epoch: int) -> None:
         if not self.fixed:
@@ -90,6 +95,8 @@ class MethodSamples(Dataset):
             elif self.apply_task:
                 image, labels = self.method.prepare(image, gen)
             target = torch.as_tensor(np.asarray(target, dtype=np.float32))[self.index]
+            if self.weights is not None:
+                sample["weight"] = torch.from_numpy(self.weights[i])[self.index]
             return {"image": image, "target": target, "ssl": labels, **sample}
 
         return seeded_call(seed, make)
@@ -115,17 +122,72 @@ def data_root(cfg: Config, value: str, key: str) -> Path:
     return path
 
 
+class ConcatView:
+    """Several dataset views as one: ``load(i)``, ``records``, ``targets()`` and ``len``."""
+
+    def __init__(self, views: list[Any]) -> None:
+        self.views = list(views)
+        self.offsets = np.cumsum([0] + [len(v) for v in self.views])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range 0..{len(self) - 1}")
+        k = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        return self.views[k].load(index - int(self.offsets[k]), train)
+
+    @property
+    def records(self) -> list[Any]:
+        return [r for v in self.views for r in v.records]
+
+    def targets(self) -> np.ndarray:
+        return np.concatenate([v.targets() for v in self.views])
+
+
 def open_dataset(cfg: Config, kind: str, root: Path) -> Any:
     from headpose.training.data import build_dataset
+    from headpose.training.data.csv_folder import BoxJitter
 
     opts: dict[str, Any] = {}
     if kind == "csv":
+        j = cfg.data.box_jitter
         opts = {
             "csv_name": cfg.data.csv,
             "crop_scale": cfg.data.crop_scale,
             "crop_shift_y": cfg.data.crop_shift_y,
         }
+        if j.shift or j.scale or j.aspect:
+            opts["box_jitter"] = BoxJitter(j.shift, j.scale, j.aspect)
     return build_dataset(kind, root, **opts)
+
+
+def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -> np.ndarray:
+    """Per-angle loss weights (N, 3) of pseudo-labelled records: ``weight`` times
+    ``1 / (1 + (spread / spread_ref)^2)`` (``spread_ref`` 0 or no spread: ``weight``)."""
+    out = np.full((len(records), 3), float(weight), dtype=np.float32)
+    if spread_ref > 0:
+        for i, r in enumerate(records):
+            if r.spread is not None:
+                s = np.nan_to_num(r.spread, nan=0.0)
+                out[i] *= 1.0 / (1.0 + (s / spread_ref) ** 2)
+    return out
+
+
+def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | None]:
+    """The training view with ``cfg.semi``'s pseudo-labelled rows added, and the loss weights
+    (None when semi-supervision is off)."""
+    s = cfg.semi
+    if not s.pseudo_labels:
+        return train_view, None
+    pseudo = open_dataset(cfg, "csv", data_root(cfg, s.pseudo_labels, "semi.pseudo_labels"))
+    n = len(pseudo) if not s.max_images else min(s.max_images, len(pseudo))
+    pseudo_view = pseudo.view(list(range(n)), train=True)
+    views = [train_view] * s.labelled_repeat + [pseudo_view]
+    labelled = np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)
+    weights = pseudo_label_weights(pseudo_view.records, s.weight, s.spread_ref)
+    return ConcatView(views), np.concatenate([labelled, weights])
 
 
 def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
@@ -185,7 +247,8 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
         **cfg.data.augmentation_options,
     )
     eval_tf = build_transform(size, train=False)
-    train = MethodSamples(train_view, train_tf, method, cfg.runtime.seed)
+    train_base, weights = add_pseudo_labels(cfg, train_view)
+    train = MethodSamples(train_base, train_tf, method, cfg.runtime.seed, weights=weights)
     val = None
     val_targets = None
     if val_idx:

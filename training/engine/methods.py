@@ -80,12 +80,17 @@ class Method:
         return {"pose": out["pose"][:n], "ssl": {k: v[n:] for k, v in out["ssl"].items()}}
 
     def losses(
-        self, outputs: Mapping[str, Any], target: Tensor | None, ssl_labels: Mapping[str, Tensor]
+        self,
+        outputs: Mapping[str, Any],
+        target: Tensor | None,
+        ssl_labels: Mapping[str, Tensor],
+        weight: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """All loss parts of one batch; ``"loss"`` is what is optimised.
 
         ``outputs``: PoseNet output; ``target``: ``(N, A)`` degrees in the model's angle order
-        (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``.
+        (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``;
+        ``weight``: ``(N, A)`` per-label weights of the pose loss (pseudo-labels), or None.
         """
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
@@ -95,7 +100,9 @@ class Method:
             if self.regression_only:
                 pose = regression_loss(outputs["pose"], target, self.bins, self.angles)
             else:
-                pose = pose_loss(outputs["pose"], target, self.bins, self.alpha, self.angles)
+                pose = pose_loss(
+                    outputs["pose"], target, self.bins, self.alpha, self.angles, weight=weight
+                )
             parts.update({f"pose/{k}": v for k, v in pose.items()})
             total = pose["total"]
         if self.uses_ssl_loss:

@@ -293,9 +293,12 @@ class Trainer:
         ssl_images = batch.get("ssl_image")
         if ssl_images is not None:
             ssl_images = ssl_images.to(self.device, non_blocking=True)
+        weight = batch.get("weight")
+        if weight is not None:
+            weight = weight.to(self.device, non_blocking=True)
         with self._autocast():
             outputs = self.method.forward(self.net, images, ssl_images)
-            parts = self.method.losses(outputs, target, labels)
+            parts = self.method.losses(outputs, target, labels, weight=weight)
         loss = parts["loss"]
         if not torch.isfinite(loss):
             raise FloatingPointError(

@@ -1,0 +1,48 @@
+"""Pseudo-labels from a teacher ONNX model: a pose CSV with boxes and spreads, never overwritten."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headpose.estimator import default_model_path
+from headpose.training.data.csv_folder import read_pose_csv
+from headpose.training.data.errors import DataError
+from headpose.training.data.pseudo_labels import HEADER, write_pseudo_labels
+from headpose.training.engine.data_setup import pseudo_label_weights
+
+
+@pytest.fixture()
+def faces(tmp_path: Path, shared_dir: Path) -> Path:
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for src in sorted((shared_dir / "data" / "utkface").glob("*.jpg"))[:3]:
+        shutil.copy(src, folder / src.name)
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_teacher_labels_every_face_with_box_and_spread(faces: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pseudo.csv"
+    images, rows = write_pseudo_labels(faces, default_model_path(), out)
+    assert images == 3 and rows == 3
+    assert out.read_text().splitlines()[0] == ",".join(HEADER)
+    records = read_pose_csv(out)  # the normal pose CSV reader takes it
+    for r in records:
+        assert r.box is not None and r.spread is not None
+        assert np.all(np.abs(r.target) < 99) and np.all((r.spread > 0) & (r.spread < 60))
+    with pytest.raises(DataError, match="exists"):
+        write_pseudo_labels(faces, default_model_path(), out)
+
+
+def test_weights_fall_with_the_teacher_spread(faces: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pseudo.csv"
+    write_pseudo_labels(faces, default_model_path(), out)
+    records = read_pose_csv(out)
+    w = pseudo_label_weights(records, weight=0.5, spread_ref=15.0)
+    spread = np.stack([r.spread for r in records])
+    assert np.allclose(w, 0.5 / (1.0 + (spread / 15.0) ** 2))
+    assert np.all(pseudo_label_weights(records, weight=0.5, spread_ref=0.0) == 0.5)

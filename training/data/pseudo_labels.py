@@ -1,0 +1,120 @@
+"""Pseudo-labels for unlabelled faces from a teacher model (ONNX), for semi-supervised training.
+
+``python -m headpose.training.data.pseudo_labels FOLDER --teacher MODEL.onnx -o pseudo.csv``
+finds the face nearest the centre of every image in ``FOLDER`` (recursively) with the runtime's
+detector, crops it with the teacher's own crop rule (exactly as the runtime would) and writes
+
+``image,yaw,pitch,roll,x1,y1,x2,y2,spread_yaw,spread_pitch,spread_roll``
+
+with absolute image paths: the teacher's angles (degrees), the detector box, and the teacher's
+spread per angle (the standard deviation of its bin distribution, degrees), which the
+semi-supervised method turns into a per-sample weight (``semi.spread_ref``). The file is a
+normal pose CSV (``data.kind=csv``): the ``csv`` reader keeps the box and reads the spreads.
+Images where no face is found are left out (counted). The teacher sees each face once, unaugmented
+(the *weak* view); the student trains on strongly augmented views of the same face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from headpose.detectors import get_detector
+from headpose.pose_model import PoseModel
+from headpose.preprocess import crop_face
+
+from .detector_boxes import best_box
+from .errors import DataError
+from .unlabeled import find_images
+
+SPREAD_COLUMNS = ("spread_yaw", "spread_pitch", "spread_roll")
+HEADER = ("image", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2", *SPREAD_COLUMNS)
+
+
+def write_pseudo_labels(
+    folder: str | Path,
+    teacher: str | Path,
+    output: str | Path,
+    detector: str = "yunet",
+    batch: int = 16,
+    overwrite: bool = False,
+) -> tuple[int, int]:
+    """Label every face image in ``folder`` with ``teacher``; write ``output`` atomically.
+
+    Returns ``(images, rows written)``. Refuses to replace an existing ``output`` unless
+    ``overwrite``.
+    """
+    folder, output = Path(folder), Path(output)
+    if output.exists() and not overwrite:
+        raise DataError(f"{output}: exists; pass --overwrite to replace it")
+    paths = find_images(folder)
+    model = PoseModel(teacher, threads=os.cpu_count() or 1)
+    det = get_detector(detector)
+    tmp = output.with_name(output.name + f".tmp-{os.getpid()}")
+    rows = 0
+    pending: list[tuple[Path, tuple[float, ...], np.ndarray]] = []
+
+    def flush(writer: csv.writer) -> int:
+        if not pending:
+            return 0
+        angles, spread = model.predict_crops([c for _, _, c in pending])
+        ypr, ypr_spread = model.to_yaw_pitch_roll(angles), model.to_yaw_pitch_roll(spread)
+        for (path, box, _), a, s in zip(pending, ypr, ypr_spread, strict=True):
+            writer.writerow(
+                [
+                    str(path.resolve()),
+                    *(f"{v:.4f}" for v in a),
+                    *(f"{v:.2f}" for v in box),
+                    *(f"{v:.4f}" for v in s),
+                ]
+            )
+        n = len(pending)
+        pending.clear()
+        return n
+
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for path in paths:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise DataError(f"{path}: unreadable image")
+            box = best_box(det, image)
+            if box is None:
+                continue
+            crop = crop_face(image, np.asarray(box), model.meta.crop, model.input_size)
+            pending.append((path, box, crop))
+            if len(pending) >= batch:
+                rows += flush(writer)
+        rows += flush(writer)
+    os.replace(tmp, output)
+    return len(paths), rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="folder of unlabelled face images (searched recursively)")
+    parser.add_argument("--teacher", required=True, help="teacher pose model (.onnx)")
+    parser.add_argument("-o", "--output", required=True, help="pseudo-label CSV to write")
+    parser.add_argument("--detector", default="yunet", help="runtime detector (default yunet)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    args = parser.parse_args(argv)
+    try:
+        images, rows = write_pseudo_labels(
+            args.folder, args.teacher, args.output, args.detector, overwrite=args.overwrite
+        )
+    except (DataError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: {rows} of {images} images labelled (no face found in {images - rows})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
