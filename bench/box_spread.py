@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N crops")
     parser.add_argument("--out", default=str(REPO / "bench/results/box_spread.md"))
     args = parser.parse_args(argv)
-    yunet, blaze = get_detector("yunet"), get_detector("blazeface")
+    yunet = get_detector("yunet")
+    blaze = get_detector("blazeface", box_style="native")
+    styled = get_detector("blazeface")  # boxes mapped to YuNet's style (the runtime default)
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
     files = sorted((SHARED / "data/aflw2000-crops").rglob("*.jpg"))
     if args.limit:
         files = files[: args.limit]
@@ -97,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         other = central_box(blaze, image)
         if other is not None:
-            rows.setdefault("BlazeFace vs YuNet (same crop)", []).append(box_change(ref, other))
+            rows.setdefault("BlazeFace (native box) vs YuNet", []).append(box_change(ref, other))
+            pairs.append((np.asarray(ref, np.float64), np.asarray(other, np.float64)))
+        other = central_box(styled, image)
+        if other is not None:
+            rows.setdefault("BlazeFace (YuNet-style box) vs YuNet", []).append(
+                box_change(ref, other)
+            )
         for name, img, back in _perturbations(image, rng):
             box = central_box(yunet, img)
             if box is not None:
@@ -133,6 +142,22 @@ def main(argv: list[str] | None = None) -> int:
         s = _stats(changes)
         cells = [f"{s['mean'][k]:+.3f} / {s['std'][k]:.3f} / {s['p95'][k]:.3f}" for k in range(4)]
         lines.append(f"| {name} | {s['n']} | " + " | ".join(cells) + " |")
+    if pairs:
+        a, b = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        wb, hb = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        fit = (
+            np.median(((a[:, 0] + a[:, 2]) - (b[:, 0] + b[:, 2])) / 2 / wb),
+            np.median(((a[:, 1] + a[:, 3]) - (b[:, 1] + b[:, 3])) / 2 / hb),
+            np.median((a[:, 2] - a[:, 0]) / wb),
+            np.median((a[:, 3] - a[:, 1]) / hb),
+        )
+        lines += [
+            "",
+            "BlazeFace native box -> YuNet-style box, medians (centre shift x, y in BlazeFace "
+            "widths/heights; width, height factors), the constants of "
+            "`headpose.detectors.blazeface.YUNET_STYLE`: "
+            + ", ".join(f"{v:+.3f}" if k < 2 else f"{v:.3f}" for k, v in enumerate(fit)),
+        ]
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -66,6 +66,9 @@ class SplitConfig:
     seed: int = 0
     folds: int = 5
     fold: int = 0
+    # >0: this fraction of the training split is set aside as a tuning split (seed + 1000): never
+    # trained on, for choices and calibration, so the validation split stays untouched
+    tune_fraction: float = 0.0
 
 
 @dataclass
@@ -526,6 +529,10 @@ def validate(cfg: Config) -> None:
     if not 0.0 <= d.split.val_fraction < 1.0:
         raise ConfigError(
             f"config key 'data.split.val_fraction': expected 0 <= value < 1, got {d.split.val_fraction!r}"
+        )
+    if not 0.0 <= d.split.tune_fraction < 1.0:
+        raise ConfigError(
+            f"config key 'data.split.tune_fraction': expected 0 <= value < 1, got {d.split.tune_fraction!r}"
         )
     if d.split.by == "kfold" and not 0 <= d.split.fold < d.split.folds:
         raise ConfigError(

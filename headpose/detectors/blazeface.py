@@ -39,11 +39,32 @@ def ssd_anchor_centres() -> np.ndarray:
     return np.concatenate(centres).astype(np.float32)
 
 
+# BlazeFace box -> YuNet-style box: (centre shift x, y in BlazeFace box widths/heights, width
+# factor, height factor); medians over 1,367 AFLW2000 crops, printed by bench/box_spread.py
+YUNET_STYLE = (-0.006, -0.084, 0.904, 1.239)
+BOX_STYLES = ("yunet", "native")
+
+
+def to_yunet_style(boxes: np.ndarray) -> np.ndarray:
+    """BlazeFace boxes ``(N, 4)`` x1, y1, x2, y2 -> the boxes YuNet would draw (same units)."""
+    dx, dy, fw, fh = YUNET_STYLE
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
+    w, h = w * fw, h * fh
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
 class BlazeFaceDetector(Detector):
     """BlazeFace short-range (faces within ~2 m of the camera) in onnxruntime.
 
     ``score_threshold``: minimum sigmoid score (MediaPipe's default 0.5); ``nms_threshold``:
     IoU for MediaPipe's weighted NMS; ``providers``/``threads``: onnxruntime options.
+    ``box_style``: ``"yunet"`` (default) maps BlazeFace's square box onto the box YuNet draws for
+    the same face (taller, higher), since the pose model's crop rule was fitted to YuNet's boxes;
+    ``"native"`` keeps BlazeFace's own box. The mapping (:data:`YUNET_STYLE`) is the median
+    relation of the two detectors' boxes on the AFLW2000 crops (``bench/box_spread.py``).
     """
 
     name = "blazeface"
@@ -55,9 +76,13 @@ class BlazeFaceDetector(Detector):
         nms_threshold: float = 0.3,
         providers: Sequence[str] | str | None = None,
         threads: int | None = None,
+        box_style: str = "yunet",
     ) -> None:
         from headpose.runtime import create_session
 
+        if box_style not in BOX_STYLES:
+            raise InvalidInputError(f"box_style: expected one of {BOX_STYLES}, got {box_style!r}")
+        self.box_style = box_style
         if not 0.0 <= score_threshold <= 1.0:
             raise InvalidInputError(f"score_threshold: expected 0..1, got {score_threshold}")
         if not 0.0 < nms_threshold <= 1.0:
@@ -106,6 +131,8 @@ class BlazeFaceDetector(Detector):
         # [0, 1] of the 128 letterbox -> original pixels
         offset = np.array([pad_x, pad_y], np.float32)
         boxes = (boxes * INPUT_SIZE - np.tile(offset, 2)) / scale
+        if self.box_style == "yunet":
+            boxes = to_yunet_style(boxes)
         points = (points * INPUT_SIZE - offset) / scale
         dets = Detections(clip_boxes(boxes, image.shape[1], image.shape[0]), scores, None)
         return dets, points.astype(np.float32)

@@ -191,7 +191,19 @@ def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | N
 
 
 def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
-    """Train / validation indices of ``full`` as ``cfg.data.split`` says (then ``low_data``)."""
+    """Train / validation indices of ``full`` as ``cfg.data.split`` says (then ``low_data``);
+    the tuning split (``data.split.tune_fraction``) is left out of train."""
+    train, _tune, val = split_train_tune_val(cfg, full)
+    return train, val
+
+
+def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], list[int]]:
+    """Train, tuning and validation indices of ``full``.
+
+    The tuning split is ``data.split.tune_fraction`` of the training split (drawn with seed
+    ``split.seed + 1000``), filtered by ``data.train_max_abs_angle`` like training; empty when the
+    fraction is 0. Validation never changes with either setting.
+    """
     from headpose.training.data import (
         kfold_split,
         limit_data,
@@ -212,13 +224,25 @@ def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
         else:
             split = kfold_split(full, s.folds, s.fold, seed=s.seed)
         train, val = split.train.tolist(), split.val.tolist()
-    if cfg.data.train_max_abs_angle is not None and train:
-        targets = stack_targets([full.records[i] for i in train])
-        keep = within_limit(targets, cfg.data.train_max_abs_angle)
-        train = [i for i, kept in zip(train, keep, strict=True) if kept]
+    tune: list[int] = []
+    if s.tune_fraction > 0 and train:
+        order = np.random.default_rng(s.seed + 1000).permutation(len(train))
+        chosen = set(order[: max(1, round(s.tune_fraction * len(train)))].tolist())
+        tune = [i for k, i in enumerate(train) if k in chosen]
+        train = [i for k, i in enumerate(train) if k not in chosen]
+    if cfg.data.train_max_abs_angle is not None:
+        limit = cfg.data.train_max_abs_angle
+
+        def keep(indices: list[int]) -> list[int]:
+            if not indices:
+                return indices
+            ok = within_limit(stack_targets([full.records[i] for i in indices]), limit)
+            return [i for i, kept in zip(indices, ok, strict=True) if kept]
+
+        train, tune = keep(train), keep(tune)
     if cfg.data.low_data:
         train = limit_data(full, indices=train, max_images=cfg.data.low_data, seed=s.seed).tolist()
-    return train, val
+    return train, tune, val
 
 
 def build_run_data(cfg: Config, method: Method) -> RunData:
