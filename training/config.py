@@ -180,6 +180,7 @@ class RuntimeConfig:
     tensorboard: bool = True  # used when the tensorboard package is installed
     progress: bool = True  # tqdm bar
     val_batch_size: int = 0  # 0: same as optim.batch_size
+    dist_timeout_min: float = 60.0  # DDP: how long ranks wait for each other (rank-0 validation)
 
 
 @dataclass
@@ -589,6 +590,7 @@ def validate(cfg: Config) -> None:
             f"config key 'runtime.device': expected auto, cpu, cuda or cuda:N, got {r.device!r}"
         )
     _choice("runtime.amp", r.amp, ("auto", "fp16", "bf16", "off"))
+    _positive("runtime.dist_timeout_min", r.dist_timeout_min)
     for key in ("workers", "log_every", "checkpoint_every_steps", "max_steps", "val_batch_size"):
         _positive(f"runtime.{key}", getattr(r, key), allow_zero=True)
     if r.log_every == 0:

@@ -9,6 +9,8 @@
 Targets are degrees, shape ``(N, A)`` in the model's angle order; NaN marks a missing label and is
 excluded. Angles with no labelled sample in the batch do not count in the average over angles; a
 batch with no label at all yields a zero loss that is still connected to the graph (never NaN).
+Every loss is computed in float32 with autocast switched off (logits may come from an fp16/bf16
+forward pass), and without device->host copies (no data-dependent shapes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from headpose.metadata import Bins
-from headpose.training.bins import angle_to_bin, bin_centres
+from headpose.training.bins import IGNORE_INDEX, angle_to_bin, bin_centres, full_precision
 
 DEFAULT_ANGLES = ("yaw", "pitch", "roll")
 _RMSE_EPS = 1e-8  # keeps the gradient of sqrt finite when the error is exactly zero
@@ -51,49 +53,45 @@ def _check_pose_inputs(logits: Tensor, target_deg: Tensor, bins: Bins) -> None:
 
 def _per_angle_terms(
     logits: Tensor, target_deg: Tensor, bins: Bins, weight: Tensor | None = None
-) -> list[tuple[Tensor, Tensor, int]]:
-    """For each angle: (ce, rmse, number of labelled samples); zero terms when none.
+) -> list[tuple[Tensor, Tensor, Tensor]]:
+    """For each angle: (ce, rmse, has_label), float32 scalars; ce and rmse are 0 without labels.
 
-    ``weight`` ``(N, A)``: per-sample, per-angle weights of the means (None: all 1).
+    ``weight`` ``(N, A)``: per-sample, per-angle weights of the means (None: all 1). Masked
+    weighted means over the batch instead of boolean gathers: no value leaves the device and no
+    shape depends on the data, so a step never waits for the GPU here.
     """
-    logits = logits.float()
-    target = target_deg.to(device=logits.device, dtype=torch.float32)
-    if weight is not None:
-        if weight.shape != target.shape:
-            raise ValueError(
-                f"weight: expected shape {tuple(target.shape)} (N, A), got {tuple(weight.shape)}"
-            )
-        weight = weight.to(device=logits.device, dtype=torch.float32)
-    centres = bin_centres(bins, device=logits.device)
-    labels = angle_to_bin(target, bins)
-    terms = []
-    for a in range(logits.shape[1]):
-        mask = ~torch.isnan(target[:, a])
-        count = int(mask.sum())
-        if count == 0:
-            zero = logits[:, a].sum() * 0.0  # connected to the graph, gradient zero
-            terms.append((zero, zero, 0))
-            continue
-        angle_logits = logits[:, a][mask]
-        expected = torch.softmax(angle_logits, dim=-1) @ centres
+    with full_precision(logits.device.type):
+        logits = logits.float()
+        target = target_deg.to(device=logits.device, dtype=torch.float32)
+        labelled = ~torch.isnan(target)  # (N, A)
         if weight is None:
-            ce = F.cross_entropy(angle_logits, labels[:, a][mask])
-            mse = ((expected - target[:, a][mask]) ** 2).mean()
+            w = labelled.float()
         else:
-            w = weight[:, a][mask]
-            total_w = w.sum().clamp_min(1e-12)
-            ce_each = F.cross_entropy(angle_logits, labels[:, a][mask], reduction="none")
-            ce = (ce_each * w).sum() / total_w
-            mse = (w * (expected - target[:, a][mask]) ** 2).sum() / total_w
-        terms.append((ce, torch.sqrt(mse + _RMSE_EPS), count))
-    return terms
+            if weight.shape != target.shape:
+                raise ValueError(
+                    f"weight: expected shape {tuple(target.shape)} (N, A), got {tuple(weight.shape)}"
+                )
+            weight = weight.to(device=logits.device, dtype=torch.float32)
+            w = torch.where(labelled, weight, torch.zeros_like(weight))
+        has = labelled.any(dim=0).float()  # (A,)
+        denom = w.sum(dim=0).clamp_min(1e-12)
+        centres = bin_centres(bins, device=logits.device)
+        labels = angle_to_bin(target, bins)  # IGNORE_INDEX where the label is missing
+        ce = F.cross_entropy(
+            logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
+        )  # (N, A), 0 where missing
+        expected = torch.softmax(logits, dim=-1) @ centres  # (N, A)
+        error = torch.where(labelled, expected - target, torch.zeros_like(expected))
+        ce_a = (ce * w).sum(dim=0) / denom
+        mse = (w * error * error).sum(dim=0) / denom
+        rmse_a = torch.sqrt(mse + _RMSE_EPS) * has  # exactly 0 (gradient 0) without labels
+    return [(ce_a[a], rmse_a[a], has[a]) for a in range(logits.shape[1])]
 
 
-def _average(values: list[Tensor], counts: list[int], like: Tensor) -> Tensor:
-    used = [v for v, c in zip(values, counts, strict=True) if c > 0]
-    if not used:
-        return like.float().sum() * 0.0
-    return torch.stack(used).mean()
+def _average(values: list[Tensor], has: list[Tensor]) -> Tensor:
+    """Mean of ``values`` over the angles with labels (0, still in the graph, when none)."""
+    weights = torch.stack(has)
+    return (torch.stack(values) * weights).sum() / weights.sum().clamp_min(1.0)
 
 
 def pose_loss(
@@ -123,10 +121,10 @@ def pose_loss(
     _check_pose_inputs(logits, target_deg, bins)
     names = _angle_names(logits.shape[1], angles)
     terms = _per_angle_terms(logits, target_deg, bins, weight)
-    counts = [c for _, _, c in terms]
+    has = [t[2] for t in terms]
     out: dict[str, Tensor] = {}
-    ce = _average([t[0] for t in terms], counts, logits)
-    rmse = _average([t[1] for t in terms], counts, logits)
+    ce = _average([t[0] for t in terms], has)
+    rmse = _average([t[1] for t in terms], has)
     out["ce"], out["rmse"], out["total"] = ce, rmse, ce + alpha * rmse
     for name, (ce_a, rmse_a, _) in zip(names, terms, strict=True):
         out[f"ce_{name}"] = ce_a
@@ -149,12 +147,12 @@ def regression_loss(
     _check_pose_inputs(logits, target_deg, bins)
     names = _angle_names(logits.shape[1], angles)
     terms = _per_angle_terms(logits, target_deg, bins)
-    counts = [c for _, _, c in terms]
-    rmse = _average([t[1] for t in terms], counts, logits)
+    has = [t[2] for t in terms]
+    rmse = _average([t[1] for t in terms], has)
     out: dict[str, Tensor] = {
         "rmse": rmse,
         "total": rmse,
-        "ce": _average([t[0] for t in terms], counts, logits).detach(),
+        "ce": _average([t[0] for t in terms], has).detach(),
     }
     for name, (_, rmse_a, _) in zip(names, terms, strict=True):
         out[f"rmse_{name}"] = rmse_a
@@ -191,17 +189,18 @@ def ssl_loss(
                 f"{tuple(lg.shape)} and {tuple(lb.shape)}"
             )
         n, h, c = lg.shape
-        if n == 0:
-            value = lg.float().sum() * 0.0
-        else:
-            value = (
-                F.cross_entropy(
-                    lg.float().reshape(n * h, c),
-                    lb.to(lg.device).long().reshape(n * h),
-                    reduction="sum",
+        with full_precision(lg.device.type):
+            if n == 0:
+                value = lg.float().sum() * 0.0
+            else:
+                value = (
+                    F.cross_entropy(
+                        lg.float().reshape(n * h, c),
+                        lb.to(lg.device).long().reshape(n * h),
+                        reduction="sum",
+                    )
+                    / n
                 )
-                / n
-            )
         out[name] = value
         parts.append(value)
     total = torch.stack(parts).sum()

@@ -3,7 +3,8 @@
 Every file is written to a temporary name in the same folder, flushed and fsync'ed, then moved
 over the target with :func:`os.replace`, so a crash leaves either the old file or the new one,
 never half of one. Checkpoints hold only tensors and plain Python values, so they load with
-``torch.load(weights_only=True)``.
+``torch.load(weights_only=True)``. Training checkpoints also record ``"amp"``, the resolved AMP
+mode (``fp16``, ``bf16`` or ``off``) the ``"scaler"`` state belongs to (absent in older files).
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ def load_checkpoint(
 # --------------------------------------------------------------------------- RNG states
 
 
-def rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU + CUDA) generator states as tensors and plain values."""
+def rng_state(cuda_device: torch.device | None = None) -> dict[str, Any]:
+    """Python, NumPy and torch CPU generator states as tensors and plain values, plus the CUDA
+    generator of ``cuda_device`` (this process's GPU) when given: only that one, so a run can
+    resume where fewer GPUs are visible."""
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
@@ -125,13 +128,14 @@ def rng_state() -> dict[str, Any]:
         },
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if cuda_device is not None:
+        state["cuda_device"] = torch.cuda.get_rng_state(cuda_device)
     return state
 
 
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
+def set_rng_state(state: Mapping[str, Any], cuda_device: torch.device | None = None) -> None:
+    """Restore what :func:`rng_state` returned; the saved CUDA generator goes to ``cuda_device``
+    (this process's GPU). States of older checkpoints (every visible GPU's) are not restored."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     npst = state["numpy"]
@@ -145,5 +149,5 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         )
     )
     torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if cuda_device is not None and "cuda_device" in state:
+        torch.cuda.set_rng_state(state["cuda_device"].cpu(), cuda_device)

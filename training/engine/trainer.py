@@ -2,7 +2,14 @@
 
 Resume is exact: the order of every epoch comes from ``seed + epoch`` (:class:`EpochSampler`),
 each sample's randomness from ``(seed, epoch, index)``, and the checkpoint stores the position in
-the epoch plus the model, optimizer, scheduler, AMP scaler and generator states of every process.
+the epoch plus the model, optimizer, scheduler, AMP mode and scaler and generator states of every
+process (on CUDA: the generator of each process's own GPU). Bit-exact on CPU; on CUDA the
+kernels themselves are not deterministic unless ``torch.use_deterministic_algorithms`` is set, so
+a resumed run follows the same data and random draws but not the same rounding.
+
+One training step does not wait for the GPU: the loss parts stay on the device, summed there,
+and are copied to the host once per logging step, checkpoint or epoch end (where a non-finite
+loss is also detected). Losses and angle decoding run in float32 outside autocast.
 Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
 ``learning_curve.png``, ``config.yaml`` and ``tensorboard/`` when tensorboard is installed.
 """
@@ -10,6 +17,7 @@ Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -44,8 +52,19 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 Callback = Callable[["Trainer"], None]
 
 
-def select_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA (this process's GPU) when available, else CPU."""
+def select_device(name: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """``auto`` -> CUDA (this process's GPU, ``cuda:LOCAL_RANK``) when available, else CPU.
+
+    ``cuda:N`` names one GPU, so it is refused when several processes run (torchrun with
+    ``WORLD_SIZE > 1``): they would all train on GPU N. Use ``cuda`` or ``auto`` there and pick
+    the GPUs with ``CUDA_VISIBLE_DEVICES``.
+    """
+    if name.startswith("cuda:") and world_size > 1:
+        raise ConfigError(
+            f"config key 'runtime.device': {name!r} puts all {world_size} processes of this "
+            "torchrun job (WORLD_SIZE) on one GPU; use runtime.device=cuda (each process takes "
+            "cuda:LOCAL_RANK) and choose the GPUs with CUDA_VISIBLE_DEVICES"
+        )
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda"):
@@ -58,11 +77,32 @@ def select_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype: ``auto`` is fp16 on CUDA and off on CPU; None means full precision."""
+AMP_MODES = {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}
+
+
+def amp_mode(mode: str, device: torch.device) -> str:
+    """The AMP mode ``runtime.amp`` means on ``device``: ``fp16``, ``bf16`` or ``off``.
+
+    ``auto`` is fp16 on CUDA and off on CPU. bf16 on a GPU without bf16 support (before Ampere)
+    is a :class:`ConfigError` at start-up rather than a slow emulation or a crash later.
+    """
     if mode == "auto":
         mode = "fp16" if device.type == "cuda" else "off"
-    return {"fp16": torch.float16, "bf16": torch.bfloat16, "off": None}[mode]
+    if mode not in AMP_MODES:
+        raise ConfigError(
+            f"config key 'runtime.amp': expected auto, fp16, bf16 or off, got {mode!r}"
+        )
+    if mode == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            f"config key 'runtime.amp': bf16, but {device} does not support bfloat16 "
+            "(needs compute capability 8.0+, e.g. A100/RTX 30xx); use runtime.amp=fp16"
+        )
+    return mode
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype of :func:`amp_mode`; None means full precision."""
+    return AMP_MODES[amp_mode(mode, device)]
 
 
 def build_metadata(
@@ -133,10 +173,11 @@ class Trainer:
         self.cfg = cfg
         self.callbacks = list(callbacks)
         r = cfg.runtime
-        probe = select_device(r.device)
-        self.dist = D.init_distributed(probe.type)
-        self.device = select_device(r.device, self.dist.local_rank)
-        self.amp = amp_dtype(r.amp, self.device)
+        probe = select_device(r.device, world_size=D.world_size_from_env())
+        self.amp_mode = amp_mode(r.amp, probe)  # checked before any process group or data
+        self.dist = D.init_distributed(probe.type, timeout_min=r.dist_timeout_min)
+        self.device = select_device(r.device, self.dist.local_rank, self.dist.world_size)
+        self.amp = AMP_MODES[self.amp_mode]
         self.out_dir = Path(expand_path(r.out_dir, cfg))
         if not resume and not r.overwrite and (self.out_dir / "last.pt").exists():
             raise ConfigError(
@@ -167,6 +208,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epoch_sums: dict[str, float] = {}
         self.epoch_count = 0
+        self._pending: torch.Tensor | None = None  # loss parts summed on the device, not yet copied
+        self._pending_keys: list[str] = []
+        self._pending_from = 0  # first step in _pending
         self.started = time.time()
         torch.manual_seed(r.seed + 1 + self.dist.rank)  # dropout differs across ranks
         if resume:
@@ -220,7 +264,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
+        self._resume_scaler(path, state)
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.step_in_epoch = int(state["step_in_epoch"])
         self.best_metric = state["best_metric"]
@@ -233,7 +277,28 @@ class Trainer:
                 f"{path}: saved by {len(states)} process(es), cannot resume exactly with "
                 f"{self.dist.world_size}"
             )
-        set_rng_state(states[self.dist.rank])
+        set_rng_state(states[self.dist.rank], self._cuda_device())
+
+    def _cuda_device(self) -> torch.device | None:
+        return self.device if self.device.type == "cuda" else None
+
+    def _resume_scaler(self, path: Path, state: dict[str, Any]) -> None:
+        """Load the GradScaler state when there is one to load and this run scales (fp16).
+
+        A scaler saved disabled (bf16, off, CPU) is ``{}``; an enabled fp16 scaler starts afresh
+        from it. Resuming under another AMP mode works but is not exact: say so.
+        """
+        saved_mode = state.get("amp")  # None: written before the mode was stored
+        scaler = state.get("scaler") or {}
+        if self.scaler.is_enabled() and scaler:
+            self.scaler.load_state_dict(scaler)
+        if saved_mode is not None and saved_mode != self.amp_mode and self.dist.is_main:
+            print(
+                f"note: {path} was trained with runtime.amp={saved_mode}, resuming with "
+                f"{self.amp_mode}: training continues, but not exactly as it would have"
+                + (" (fresh fp16 loss scale)" if self.scaler.is_enabled() and not scaler else ""),
+                file=sys.stderr,
+            )
 
     # ------------------------------------------------------------------ state
 
@@ -252,6 +317,7 @@ class Trainer:
             "best_metric": self.best_metric,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "amp": self.amp_mode,
             "scaler": self.scaler.state_dict(),
             "rng": rng,
             "history": self.history,
@@ -261,7 +327,8 @@ class Trainer:
 
     def save(self, names: Iterable[str] = ("last.pt",)) -> None:
         """Checkpoint (collective: every rank calls it; rank 0 writes)."""
-        rng = D.all_gather_objects(rng_state(), self.dist)
+        self._flush()
+        rng = D.all_gather_objects(rng_state(self._cuda_device()), self.dist)
         if self.dist.is_main:
             state = self.state_dict(rng)
             for name in names:
@@ -285,11 +352,17 @@ class Trainer:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp)
 
-    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
-        """One optimizer step on ``batch``; returns the loss parts as floats (this process)."""
+    def train_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """One optimizer step on ``batch``; returns the loss parts (this process) as detached
+        float32 scalars on the device: nothing here waits for the GPU (the fp16 GradScaler's own
+        inf check aside)."""
         images = batch["image"].to(self.device, non_blocking=True)
-        target = batch["target"].to(self.device) if self.method.uses_pose_loss else None
-        labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
+        target = (
+            batch["target"].to(self.device, non_blocking=True)
+            if self.method.uses_pose_loss
+            else None
+        )
+        labels = {k: v.to(self.device, non_blocking=True) for k, v in batch["ssl"].items()}
         ssl_images = batch.get("ssl_image")
         if ssl_images is not None:
             ssl_images = ssl_images.to(self.device, non_blocking=True)
@@ -298,27 +371,52 @@ class Trainer:
             weight = weight.to(self.device, non_blocking=True)
         with self._autocast():
             outputs = self.method.forward(self.net, images, ssl_images)
-            parts = self.method.losses(outputs, target, labels, weight=weight)
-        loss = parts["loss"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"loss is {float(loss)} at step {self.step + 1}; lower optim.lr?"
-            )
+        # float32, outside autocast
+        parts = self.method.losses(outputs, target, labels, weight=weight)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(parts["loss"]).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        values = torch.stack([v.detach().float() for v in parts.values()]).cpu().tolist()
-        return dict(zip(parts, values, strict=True))  # one device->host copy for all parts
+        return {k: v.detach().float() for k, v in parts.items()}
+
+    def _accumulate(self, parts: dict[str, torch.Tensor]) -> None:
+        """Add one step's loss parts to the device-side sums (no host copy)."""
+        vec = torch.stack(list(parts.values()))
+        if self._pending is None:
+            self._pending, self._pending_keys = vec, list(parts)
+            self._pending_from = self.step
+        else:
+            self._pending = self._pending + vec
+
+    def _flush(self, last: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
+        """Copy the pending sums (and ``last``, one step's parts) to the host in one transfer,
+        add the sums to the epoch's, and return ``last`` as floats.
+
+        Raises FloatingPointError when a step since the previous flush had a non-finite loss
+        part (checked here rather than at every step, which would wait for the GPU each time).
+        """
+        if self._pending is None:
+            return {}
+        keys = self._pending_keys
+        payload = self._pending
+        if last is not None:
+            payload = torch.cat([payload, torch.stack([last[k] for k in keys])])
+        host = payload.cpu().tolist()
+        sums, last_values = host[: len(keys)], host[len(keys) :]
+        if not all(math.isfinite(v) for v in sums):
+            bad = [k for k, v in zip(keys, sums, strict=True) if not math.isfinite(v)]
+            raise FloatingPointError(
+                f"non-finite loss ({', '.join(bad)}) in steps {self._pending_from}-{self.step}; "
+                "lower optim.lr?"
+            )
+        for key, value in zip(keys, sums, strict=True):
+            self.epoch_sums[key] = self.epoch_sums.get(key, 0.0) + value
+        self._pending = None
+        return dict(zip(keys, last_values, strict=False))
 
     def _reduce(self, values: dict[str, float]) -> dict[str, float]:
-        if not self.dist.enabled or not values:
-            return values
-        keys = sorted(values)
-        mean = D.all_reduce_mean(
-            torch.tensor([values[k] for k in keys], dtype=torch.float64), self.dist
-        )
-        return dict(zip(keys, mean.tolist(), strict=True))
+        """Mean over processes (the all-reduce runs on this process's device: NCCL needs CUDA)."""
+        return D.mean_of_floats(values, self.dist)
 
     def _row(self, kind: str, values: dict[str, float]) -> dict[str, Any]:
         return {
@@ -353,16 +451,17 @@ class Trainer:
                     self.step += 1
                     self.step_in_epoch += 1
                     self.epoch_count += 1
-                    for k, v in parts.items():
-                        self.epoch_sums[k] = self.epoch_sums.get(k, 0.0) + v
+                    self._accumulate(parts)
                     if self.step % r.log_every == 0:
-                        reduced = self._reduce(parts)
+                        values = self._flush(parts)  # the one host copy of this interval
+                        reduced = self._reduce(values)
                         self._record(
                             self._row("step", {f"train/{k}": v for k, v in reduced.items()})
                         )
+                        if bar is not None:
+                            bar.set_postfix(self._postfix(values), refresh=False)
                     if bar is not None:
                         bar.update(1)
-                        bar.set_postfix(self._postfix(parts), refresh=False)
                     if r.checkpoint_every_steps and self.step % r.checkpoint_every_steps == 0:
                         self.save()
                     for callback in self.callbacks:
@@ -384,6 +483,7 @@ class Trainer:
         return last_row
 
     def _end_epoch(self) -> dict[str, Any]:
+        self._flush()
         train = {f"train/{k}": v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}
         train = self._reduce(train)
         self._sync_buffers()
@@ -447,21 +547,26 @@ class Trainer:
         return {f"val/mae_{k}": float(v) for k, v in mae.items() if k != "n"}
 
     def _validate_ssl(self, loader: DataLoader) -> dict[str, float]:
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}  # on the device; one host copy at the end
         n = 0
         for batch in loader:
             labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
             with self._autocast():
                 outputs = self.model(batch["image"].to(self.device))
-                parts = self.method.losses(outputs, None, labels)
+            parts = self.method.losses(outputs, None, labels)  # float32, outside autocast
             size = len(batch["image"])
             n += size
-            for k, v in parts.items():
-                sums[f"val/{k}"] = sums.get(f"val/{k}", 0.0) + float(v) * size
+            values = {f"val/{k}": v.detach().float() * size for k, v in parts.items()}
             for branch, logits in outputs["ssl"].items():
                 correct = (logits.argmax(-1) == labels[branch]).float().mean(dim=1).sum()
-                sums[f"val/acc_{branch}"] = sums.get(f"val/acc_{branch}", 0.0) + float(correct)
-        return {k: v / max(n, 1) for k, v in sums.items()}
+                values[f"val/acc_{branch}"] = correct
+            for k, v in values.items():
+                sums[k] = sums[k] + v if k in sums else v
+        if not sums:
+            return {}
+        keys = list(sums)
+        host = torch.stack([sums[k] for k in keys]).cpu().tolist()
+        return {k: v / max(n, 1) for k, v in zip(keys, host, strict=True)}
 
     # ------------------------------------------------------------------ display
 
