@@ -156,8 +156,8 @@ class Estimator:
     ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. ``detector``: ``"auto"`` (the best
     detector shipped), a registry name (see ``headpose.detectors.available()``), an object with
     ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
-    ``providers``: onnxruntime execution providers (default: TensorRT/CUDA when available, else
-    CPU). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
+    ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
+    loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
     (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
     ``beta``, ``d_cutoff``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
     threads of the pose model and of a detector chosen by name (default automatic).

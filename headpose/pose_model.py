@@ -13,7 +13,7 @@ from headpose.errors import HeadPoseError, InvalidInputError, InvalidModelError
 from headpose.image_io import to_bgr_uint8
 from headpose.metadata import ModelMetadata, read_metadata
 from headpose.preprocess import resize_image, to_input_tensor
-from headpose.runtime import create_session
+from headpose.runtime import TENSORRT_PROVIDER, TRT_BATCH, create_session, wants_tensorrt
 
 OUTPUT_NAMES = ("angles", "spread")
 ANGLE_ORDER = ("yaw", "pitch", "roll")
@@ -46,7 +46,10 @@ class PoseModel:
         if self.path.stat().st_size == 0:
             raise InvalidModelError(f"{src}: empty model file (0 bytes)")
         try:
-            self.session = create_session(src, providers=providers, threads=threads)
+            shape = self._tensorrt_input(src) if wants_tensorrt(providers) else None
+            self.session = create_session(
+                src, providers=providers, threads=threads, input_shape=shape
+            )
         except HeadPoseError:  # bad providers, onnxruntime missing: already clear
             raise
         except Exception as exc:  # onnxruntime raises its own (pybind) exception types
@@ -64,6 +67,22 @@ class PoseModel:
         )
         batch = self.session.get_inputs()[0].shape[0]
         self._fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+        # TensorRT: never run a batch outside the engine's profile (that rebuilds the engine)
+        self._max_batch: int | None = (
+            TRT_BATCH[2] if TENSORRT_PROVIDER in self.session.get_providers() else None
+        )
+
+    @staticmethod
+    def _tensorrt_input(src: str) -> tuple[str, tuple[int, ...]]:
+        """Input name and (C, H, W), read with a CPU session, for the TensorRT profile."""
+        probe = create_session(src, providers="cpu", threads=1)
+        first = probe.get_inputs()[0]
+        dims = tuple(int(d) if isinstance(d, int) else -1 for d in first.shape[1:])
+        if len(dims) != 3 or min(dims) <= 0:
+            raise InvalidModelError(
+                f"{src}: input '{first.name}' has shape {first.shape}, expected (N, 3, H, W)"
+            )
+        return first.name, dims
 
     def _check_graph(self) -> None:
         src = str(self.path)
@@ -138,7 +157,12 @@ class PoseModel:
         a = len(self.angle_names)
         if n == 0:
             return np.zeros((0, a)), np.zeros((0, a))
-        if self._fixed_batch is None or self._fixed_batch == n:
+        if self._fixed_batch is None and self._max_batch is not None and n > self._max_batch:
+            b = self._max_batch
+            parts = [self._run_once(tensor[i : i + b]) for i in range(0, n, b)]
+            angles = np.concatenate([p[0] for p in parts])
+            spread = np.concatenate([p[1] for p in parts])
+        elif self._fixed_batch is None or self._fixed_batch == n:
             angles, spread = self._run_once(tensor)
         else:
             parts = []

@@ -2,23 +2,53 @@
 
 onnxruntime comes from one of two extras, never both in one environment (they install the same
 module): ``pip install "headpose[cpu]"`` (package ``onnxruntime``) or ``pip install
-"headpose[gpu]"`` (package ``onnxruntime-gpu``, CUDA/TensorRT).
+"headpose[gpu]"`` (package ``onnxruntime-gpu``, CUDA/TensorRT). ``onnxruntime-gpu`` lists the
+CUDA and TensorRT providers whenever they were compiled in; they only *load* when the CUDA and
+cuDNN libraries it was built for are found (``pip install "onnxruntime-gpu[cuda,cudnn]"`` installs
+them as wheels; TensorRT also needs the TensorRT libraries). So every session is checked after
+creation (:func:`check_session_providers`): a provider asked for by name that did not load is an
+error naming it; the automatic choice falls back to the CPU with one warning.
+
+Provider choice: by default CUDA when offered, then CPU. TensorRT is opt-in
+(``providers="tensorrt"``) and then runs with an engine cache and a timing cache in
+:func:`tensorrt_cache_dir`, fp16, and an optimisation profile for batch sizes
+:data:`TRT_BATCH` (min, opt, max) when the caller knows its input shape, so a process neither
+rebuilds the engine at start-up nor in the middle of a stream.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from headpose.errors import InvalidInputError, MissingDependencyError
 
-# Best first. TensorRT and CUDA are used only when the installed onnxruntime offers them.
-_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 CPU_PROVIDER = "CPUExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
+TENSORRT_PROVIDER = "TensorrtExecutionProvider"
+_ALIASES = {"cpu": CPU_PROVIDER, "cuda": CUDA_PROVIDER, "tensorrt": TENSORRT_PROVIDER}
+
+#: Batch sizes TensorRT engines are built for: (min, opt, max). Opt 1: one face per video frame,
+#: the common case. PoseModel splits larger batches into chunks of at most max, so a batch never
+#: falls outside the profile (which would rebuild the engine mid-stream).
+TRT_BATCH = (1, 1, 32)
+
+#: What a GPU provider needs when it does not load.
+GPU_LIBRARIES_HINT = (
+    "onnxruntime-gpu needs the CUDA and cuDNN libraries it was built for: "
+    'pip install "onnxruntime-gpu[cuda,cudnn]", or install them system-wide (on the library '
+    "path); TensorRT also needs the TensorRT libraries (pip install tensorrt). "
+    "onnxruntime.print_debug_info() shows what it found"
+)
+
+ProviderEntry = str | tuple[str, dict[str, Any]]
 
 _ort: ModuleType | None = None
+_warned_fallback = False
 
 
 def _gpu_wanted() -> bool:
@@ -54,29 +84,128 @@ def import_onnxruntime() -> ModuleType:
     return ort
 
 
-def choose_providers(providers: Sequence[str] | str | None = None) -> list[str]:
-    """Execution providers for a session, best first.
+def tensorrt_cache_dir() -> Path:
+    """Where TensorRT engines and timing caches are kept: ``$HEADPOSE_TRT_CACHE``, else
+    ``$XDG_CACHE_HOME/headpose/tensorrt`` (``~/.cache/headpose/tensorrt``)."""
+    env = os.environ.get("HEADPOSE_TRT_CACHE", "").strip()
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or "~/.cache"
+    return Path(base).expanduser() / "headpose" / "tensorrt"
 
-    ``providers=None``: TensorRT and CUDA when the installed onnxruntime offers them, then CPU.
-    Given explicitly (a name or a list), they are used as given, after checking each is available.
+
+def _shape_list(shapes: Mapping[str, Sequence[int]]) -> str:
+    return ",".join(
+        f"{name}:{'x'.join(str(int(d)) for d in dims)}" for name, dims in shapes.items()
+    )
+
+
+def tensorrt_options(
+    input_shape: tuple[str, Sequence[int]] | None = None, cache_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """onnxruntime TensorRT provider options: engine + timing cache, fp16, and, for
+    ``input_shape=(name, (C, H, W))``, a profile over batch sizes :data:`TRT_BATCH`."""
+    cache = str(Path(cache_dir) if cache_dir is not None else tensorrt_cache_dir())
+    options: dict[str, Any] = {
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": cache,
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": cache,
+        "trt_fp16_enable": True,
+    }
+    if input_shape is not None:
+        name, dims = input_shape
+        for key, batch in zip(("min", "opt", "max"), TRT_BATCH, strict=True):
+            options[f"trt_profile_{key}_shapes"] = _shape_list({name: (batch, *dims)})
+    return options
+
+
+def _provider_name(entry: ProviderEntry) -> str:
+    return entry[0] if isinstance(entry, tuple) else entry
+
+
+def choose_providers(
+    providers: Sequence[ProviderEntry] | str | None = None,
+    input_shape: tuple[str, Sequence[int]] | None = None,
+) -> list[ProviderEntry]:
+    """Execution providers for a session, best first (names, or ``(name, options)`` pairs).
+
+    ``providers=None``: CUDA when the installed onnxruntime offers it, then CPU (never TensorRT:
+    it builds an engine per process and input shape, so it is opt-in). Given explicitly (a name,
+    an alias ``cpu``/``cuda``/``tensorrt``, or a list; ``(name, options)`` pairs pass through),
+    they are used as given after checking each is available; TensorRT gets
+    :func:`tensorrt_options` (``input_shape`` = ``(input name, (C, H, W))`` for its profile) and
+    CUDA right after it for the nodes TensorRT does not take.
     """
     ort = import_onnxruntime()
     available = list(ort.get_available_providers())
     if providers is None:
-        chosen = [p for p in _GPU_PROVIDERS if p in available]
-        return [*chosen, CPU_PROVIDER]
-    wanted = [providers] if isinstance(providers, str) else list(providers)
-    aliases = {"cpu": CPU_PROVIDER, "cuda": "CUDAExecutionProvider"}
-    aliases["tensorrt"] = "TensorrtExecutionProvider"
-    wanted = [aliases.get(p.lower(), p) for p in wanted]
-    if not wanted:
+        return [CUDA_PROVIDER, CPU_PROVIDER] if CUDA_PROVIDER in available else [CPU_PROVIDER]
+    given = [providers] if isinstance(providers, str) else list(providers)
+    if not given:
         raise InvalidInputError("providers: expected at least one execution provider, got []")
-    missing = [p for p in wanted if p not in available]
+    wanted: list[ProviderEntry] = []
+    for entry in given:
+        if isinstance(entry, tuple):
+            wanted.append((_ALIASES.get(entry[0].lower(), entry[0]), dict(entry[1])))
+        else:
+            wanted.append(_ALIASES.get(str(entry).lower(), str(entry)))
+    missing = [_provider_name(p) for p in wanted if _provider_name(p) not in available]
     if missing:
         raise InvalidInputError(
             f"providers: {missing} not available in this onnxruntime; available: {available}"
         )
-    return wanted
+    names = [_provider_name(p) for p in wanted]
+    out: list[ProviderEntry] = []
+    for entry in wanted:
+        if entry == TENSORRT_PROVIDER:
+            out.append((TENSORRT_PROVIDER, tensorrt_options(input_shape)))
+            if CUDA_PROVIDER not in names and CUDA_PROVIDER in available:
+                out.append(CUDA_PROVIDER)
+        else:
+            out.append(entry)
+    return out
+
+
+def wants_tensorrt(providers: Sequence[ProviderEntry] | str | None) -> bool:
+    """Whether ``providers`` (as given to :func:`choose_providers`) asks for TensorRT."""
+    if providers is None:
+        return False
+    given = [providers] if isinstance(providers, str) else list(providers)
+    names = [_provider_name(p) for p in given]
+    return any(_ALIASES.get(str(n).lower(), n) == TENSORRT_PROVIDER for n in names)
+
+
+def check_session_providers(session: Any, chosen: Sequence[ProviderEntry], explicit: bool) -> None:
+    """Compare the providers a session loaded (``session.get_providers()``) with ``chosen``.
+
+    onnxruntime silently drops a GPU provider whose libraries are missing. ``explicit`` (the
+    caller named the providers): :class:`MissingDependencyError` naming each that did not load.
+    Automatic choice: one :class:`RuntimeWarning` per process, and the session runs on the CPU.
+    """
+    global _warned_fallback
+    loaded = list(session.get_providers())
+    missing = [
+        _provider_name(p)
+        for p in chosen
+        if _provider_name(p) != CPU_PROVIDER and _provider_name(p) not in loaded
+    ]
+    if not missing:
+        return
+    if explicit:
+        raise MissingDependencyError(
+            f"providers: {missing} requested but onnxruntime could not load "
+            f"{'it' if len(missing) == 1 else 'them'} (session runs on {loaded}); "
+            f"{GPU_LIBRARIES_HINT}"
+        )
+    if not _warned_fallback:
+        _warned_fallback = True
+        warnings.warn(
+            f"onnxruntime offers {missing} but could not load {'it' if len(missing) == 1 else 'them'}"
+            f": running on {loaded}. {GPU_LIBRARIES_HINT}; or pass providers='cpu' to silence this",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def session_options(threads: int | None = None) -> Any:
@@ -95,10 +224,23 @@ def session_options(threads: int | None = None) -> Any:
 
 
 def create_session(
-    model: str | bytes, providers: Sequence[str] | str | None = None, threads: int | None = None
+    model: str | bytes,
+    providers: Sequence[ProviderEntry] | str | None = None,
+    threads: int | None = None,
+    input_shape: tuple[str, Sequence[int]] | None = None,
 ) -> Any:
-    """An ``onnxruntime.InferenceSession`` for ``model`` (path or serialized bytes)."""
+    """An ``onnxruntime.InferenceSession`` for ``model`` (path or serialized bytes), checked to
+    run on the providers chosen (:func:`choose_providers`, :func:`check_session_providers`).
+
+    ``input_shape``: ``(input name, (C, H, W))`` for the TensorRT profile, when known.
+    """
     ort = import_onnxruntime()
-    return ort.InferenceSession(
-        model, sess_options=session_options(threads), providers=choose_providers(providers)
-    )
+    chosen = choose_providers(providers, input_shape)
+    for entry in chosen:
+        if isinstance(entry, tuple) and entry[0] == TENSORRT_PROVIDER:
+            for key in ("trt_engine_cache_path", "trt_timing_cache_path"):
+                if entry[1].get(key):
+                    Path(entry[1][key]).mkdir(parents=True, exist_ok=True)
+    session = ort.InferenceSession(model, sess_options=session_options(threads), providers=chosen)
+    check_session_providers(session, chosen, explicit=providers is not None)
+    return session
