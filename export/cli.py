@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tensorrt", action="store_true", help="also build MODEL.engine with TensorRT (NVIDIA GPU)"
     )
     parser.add_argument(
+        "--tensorrt-fp32",
+        action="store_true",
+        help="build the TensorRT engine in fp32 (default fp16, which needs TensorRT 10.x)",
+    )
+    parser.add_argument(
         "--describe",
         metavar="FIELD=TEXT",
         type=_field_value,
@@ -180,14 +185,20 @@ def run(args: argparse.Namespace) -> int:
         )
         print(report.summary())
     if args.tensorrt:
-        from headpose.export.tensorrt import build_tensorrt_engine
+        from headpose.export.tensorrt import build_and_check
 
         try:
-            engine = build_tensorrt_engine(result.path)
+            engine_report = build_and_check(
+                result.path,
+                fp16=not args.tensorrt_fp32,
+                verify_images=args.verify_images,
+                verify_count=args.verify_count,
+            )
         except HeadPoseError as exc:
             print(f"{PROG}: tensorrt: {exc}", file=sys.stderr)
             return EXIT_TENSORRT
-        print(f"tensorrt: wrote {engine} (+ {engine.name}.json metadata)")
+        print(f"tensorrt: wrote {engine_report.path} (+ {engine_report.path.name}.json metadata)")
+        print(f"  {engine_report.summary()}")
     return 0
 
 

@@ -25,7 +25,7 @@ def test_import_fails_with_install_hint(no_tensorrt) -> None:
     with pytest.raises(MissingDependencyError) as info:
         import_tensorrt()
     assert str(info.value) == NOT_INSTALLED
-    assert "pip install tensorrt" in NOT_INSTALLED and "NVIDIA GPU" in NOT_INSTALLED
+    assert 'pip install "tensorrt>=10,<11"' in NOT_INSTALLED and "NVIDIA GPU" in NOT_INSTALLED
 
 
 def test_build_engine_without_tensorrt_writes_nothing(exported, no_tensorrt) -> None:
@@ -61,7 +61,8 @@ def test_cli_tensorrt_fails_only_that_step(
 
 
 class _FakeTensorRT:
-    """Just enough of the TensorRT 10 Python API to drive build_tensorrt_engine."""
+    """Just enough of the TensorRT 10 Python API (``version``) to drive the engine build; with
+    ``version="11..."`` the weak-typing API TensorRT 11 removed is gone, as in the real one."""
 
     class Logger:
         WARNING = 2
@@ -72,15 +73,20 @@ class _FakeTensorRT:
     class MemoryPoolType:
         WORKSPACE = "workspace"
 
-    class BuilderFlag:
-        FP16 = "fp16"
-
     class NetworkDefinitionCreationFlag:
         EXPLICIT_BATCH = 0
 
-    def __init__(self, parse_ok: bool = True) -> None:
+    def __init__(self, parse_ok: bool = True, version: str = "10.9.0.34") -> None:
+        self.__version__ = version
         self.calls: dict = {"profile": {}, "flags": []}
         fake = self
+        tensorrt_10 = version.startswith("10.")
+        if tensorrt_10:
+
+            class BuilderFlag:
+                FP16 = "fp16"
+
+            self.BuilderFlag = BuilderFlag
 
         class Profile:
             def set_shape(self, name, lo, opt, hi):
@@ -97,7 +103,8 @@ class _FakeTensorRT:
                 fake.calls["profiles_added"] = True
 
         class Builder:
-            platform_has_fast_fp16 = True
+            if tensorrt_10:
+                platform_has_fast_fp16 = True
 
             def __init__(self, logger):
                 pass
@@ -130,17 +137,46 @@ class _FakeTensorRT:
         self.Builder, self.OnnxParser = Builder, OnnxParser
 
 
-def test_engine_build_with_tensorrt_api(exported, tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def engine_runs_like_onnx(monkeypatch: pytest.MonkeyPatch):
+    """Replace the GPU run of the engine by the ONNX model on the CPU, plus ``offset`` degrees."""
+    from headpose.export import tensorrt as T
+    from headpose.export.ort_session import cpu_session, run_batched
+
+    state = {"offset": 0.0, "batches": [], "onnx": None}
+
+    def run_engine(trt, engine, input_name, inputs, max_batch):
+        assert engine == b"ENGINE"
+        state["batches"].append(max_batch)
+        angles, spread = run_batched(cpu_session(state["onnx"]), inputs, batch_size=max_batch)
+        return angles + state["offset"], spread
+
+    monkeypatch.setattr(T, "run_engine", run_engine)
+    return state
+
+
+def test_engine_build_with_tensorrt_10(
+    exported, tmp_path: Path, monkeypatch, engine_runs_like_onnx, crops_dir: Path
+) -> None:
     import json
 
+    from headpose.export.tensorrt import build_and_check
+    from headpose.runtime import TRT_BATCH
+
+    engine_runs_like_onnx["onnx"] = exported.path
     fake = _FakeTensorRT()
     monkeypatch.setitem(sys.modules, "tensorrt", fake)
-    engine = build_tensorrt_engine(exported.path, tmp_path / "m.engine", max_batch=8)
-    assert engine.read_bytes() == b"ENGINE"
+    report = build_and_check(
+        exported.path, tmp_path / "m.engine", verify_images=crops_dir / "images", verify_count=4
+    )
+    assert report.path.read_bytes() == b"ENGINE"
     sidecar = json.loads((tmp_path / "m.engine.json").read_text())
     assert sidecar["input_size"] == [64, 64] and sidecar["backbone"] == "resnet18"
-    assert fake.calls["profile"]["image"] == ((1, 3, 64, 64), (1, 3, 64, 64), (8, 3, 64, 64))
+    lo, opt, hi = TRT_BATCH  # the batch sizes the runtime sends (PoseModel keeps within hi)
+    assert fake.calls["profile"]["image"] == ((lo, 3, 64, 64), (opt, 3, 64, 64), (hi, 3, 64, 64))
     assert fake.calls["flags"] == ["fp16"] and fake.calls["parsed_bytes"] > 1_000_000
+    assert report.precision == "fp16" and report.n_images == 4
+    assert report.max_diff_angles == 0.0 and "vs ONNX on 4 image(s)" in report.summary()
 
     monkeypatch.setitem(sys.modules, "tensorrt", _FakeTensorRT(parse_ok=False))
     from headpose.export.errors import ExportError
@@ -148,3 +184,65 @@ def test_engine_build_with_tensorrt_api(exported, tmp_path: Path, monkeypatch) -
     with pytest.raises(ExportError, match="cannot parse the ONNX model: unsupported op Foo"):
         build_tensorrt_engine(exported.path, tmp_path / "bad.engine")
     assert not (tmp_path / "bad.engine").exists()
+
+
+def test_engine_that_differs_from_the_onnx_is_not_written(
+    exported, tmp_path: Path, monkeypatch, engine_runs_like_onnx, crops_dir: Path
+) -> None:
+    from headpose.export.errors import ParityError
+
+    engine_runs_like_onnx["onnx"] = exported.path
+    engine_runs_like_onnx["offset"] = 0.8  # e.g. an fp16 overflow in the decoding
+    monkeypatch.setitem(sys.modules, "tensorrt", _FakeTensorRT())
+    with pytest.raises(ParityError, match=r"differs from the ONNX.*angles 0\.8"):
+        build_tensorrt_engine(
+            exported.path, tmp_path / "m.engine", verify_images=crops_dir / "images"
+        )
+    assert not (tmp_path / "m.engine").exists() and not (tmp_path / "m.engine.json").exists()
+
+
+def test_tensorrt_11_refuses_fp16_instead_of_building_fp32(
+    exported, tmp_path: Path, monkeypatch, engine_runs_like_onnx, crops_dir: Path
+) -> None:
+    from headpose.export.errors import ExportError
+
+    engine_runs_like_onnx["onnx"] = exported.path
+    fake = _FakeTensorRT(version="11.4.1.0")
+    monkeypatch.setitem(sys.modules, "tensorrt", fake)
+    with pytest.raises(ExportError, match=r"TensorRT 11 removed the fp16 builder flag.*<11"):
+        build_tensorrt_engine(exported.path, tmp_path / "m.engine")
+    assert not (tmp_path / "m.engine").exists()
+    engine = build_tensorrt_engine(
+        exported.path, tmp_path / "m.engine", fp16=False, verify_images=crops_dir / "images"
+    )
+    assert engine.is_file() and fake.calls["flags"] == []
+    monkeypatch.setitem(sys.modules, "tensorrt", _FakeTensorRT(version="8.6.1"))
+    with pytest.raises(ExportError, match="too old"):
+        build_tensorrt_engine(exported.path, tmp_path / "old.engine")
+
+
+def test_bin_decoding_survives_fp16() -> None:
+    """The spread's squares stay far from fp16's limit (65504) even for +-180 deg bins: the graph
+    decodes in fp16 (as an fp16 engine would) to within fp16 rounding of the fp32 result."""
+    import torch
+
+    from headpose.metadata import Bins
+    from headpose.training.bins import bin_centres, moments_from_centres
+
+    bins = Bins(width=1.0, count=360, low=-180.0)
+    centres = bin_centres(bins)
+    logits = torch.full((2, 360), -30.0)
+    logits[0, 0] = logits[0, -1] = 0.0  # half at -179.5, half at +179.5: spread 179.5
+    logits[1, 0] = 0.0  # all at -179.5: (179.5 + 179.5)^2 for the other end
+    ref_mean, ref_spread = moments_from_centres(logits.double(), centres.double())
+    probs = torch.softmax(logits, -1).half()
+    c = centres.half()
+    mean = probs @ c
+    naive = (probs * (c - mean.unsqueeze(-1)) ** 2).sum(-1)
+    assert not torch.isfinite(naive[1])  # the unscaled formula overflows in fp16 (inf * 0)
+    scale = c.abs().max()
+    z = (c - mean.unsqueeze(-1)) / scale
+    spread = torch.sqrt((probs * z * z).sum(-1)) * scale  # what moments_from_centres computes
+    assert torch.isfinite(spread).all()
+    assert torch.allclose(spread.double(), ref_spread.double(), atol=0.5)
+    assert ref_spread[0] == pytest.approx(179.5, abs=1e-3)
