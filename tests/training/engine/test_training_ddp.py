@@ -1,4 +1,6 @@
-"""DDP on CPU: two gloo processes train in lock-step; only rank 0 writes files."""
+"""DDP on CPU: two gloo processes train in lock-step; only rank 0 writes files. The same two
+processes then run ssl-pretrain, stop mid-epoch and resume it. Every tensor handed to a
+collective is recorded: it must be on the process's device (NCCL takes only CUDA tensors)."""
 
 from __future__ import annotations
 
@@ -28,9 +30,21 @@ def _worker(rank: int, world: int, port: int, root: str, tmp: str) -> None:
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
+    import torch.distributed as dist
+
     from headpose.training.config import load_config
     from headpose.training.engine import distributed as D
     from headpose.training.engine.trainer import Trainer
+
+    devices: list[str] = []
+    for name in ("all_reduce", "broadcast", "all_gather", "reduce"):
+        original = getattr(dist, name)
+
+        def recorder(tensor, *args, _original=original, **kwargs):
+            devices.append(str(tensor.device))
+            return _original(tensor, *args, **kwargs)
+
+        setattr(dist, name, recorder)
 
     # rank 1 gets its own out_dir: it must stay empty (only rank 0 writes)
     cfg = load_config(
@@ -54,6 +68,36 @@ def _worker(rank: int, world: int, port: int, root: str, tmp: str) -> None:
     trainer.fit()
     torch.save(trainer.model.state_dict(), f"{tmp}/weights_rank{rank}.pt")
     torch.save(trainer.sampler.epoch_indices(0), f"{tmp}/indices_rank{rank}.pt")
+    expected_device = str(trainer.device)
+
+    # ssl-pretrain (no labels, SSL branch only), stopped after 1 of 2 steps, then resumed
+    ssl = [
+        f"data.root={root}",
+        "data.kind=unlabeled",
+        f"runtime.out_dir={tmp}/ssl_rank{rank}",
+        "model.backbone=mobilenetv3_small_100",
+        "model.input_size=32",
+        "runtime.device=cpu",
+        "optim.batch_size=2",
+        "optim.epochs=1",
+        "data.low_data=8",
+        "data.split.val_fraction=0.25",
+        "runtime.workers=0",
+        "runtime.log_every=1",
+        "runtime.progress=false",
+        "runtime.tensorboard=false",
+    ]
+    first = Trainer(load_config("cpu/ssl_pretrain_rotation_utkface", [*ssl, "runtime.max_steps=1"]))
+    first.fit()
+    out0 = f"{tmp}/ssl_rank0"
+    if rank != 0:  # resume reads rank 0's checkpoint (one shared out_dir in a real job)
+        ssl[2] = f"runtime.out_dir={out0}"
+    resumed = Trainer(load_config("cpu/ssl_pretrain_rotation_utkface", ssl), resume=True)
+    assert resumed.step == 1
+    resumed.fit()
+    torch.save(resumed.model.state_dict(), f"{tmp}/ssl_weights_rank{rank}.pt")
+    torch.save(sorted(set(devices)), f"{tmp}/devices_rank{rank}.pt")
+    assert set(devices) == {expected_device}, devices
     D.shutdown(trainer.dist)
 
 
@@ -74,3 +118,13 @@ def test_two_gloo_processes(tmp_path: Path, crops_dir: Path) -> None:
 
     state = load_checkpoint(out0 / "last.pt")
     assert state["step"] == 2 and len(state["rng"]) == 2  # every rank's generators are saved
+
+    s0 = torch.load(tmp_path / "ssl_weights_rank0.pt")
+    s1 = torch.load(tmp_path / "ssl_weights_rank1.pt")
+    for key in s0:
+        assert torch.equal(s0[key], s1[key]), key
+    ssl = load_checkpoint(tmp_path / "ssl_rank0" / "last.pt")
+    assert ssl["step"] == 2 and ssl["epoch"] == 1 and ssl["metadata"]["method"].startswith("ssl")
+    assert "val/loss" in ssl["history"][-1]
+    for rank in (0, 1):  # every collective ran on the process's device (cpu here)
+        assert torch.load(tmp_path / f"devices_rank{rank}.pt") == ["cpu"]
