@@ -71,19 +71,26 @@ def moments_from_centres(logits: Tensor, centres: Tensor) -> tuple[Tensor, Tenso
     """Mean and standard deviation (degrees) of ``softmax(logits)`` over ``centres`` ``(B,)``.
 
     ``(..., B) -> (...), (...)``, float32 (autocast is switched off here). No data-dependent
-    control flow, so it traces to ONNX. The variance is taken of ``(centre - mean) / scale`` with
-    ``scale = max |centre|`` (values within [-2, 2]) and scaled back, so a reduced-precision
-    engine built from the graph (TensorRT fp16) never squares numbers near fp16's limit
-    (``(99 + 99)^2 = 39204``, fp16 max 65504; an angle range of +-180 deg would overflow).
+    control flow, so it traces to ONNX.
     """
     with full_precision(logits.device.type):
         probs = torch.softmax(logits.float(), dim=-1)
         centres = centres.float()
-        scale = centres.abs().max().clamp_min(1.0)
         mean = probs @ centres
-        z = (centres - mean.unsqueeze(-1)) / scale
-        variance = (probs * z * z).sum(dim=-1)
-        return mean, torch.sqrt(variance.clamp_min(0.0)) * scale
+        return mean, spread_from_probs(probs, centres, mean)
+
+
+def spread_from_probs(probs: Tensor, centres: Tensor, mean: Tensor) -> Tensor:
+    """``sqrt(sum_i p_i (c_i - mean)^2)`` in the dtype of the inputs: ``(..., B) -> (...)``.
+
+    Computed on offsets scaled by ``max |c_i|`` (values within [-2, 2]) and scaled back, so a
+    reduced-precision engine built from the graph (TensorRT fp16) never squares numbers near
+    fp16's limit: ``(99 + 99)^2 = 39204`` for +-99 deg bins (fp16 max 65504), and +-180 deg bins
+    would overflow to inf.
+    """
+    scale = centres.abs().max().clamp_min(1.0)
+    z = (centres - mean.unsqueeze(-1)) / scale
+    return torch.sqrt((probs * z * z).sum(dim=-1).clamp_min(0.0)) * scale
 
 
 def expectation_and_spread(logits: Tensor, bins: Bins) -> tuple[Tensor, Tensor]:

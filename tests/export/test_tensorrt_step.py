@@ -222,27 +222,24 @@ def test_tensorrt_11_refuses_fp16_instead_of_building_fp32(
 
 
 def test_bin_decoding_survives_fp16() -> None:
-    """The spread's squares stay far from fp16's limit (65504) even for +-180 deg bins: the graph
-    decodes in fp16 (as an fp16 engine would) to within fp16 rounding of the fp32 result."""
+    """The spread formula of the graph, run in fp16 (as an fp16 engine would): its squares stay
+    far from fp16's limit (65504) even for +-180 deg bins, where the plain formula overflows."""
     import torch
 
     from headpose.metadata import Bins
-    from headpose.training.bins import bin_centres, moments_from_centres
+    from headpose.training.bins import bin_centres, moments_from_centres, spread_from_probs
 
     bins = Bins(width=1.0, count=360, low=-180.0)
     centres = bin_centres(bins)
     logits = torch.full((2, 360), -30.0)
     logits[0, 0] = logits[0, -1] = 0.0  # half at -179.5, half at +179.5: spread 179.5
     logits[1, 0] = 0.0  # all at -179.5: (179.5 + 179.5)^2 for the other end
-    ref_mean, ref_spread = moments_from_centres(logits.double(), centres.double())
-    probs = torch.softmax(logits, -1).half()
-    c = centres.half()
+    _, ref_spread = moments_from_centres(logits, centres)
+    probs, c = torch.softmax(logits, -1).half(), centres.half()
     mean = probs @ c
     naive = (probs * (c - mean.unsqueeze(-1)) ** 2).sum(-1)
-    assert not torch.isfinite(naive[1])  # the unscaled formula overflows in fp16 (inf * 0)
-    scale = c.abs().max()
-    z = (c - mean.unsqueeze(-1)) / scale
-    spread = torch.sqrt((probs * z * z).sum(-1)) * scale  # what moments_from_centres computes
-    assert torch.isfinite(spread).all()
-    assert torch.allclose(spread.double(), ref_spread.double(), atol=0.5)
+    assert not torch.isfinite(naive[1])  # the plain formula overflows in fp16 (inf * 0)
+    spread = spread_from_probs(probs, c, mean)
+    assert spread.dtype == torch.float16 and torch.isfinite(spread).all()
+    assert torch.allclose(spread.float(), ref_spread, atol=0.5)
     assert ref_spread[0] == pytest.approx(179.5, abs=1e-3)
