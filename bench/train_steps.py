@@ -7,7 +7,8 @@ Runs ``headpose.training`` on the AFLW2000 crops in ../shared with a tiny networ
 at 32 px, batch 16, HMTL puzzle 3x3, data loading in the main process) for ``warmup + steps``
 optimizer steps, and prints steps/s over the last ``steps`` (timed by a callback at the end of
 every step, so it includes data loading, forward, losses, backward, optimizer and logging;
-``--cached`` reuses four loaded batches to time the loop without data loading). Extra
+``--cached`` reuses four loaded batches to time the loop without data loading; ``--loss-only``
+times the pose loss alone). Extra
 ``KEY=VALUE`` arguments are config overrides. On a CPU this measures the cost of the loss code
 and of host copies as CPU work only; the device->host waits they cause on a GPU do not exist here.
 """
@@ -68,6 +69,24 @@ def run(steps: int, warmup: int, amp: str, overrides: list[str], cached: bool) -
     return [b - a for a, b in zip(stamps[warmup:], stamps[warmup + 1 :], strict=False)]
 
 
+def loss_only(repeats: int) -> float:
+    """Microseconds per pose_loss forward + backward on logits (16, 3, 66), 1 label in 5 missing."""
+    from headpose.metadata import Bins
+    from headpose.training.losses import pose_loss
+
+    bins = Bins(width=3.0, count=66, low=-99.0)
+    g = torch.Generator().manual_seed(0)
+    logits = (torch.randn(16, 3, 66, generator=g) * 3).requires_grad_()
+    target = (torch.rand(16, 3, generator=g) - 0.5) * 190
+    target[::5, 2] = float("nan")
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pose_loss(logits, target, bins)["total"].backward()
+        times.append(time.perf_counter() - t0)
+    return 1e6 * statistics.median(times[repeats // 10 :])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=60)
@@ -76,9 +95,15 @@ def main() -> None:
     parser.add_argument(
         "--cached", action="store_true", help="reuse 4 loaded batches (time the loop, not data)"
     )
+    parser.add_argument(
+        "--loss-only", action="store_true", help="time pose_loss forward+backward alone"
+    )
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.loss_only:
+        print(f"pose_loss fwd+bwd, logits (16, 3, 66): {loss_only(2000):.0f} us (median)")
+        return
     gaps = run(args.steps, args.warmup, args.amp, args.overrides, args.cached)
     total = sum(gaps)
     print(
