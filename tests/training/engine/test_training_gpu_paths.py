@@ -165,6 +165,7 @@ def test_losses_have_no_data_dependent_step() -> None:
     parts["total"].backward()
     assert parts["total"].device.type == "meta" and logits.grad is not None
     regression_loss(logits, target, BINS)
+    pose_loss(logits, target, BINS, weight=torch.empty(8, 3, device="meta"))  # pseudo-labels
 
 
 class _HostReads(TorchDispatchMode):
