@@ -13,7 +13,12 @@ from headpose.training.config import load_config
 from headpose.training.engine.checkpoint import load_checkpoint
 from headpose.training.engine.trainer import Trainer, train
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # fp16: the GradScaler skips the first steps (scale too high), so a 3-step epoch may end
+    # before any optimizer step; PyTorch warns about the scheduler then
+    pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`"),
+]
 
 
 def amp_config(out_dir: Path, root: Path, amp: str, *extra: str):
@@ -53,18 +58,16 @@ def crash_at(step: int):
     return callback
 
 
-@pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_amp_trains_on_cpu_and_resumes_exactly(tmp_path: Path, crops_dir: Path, amp: str) -> None:
+def test_fp16_trains_on_cpu_and_resumes_exactly(tmp_path: Path, crops_dir: Path) -> None:
     torch.set_num_threads(1)
+    amp = "fp16"
     straight = tmp_path / "straight"
     row = train(amp_config(straight, crops_dir, amp))
     assert math.isfinite(row["train/loss"]) and math.isfinite(row["val/mae_mean"])
     state = load_checkpoint(straight / "last.pt")
     assert state["amp"] == amp
-    if amp == "fp16":  # enabled scaler; its first steps overflow and halve the scale
-        assert 0 < state["scaler"]["scale"] < 2.0**16
-    else:
-        assert state["scaler"] == {}
+    # an enabled GradScaler('cpu'); its first steps overflow and halve the scale
+    assert 0 < state["scaler"]["scale"] < 2.0**16
 
     crashed = tmp_path / "crashed"
     with pytest.raises(Crash):
@@ -81,11 +84,14 @@ def test_amp_trains_on_cpu_and_resumes_exactly(tmp_path: Path, crops_dir: Path, 
 def test_resume_under_another_amp_mode(
     tmp_path: Path, crops_dir: Path, capsys, first: str, then: str
 ) -> None:
-    """A disabled scaler saves {}: an fp16 resume starts a fresh loss scale instead of raising."""
+    """A disabled scaler saves {}: an fp16 resume starts a fresh loss scale instead of raising
+    (bf16/off -> fp16 raised before). bf16 autocast trains on the CPU here."""
     torch.set_num_threads(1)
     out = tmp_path / "run"
     with pytest.raises(Crash):
         train(amp_config(out, crops_dir, first), callbacks=[crash_at(1)])
+    saved = load_checkpoint(out / "last.pt")
+    assert saved["amp"] == first and (saved["scaler"] == {}) == (first != "fp16")
     row = train(amp_config(out, crops_dir, then), resume=True)
     assert math.isfinite(row["train/loss"])
     state = load_checkpoint(out / "last.pt")
