@@ -36,7 +36,7 @@ from headpose.preprocess import crop_face
 from headpose.runtime import import_onnxruntime
 from headpose.training.config import load_config
 from headpose.training.data.detector_boxes import best_box
-from headpose.training.engine.data_setup import data_root, open_dataset, split_train_val
+from headpose.training.engine.data_setup import split_images
 from headpose.training.engine.metrics import mae_per_angle
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,14 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N validation images only")
     args = parser.parse_args(argv)
 
-    cfg = load_config(args.config)
-    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    _, val = split_train_val(cfg, full)
+    paths, target = split_images(load_config(args.config), "val")
     if args.limit:
-        val = val[: args.limit]
-    records = [full.records[i] for i in val]
-    images = [cv2.imread(r.image, cv2.IMREAD_COLOR) for r in records]
-    target = np.stack([r.target for r in records]).astype(np.float64)
+        paths, target = paths[: args.limit], target[: args.limit]
+    val = paths
+    images = [cv2.imread(p, cv2.IMREAD_COLOR) for p in paths]
 
     detector = get_detector("auto")
     boxes = [best_box(detector, im) for im in images]

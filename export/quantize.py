@@ -175,6 +175,7 @@ def quantize_int8(
         qmeta = dataclasses.replace(
             meta,
             extra={**meta.extra, "quantization": QUANTIZATION, "calibration_images": len(paths)},
+            calibration=None,  # fitted on the fp32 model's errors: recalibrate the int8 model
         )
         del qmodel.metadata_props[:]
         for key, value in props.items():

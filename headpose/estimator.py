@@ -39,11 +39,19 @@ class Face:
 
     ``box``: ``(x1, y1, x2, y2)`` float pixels in the input image; ``score``: detector confidence
     in [0, 1] (1.0 for boxes given by the caller and for crops); ``yaw``, ``pitch``, ``roll``:
-    degrees (NaN for an angle the model does not predict); ``uncertainty``: mean over the
-    predicted angles of ``spread``, the per-angle standard deviation in degrees of the model's bin
-    distribution ``(yaw, pitch, roll)``; ``matrix``: ``(3, 3)`` rotation head -> camera (see
-    :mod:`headpose.rotation`; an unknown angle counts as 0 there); ``landmarks``: ``(5, 2)``
-    pixel (x, y) from the detector or ``None``; ``track_id``: set by tracking, else ``None``.
+    degrees (NaN for an angle the model does not predict); ``spread``: the per-angle standard
+    deviation in degrees of the model's bin distribution ``(yaw, pitch, roll)``; ``matrix``:
+    ``(3, 3)`` rotation head -> camera (see :mod:`headpose.rotation`; an unknown angle counts as
+    0 there); ``landmarks``: ``(5, 2)`` pixel (x, y) from the detector or ``None``;
+    ``track_id``: set by tracking, else ``None``.
+
+    ``uncertainty`` (degrees) depends on the model. A **calibrated** model (metadata
+    ``calibration``, see ``python -m headpose.export.calibrate``): the expected absolute error,
+    mean over the predicted angles of ``expected_error`` ``(yaw, pitch, roll)``; ``interval90``
+    holds per-angle half-widths of an interval that contains the true angle for 90% of faces
+    like those the calibration was fitted on. An **uncalibrated** model (``expected_error`` and
+    ``interval90`` are ``None``): the mean of ``spread``, which ranks faces by how unsure the
+    model is but is not an error in degrees.
     """
 
     box: tuple[float, float, float, float]
@@ -56,6 +64,8 @@ class Face:
     matrix: np.ndarray = field(repr=False, compare=False)
     landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
     track_id: int | None = None
+    expected_error: tuple[float, float, float] | None = None
+    interval90: tuple[float, float, float] | None = None
 
     @property
     def angles(self) -> np.ndarray:
@@ -85,6 +95,8 @@ class Face:
             if self.landmarks is None
             else [[_num(v) for v in p] for p in np.asarray(self.landmarks)],
             "track_id": self.track_id,
+            "expected_error": _per_angle(self.expected_error),
+            "interval90": _per_angle(self.interval90),
         }
 
 
@@ -93,17 +105,27 @@ def _num(value: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _per_angle(values: Sequence[float] | None) -> dict[str, float | None] | None:
+    if values is None:
+        return None
+    return {k: _num(v) for k, v in zip(("yaw", "pitch", "roll"), values, strict=True)}
+
+
 def make_face(
     box: Sequence[float],
     score: float,
     angles: Sequence[float],
     spread: Sequence[float],
     landmarks: np.ndarray | None = None,
+    expected_error: Sequence[float] | None = None,
+    interval90: Sequence[float] | None = None,
 ) -> Face:
-    """Build a :class:`Face` from ``[yaw, pitch, roll]`` and per-angle spread (NaN = absent)."""
+    """Build a :class:`Face` from ``[yaw, pitch, roll]`` and per-angle spread (NaN = absent);
+    ``expected_error`` / ``interval90`` (``[yaw, pitch, roll]`` degrees) from a calibrated model."""
     yaw, pitch, roll = (float(v) for v in angles)
     spreads = tuple(float(v) for v in spread)
-    known = [s for s in spreads if math.isfinite(s)]
+    errors = None if expected_error is None else tuple(float(v) for v in expected_error)
+    known = [s for s in (spreads if errors is None else errors) if math.isfinite(s)]
     uncertainty = float(np.mean(known)) if known else math.nan
     matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
     return Face(
@@ -116,6 +138,8 @@ def make_face(
         spread=spreads,  # type: ignore[arg-type]
         matrix=matrix,
         landmarks=None if landmarks is None else np.asarray(landmarks, dtype=np.float32),
+        expected_error=errors,  # type: ignore[arg-type]
+        interval90=None if interval90 is None else tuple(float(v) for v in interval90),  # type: ignore[arg-type]
     )
 
 
@@ -273,6 +297,10 @@ class Estimator:
         angles, spread = self.model.predict_crops(crops)
         ypr = self.model.to_yaw_pitch_roll(angles)
         ypr_spread = self.model.to_yaw_pitch_roll(spread)
+        calibrated = self.model.calibrate(spread)
+        error = half = None
+        if calibrated is not None:
+            error, half = (self.model.to_yaw_pitch_roll(v) for v in calibrated)
         return [
             make_face(
                 boxes[i],
@@ -280,6 +308,8 @@ class Estimator:
                 ypr[i],
                 ypr_spread[i],
                 None if landmarks is None else landmarks[i],
+                None if error is None else error[i],
+                None if half is None else half[i],
             )
             for i in range(len(crops))
         ]

@@ -11,6 +11,11 @@ Graph contract (``format_version`` 1):
 * output ``"angles"``: float32 ``(N, len(angles))`` in degrees, in the order of ``angles``;
 * output ``"spread"``: float32 ``(N, len(angles))``, the standard deviation in degrees of the
   bin distribution of each angle (an uncertainty).
+
+Optional ``calibration`` (:class:`Calibration`, written by ``python -m headpose.export.calibrate``):
+maps ``spread`` to the expected absolute error in degrees and a 90% interval. Models without it
+(every model exported before it existed) load and behave exactly as before; its JSON key is
+written only when present, so an uncalibrated model's metadata is unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 from headpose.errors import InvalidModelError
 
@@ -58,6 +65,83 @@ class Bins:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Spread -> error in degrees, per angle (tuples in the order of ``ModelMetadata.angles``).
+
+    For a face whose bin distribution has spread ``s`` (degrees) for angle ``a``:
+
+    * expected absolute error ``E = intercept[a] + slope[a] * s`` degrees (``slope >= 0``, so
+      a larger spread never means a smaller error; ``intercept >= 0``);
+    * 90% interval half-width ``interval_factor[a] * E``: the true angle lies within
+      ``prediction +- that`` for ``coverage`` (0.9) of the faces like those it was fitted on.
+
+    ``method``: how it was fitted; ``data``: on what (free text); ``n``: faces per angle used.
+    """
+
+    intercept: tuple[float, ...]
+    slope: tuple[float, ...]
+    interval_factor: tuple[float, ...]
+    coverage: float = 0.9
+    method: str = "linear fit of mean |error| over spread bins"
+    data: str = "unknown"
+    n: tuple[int, ...] = ()
+
+    def expected_error(self, spread: np.ndarray) -> np.ndarray:
+        """Expected absolute error (degrees) for ``spread`` ``(N, A)`` degrees -> ``(N, A)``."""
+        s = np.asarray(spread, dtype=np.float64)
+        return np.asarray(self.intercept) + np.asarray(self.slope) * s
+
+    def interval(self, spread: np.ndarray) -> np.ndarray:
+        """Half-width (degrees) of the ``coverage`` interval for ``spread`` ``(N, A)`` -> ``(N, A)``."""
+        return np.asarray(self.interval_factor) * self.expected_error(spread)
+
+    def validate(self, n_angles: int, source: str = "<metadata>") -> None:
+        """Raise :class:`InvalidModelError` if a field has the wrong length or range."""
+        for name in ("intercept", "slope", "interval_factor"):
+            values = getattr(self, name)
+            if len(values) != n_angles or not all(np.isfinite(v) for v in values):
+                raise InvalidModelError(
+                    f"{source}: metadata field 'calibration.{name}': expected {n_angles} finite "
+                    f"numbers (one per angle), got {values!r}"
+                )
+        if any(v < 0 for v in self.intercept) or any(v < 0 for v in self.slope):
+            raise InvalidModelError(
+                f"{source}: metadata field 'calibration': expected intercept >= 0 and slope >= 0, "
+                f"got {self.intercept!r} and {self.slope!r}"
+            )
+        if any(v <= 0 for v in self.interval_factor):
+            raise InvalidModelError(
+                f"{source}: metadata field 'calibration.interval_factor': expected > 0, "
+                f"got {self.interval_factor!r}"
+            )
+        if not 0.0 < self.coverage < 1.0:
+            raise InvalidModelError(
+                f"{source}: metadata field 'calibration.coverage': expected in (0, 1), "
+                f"got {self.coverage!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "<metadata>") -> Calibration:
+        """Parse the JSON object stored under ``calibration``."""
+        if not isinstance(raw, dict):
+            raise InvalidModelError(
+                f"{source}: metadata field 'calibration': expected an object, got {raw!r}"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise InvalidModelError(f"{source}: unknown calibration field(s) {unknown}")
+        try:
+            kwargs = dict(raw)
+            for key in ("intercept", "slope", "interval_factor", "n"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise InvalidModelError(f"{source}: bad calibration metadata: {exc}") from exc
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     """Everything the runtime needs to use an exported model."""
 
@@ -78,10 +162,15 @@ class ModelMetadata:
     created: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    calibration: Calibration | None = None
 
     def to_json(self) -> str:
-        """Serialise to the JSON string stored under :data:`METADATA_KEY`."""
-        return json.dumps(asdict(self), sort_keys=True)
+        """Serialise to the JSON string stored under :data:`METADATA_KEY` (``calibration`` only
+        when set, so uncalibrated metadata reads exactly as before the field existed)."""
+        raw = asdict(self)
+        if raw["calibration"] is None:
+            del raw["calibration"]
+        return json.dumps(raw, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str, source: str = "<metadata>") -> ModelMetadata:
@@ -107,6 +196,8 @@ class ModelMetadata:
             kwargs = dict(raw)
             kwargs["bins"] = Bins(**raw.get("bins", {}))
             kwargs["crop"] = CropRule(**raw.get("crop", {}))
+            if raw.get("calibration") is not None:
+                kwargs["calibration"] = Calibration.from_dict(raw["calibration"], source)
             for key in ("input_size", "mean", "std", "angles"):
                 if key in kwargs:
                     kwargs[key] = tuple(kwargs[key])
@@ -136,6 +227,8 @@ class ModelMetadata:
             raise bad("bins", "count > 0 and width > 0", self.bins)
         if self.crop.scale <= 0:
             raise bad("crop.scale", "> 0", self.crop.scale)
+        if self.calibration is not None:
+            self.calibration.validate(len(self.angles), source)
 
 
 def read_metadata(props: dict[str, str], source: str = "<model>") -> ModelMetadata:

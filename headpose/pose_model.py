@@ -198,6 +198,20 @@ class PoseModel:
         """
         return self.run(self.prepare(crops_bgr))
 
+    @property
+    def calibrated(self) -> bool:
+        """Whether the model carries a spread -> error calibration (``meta.calibration``)."""
+        return self.meta.calibration is not None
+
+    def calibrate(self, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``spread`` ``(N, A)`` degrees -> ``(expected absolute error, 90% interval half-width)``,
+        both ``(N, A)`` degrees, from the model's calibration; ``None`` for an uncalibrated model."""
+        cal = self.meta.calibration
+        if cal is None:
+            return None
+        spread = np.asarray(spread, dtype=np.float64).reshape(-1, len(self.angle_names))
+        return cal.expected_error(spread), cal.interval(spread)
+
     def to_yaw_pitch_roll(self, values: np.ndarray) -> np.ndarray:
         """``(N, A)`` columns in ``angle_names`` order -> ``(N, 3)`` [yaw, pitch, roll], NaN where
         the model has no such angle (e.g. roll for a yaw+pitch model)."""
@@ -225,5 +239,6 @@ def describe(model: PoseModel) -> dict[str, Any]:
         "angles": list(model.angle_names),
         "train_data": m.train_data,
         "license": m.license,
+        "calibrated": model.calibrated,
         "providers": model.providers,
     }

@@ -288,3 +288,18 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
         val_targets = val_view.targets()
     name = cfg.data.name or f"{cfg.data.kind}:{Path(expand_path(cfg.data.root, cfg)).name}"
     return RunData(train, val, train_view.targets(), val_targets, name)
+
+
+def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]:
+    """Image files and targets ``(N, 3)`` [yaw, pitch, roll] degrees (NaN = missing) of the
+    ``"train"`` or ``"val"`` part of ``cfg``'s data split (the images themselves, whole; the same
+    indices as :func:`split_train_val`). Benchmarks and calibration read their images from here."""
+    if part not in ("train", "val"):
+        raise ConfigError(f"split part: expected 'train' or 'val', got {part!r}")
+    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
+    train, val = split_train_val(cfg, full)
+    records = [full.records[i] for i in (train if part == "train" else val)]
+    target = (
+        np.stack([r.target for r in records]).astype(np.float64) if records else np.zeros((0, 3))
+    )
+    return [r.image for r in records], target
