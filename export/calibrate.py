@@ -1,0 +1,410 @@
+"""Calibrate a model's uncertainty: spread (degrees of the bin distribution) -> error in degrees.
+
+Fit on labelled faces the model was NOT evaluated on, write a new model file::
+
+    python -m headpose.export.calibrate MODEL.onnx --data LABELLED_DIR -o OUT.onnx
+    python -m headpose.export.calibrate MODEL.onnx --config default/hmtl_lite0_128_clean \\
+        --split train -o OUT.onnx
+
+Check a calibrated model on other labelled faces (e.g. the validation split)::
+
+    python -m headpose.export.calibrate --check OUT.onnx --config CFG --split val
+
+The fit, per angle (see :class:`headpose.metadata.Calibration`): sort the faces by spread, cut
+them into ``--bins`` groups of equal size, and fit a line through the groups' (mean spread,
+mean |error|) points weighted by group size: expected |error| = intercept + slope * spread. A
+negative slope becomes a constant (the mean |error|), a negative intercept a line through 0, so
+the map is monotone and positive. The 90% interval half-width is ``q * expected error`` with
+``q`` the 90% quantile of ``|error| / expected error`` over the fitted faces. Both are stored in
+the ONNX metadata; the runtime then reports ``Face.uncertainty`` as the expected |error|.
+
+Faces are the labelled images themselves (each resized whole, like ``predict_crops``), or with
+``--detect`` the runtime's path: the default detector's box nearest the centre, cut with the
+model's crop rule (images without a face are skipped and counted).
+Exit codes: 0 done (``--check``: within tolerance); 1 ``--check`` outside tolerance; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from headpose.errors import HeadPoseError, InvalidInputError
+from headpose.metadata import METADATA_KEY, Calibration, read_metadata
+from headpose.pose_model import PoseModel
+from headpose.preprocess import crop_face
+
+from .images import read_crop, read_labelled_folder
+
+PROG = "python -m headpose.export.calibrate"
+EXIT_OUTSIDE, EXIT_BAD_INPUT = 1, 2
+BATCH = 16
+MIN_FACES_PER_BIN = 5
+
+
+@dataclass(frozen=True)
+class Faces:
+    """What calibration needs: labels, predictions and spreads ``(N, A)`` degrees (model angle
+    order; NaN where a label is missing), plus where they came from."""
+
+    labels: np.ndarray
+    pred: np.ndarray
+    spread: np.ndarray
+    source: str
+    skipped: int = 0
+
+    @property
+    def abs_error(self) -> np.ndarray:
+        return np.abs(self.pred - self.labels)
+
+
+def select_images(
+    paths: Sequence[str | Path], labels: np.ndarray, limit: int | None, seed: int
+) -> tuple[list[Path], np.ndarray]:
+    """At most ``limit`` of the images, a seeded random subset (in their original order)."""
+    paths = [Path(p) for p in paths]
+    if limit is None or limit >= len(paths):
+        return paths, labels
+    if limit < 1:
+        raise InvalidInputError(f"--limit: expected an integer >= 1, got {limit}")
+    keep = np.sort(np.random.default_rng(seed).choice(len(paths), size=limit, replace=False))
+    return [paths[i] for i in keep], labels[keep]
+
+
+def load_labelled(
+    data: str | Path | None,
+    images: str | Path | None = None,
+    config: str | None = None,
+    split: str | None = None,
+) -> tuple[list[Path], np.ndarray, str]:
+    """Image paths, labels ``(N, 3)`` [yaw, pitch, roll] and a description, from a labelled
+    folder (optionally only the names listed in ``images``, one per line, relative to the folder
+    as in its ``labels.csv``) or from the ``split`` part of a training config's data split."""
+    if (data is None) == (config is None):
+        raise InvalidInputError("give exactly one of --data DIR or --config CFG --split train|val")
+    if config is not None:
+        if split is None:
+            raise InvalidInputError("--config needs --split train or --split val")
+        if images is not None:
+            raise InvalidInputError("--images works with --data, not with --config")
+        from headpose.training.config import ConfigError, load_config
+        from headpose.training.engine.data_setup import split_images
+
+        try:
+            found, labels = split_images(load_config(config), split)
+        except ConfigError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        return [Path(p) for p in found], labels, f"{split} split of config {config}"
+    if split is not None:
+        raise InvalidInputError("--split works with --config, not with --data")
+    labelled = read_labelled_folder(data)
+    paths, labels = labelled.paths, labelled.labels
+    source = f"labelled folder {data}"
+    if images is not None:
+        list_file = Path(images)
+        if not list_file.is_file():
+            raise InvalidInputError(f"--images: list file not found: {list_file}")
+        wanted = [ln.strip() for ln in list_file.read_text(encoding="utf-8").splitlines()]
+        wanted = [w for w in wanted if w and not w.startswith("#")]
+        index = {p.resolve(): i for i, p in enumerate(paths)}
+        rows = []
+        for line, name in enumerate(wanted, start=1):
+            i = index.get((Path(data) / name).resolve())
+            if i is None:
+                raise InvalidInputError(
+                    f"{list_file} line {line}: {name!r} is not a row of {Path(data) / 'labels.csv'}"
+                )
+            rows.append(i)
+        if not rows:
+            raise InvalidInputError(f"{list_file}: no image names")
+        paths, labels = [paths[i] for i in rows], labels[rows]
+        source += f", images listed in {list_file}"
+    return paths, labels, source
+
+
+def run_model(
+    model: PoseModel,
+    paths: Sequence[Path],
+    labels: np.ndarray,
+    source: str,
+    detect: bool = False,
+) -> Faces:
+    """Run ``model`` on the labelled images (whole, or the detector's crop with ``detect``)."""
+    if not paths:
+        raise InvalidInputError(f"{source}: no images")
+    detector = None
+    if detect:
+        from headpose.detectors import get_detector
+        from headpose.training.data.detector_boxes import best_box
+
+        detector = get_detector("auto", threads=1)
+    cols = [("yaw", "pitch", "roll").index(a) for a in model.angle_names]
+    preds, spreads, kept = [], [], []
+    for start in range(0, len(paths), BATCH):
+        crops = []
+        for i in range(start, min(start + BATCH, len(paths))):
+            image = read_crop(paths[i])
+            if detector is not None:
+                box = best_box(detector, image)
+                if box is None:
+                    continue
+                image = crop_face(image, box, model.meta.crop, model.input_size)
+            crops.append(image)
+            kept.append(i)
+        if crops:
+            angles, spread = model.predict_crops(crops)
+            preds.append(angles)
+            spreads.append(spread)
+    if not kept:
+        raise InvalidInputError(f"{source}: the detector found no face in any image")
+    described = source + (" (detector crops)" if detect else " (whole images)")
+    return Faces(
+        labels=np.asarray(labels, dtype=np.float64)[kept][:, cols],
+        pred=np.concatenate(preds),
+        spread=np.concatenate(spreads),
+        source=described,
+        skipped=len(paths) - len(kept),
+    )
+
+
+def _fit_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted least-squares ``y = a + b x``, forced monotone (b >= 0) and positive (a >= 0)."""
+    xm, ym = np.average(x, weights=w), np.average(y, weights=w)
+    var = np.average((x - xm) ** 2, weights=w)
+    b = float(np.average((x - xm) * (y - ym), weights=w) / var) if var > 0 else 0.0
+    a = float(ym - b * xm)
+    if b <= 0.0:
+        return float(ym), 0.0
+    if a < 0.0:
+        return 0.0, float(np.sum(w * x * y) / np.sum(w * x * x))
+    return a, b
+
+
+def fit_calibration(
+    faces: Faces, angles: Sequence[str], bins: int = 10, coverage: float = 0.9
+) -> Calibration:
+    """Fit the spread -> expected |error| line and the interval factor per angle (see module
+    docstring). Needs at least ``bins * 5`` labelled faces per angle."""
+    if bins < 2:
+        raise InvalidInputError(f"--bins: expected an integer >= 2, got {bins}")
+    if not 0.0 < coverage < 1.0:
+        raise InvalidInputError(f"coverage: expected a number in (0, 1), got {coverage}")
+    err = faces.abs_error
+    intercepts, slopes, factors, counts = [], [], [], []
+    for j, name in enumerate(angles):
+        known = np.isfinite(err[:, j]) & np.isfinite(faces.spread[:, j])
+        n = int(known.sum())
+        if n < bins * MIN_FACES_PER_BIN:
+            raise InvalidInputError(
+                f"{faces.source}: {n} faces with a {name} label, need at least "
+                f"{bins * MIN_FACES_PER_BIN} for {bins} bins (use more images or fewer --bins)"
+            )
+        s, e = faces.spread[known, j], err[known, j]
+        groups = np.array_split(np.argsort(s, kind="stable"), bins)
+        x = np.array([s[g].mean() for g in groups])
+        y = np.array([e[g].mean() for g in groups])
+        w = np.array([len(g) for g in groups], dtype=np.float64)
+        a, b = _fit_line(x, y, w)
+        expected = np.maximum(a + b * s, 1e-6)
+        factors.append(float(np.quantile(e / expected, coverage)))
+        intercepts.append(round(a, 6))
+        slopes.append(round(b, 6))
+        counts.append(n)
+    return Calibration(
+        intercept=tuple(intercepts),
+        slope=tuple(slopes),
+        interval_factor=tuple(round(f, 6) for f in factors),
+        coverage=coverage,
+        data=faces.source,
+        n=tuple(counts),
+    )
+
+
+def check_calibration(
+    cal: Calibration, faces: Faces, angles: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Per angle and ``"all"`` (every labelled face x angle pooled): ``n``, ``coverage`` (share
+    of faces whose |error| is within the interval), ``mean_abs_error``, ``mean_expected_error``,
+    ``ratio`` (mean |error| / mean expected error; 1 = calibrated), ``mean_spread``."""
+    err = faces.abs_error
+    expected, half = cal.expected_error(faces.spread), cal.interval(faces.spread)
+    known = np.isfinite(err)
+    out: dict[str, dict[str, float]] = {}
+    groups = [*((a, [j]) for j, a in enumerate(angles)), ("all", list(range(len(angles))))]
+    for name, cols in groups:
+        m = known[:, cols]
+        e, x, h = err[:, cols][m], expected[:, cols][m], half[:, cols][m]
+        out[name] = {
+            "n": int(m.sum()),
+            "coverage": float(np.mean(e <= h)),
+            "mean_abs_error": float(e.mean()),
+            "mean_expected_error": float(x.mean()),
+            "ratio": float(e.mean() / x.mean()),
+            "mean_spread": float(faces.spread[:, cols][m].mean()),
+        }
+    return out
+
+
+def write_calibrated(model_path: str | Path, output: str | Path, cal: Calibration) -> Path:
+    """Copy ``model_path`` to the NEW file ``output`` with ``cal`` in its metadata (refuses to
+    overwrite any existing file, the input included); returns ``output``."""
+    import onnx
+
+    model_path, output = Path(model_path), Path(output)
+    if output.exists() or output.resolve() == model_path.resolve():
+        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
+    if not output.parent.is_dir():
+        raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
+    model = onnx.load(str(model_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    meta = read_metadata(props, str(model_path))
+    cal.validate(len(meta.angles), str(model_path))
+    new = dataclasses.replace(meta, calibration=cal)
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = new.to_json()
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        onnx.save(model, str(tmp))
+        if output.exists():  # appeared meanwhile
+            raise InvalidInputError(f"{output}: already exists; not overwriting")
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return output
+
+
+def _describe_fit(cal: Calibration, angles: Sequence[str]) -> list[str]:
+    lines = [f"calibration fitted on {cal.data}:"]
+    for j, name in enumerate(angles):
+        lines.append(
+            f"  {name:5s} n={cal.n[j]:5d}  expected |error| = {cal.intercept[j]:.3f} + "
+            f"{cal.slope[j]:.3f} x spread;  {cal.coverage:.0%} interval = +- "
+            f"{cal.interval_factor[j]:.3f} x expected"
+        )
+    return lines
+
+
+def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> list[str]:
+    lines = [
+        f"{'angle':5s} {'n':>5s} {'coverage':>9s} {'mean|err|':>10s} {'expected':>9s} "
+        f"{'ratio':>6s} {'spread':>7s}"
+    ]
+    for name, r in report.items():
+        lines.append(
+            f"{name:5s} {r['n']:5d} {r['coverage']:9.1%} {r['mean_abs_error']:10.2f} "
+            f"{r['mean_expected_error']:9.2f} {r['ratio']:6.2f} {r['mean_spread']:7.2f}"
+        )
+    lines.append(
+        f"coverage: share of |error| within the {cal.coverage:.0%} interval; ratio: mean |error| "
+        "/ mean expected error (1 = calibrated); spread: the raw model spread, for reference"
+    )
+    return lines
+
+
+@click.command(help=(__doc__ or "").split("\n\n")[0])
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(path_type=Path), help="labelled folder (labels.csv)")
+@click.option("--images", type=click.Path(path_type=Path), help="with --data: file of image names")
+@click.option("--config", help="training config whose data split to use (with --split)")
+@click.option("--split", type=click.Choice(["train", "val"]), help="part of --config's split")
+@click.option("--limit", type=int, help="at most N images (a seeded random subset)")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of --limit")
+@click.option("--detect", is_flag=True, help="detector box + crop rule (the runtime's path)")
+@click.option("--bins", type=int, default=10, show_default=True, help="spread groups for the fit")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="new calibrated model")
+@click.option("--check", "check_only", is_flag=True, help="report on a calibrated model")
+@click.option("--coverage-tol", type=float, default=0.05, show_default=True)
+@click.option("--ratio-tol", type=float, default=0.15, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
+def cli(
+    model: Path,
+    data: Path | None,
+    images: Path | None,
+    config: str | None,
+    split: str | None,
+    limit: int | None,
+    seed: int,
+    detect: bool,
+    bins: int,
+    output: Path | None,
+    check_only: bool,
+    coverage_tol: float,
+    ratio_tol: float,
+    as_json: bool,
+) -> int:
+    if check_only and output is not None:
+        raise InvalidInputError("--check writes nothing: drop -o")
+    if not check_only and output is None:
+        raise InvalidInputError("give -o OUT.onnx (a new file) to fit, or --check to report")
+    if not check_only and Path(output).exists():
+        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
+    pose = PoseModel(model, threads=1)
+    paths, labels, source = load_labelled(data, images, config, split)
+    paths, labels = select_images(paths, labels, limit, seed)
+    faces = run_model(pose, paths, labels, source, detect=detect)
+    angles = list(pose.angle_names)
+    result: dict[str, Any] = {"model": str(model), "data": faces.source, "faces": len(faces.pred)}
+    result["skipped_no_face"] = faces.skipped
+    if check_only:
+        cal = pose.meta.calibration
+        if cal is None:
+            raise InvalidInputError(f"{model}: has no calibration to check (fit one first)")
+        report = check_calibration(cal, faces, angles)
+        ok = (
+            abs(report["all"]["coverage"] - cal.coverage) <= coverage_tol
+            and abs(report["all"]["ratio"] - 1.0) <= ratio_tol
+        )
+        result.update(check=report, within_tolerance=ok, calibration=dataclasses.asdict(cal))
+        lines = [
+            f"{model}: calibration check on {faces.source}, {len(faces.pred)} faces"
+            + (f" ({faces.skipped} without a detected face skipped)" if faces.skipped else ""),
+            *_describe_fit(cal, angles),
+            *_describe_check(report, cal),
+            f"within tolerance (coverage {cal.coverage:.0%} +- {coverage_tol:.0%} points, "
+            f"ratio 1 +- {ratio_tol:.0%}): {'yes' if ok else 'NO'}",
+        ]
+        code = 0 if ok else EXIT_OUTSIDE
+    else:
+        cal = fit_calibration(faces, angles, bins=bins)
+        written = write_calibrated(model, output, cal)
+        PoseModel(written, threads=1)  # the runtime reads it back
+        report = check_calibration(cal, faces, angles)
+        result.update(output=str(written), calibration=dataclasses.asdict(cal), in_sample=report)
+        lines = [
+            f"wrote {written}",
+            *_describe_fit(cal, angles),
+            "in-sample (the fitting faces; optimistic by construction):",
+            *_describe_check(report, cal),
+        ]
+        code = 0
+    click.echo(json.dumps(result) if as_json else "\n".join(lines))
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (bad input: a one-line error and 2)."""
+    try:
+        return int(cli.main(args=list(argv) if argv is not None else None, standalone_mode=False))
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_BAD_INPUT
+    except (HeadPoseError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        click.echo(f"{PROG}: error: {message}", err=True)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

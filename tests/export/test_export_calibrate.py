@@ -1,0 +1,139 @@
+"""python -m headpose.export.calibrate: fit on real labelled crops with the shipped model, write a
+new model, read it back in the runtime; refuse overwrites; check; the fit itself on known data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from headpose.estimator import Estimator, default_model_path
+from headpose.export.calibrate import Faces, _fit_line, check_calibration, fit_calibration, main
+from headpose.pose_model import PoseModel
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Path:
+    return default_model_path()
+
+
+@pytest.fixture(scope="module")
+def calibrated(shipped: Path, labelled_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cal") / "calibrated.onnx"
+    code = main([str(shipped), "--data", str(labelled_dir), "--bins", "2", "-o", str(out)])
+    assert code == 0
+    return out
+
+
+def test_fit_stores_calibration_and_keeps_the_rest(shipped: Path, calibrated: Path) -> None:
+    old, new = PoseModel(shipped, threads=1), PoseModel(calibrated, threads=1)
+    cal = new.meta.calibration
+    assert cal is not None and not old.calibrated
+    assert cal.n == (12, 10, 10)  # 12 crops, 2 of them yaw-only
+    assert all(b >= 0 for b in cal.slope) and all(f > 0 for f in cal.interval_factor)
+    assert dataclasses.replace(new.meta, calibration=None) == old.meta
+    # the graph is untouched: same angles and spread on the same crops
+    crops = [np.full((64, 64, 3), v, np.uint8) for v in (40, 120)]
+    for a, b in zip(old.predict_crops(crops), new.predict_crops(crops), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_runtime_reports_calibrated_errors(calibrated: Path, labelled_dir: Path) -> None:
+    images = sorted((labelled_dir / "images").glob("*.jpg"))[:3]
+    est = Estimator(calibrated, detector=None, threads=1)
+    cal = est.model.meta.calibration
+    for face in est.predict_crops([str(p) for p in images]):
+        expected = np.array(cal.intercept) + np.array(cal.slope) * np.array(face.spread)
+        np.testing.assert_allclose(face.expected_error, expected)
+        assert face.uncertainty == pytest.approx(expected.mean())
+        assert face.to_dict()["interval90"]["yaw"] == pytest.approx(
+            cal.interval_factor[0] * expected[0]
+        )
+
+
+def test_refuses_to_overwrite(
+    shipped: Path, calibrated: Path, labelled_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    before = calibrated.read_bytes()
+    args = ["--data", str(labelled_dir), "--bins", "2", "-o"]
+    assert main([str(shipped), *args, str(calibrated)]) == 2
+    assert "not overwriting" in capsys.readouterr().err
+    assert calibrated.read_bytes() == before
+    assert main([str(calibrated), *args, str(calibrated)]) == 2  # the input itself
+
+
+def test_check_reports_coverage_and_ratio(
+    calibrated: Path, labelled_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(["--check", str(calibrated), "--data", str(labelled_dir), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == (0 if result["within_tolerance"] else 1)
+    overall = result["check"]["all"]
+    assert overall["n"] == 32 and 0.0 <= overall["coverage"] <= 1.0
+    # in-sample, the fitted line reproduces the mean error per angle (the fit is weighted LS)
+    for angle in ("yaw", "pitch", "roll"):
+        assert result["check"][angle]["ratio"] == pytest.approx(1.0, abs=0.25)
+
+
+def test_check_needs_a_calibrated_model(
+    shipped: Path, labelled_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["--check", str(shipped), "--data", str(labelled_dir)]) == 2
+    assert "no calibration" in capsys.readouterr().err
+
+
+def test_image_list_selects_rows_and_names_bad_ones(
+    calibrated: Path, labelled_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    names = [p.relative_to(labelled_dir).as_posix() for p in (labelled_dir / "images").glob("*")]
+    good = tmp_path / "list.txt"
+    good.write_text("\n".join(sorted(names)[:5]) + "\n")
+    main(["--check", str(calibrated), "--data", str(labelled_dir), "--images", str(good), "--json"])
+    assert json.loads(capsys.readouterr().out)["faces"] == 5
+    bad = tmp_path / "bad.txt"
+    bad.write_text("images/nope.jpg\n")
+    assert (
+        main(["--check", str(calibrated), "--data", str(labelled_dir), "--images", str(bad)]) == 2
+    )
+    assert "bad.txt line 1" in capsys.readouterr().err
+
+
+def test_detector_path_counts_faces(
+    calibrated: Path, labelled_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    main(["--check", str(calibrated), "--data", str(labelled_dir), "--detect", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["faces"] + result["skipped_no_face"] == 12 and result["faces"] >= 10
+    assert "detector crops" in result["data"]
+
+
+def _synthetic(n: int, seed: int) -> Faces:
+    """Errors whose size grows with spread: |N(0, (0.5 + 0.15 s)^2)| per angle."""
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(5.0, 30.0, size=(n, 3))
+    labels = rng.uniform(-60, 60, size=(n, 3))
+    pred = labels + rng.normal(size=(n, 3)) * (0.5 + 0.15 * spread)
+    return Faces(labels=labels, pred=pred, spread=spread, source="synthetic")
+
+
+def test_fit_holds_on_fresh_data_from_the_same_distribution() -> None:
+    angles = ["yaw", "pitch", "roll"]
+    cal = fit_calibration(_synthetic(4000, 0), angles)
+    # E|N(0, sd^2)| = sd * sqrt(2/pi): the fitted line should recover it
+    k = np.sqrt(2 / np.pi)
+    np.testing.assert_allclose(cal.slope, 0.15 * k, rtol=0.1)
+    report = check_calibration(cal, _synthetic(4000, 1), angles)
+    assert report["all"]["coverage"] == pytest.approx(0.9, abs=0.015)
+    assert report["all"]["ratio"] == pytest.approx(1.0, abs=0.03)
+
+
+def test_fit_is_monotone_and_positive() -> None:
+    x, w = np.array([1.0, 2.0, 3.0]), np.ones(3)
+    assert _fit_line(x, np.array([3.0, 2.0, 1.0]), w) == (2.0, 0.0)  # falling: a constant
+    a, b = _fit_line(x, np.array([0.1, 2.0, 4.0]), w)  # negative intercept: through 0
+    assert a == 0.0 and b > 0
+    a, b = _fit_line(x, np.array([2.0, 3.0, 4.0]), w)
+    assert (a, b) == pytest.approx((1.0, 1.0))
