@@ -18,6 +18,10 @@ the map is monotone and positive. The 90% interval half-width is ``q * expected 
 ``q`` the 90% quantile of ``|error| / expected error`` over the fitted faces. Both are stored in
 the ONNX metadata; the runtime then reports ``Face.uncertainty`` as the expected |error|.
 
+Out-of-fold fitting (the model never saw the faces it is calibrated on): run each k-fold model
+on its own held-out fold with ``--save-faces FOLD_i.csv`` (no ``-o``), then fit the final model
+from all of them: ``... FINAL.onnx --faces FOLD_1.csv --faces FOLD_2.csv ... -o OUT.onnx``.
+
 Faces are the labelled images themselves (each resized whole, like ``predict_crops``), or with
 ``--detect`` the runtime's path: the default detector's box nearest the centre, cut with the
 model's crop rule (images without a face are skipped and counted).
@@ -26,6 +30,7 @@ Exit codes: 0 done (``--check``: within tolerance); 1 ``--check`` outside tolera
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -61,6 +66,7 @@ class Faces:
     spread: np.ndarray
     source: str
     skipped: int = 0
+    images: tuple[str, ...] = ()
 
     @property
     def abs_error(self) -> np.ndarray:
@@ -173,6 +179,65 @@ def run_model(
         spread=np.concatenate(spreads),
         source=described,
         skipped=len(paths) - len(kept),
+        images=tuple(str(paths[i]) for i in kept),
+    )
+
+
+def save_faces(faces: Faces, angles: Sequence[str], path: str | Path) -> Path:
+    """Write one CSV row per face: ``image``, then ``label_A``, ``pred_A``, ``spread_A`` for each
+    angle ``A`` (degrees; empty = missing label). Refuses to overwrite."""
+    path = Path(path)
+    if path.exists():
+        raise InvalidInputError(f"{path}: already exists; not overwriting")
+    header = ["image"] + [f"{k}_{a}" for a in angles for k in ("label", "pred", "spread")]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for i in range(len(faces.pred)):
+            row = [faces.images[i] if faces.images else str(i)]
+            for j in range(len(angles)):
+                label = faces.labels[i, j]
+                row += ["" if np.isnan(label) else f"{label:.4f}"]
+                row += [f"{faces.pred[i, j]:.4f}", f"{faces.spread[i, j]:.4f}"]
+            writer.writerow(row)
+    os.replace(tmp, path)
+    return path
+
+
+def load_faces(paths: Sequence[str | Path], angles: Sequence[str]) -> Faces:
+    """Faces from CSV files written by :func:`save_faces` (e.g. each fold model's predictions on
+    its own held-out fold, for out-of-fold calibration), concatenated."""
+    labels, pred, spread, images = [], [], [], []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise InvalidInputError(f"--faces: file not found: {path}")
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            need = [f"{k}_{a}" for a in angles for k in ("label", "pred", "spread")]
+            missing = [c for c in ["image", *need] if c not in (reader.fieldnames or ())]
+            if missing:
+                raise InvalidInputError(f"{path}: missing column(s) {missing}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    values = [float(row[c]) if row[c].strip() else np.nan for c in need]
+                except ValueError:
+                    raise InvalidInputError(f"{path} row {line}: a value is not a number") from None
+                v = np.array(values).reshape(len(angles), 3)
+                if not np.isfinite(v[:, 1:]).all():
+                    raise InvalidInputError(f"{path} row {line}: pred/spread must be numbers")
+                labels.append(v[:, 0])
+                pred.append(v[:, 1])
+                spread.append(v[:, 2])
+                images.append(row["image"])
+    if not labels:
+        raise InvalidInputError(f"--faces: no rows in {', '.join(map(str, paths))}")
+    return Faces(
+        labels=np.array(labels),
+        pred=np.array(pred),
+        spread=np.array(spread),
+        source="saved faces " + ", ".join(Path(p).name for p in paths),
+        images=tuple(images),
     )
 
 
@@ -250,8 +315,18 @@ def check_calibration(
             "mean_expected_error": float(x.mean()),
             "ratio": float(e.mean() / x.mean()),
             "mean_spread": float(faces.spread[:, cols][m].mean()),
+            "top_bottom_quarter": _quarter_ratio(x, e),
         }
     return out
+
+
+def _quarter_ratio(expected: np.ndarray, error: np.ndarray) -> float:
+    """Mean |error| of the quarter of faces with the largest expected error over that of the
+    quarter with the smallest (> 1: the calibration ranks faces by error)."""
+    order = np.argsort(expected, kind="stable")
+    q = max(len(order) // 4, 1)
+    low = error[order[:q]].mean()
+    return float(error[order[-q:]].mean() / low) if low > 0 else float("inf")
 
 
 def write_calibrated(model_path: str | Path, output: str | Path, cal: Calibration) -> Path:
@@ -297,16 +372,18 @@ def _describe_fit(cal: Calibration, angles: Sequence[str]) -> list[str]:
 def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> list[str]:
     lines = [
         f"{'angle':5s} {'n':>5s} {'coverage':>9s} {'mean|err|':>10s} {'expected':>9s} "
-        f"{'ratio':>6s} {'spread':>7s}"
+        f"{'ratio':>6s} {'spread':>7s} {'top/bottom':>10s}"
     ]
     for name, r in report.items():
         lines.append(
             f"{name:5s} {r['n']:5d} {r['coverage']:9.1%} {r['mean_abs_error']:10.2f} "
-            f"{r['mean_expected_error']:9.2f} {r['ratio']:6.2f} {r['mean_spread']:7.2f}"
+            f"{r['mean_expected_error']:9.2f} {r['ratio']:6.2f} {r['mean_spread']:7.2f} "
+            f"{r['top_bottom_quarter']:10.2f}"
         )
     lines.append(
         f"coverage: share of |error| within the {cal.coverage:.0%} interval; ratio: mean |error| "
-        "/ mean expected error (1 = calibrated); spread: the raw model spread, for reference"
+        "/ mean expected error (1 = calibrated); spread: the raw model spread, for reference; "
+        "top/bottom: mean |error| of the quarter with the largest expected error / smallest"
     )
     return lines
 
@@ -320,6 +397,16 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
 @click.option("--limit", type=int, help="at most N images (a seeded random subset)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of --limit")
 @click.option("--detect", is_flag=True, help="detector box + crop rule (the runtime's path)")
+@click.option(
+    "--faces",
+    "faces_csv",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="use saved per-face rows (--save-faces) instead of running MODEL; repeatable",
+)
+@click.option(
+    "--save-faces", "save_faces_to", type=click.Path(path_type=Path), help="write per-face rows"
+)
 @click.option("--bins", type=int, default=10, show_default=True, help="spread groups for the fit")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="new calibrated model")
 @click.option("--check", "check_only", is_flag=True, help="report on a calibrated model")
@@ -335,6 +422,8 @@ def cli(
     limit: int | None,
     seed: int,
     detect: bool,
+    faces_csv: tuple[Path, ...],
+    save_faces_to: Path | None,
     bins: int,
     output: Path | None,
     check_only: bool,
@@ -343,18 +432,36 @@ def cli(
     as_json: bool,
 ) -> int:
     if check_only and output is not None:
-        raise InvalidInputError("--check writes nothing: drop -o")
-    if not check_only and output is None:
-        raise InvalidInputError("give -o OUT.onnx (a new file) to fit, or --check to report")
-    if not check_only and Path(output).exists():
-        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
+        raise InvalidInputError("--check writes no model: drop -o")
+    if not check_only and output is None and save_faces_to is None:
+        raise InvalidInputError(
+            "give -o OUT.onnx (a new file) to fit, --check to report, or --save-faces CSV"
+        )
+    for target in (output, save_faces_to):
+        if target is not None and Path(target).exists():
+            raise InvalidInputError(
+                f"{target}: already exists; not overwriting (choose a new file)"
+            )
     pose = PoseModel(model, threads=1)
-    paths, labels, source = load_labelled(data, images, config, split)
-    paths, labels = select_images(paths, labels, limit, seed)
-    faces = run_model(pose, paths, labels, source, detect=detect)
     angles = list(pose.angle_names)
+    if faces_csv:
+        if data is not None or config is not None or detect:
+            raise InvalidInputError(
+                "--faces replaces --data/--config/--detect: give one or the other"
+            )
+        faces = load_faces(faces_csv, angles)
+    else:
+        paths, labels, source = load_labelled(data, images, config, split)
+        paths, labels = select_images(paths, labels, limit, seed)
+        faces = run_model(pose, paths, labels, source, detect=detect)
     result: dict[str, Any] = {"model": str(model), "data": faces.source, "faces": len(faces.pred)}
     result["skipped_no_face"] = faces.skipped
+    saved = [] if save_faces_to is None else [f"wrote {save_faces(faces, angles, save_faces_to)}"]
+    if save_faces_to is not None:
+        result["saved_faces"] = str(save_faces_to)
+    if output is None and not check_only:
+        click.echo(json.dumps(result) if as_json else "\n".join(saved))
+        return 0
     if check_only:
         cal = pose.meta.calibration
         if cal is None:
@@ -387,7 +494,7 @@ def cli(
             *_describe_check(report, cal),
         ]
         code = 0
-    click.echo(json.dumps(result) if as_json else "\n".join(lines))
+    click.echo(json.dumps(result) if as_json else "\n".join(saved + lines))
     return code
 
 

@@ -137,3 +137,18 @@ def test_fit_is_monotone_and_positive() -> None:
     assert a == 0.0 and b > 0
     a, b = _fit_line(x, np.array([2.0, 3.0, 4.0]), w)
     assert (a, b) == pytest.approx((1.0, 1.0))
+
+
+def test_saved_faces_fit_like_the_model_run(
+    shipped: Path, calibrated: Path, labelled_dir: Path, tmp_path: Path
+) -> None:
+    """Out-of-fold workflow: save per-face rows, fit from them (no model run) -> same fit."""
+    rows = tmp_path / "fold.csv"
+    assert main([str(shipped), "--data", str(labelled_dir), "--save-faces", str(rows)]) == 0
+    assert main([str(shipped), "--data", str(labelled_dir), "--save-faces", str(rows)]) == 2
+    out = tmp_path / "from_rows.onnx"
+    assert main([str(shipped), "--faces", str(rows), "--bins", "2", "-o", str(out)]) == 0
+    a, b = PoseModel(out).meta.calibration, PoseModel(calibrated).meta.calibration
+    assert a.n == b.n and "fold.csv" in a.data
+    for field in ("intercept", "slope", "interval_factor"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=2e-3)
