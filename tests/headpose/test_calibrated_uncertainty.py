@@ -107,3 +107,14 @@ def test_calibration_with_wrong_angle_count_is_refused(make_model: Callable[...,
     path = make_model("bad_cal.onnx", angles=("yaw", "pitch"), metadata=meta)
     with pytest.raises(InvalidModelError, match="one per angle"):
         PoseModel(path)
+
+
+def test_shipped_model_metadata_reads_back_identically() -> None:
+    """A model written before calibration existed: the same metadata JSON after a read/write cycle
+    and no calibration."""
+    from headpose.estimator import default_model_path
+    from headpose.metadata import METADATA_KEY
+
+    model = PoseModel(default_model_path(), threads=1)
+    stored = dict(model.session.get_modelmeta().custom_metadata_map)[METADATA_KEY]
+    assert model.meta.calibration is None and model.meta.to_json() == stored
