@@ -4,7 +4,8 @@
                                [--seed 0] [--limit N] [--out FILE.md]
 
 Images: the validation split of ``--config`` (the 278 AFLW2000 crops ``bench/accuracy.py``
-uses, loaded by the same code), never trained on. Rows (perturbations in ``bench/perturbations.py``):
+uses, loaded by the same code), never trained on. The config's data file must exist (for the
+default configs ``runs/aflw2000-crops-yunet.csv``: step 1 of ``tools/reproduce_default_model.sh``). Rows (perturbations in ``bench/perturbations.py``):
 
 * given crops: the whole loose crop is the input (resized);
 * end to end with YuNet / BlazeFace: the runtime detector's box (the face nearest the centre),

@@ -1,0 +1,41 @@
+"""bench/robustness.py's conditions on three real crops: which faces each row uses, the rotation
+rows' exact labels, and a seeded (repeatable) jitter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from robustness import Method, build_rows
+
+from headpose.metadata import CropRule
+
+
+def _method(size: int = 32) -> Method:
+    return Method("zero", lambda crops: np.zeros((len(crops), 3)), CropRule(1.5), (size, size))
+
+
+def test_rows_use_the_right_faces(crops_dir: Path) -> None:
+    names = ["image00002.jpg", "image00010.jpg", "image00004.jpg"]  # the middle one: yaw only
+    images = [cv2.imread(str(crops_dir / "images" / n)) for n in names]
+    target = np.array([[1.0443, -22.8742, 4.9089], [68.6405, np.nan, np.nan], [68.2, 26.9, 17.2]])
+    box = (120.0, 110.0, 260.0, 280.0)
+    boxes = {"yunet": [box, None, box], "blazeface": [box, box, None]}
+    rows = dict(build_rows(images, target, boxes, seed=0))
+    m = _method()
+    counts = {name: len(make(m)[0]) for name, make in rows.items()}
+    assert counts["given crops"] == 3 and counts["dark ×0.35"] == 3
+    assert counts["end to end, YuNet box + crop rule"] == 2
+    assert counts["end to end, BlazeFace box + crop rule"] == 2
+    assert counts["small face (48 px)"] == 2
+    assert counts["in-plane rotation ±30° (exact labels)"] == 4  # 2 fully labelled x 2 signs
+    crops, labels = rows["in-plane rotation ±30° (exact labels)"](m)
+    # a near-frontal face turned +30 then -30 on screen: roll moves by about +-30
+    assert labels[0, 2] - target[0, 2] > 25 and labels[1, 2] - target[0, 2] < -25
+    jittered = rows["YuNet box jittered ±8% (shift, scale)"](m)[0]
+    plain = rows["end to end, YuNet box + crop rule"](m)[0]
+    assert all(c.shape == (32, 32, 3) for c in jittered)
+    assert not np.array_equal(jittered[0], plain[0])
+    again = dict(build_rows(images, target, boxes, seed=0))["YuNet box jittered ±8% (shift, scale)"]
+    np.testing.assert_array_equal(again(m)[0][1], jittered[1])
