@@ -2,33 +2,35 @@
 
 Images are BGR uint8 ``(H, W, 3)``; boxes ``(x1, y1, x2, y2)`` pixels; labels ``[yaw, pitch,
 roll]`` degrees in the project convention (roll > 0: clockwise tilt on screen). Every random
-choice takes a ``numpy.random.Generator`` so a run is reproducible from one seed.
+choice takes a seed, so a run is reproducible.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
+from headpose.training.data.csv_folder import BoxJitter
 from headpose.training.data.transforms import rotate_in_plane
+from headpose.training.engine.data_setup import seeded_call
 
 
-def jitter_box(box: Sequence[float], fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """``box`` moved and resized by up to ``fraction`` of its size, uniformly at random.
+def jitter_box(box: Sequence[float], fraction: float, seed: int) -> np.ndarray:
+    """``box`` moved and resized by up to ``fraction``, uniformly at random (seeded).
 
-    The centre moves by ``u * w`` and ``v * h`` and both sides scale by ``1 + s`` with ``u, v, s``
-    uniform in ``[-fraction, fraction]`` (aspect kept). Returns float64 ``(4,)``.
+    The training toolkit's box jitter (one copy of the rule,
+    :class:`headpose.training.data.csv_folder.BoxJitter`) with ``shift = fraction`` (the centre
+    moves by up to ``fraction`` of the box's longer side in x and y) and ``scale = log(1 +
+    fraction)`` (both sides times a factor in ``[1 / (1 + fraction), 1 + fraction]``, aspect
+    kept). Returns float64 ``(4,)``.
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"fraction: expected a number in [0, 1), got {fraction}")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    w, h = x2 - x1, y2 - y1
-    u, v, s = rng.uniform(-fraction, fraction, size=3)
-    cx, cy = (x1 + x2) / 2.0 + u * w, (y1 + y2) / 2.0 + v * h
-    hw, hh = w * (1.0 + s) / 2.0, h * (1.0 + s) / 2.0
-    return np.array([cx - hw, cy - hh, cx + hw, cy + hh], dtype=np.float64)
+    jitter = BoxJitter(shift=float(fraction), scale=math.log1p(fraction), aspect=0.0)
+    return np.asarray(seeded_call(int(seed), jitter, tuple(float(v) for v in box)), np.float64)
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

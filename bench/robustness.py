@@ -11,8 +11,9 @@ default configs ``runs/aflw2000-crops-yunet.csv``: step 1 of ``tools/reproduce_d
 * end to end with YuNet / BlazeFace: the runtime detector's box (the face nearest the centre),
   then each method's own crop rule (headpose: the rule in the model's metadata, as
   ``Estimator(detector=...)`` does; FSA-Net: 1.5x the box, as in ``bench/accuracy.py``);
-* box jitter +-4% / +-8%: the YuNet box moved by up to that fraction of its width/height and
-  scaled by up to 1 +- that fraction (seeded; the same boxes for both methods), then cropped;
+* box jitter +-4% / +-8%: the YuNet box moved by up to that fraction of its longer side in x and
+  y and scaled by up to 1 + that fraction either way (the training toolkit's ``BoxJitter``;
+  4 seeded draws per face, the same boxes for both methods), then cropped;
 * blur sigma 3 px, JPEG quality 15, dark (pixels x 0.35): applied to the given crops;
 * small face: the given crop shrunk so the YuNet box is 48 px tall/wide (its longer side);
 * in-plane rotation +-30 / +-45 deg: every given crop with all three labels turned both ways
@@ -33,7 +34,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -47,13 +48,14 @@ from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.training.config import load_config
 from headpose.training.data.detector_boxes import best_box
-from headpose.training.engine.data_setup import split_images
+from headpose.training.engine.data_setup import sample_seed, split_images
 from headpose.training.engine.metrics import mae_per_angle
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "headpose/models/headpose_default.onnx"
 YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 75.0), (75.0, 99.0))
 BATCH = 16
+JITTER_DRAWS = 4  # jittered boxes per face: averages out the luck of a single draw
 
 BatchPredict = Callable[[list[np.ndarray]], np.ndarray]  # BGR crops -> (N, 3) yaw, pitch, roll
 
@@ -105,8 +107,10 @@ def build_rows(
     target: np.ndarray,
     boxes: dict[str, list[tuple[float, ...] | None]],
     seed: int,
+    draws: int = JITTER_DRAWS,
 ) -> list[Row]:
-    """The benchmark's conditions, in table order (see the module docstring)."""
+    """The benchmark's conditions, in table order (see the module docstring); ``draws`` jittered
+    boxes per face in the jitter rows."""
     n = len(images)
 
     def given(transform: Callable[[np.ndarray], np.ndarray]) -> Callable[[Method], tuple]:
@@ -119,21 +123,25 @@ def build_rows(
 
         return make
 
-    def boxed(box_list: list) -> Callable[[Method], tuple]:
-        idx = [i for i in range(n) if box_list[i] is not None]
+    def boxed(pairs: list[tuple[int, Sequence[float]]]) -> Callable[[Method], tuple]:
+        """Crops of (image index, box) pairs under each method's own crop rule."""
+        idx = [i for i, _ in pairs]
 
         def make(m: Method) -> tuple[list[np.ndarray], np.ndarray]:
-            crops = [crop_face(images[i], box_list[i], m.rule, m.size) for i in idx]
+            crops = [crop_face(images[i], box, m.rule, m.size) for i, box in pairs]
             return crops, target[idx]
 
         return make
 
-    def jittered(fraction: float, row: int) -> list:
-        out = []
-        for i, box in enumerate(boxes["yunet"]):
-            rng = np.random.default_rng([seed, row, i])
-            out.append(None if box is None else jitter_box(box, fraction, rng))
-        return out
+    def found(name: str) -> list[tuple[int, Sequence[float]]]:
+        return [(i, b) for i, b in enumerate(boxes[name]) if b is not None]
+
+    def jittered(fraction: float, row: int) -> list[tuple[int, Sequence[float]]]:
+        return [
+            (i, jitter_box(box, fraction, sample_seed(seed, row, i, k)))
+            for i, box in found("yunet")
+            for k in range(draws)
+        ]
 
     def small(_: Method) -> tuple[list[np.ndarray], np.ndarray]:
         idx = [i for i in range(n) if boxes["yunet"][i] is not None]
@@ -159,8 +167,8 @@ def build_rows(
 
     return [
         ("given crops", given(lambda im: im)),
-        ("end to end, YuNet box + crop rule", boxed(boxes["yunet"])),
-        ("end to end, BlazeFace box + crop rule", boxed(boxes["blazeface"])),
+        ("end to end, YuNet box + crop rule", boxed(found("yunet"))),
+        ("end to end, BlazeFace box + crop rule", boxed(found("blazeface"))),
         ("YuNet box jittered ±4% (shift, scale)", boxed(jittered(0.04, 4))),
         ("YuNet box jittered ±8% (shift, scale)", boxed(jittered(0.08, 8))),
         ("blur σ 3 px", given(lambda im: gaussian_blur(im, 3.0))),
@@ -237,8 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Images: validation split of `{args.config}` ({len(paths)} AFLW2000 crops from "
         f"../shared, never trained on; {int(np.isnan(target[:, 1]).sum())} have yaw only). "
         f"YuNet found a face in {found['yunet']}, BlazeFace in {found['blazeface']}; rows built "
-        "on a detector box use those. Rotation rows: each crop with all three labels, turned both "
-        "ways. Conditions and their code: `bench/robustness.py`, `bench/perturbations.py`.",
+        f"on a detector box use those; jitter rows: {JITTER_DRAWS} jittered boxes per face. "
+        "Rotation rows: each crop with all three labels, turned both ways. Conditions and their "
+        "code: `bench/robustness.py`, `bench/perturbations.py`.",
         "",
         f"MAE in degrees. Left: {h_name}; right: {f_name}. Δ: mean minus the given-crops mean.",
         "",

@@ -35,7 +35,8 @@ def test_rows_use_the_right_faces(crops_dir: Path) -> None:
     assert labels[0, 2] - target[0, 2] > 25 and labels[1, 2] - target[0, 2] < -25
     jittered = rows["YuNet box jittered ±8% (shift, scale)"](m)[0]
     plain = rows["end to end, YuNet box + crop rule"](m)[0]
+    assert counts["YuNet box jittered ±8% (shift, scale)"] == 2 * 4  # 4 draws per face
     assert all(c.shape == (32, 32, 3) for c in jittered)
     assert not np.array_equal(jittered[0], plain[0])
     again = dict(build_rows(images, target, boxes, seed=0))["YuNet box jittered ±8% (shift, scale)"]
-    np.testing.assert_array_equal(again(m)[0][1], jittered[1])
+    np.testing.assert_array_equal(again(m)[0][5], jittered[5])
