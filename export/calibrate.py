@@ -1,10 +1,10 @@
 """Calibrate a model's uncertainty: spread (degrees of the bin distribution) -> error in degrees.
 
-Fit on labelled faces the model was NOT evaluated on, write a new model file::
+Fit on labelled faces the model was NOT trained on (e.g. the config's tuning split, the
+faces training leaves out for choices and calibration), write a new model file::
 
     python -m headpose.export.calibrate MODEL.onnx --data LABELLED_DIR -o OUT.onnx
-    python -m headpose.export.calibrate MODEL.onnx --config default/hmtl_lite0_128_clean \\
-        --split train -o OUT.onnx
+    python -m headpose.export.calibrate MODEL.onnx --config CFG --split tune -o OUT.onnx
 
 Check a calibrated model on other labelled faces (e.g. the validation split)::
 
@@ -96,10 +96,12 @@ def load_labelled(
     folder (optionally only the names listed in ``images``, one per line, relative to the folder
     as in its ``labels.csv``) or from the ``split`` part of a training config's data split."""
     if (data is None) == (config is None):
-        raise InvalidInputError("give exactly one of --data DIR or --config CFG --split train|val")
+        raise InvalidInputError(
+            "give exactly one of --data DIR or --config CFG --split train|tune|val"
+        )
     if config is not None:
         if split is None:
-            raise InvalidInputError("--config needs --split train or --split val")
+            raise InvalidInputError("--config needs --split train, tune or val")
         if images is not None:
             raise InvalidInputError("--images works with --data, not with --config")
         from headpose.training.config import ConfigError, load_config
@@ -183,11 +185,13 @@ def run_model(
     )
 
 
-def save_faces(faces: Faces, angles: Sequence[str], path: str | Path) -> Path:
+def save_faces(
+    faces: Faces, angles: Sequence[str], path: str | Path, overwrite: bool = False
+) -> Path:
     """Write one CSV row per face: ``image``, then ``label_A``, ``pred_A``, ``spread_A`` for each
-    angle ``A`` (degrees; empty = missing label). Refuses to overwrite."""
+    angle ``A`` (degrees; empty = missing label). Refuses to overwrite unless ``overwrite``."""
     path = Path(path)
-    if path.exists():
+    if path.exists() and not overwrite:
         raise InvalidInputError(f"{path}: already exists; not overwriting")
     header = ["image"] + [f"{k}_{a}" for a in angles for k in ("label", "pred", "spread")]
     tmp = path.with_name(path.name + ".tmp")
@@ -329,13 +333,18 @@ def _quarter_ratio(expected: np.ndarray, error: np.ndarray) -> float:
     return float(error[order[-q:]].mean() / low) if low > 0 else float("inf")
 
 
-def write_calibrated(model_path: str | Path, output: str | Path, cal: Calibration) -> Path:
-    """Copy ``model_path`` to the NEW file ``output`` with ``cal`` in its metadata (refuses to
-    overwrite any existing file, the input included); returns ``output``."""
+def write_calibrated(
+    model_path: str | Path, output: str | Path, cal: Calibration, overwrite: bool = False
+) -> Path:
+    """Copy ``model_path`` to the NEW file ``output`` with ``cal`` in its metadata; returns
+    ``output``. Refuses to write over the input model, and over any existing file unless
+    ``overwrite`` (then replaced atomically)."""
     import onnx
 
     model_path, output = Path(model_path), Path(output)
-    if output.exists() or output.resolve() == model_path.resolve():
+    if output.resolve() == model_path.resolve():
+        raise InvalidInputError(f"{output}: is the input model; write a new file")
+    if output.exists() and not overwrite:
         raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
     if not output.parent.is_dir():
         raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
@@ -350,7 +359,7 @@ def write_calibrated(model_path: str | Path, output: str | Path, cal: Calibratio
     tmp = output.with_name(output.name + ".tmp")
     try:
         onnx.save(model, str(tmp))
-        if output.exists():  # appeared meanwhile
+        if output.exists() and not overwrite:  # appeared meanwhile
             raise InvalidInputError(f"{output}: already exists; not overwriting")
         os.replace(tmp, output)
     finally:
@@ -393,7 +402,9 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
 @click.option("--data", type=click.Path(path_type=Path), help="labelled folder (labels.csv)")
 @click.option("--images", type=click.Path(path_type=Path), help="with --data: file of image names")
 @click.option("--config", help="training config whose data split to use (with --split)")
-@click.option("--split", type=click.Choice(["train", "val"]), help="part of --config's split")
+@click.option(
+    "--split", type=click.Choice(["train", "tune", "val"]), help="part of --config's split"
+)
 @click.option("--limit", type=int, help="at most N images (a seeded random subset)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of --limit")
 @click.option("--detect", is_flag=True, help="detector box + crop rule (the runtime's path)")
@@ -409,6 +420,7 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
 )
 @click.option("--bins", type=int, default=10, show_default=True, help="spread groups for the fit")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="new calibrated model")
+@click.option("--overwrite", is_flag=True, help="replace an existing -o / --save-faces file")
 @click.option("--check", "check_only", is_flag=True, help="report on a calibrated model")
 @click.option("--coverage-tol", type=float, default=0.05, show_default=True)
 @click.option("--ratio-tol", type=float, default=0.15, show_default=True)
@@ -426,6 +438,7 @@ def cli(
     save_faces_to: Path | None,
     bins: int,
     output: Path | None,
+    overwrite: bool,
     check_only: bool,
     coverage_tol: float,
     ratio_tol: float,
@@ -438,9 +451,11 @@ def cli(
             "give -o OUT.onnx (a new file) to fit, --check to report, or --save-faces CSV"
         )
     for target in (output, save_faces_to):
-        if target is not None and Path(target).exists():
+        if target is not None and Path(target).resolve() == Path(model).resolve():
+            raise InvalidInputError(f"{target}: is the input model; write a new file")
+        if target is not None and Path(target).exists() and not overwrite:
             raise InvalidInputError(
-                f"{target}: already exists; not overwriting (choose a new file)"
+                f"{target}: already exists; not overwriting (choose a new file or --overwrite)"
             )
     pose = PoseModel(model, threads=1)
     angles = list(pose.angle_names)
@@ -456,7 +471,10 @@ def cli(
         faces = run_model(pose, paths, labels, source, detect=detect)
     result: dict[str, Any] = {"model": str(model), "data": faces.source, "faces": len(faces.pred)}
     result["skipped_no_face"] = faces.skipped
-    saved = [] if save_faces_to is None else [f"wrote {save_faces(faces, angles, save_faces_to)}"]
+    if save_faces_to is None:
+        saved = []
+    else:
+        saved = [f"wrote {save_faces(faces, angles, save_faces_to, overwrite=overwrite)}"]
     if save_faces_to is not None:
         result["saved_faces"] = str(save_faces_to)
     if output is None and not check_only:
@@ -483,7 +501,7 @@ def cli(
         code = 0 if ok else EXIT_OUTSIDE
     else:
         cal = fit_calibration(faces, angles, bins=bins)
-        written = write_calibrated(model, output, cal)
+        written = write_calibrated(model, output, cal, overwrite=overwrite)
         PoseModel(written, threads=1)  # the runtime reads it back
         report = check_calibration(cal, faces, angles)
         result.update(output=str(written), calibration=dataclasses.asdict(cal), in_sample=report)

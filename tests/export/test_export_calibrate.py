@@ -63,6 +63,19 @@ def test_refuses_to_overwrite(
     assert "not overwriting" in capsys.readouterr().err
     assert calibrated.read_bytes() == before
     assert main([str(calibrated), *args, str(calibrated)]) == 2  # the input itself
+    assert main([str(calibrated), *args, str(calibrated), "--overwrite"]) == 2
+    assert "is the input model" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_an_existing_output_only_when_asked(
+    shipped: Path, labelled_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"old")
+    args = [str(shipped), "--data", str(labelled_dir), "--bins", "2", "-o", str(out)]
+    assert main(args) == 2 and out.read_bytes() == b"old"
+    assert main([*args, "--overwrite"]) == 0
+    assert PoseModel(out).calibrated
 
 
 def test_check_reports_coverage_and_ratio(

@@ -292,14 +292,19 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
 
 def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]:
     """Image files and targets ``(N, 3)`` [yaw, pitch, roll] degrees (NaN = missing) of the
-    ``"train"`` or ``"val"`` part of ``cfg``'s data split (the images themselves, whole; the same
-    indices as :func:`split_train_val`). Benchmarks and calibration read their images from here."""
-    if part not in ("train", "val"):
-        raise ConfigError(f"split part: expected 'train' or 'val', got {part!r}")
+    ``"train"``, ``"tune"`` or ``"val"`` part of ``cfg``'s data split (the images themselves,
+    whole; the same indices as :func:`split_train_tune_val`). Benchmarks and calibration read
+    their images from here; an empty part raises :class:`ConfigError`."""
+    parts = ("train", "tune", "val")
+    if part not in parts:
+        raise ConfigError(f"split part: expected one of {parts}, got {part!r}")
     full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    train, val = split_train_val(cfg, full)
-    records = [full.records[i] for i in (train if part == "train" else val)]
-    target = (
-        np.stack([r.target for r in records]).astype(np.float64) if records else np.zeros((0, 3))
-    )
+    chosen = dict(zip(parts, split_train_tune_val(cfg, full), strict=True))[part]
+    if not chosen:
+        why = {"tune": "data.split.tune_fraction is 0", "val": "data.split.by is none"}
+        raise ConfigError(
+            f"config '{cfg.name}' has no {part} images ({why.get(part, 'empty training split')})"
+        )
+    records = [full.records[i] for i in chosen]
+    target = np.stack([r.target for r in records]).astype(np.float64)
     return [r.image for r in records], target
