@@ -168,7 +168,7 @@ def build_rows(
     return [
         ("given crops", given(lambda im: im)),
         ("end to end, YuNet box + crop rule", boxed(found("yunet"))),
-        ("end to end, BlazeFace box + crop rule", boxed(found("blazeface"))),
+        ("end to end, BlazeFace box (default box_style) + crop rule", boxed(found("blazeface"))),
         ("YuNet box jittered ±4% (shift, scale)", boxed(jittered(0.04, 4))),
         ("YuNet box jittered ±8% (shift, scale)", boxed(jittered(0.08, 8))),
         ("blur σ 3 px", given(lambda im: gaussian_blur(im, 3.0))),

@@ -27,7 +27,7 @@ def test_rows_use_the_right_faces(crops_dir: Path) -> None:
     counts = {name: len(make(m)[0]) for name, make in rows.items()}
     assert counts["given crops"] == 3 and counts["dark ×0.35"] == 3
     assert counts["end to end, YuNet box + crop rule"] == 2
-    assert counts["end to end, BlazeFace box + crop rule"] == 2
+    assert counts["end to end, BlazeFace box (default box_style) + crop rule"] == 2
     assert counts["small face (48 px)"] == 2
     assert counts["in-plane rotation ±30° (exact labels)"] == 4  # 2 fully labelled x 2 signs
     crops, labels = rows["in-plane rotation ±30° (exact labels)"](m)
