@@ -174,9 +174,8 @@ class OptimConfig:
     step_size: int = 30  # epochs between decays
     gamma: float = 0.1
     scheduler: str = "step"  # step (every step_size epochs) | multistep (at milestones)
-    milestones: list[int] = field(
-        default_factory=list
-    )  # epochs where multistep multiplies by gamma
+    # multistep: the epochs after which the lr is multiplied by gamma
+    milestones: list[int] = field(default_factory=list)
 
 
 @dataclass
