@@ -154,7 +154,12 @@ def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.
         from timm.optim import AdaBelief
 
         return AdaBelief(
-            params, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay
+            params,
+            lr=o.lr,
+            betas=tuple(o.betas),
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            rectify=o.rectify,
         )
     return torch.optim.AdamW(
         params, lr=o.lr, betas=tuple(o.betas), eps=max(o.eps, 1e-8), weight_decay=o.weight_decay
