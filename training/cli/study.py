@@ -38,6 +38,12 @@ _common = [
         help="run only these folds (repeatable; e.g. to split a study across machines)",
     ),
     click.option(
+        "--only-arm",
+        "only_arms",
+        multiple=True,
+        help="run only these arms (repeatable; pre-trainings they need still run)",
+    ),
+    click.option(
         "--set",
         "extra",
         multiple=True,
@@ -60,17 +66,26 @@ def _plan(
     seeds: int,
     extra: Sequence[str],
     only_folds: Sequence[int] = (),
+    only_arms: Sequence[str] = (),
 ):
     from headpose.training.engine.study import get_claim, plan_runs
+    from headpose.training.engine.study_claims import ARMS
 
     if folds < 2 or seeds < 1:
         raise click.BadParameter("need --folds >= 2 and --seeds >= 1")
     bad = [f for f in only_folds if not 0 <= f < folds]
     if bad:
         raise click.BadParameter(f"--only-fold {bad}: expected 0 <= fold < --folds={folds}")
-    runs = plan_runs(get_claim(claim_key), root, folds, tuple(range(seeds)), tuple(extra))
+    claim = get_claim(claim_key)
+    unknown = sorted(set(only_arms) - set(claim.arms))
+    if unknown:
+        raise click.BadParameter(f"--only-arm {unknown}: {claim.key} has arms {list(claim.arms)}")
+    runs = plan_runs(claim, root, folds, tuple(range(seeds)), tuple(extra))
     for spec in {r.arm: r for r in runs}.values():
         spec.config()  # a bad --set fails here, before any training
+    if only_arms:
+        needed = {ARMS[a].init_from for a in only_arms}
+        runs = [r for r in runs if r.arm in only_arms or (r.pretrain and r.arm in needed)]
     return [r for r in runs if not only_folds or r.fold is None or r.fold in only_folds]
 
 
@@ -99,12 +114,13 @@ def plan(
     folds: int,
     seeds: int,
     only_folds: tuple[int, ...],
+    only_arms: tuple[str, ...],
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
     from headpose.training.engine.study import load_results
 
-    runs = _plan(claim, root, folds, seeds, extra, only_folds)
+    runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     states = [r.state() for r in runs]
     done = {(r["arm"], r.get("fold"), r["seed"]): r for r in load_results(root)}
     seconds = [r["seconds"] for r in done.values() if not r.get("resumed")]
@@ -135,6 +151,7 @@ def run(
     folds: int,
     seeds: int,
     only_folds: tuple[int, ...],
+    only_arms: tuple[str, ...],
     extra: tuple[str, ...],
     jobs: int,
     threads: int,
@@ -143,7 +160,7 @@ def run(
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
     from headpose.training.engine.study import run_all
 
-    runs = _plan(claim, root, folds, seeds, extra, only_folds)
+    runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     total = len(runs)
     count = [0]
 

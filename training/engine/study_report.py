@@ -36,12 +36,12 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
     lines = [f"## {claim.key}: {claim.title}", ""]
     if claim.notes:
         lines += [claim.notes, ""]
-    if not any(scores.get(a) for a in claim.arms):
+    ran = any(scores.get(a) for a in claim.arms)
+    if not ran:
         lines += [
             f"Not run yet: `headpose-study run {claim.key}` (then this section is regenerated).",
             "",
         ]
-        return "\n".join(lines)
     lines += ["| arm | setting | runs | test MAE (deg), mean +- std |", "| --- | --- | --- | --- |"]
     for arm in claim.arms:
         mean, sd, n = mean_std(list(scores.get(arm, {}).values()))
@@ -55,13 +55,15 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
     for c in claim.comparisons:
         diffs = paired_differences(scores, c.plus, c.minus)
         ci = t_interval(list(diffs.values()))
-        v = verdict(ci, c.expect)
+        v = verdict(ci, c.expect) if ran else "not run"
         lines.append(
             f"| {c.label} | {ci.n} | {_fmt(ci.mean, 3)} | [{_fmt(ci.low, 3)}, {_fmt(ci.high, 3)}] "
             f"| **{v}** | {c.paper} |"
         )
         sentences.append(f"{c.label}: {v}")
-    lines += ["", "Verdict: " + "; ".join(sentences) + ".", ""]
+    if ran:
+        lines += ["", "Verdict: " + "; ".join(sentences) + "."]
+    lines.append("")
     if plot:
         lines += [f"![{claim.key}]({plot})", ""]
     return "\n".join(lines)
