@@ -145,6 +145,11 @@ def plan(
 @click.option("--jobs", default=1, show_default=True, help="runs at a time (processes)")
 @click.option("--threads", default=1, show_default=True, help="torch threads per run")
 @click.option("--report", "report_path", default=DEFAULT_REPORT, show_default=True)
+@click.option(
+    "--keep-checkpoints",
+    is_flag=True,
+    help="keep each finished run's last.pt/best.pt (~270 MB a run; deleted by default)",
+)
 def run(
     claim: str,
     root: str,
@@ -156,6 +161,7 @@ def run(
     jobs: int,
     threads: int,
     report_path: str,
+    keep_checkpoints: bool,
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
     from headpose.training.engine.study import run_all
@@ -172,7 +178,7 @@ def run(
         )
 
     click.echo(f"{claim.upper()}: {total} runs under {root} ({jobs} at a time)")
-    run_all(runs, jobs=jobs, threads=threads, on_done=done)
+    run_all(runs, jobs=jobs, threads=threads, on_done=done, keep_checkpoints=keep_checkpoints)
     _write(root, report_path, f"headpose-study run {claim.upper()}")
 
 

@@ -167,8 +167,13 @@ def summarize_history(history: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def execute(spec: RunSpec, threads: int = 0) -> dict[str, Any]:
-    """Run (or resume, or skip) one run and return its result (also in ``result.json``)."""
+def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Run (or resume, or skip) one run and return its result (also in ``result.json``).
+
+    Once the result is written the checkpoints go (a ResNet-18 run leaves ~270 MB: the whole
+    study would fill ~70 GB) unless ``keep_checkpoints``; a pre-training keeps its ``best.pt``,
+    which the arms load.
+    """
     out = Path(spec.out_dir)
     if (out / RESULT).is_file():
         return json.loads((out / RESULT).read_text(encoding="utf-8"))
@@ -201,11 +206,10 @@ def execute(spec: RunSpec, threads: int = 0) -> dict[str, Any]:
         **summarize_history(trainer.history),
     }
     atomic_write_text(out / RESULT, json.dumps(result, indent=1))
+    if not keep_checkpoints:
+        for name in ("last.pt",) if spec.pretrain else ("last.pt", "best.pt"):
+            (out / name).unlink(missing_ok=True)
     return result
-
-
-def _execute_quiet(spec: RunSpec, threads: int) -> dict[str, Any]:
-    return execute(spec, threads)
 
 
 def run_all(
@@ -213,6 +217,7 @@ def run_all(
     jobs: int = 1,
     threads: int = 1,
     on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None,
+    keep_checkpoints: bool = False,
 ) -> list[dict[str, Any]]:
     """Execute ``runs`` (pre-trainings first), ``jobs`` at a time in separate processes
     (``jobs`` 1: in this process), each with ``threads`` torch threads; finished runs are
@@ -229,7 +234,7 @@ def run_all(
                 results[i] = execute(runs[i])
         if jobs <= 1:
             for i in todo:
-                results[i] = execute(runs[i], threads)
+                results[i] = execute(runs[i], threads, keep_checkpoints)
                 if on_done:
                     on_done(runs[i], results[i])
             continue
@@ -238,7 +243,7 @@ def run_all(
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(_execute_quiet, runs[i], threads): i for i in todo}
+            futures = {pool.submit(execute, runs[i], threads, keep_checkpoints): i for i in todo}
             for future in as_completed(futures):
                 i = futures[future]
                 results[i] = future.result()

@@ -55,7 +55,7 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
     for c in claim.comparisons:
         diffs = paired_differences(scores, c.plus, c.minus)
         ci = t_interval(list(diffs.values()))
-        v = verdict(ci, c.expect) if ran else "not run"
+        v = verdict(ci, c.expect) if ci.n else "not run"
         lines.append(
             f"| {c.label} | {ci.n} | {_fmt(ci.mean, 3)} | [{_fmt(ci.low, 3)}, {_fmt(ci.high, 3)}] "
             f"| **{v}** | {c.paper} |"

@@ -117,6 +117,7 @@ def test_study_runs_resumes_skips_and_reports(
         assert spec.state() == "done"
         assert result["best_epoch"] == 1 and set(result["test"]) >= {"yaw", "pitch", "roll"}
         assert result["train_images"] > 0 and len(result["curve"]) == 1
+        assert not list(Path(spec.out_dir).glob("*.pt"))  # checkpoints removed once done
 
     # a second call trains nothing: count Trainer constructions
     built = []
