@@ -142,3 +142,16 @@ def test_adabelief_rectification_is_a_long_warm_up() -> None:
     assert rectified < 0.25 * plain
     assert rectified < 0.25 * adamw
     assert plain > adamw  # unrectified AdaBelief is not the slow one
+
+
+def test_val_options_reach_the_test_dataset(shared_dir: Path) -> None:
+    # the paper's AFLW2000 rows test on all 2,000 images: data.val_options {subset: full}
+    from headpose.training.data.errors import DataError
+
+    cfg = load_config("paper/t2_sl_aug1")
+    root = shared_dir / "data" / "aflw2000-originals"
+    full = open_dataset(cfg, "aflw2000", root, cfg.data.val_options)
+    reduced = open_dataset(cfg, "aflw2000", root, {"subset": "reduced"})
+    assert len(full) >= len(reduced) > 0
+    with pytest.raises(DataError, match="subset"):
+        open_dataset(cfg, "aflw2000", root, {"subset": "all"})
