@@ -66,6 +66,7 @@ _PRE = (
     "data.split.by=file",
     "data.split.val_fraction=0.05",
     "data.split.tune_fraction=0.0",
+    "data.split.select_on=val",
     "data.low_data=3000",
     "ssl.weight=1.0",
     "optim.epochs=3",

@@ -67,7 +67,9 @@ def test_tuning_split_is_taken_from_training_data(crops_dir: Path) -> None:
     assert (tune_q, test_q) == (tune, test)
     assert set(train_q) < set(train) and len(train_q) == round(0.25 * len(train))
     # without a tuning fraction the held-out fold is the validation set, as before
-    plain = load_config("paper/_study_cpu", [*over, "data.split.tune_fraction=0"])
+    plain = load_config(
+        "paper/_study_cpu", [*over, "data.split.tune_fraction=0", "data.split.select_on=val"]
+    )
     assert split_train_tune_val(plain, full)[1:] == ([], test)
 
 
@@ -96,6 +98,9 @@ def test_paper_settings_in_the_configs() -> None:
     assert (base.model.init, base.data.flip, base.loss.reduction) == ("random", False, "sum")
     assert (base.optim.scheduler, base.optim.milestones) == ("multistep", [20, 100])
     assert base.data.val_options == {"subset": "full"} and base.data.split.tune_fraction > 0
+    assert base.data.split.select_on == "tune"
+    with pytest.raises(ConfigError, match="select_on"):
+        load_config("paper/t2_sl_aug1", ["data.split.tune_fraction=0"])
     assert load_config("paper/t2_hmtl_puzzle_3x3_aug2").data.augmentation == 2
     assert load_config("paper/t2_sl_aug1_imagenet").model.init == "imagenet"
     t1 = load_config("paper/t1_hmtl_puzzle_2x2_flag2")
