@@ -7,10 +7,14 @@
   regions) and averaged over the batch; ``total = weight * sum over branches``.
 
 Targets are degrees, shape ``(N, A)`` in the model's angle order; NaN marks a missing label and is
-excluded. Angles with no labelled sample in the batch do not count in the average over angles; a
+excluded. Angles with no labelled sample in the batch do not count in the reduction over angles; a
 batch with no label at all yields a zero loss that is still connected to the graph (never NaN).
 Every loss is computed in float32 with autocast switched off (logits may come from an fp16/bf16
 forward pass), and without device->host copies (no data-dependent shapes).
+
+``reduction`` says how the per-angle terms combine: ``"mean"`` (the default) averages them;
+``"sum"`` adds them, as the paper's loss does (CE + alpha * RMSE summed over yaw, pitch and roll).
+With three angles ``"sum"`` makes the pose loss 3x larger, so a fixed SSL weight counts 3x less.
 """
 
 from __future__ import annotations
@@ -88,10 +92,16 @@ def _per_angle_terms(
     return [(ce_a[a], rmse_a[a], has[a]) for a in range(logits.shape[1])]
 
 
-def _average(values: list[Tensor], has: list[Tensor]) -> Tensor:
-    """Mean of ``values`` over the angles with labels (0, still in the graph, when none)."""
+REDUCTIONS = ("mean", "sum")
+
+
+def _reduce(values: list[Tensor], has: list[Tensor], reduction: str) -> Tensor:
+    """Mean (or sum) of ``values`` over the angles with labels (0, still in the graph, when none)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {list(REDUCTIONS)}, got {reduction!r}")
     weights = torch.stack(has)
-    return (torch.stack(values) * weights).sum() / weights.sum().clamp_min(1.0)
+    total = (torch.stack(values) * weights).sum()
+    return total if reduction == "sum" else total / weights.sum().clamp_min(1.0)
 
 
 def pose_loss(
@@ -101,6 +111,7 @@ def pose_loss(
     alpha: float = 2.0,
     angles: Sequence[str] | None = None,
     weight: Tensor | None = None,
+    reduction: str = "mean",
 ) -> dict[str, Tensor]:
     """Hybrid classification + regression loss.
 
@@ -112,10 +123,11 @@ def pose_loss(
         angles: names for the per-angle keys; default ``("yaw", "pitch", "roll")[:A]``.
         weight: ``(N, A)`` per-sample, per-angle weights (e.g. pseudo-label confidence); the
             cross-entropy and the squared error are weighted means. None: plain means.
+        reduction: ``"mean"`` or ``"sum"`` over the angles (see the module docstring).
 
     Returns:
         ``{"ce", "rmse", "total", "ce_<angle>", "rmse_<angle>", "total_<angle>"}``, scalars. ``ce``
-        and ``rmse`` are averaged over the angles that have labels in the batch;
+        and ``rmse`` are averaged (or summed) over the angles that have labels in the batch;
         ``total = ce + alpha * rmse``.
     """
     _check_pose_inputs(logits, target_deg, bins)
@@ -123,8 +135,8 @@ def pose_loss(
     terms = _per_angle_terms(logits, target_deg, bins, weight)
     has = [t[2] for t in terms]
     out: dict[str, Tensor] = {}
-    ce = _average([t[0] for t in terms], has)
-    rmse = _average([t[1] for t in terms], has)
+    ce = _reduce([t[0] for t in terms], has, reduction)
+    rmse = _reduce([t[1] for t in terms], has, reduction)
     out["ce"], out["rmse"], out["total"] = ce, rmse, ce + alpha * rmse
     for name, (ce_a, rmse_a, _) in zip(names, terms, strict=True):
         out[f"ce_{name}"] = ce_a
@@ -138,21 +150,22 @@ def regression_loss(
     target_deg: Tensor,
     bins: Bins,
     angles: Sequence[str] | None = None,
+    reduction: str = "mean",
 ) -> dict[str, Tensor]:
     """RMSE-only ablation (paper eq. 3): RMSE between softmax expectation and true angle.
 
-    Same inputs as :func:`pose_loss`. Returns ``{"rmse", "total", "ce", "rmse_<angle>"}`` with
+    Same inputs as :func:`pose_loss` (eq. 3 sums the angles' RMSE: ``reduction="sum"``). Returns ``{"rmse", "total", "ce", "rmse_<angle>"}`` with
     ``total = rmse``; ``ce`` is reported detached for logging only (not optimised).
     """
     _check_pose_inputs(logits, target_deg, bins)
     names = _angle_names(logits.shape[1], angles)
     terms = _per_angle_terms(logits, target_deg, bins)
     has = [t[2] for t in terms]
-    rmse = _average([t[1] for t in terms], has)
+    rmse = _reduce([t[1] for t in terms], has, reduction)
     out: dict[str, Tensor] = {
         "rmse": rmse,
         "total": rmse,
-        "ce": _average([t[0] for t in terms], has).detach(),
+        "ce": _reduce([t[0] for t in terms], has, reduction).detach(),
     }
     for name, (_, rmse_a, _) in zip(names, terms, strict=True):
         out[f"rmse_{name}"] = rmse_a

@@ -107,10 +107,12 @@ class RunData:
     """The datasets of a run and their raw targets (N, 3) [yaw, pitch, roll] for baselines."""
 
     train: MethodSamples
-    val: MethodSamples | None
+    val: MethodSamples | None  # picks best.pt: the tuning split if any, else the held-out part
     train_targets: np.ndarray
     val_targets: np.ndarray | None
     train_name: str
+    test: MethodSamples | None = None  # the held-out part when a tuning split picks best.pt
+    test_targets: np.ndarray | None = None
 
 
 def data_root(cfg: Config, value: str, key: str) -> Path:
@@ -146,7 +148,8 @@ class ConcatView:
         return np.concatenate([v.targets() for v in self.views])
 
 
-def open_dataset(cfg: Config, kind: str, root: Path) -> Any:
+def open_dataset(cfg: Config, kind: str, root: Path, options: dict[str, Any] | None = None) -> Any:
+    """The dataset of ``kind`` at ``root``; ``options`` (default ``data.options``) go to its factory."""
     from headpose.training.data import build_dataset
     from headpose.training.data.csv_folder import BoxJitter
 
@@ -160,6 +163,7 @@ def open_dataset(cfg: Config, kind: str, root: Path) -> Any:
         }
         if j.shift or j.scale or j.aspect:
             opts["box_jitter"] = BoxJitter(j.shift, j.scale, j.aspect)
+    opts.update(cfg.data.options if options is None else options)
     return build_dataset(kind, root, **opts)
 
 
@@ -181,7 +185,9 @@ def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | N
     s = cfg.semi
     if not s.pseudo_labels:
         return train_view, None
-    pseudo = open_dataset(cfg, "csv", data_root(cfg, s.pseudo_labels, "semi.pseudo_labels"))
+    pseudo = open_dataset(
+        cfg, "csv", data_root(cfg, s.pseudo_labels, "semi.pseudo_labels"), options={}
+    )
     n = len(pseudo) if not s.max_images else min(s.max_images, len(pseudo))
     pseudo_view = pseudo.view(list(range(n)), train=True)
     views = [train_view] * s.labelled_repeat + [pseudo_view]
@@ -219,6 +225,8 @@ def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], 
     else:
         if s.by == "file":
             split = split_by_file(full, s.val_fraction, s.seed)
+        elif s.by == "subject" and s.val_subjects:
+            split = split_by_subject(full, val_subjects=s.val_subjects)
         elif s.by == "subject":
             split = split_by_subject(full, val_fraction=s.val_fraction, seed=s.seed)
         else:
@@ -240,6 +248,13 @@ def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], 
             return [i for i, kept in zip(indices, ok, strict=True) if kept]
 
         train, tune = keep(train), keep(tune)
+    if cfg.data.low_data_subjects:
+        train = limit_data(
+            full, indices=train, max_subjects=cfg.data.low_data_subjects, seed=s.seed
+        ).tolist()
+    if cfg.data.train_fraction < 1.0 and train:
+        count = max(1, int(round(len(train) * cfg.data.train_fraction)))
+        train = limit_data(full, indices=train, max_images=count, seed=s.seed).tolist()
     if cfg.data.low_data:
         train = limit_data(full, indices=train, max_images=cfg.data.low_data, seed=s.seed).tolist()
     return train, tune, val
@@ -251,13 +266,14 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
 
     size = cfg.model.input_size
     full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    train_idx, val_idx = split_train_val(cfg, full)
+    train_idx, tune_idx, val_idx = split_train_tune_val(cfg, full)
     val_base = full
     if cfg.data.val_root:
         val_base = open_dataset(
             cfg,
             cfg.data.val_kind or cfg.data.kind,
             data_root(cfg, cfg.data.val_root, "data.val_root"),
+            cfg.data.val_options,
         )
         val_idx = list(range(len(val_base)))
         if cfg.data.split.by == "none":
@@ -273,21 +289,28 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
     eval_tf = build_transform(size, train=False)
     train_base, weights = add_pseudo_labels(cfg, train_view)
     train = MethodSamples(train_base, train_tf, method, cfg.runtime.seed, weights=weights)
-    val = None
-    val_targets = None
-    if val_idx:
-        val_view = val_base.view(val_idx, train=False)
-        val = MethodSamples(
-            val_view,
+
+    def held_out(base: Any, idx: list[int]) -> tuple[MethodSamples | None, np.ndarray | None]:
+        if not idx:
+            return None, None
+        view = base.view(idx, train=False)
+        samples = MethodSamples(
+            view,
             eval_tf,
             method,
             cfg.runtime.seed + 1,
             fixed_epoch=0,
             apply_task=not method.uses_pose_loss,
         )
-        val_targets = val_view.targets()
+        return samples, view.targets()
+
+    val, val_targets = held_out(val_base, val_idx)
+    test, test_targets = None, None
+    if tune_idx and cfg.data.split.select_on == "tune":  # best.pt on tuning; held-out reported
+        test, test_targets = val, val_targets
+        val, val_targets = held_out(full, tune_idx)
     name = cfg.data.name or f"{cfg.data.kind}:{Path(expand_path(cfg.data.root, cfg)).name}"
-    return RunData(train, val, train_view.targets(), val_targets, name)
+    return RunData(train, val, train_view.targets(), val_targets, name, test, test_targets)
 
 
 def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]:

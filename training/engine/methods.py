@@ -42,6 +42,7 @@ class Method:
     angles: tuple[str, ...]
     alpha: float = 2.0
     regression_only: bool = False
+    reduction: str = "mean"  # pose loss over angles: mean | sum (the paper's)
     ssl_weight: float = 50.0
     separate_input: bool = False  # hmtl: pose on the clean image, SSL on a transformed copy
 
@@ -98,10 +99,18 @@ class Method:
             if target is None:
                 raise ValueError(f"method '{self.name}' needs pose labels")
             if self.regression_only:
-                pose = regression_loss(outputs["pose"], target, self.bins, self.angles)
+                pose = regression_loss(
+                    outputs["pose"], target, self.bins, self.angles, self.reduction
+                )
             else:
                 pose = pose_loss(
-                    outputs["pose"], target, self.bins, self.alpha, self.angles, weight=weight
+                    outputs["pose"],
+                    target,
+                    self.bins,
+                    self.alpha,
+                    self.angles,
+                    weight=weight,
+                    reduction=self.reduction,
                 )
             parts.update({f"pose/{k}": v for k, v in pose.items()})
             total = pose["total"]
@@ -132,6 +141,7 @@ def build_method(cfg: Config) -> Method:
         angles=tuple(cfg.model.angles),
         alpha=cfg.loss.alpha,
         regression_only=cfg.loss.regression_only,
+        reduction=cfg.loss.reduction,
         ssl_weight=cfg.ssl.weight if name == "hmtl" else 1.0 if name == "ssl-pretrain" else 0.0,
         separate_input=name == "hmtl" and cfg.ssl.input == "separate",
     )

@@ -45,6 +45,7 @@ from headpose.training.engine.data_setup import RunData, build_run_data
 from headpose.training.engine.methods import Method, build_method, describe
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
+from headpose.training.engine.schedulers import build_scheduler
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -153,7 +154,12 @@ def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.
         from timm.optim import AdaBelief
 
         return AdaBelief(
-            params, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay
+            params,
+            lr=o.lr,
+            betas=tuple(o.betas),
+            eps=o.eps,
+            weight_decay=o.weight_decay,
+            rectify=o.rectify,
         )
     return torch.optim.AdamW(
         params, lr=o.lr, betas=tuple(o.betas), eps=max(o.eps, 1e-8), weight_decay=o.weight_decay
@@ -190,9 +196,7 @@ class Trainer:
         torch.manual_seed(r.seed)  # identical initial weights on every rank
         self.model = self._build_model().to(self.device)
         self.optimizer = build_optimizer(cfg, self.model.parameters())
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, step_size=cfg.optim.step_size, gamma=cfg.optim.gamma
-        )
+        self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp is torch.float16)
         self.sampler = EpochSampler(
             len(self.data.train), seed=r.seed, rank=self.dist.rank, world_size=self.dist.world_size
@@ -519,12 +523,22 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Validation metrics: MAE per angle (degrees) for pose methods, SSL loss/accuracy otherwise."""
-        if self.data.val is None:
-            return {}
+        """Validation metrics: MAE per angle (degrees) for pose methods, SSL loss/accuracy otherwise.
+
+        ``val/...`` come from the set that picks best.pt; with a tuning split
+        (``data.split.tune_fraction``) the held-out set is reported as ``test/...`` too.
+        """
+        out: dict[str, float] = {}
+        for prefix, dataset in (("val/", self.data.val), ("test/", self.data.test)):
+            if dataset is not None:
+                values = self._evaluate(dataset)
+                out.update({prefix + k.split("/", 1)[1]: v for k, v in values.items()})
+        return out
+
+    def _evaluate(self, dataset: Any) -> dict[str, float]:
         self.model.eval()
         bs = self.cfg.runtime.val_batch_size or self.cfg.optim.batch_size
-        loader = self._loader(self.data.val, None, bs, drop_last=False)
+        loader = self._loader(dataset, None, bs, drop_last=False)
         try:
             if self.method.uses_pose_loss:
                 return self._validate_pose(loader)

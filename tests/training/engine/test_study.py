@@ -1,0 +1,188 @@
+"""The study machinery on tiny settings: pairing, resume/skip, the report and its plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from headpose.training.config import ConfigError
+from headpose.training.engine import study as S
+from headpose.training.engine import study_report as R
+from headpose.training.engine.study_claims import (
+    ARMS,
+    CLAIMS,
+    Claim,
+    Comparison,
+    check_registry,
+)
+
+TINY_CLAIM = Claim(
+    "T1",
+    "tiny: HMTL beats SL",
+    ("sl", "hmtl"),
+    (Comparison("SL - HMTL", ("sl",), ("hmtl",), +1, "Table 2: +0.623"),),
+)
+
+
+@pytest.fixture()
+def tiny_data(tmp_path: Path, crops_dir: Path) -> Path:
+    """24 real AFLW2000 crops with their labels (a symlinked images folder)."""
+    root = tmp_path / "crops"
+    root.mkdir()
+    (root / "images").symlink_to(crops_dir / "images")
+    lines = (crops_dir / "labels.csv").read_text(encoding="utf-8").splitlines()
+    (root / "labels.csv").write_text("\n".join(lines[:25]) + "\n", encoding="utf-8")
+    return root
+
+
+def tiny_extra(data: Path) -> tuple[str, ...]:
+    return (
+        f"data.root={data}",
+        "model.backbone=mobilenetv3_small_100",
+        "model.input_size=32",
+        "optim.batch_size=4",
+        "optim.epochs=1",
+        "optim.milestones=[1]",
+        "runtime.checkpoint_every_steps=1",
+    )
+
+
+def test_registry_is_consistent() -> None:
+    check_registry()
+    assert {"C1", "C2", "C3", "C4", "C5", "O1"} <= set(CLAIMS)
+    for claim in CLAIMS.values():
+        assert claim.comparisons and all(c.paper for c in claim.comparisons)
+        for spec in S.plan_runs(claim, "/tmp/x", folds=2, seeds=(0,)):
+            spec.config()  # every run's config resolves
+
+
+def test_runs_are_paired_by_fold_and_seed(tmp_path: Path) -> None:
+    claim = CLAIMS["C3"]  # has pre-trainings
+    runs = S.plan_runs(claim, tmp_path, folds=3, seeds=(0, 1))
+    pre = [r for r in runs if r.pretrain]
+    arms = [r for r in runs if not r.pretrain]
+    assert runs[: len(pre)] == pre and len(pre) == 2 * len(claim.pretrains)
+    assert len(arms) == len(claim.arms) * 3 * 2
+    keys = {a: {(r.fold, r.seed) for r in arms if r.arm == a} for a in claim.arms}
+    assert all(k == {(f, s) for f in range(3) for s in (0, 1)} for k in keys.values())
+    assert len({r.out_dir for r in runs}) == len(runs)
+    for fold in range(3):
+        for seed in (0, 1):
+            cfgs = {r.arm: r.config() for r in arms if (r.fold, r.seed) == (fold, seed)}
+            # paired: same fold split, seed and budget; only the arm's own settings differ
+            assert {
+                (c.data.split.fold, c.data.split.seed, c.runtime.seed) for c in cfgs.values()
+            } == {(fold, 0, seed)}
+            assert len({c.optim.epochs for c in cfgs.values()}) == 1
+            assert cfgs["sl"].method == "sl" and cfgs["hmtl"].method == "hmtl"
+            init = Path(cfgs["sl_init_rotation"].model.init)
+            assert init == S.pretrain_dir(tmp_path, "rotation_2x2", seed) / "best.pt"
+
+
+def test_unknown_claim_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown claim 'C9'.*C1"):
+        S.get_claim("C9")
+    assert S.get_claim("c1") is CLAIMS["C1"]
+
+
+def test_study_runs_resumes_skips_and_reports(
+    tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.set_num_threads(1)
+    root = tmp_path / "runs"
+    runs = S.plan_runs(TINY_CLAIM, root, folds=2, seeds=(0,), extra=tiny_extra(tiny_data))
+    assert len(runs) == 4
+
+    # a killed run: the trainer stops after one step, leaving last.pt and no result.json
+    from headpose.training.engine.trainer import StopTraining, Trainer
+
+    killed = runs[1]
+    S._check_overrides(killed)
+
+    def stop(trainer: Trainer) -> None:
+        raise StopTraining("killed")
+
+    trainer = Trainer(killed.config(), callbacks=[stop])
+    with pytest.raises(StopTraining):
+        trainer.fit()
+    trainer.save()
+    assert killed.state() == "partial"
+
+    first = S.run_all(runs)
+    assert [r["resumed"] for r in first] == [False, True, False, False]
+    for result, spec in zip(first, runs, strict=True):
+        assert spec.state() == "done"
+        assert result["best_epoch"] == 1 and set(result["test"]) >= {"yaw", "pitch", "roll"}
+        assert result["train_images"] > 0 and len(result["curve"]) == 1
+        assert not list(Path(spec.out_dir).glob("*.pt"))  # checkpoints removed once done
+
+    # a second call trains nothing: count Trainer constructions
+    built = []
+    monkeypatch.setattr(Trainer, "__init__", lambda self, *a, **k: built.append(1) or None)
+    again = S.run_all(runs)
+    assert built == [] and again == json.loads(json.dumps(first))  # read back from result.json
+
+    # a run directory made with other settings is refused, not mixed in
+    other = S.plan_runs(
+        TINY_CLAIM, root, folds=2, seeds=(0,), extra=(*tiny_extra(tiny_data), "optim.lr=0.01")
+    )
+    with pytest.raises(ConfigError, match="other settings"):
+        S._check_overrides(other[0])
+
+    # the report: per-arm table, paired comparison, verdict and the plot
+    monkeypatch.setitem(R.CLAIMS, "T1", TINY_CLAIM)
+    out = R.write_report(S.load_results(root), tmp_path / "claims.md", claims=["T1"])
+    text = out.read_text(encoding="utf-8")
+    assert "## T1: tiny: HMTL beats SL" in text and "| `sl` |" in text and "Table 2: +0.623" in text
+    assert "| SL - HMTL | 2 |" in text
+    png = tmp_path / "claims_T1.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_numbers_match_the_hand_computation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SL - HMTL over 4 pairs = 1, 2, 3, 4 -> mean 2.500, 95% CI [0.446, 4.554] (see test_study_stats)
+    results = []
+    for i, (sl, hmtl) in enumerate([(11.0, 10.0), (12.0, 10.0), (13.0, 10.0), (14.0, 10.0)]):
+        for arm, value in (("sl", sl), ("hmtl", hmtl)):
+            results.append(
+                {
+                    "arm": arm,
+                    "fold": i // 2,
+                    "seed": i % 2,
+                    "pretrain": False,
+                    "test": {"mean": value},
+                    "curve": [[1, value + 1, value + 1], [2, value, value]],
+                }
+            )
+    monkeypatch.setitem(R.CLAIMS, "T1", TINY_CLAIM)
+    text = R.write_report(results, tmp_path / "r.md", claims=["T1"]).read_text(encoding="utf-8")
+    assert "| `sl` | supervised only | 4 | 12.50 +- 1.29 |" in text
+    assert "| SL - HMTL | 4 | 2.500 | [0.446, 4.554] | **reproduced** |" in text
+    assert "Verdict: SL - HMTL: reproduced." in text
+    assert (tmp_path / "r_T1.png").is_file()
+
+
+def test_unrun_claims_say_so(tmp_path: Path) -> None:
+    text = R.write_report([], tmp_path / "r.md").read_text(encoding="utf-8")
+    for key in CLAIMS:
+        assert f"Not run yet: `headpose-study run {key}`" in text
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_cli_plan_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from headpose.training.cli.study import main
+
+    assert main(["plan", "C5", "--root", str(tmp_path), "--folds", "5", "--seeds", "3"]) == 0
+    assert "C5: 90 runs (0 pre-trainings), 0 done, 0 partial, 90 to do" in capsys.readouterr().out
+    assert main(["plan", "C3", "--root", str(tmp_path), "--only-fold", "1"]) == 0
+    assert "C3: 21 runs (6 pre-trainings)" in capsys.readouterr().out
+    assert main(["plan", "C9", "--root", str(tmp_path)]) == 2
+    assert "unknown claim 'C9'" in capsys.readouterr().err
+    assert main(["plan", "C1", "--root", str(tmp_path), "--set", "optim.lrr=1"]) == 2
+    assert "optim.lr" in capsys.readouterr().err
+    assert set(ARMS) >= set(CLAIMS["O1"].arms)

@@ -1,0 +1,73 @@
+"""Study statistics: the t-interval against a hand computation, pairing, verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from headpose.training.engine.study_stats import (
+    Interval,
+    mean_std,
+    paired_differences,
+    t_interval,
+    verdict,
+)
+
+
+def test_t_interval_matches_hand_computation() -> None:
+    # values 1, 2, 3, 4: mean 2.5; sd = sqrt((2.25 + 0.25 + 0.25 + 2.25) / 3) = sqrt(5/3)
+    # = 1.2909944; t(0.975, df 3) = 3.1824463 (tables); half = 3.1824463 * 1.2909944 / 2
+    # = 4.1085202 / 2 = 2.0542601 -> [0.4457399, 4.5542601]
+    ci = t_interval([1.0, 2.0, 3.0, 4.0])
+    assert ci.n == 4
+    assert ci.mean == pytest.approx(2.5)
+    assert ci.sd == pytest.approx(1.2909944, abs=1e-6)
+    assert ci.low == pytest.approx(0.4457399, abs=1e-6)
+    assert ci.high == pytest.approx(4.5542601, abs=1e-6)
+
+
+def test_t_interval_small_samples() -> None:
+    assert t_interval([]).n == 0 and math.isnan(t_interval([]).mean)
+    one = t_interval([0.7])
+    assert one.mean == pytest.approx(0.7) and math.isnan(one.low) and math.isnan(one.high)
+    # two values 0 and 2: mean 1, sd sqrt(2), t(0.975, 1) = 12.7062047 -> half 12.7062047
+    two = t_interval([0.0, 2.0])
+    assert two.low == pytest.approx(1 - 12.7062047, abs=1e-5)
+    assert two.high == pytest.approx(1 + 12.7062047, abs=1e-5)
+
+
+def test_paired_differences_use_only_common_pairs() -> None:
+    scores = {
+        "sl": {(0, 0): 10.0, (0, 1): 11.0, (1, 0): 12.0},
+        "hmtl": {(0, 0): 9.0, (0, 1): 10.5, (1, 1): 7.0},  # (1, 0) missing, (1, 1) unpaired
+        "nan": {(0, 0): float("nan"), (0, 1): 1.0},
+    }
+    assert paired_differences(scores, ("sl",), ("hmtl",)) == {(0, 0): 1.0, (0, 1): 0.5}
+    assert paired_differences(scores, ("sl",), ("nan",)) == {(0, 1): 10.0}
+    # a contrast of four arms: (a - b) - (c - d) per pair
+    four = {k: {(0, 0): v} for k, v in {"a": 8.0, "b": 6.0, "c": 5.0, "d": 4.5}.items()}
+    assert paired_differences(four, ("a", "d"), ("b", "c")) == {(0, 0): 1.5}
+    assert paired_differences(scores, ("sl",), ("absent",)) == {}
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expect", "want"),
+    [
+        (0.1, 0.9, +1, "reproduced"),
+        (-0.9, -0.1, +1, "refuted"),
+        (-0.1, 0.9, +1, "inconclusive"),
+        (-0.9, -0.1, -1, "reproduced"),
+        (0.1, 0.9, -1, "refuted"),
+        (0.1, 0.9, 0, "differs"),
+        (-0.1, 0.9, 0, "no difference detected"),
+    ],
+)
+def test_verdict_rule(low: float, high: float, expect: int, want: str) -> None:
+    assert verdict(Interval((low + high) / 2, low, high, 5, 1.0), expect) == want
+
+
+def test_verdict_needs_two_pairs_and_mean_std() -> None:
+    assert verdict(Interval(1.0, math.nan, math.nan, 1, math.nan), +1) == "inconclusive"
+    mean, sd, n = mean_std([1.0, 3.0, float("nan")])
+    assert (mean, n) == (2.0, 2) and sd == pytest.approx(math.sqrt(2))

@@ -1,0 +1,276 @@
+"""The reproduction study: plan, run (resumably) and collect the runs of a claim.
+
+A claim (:mod:`.study_claims`) is a set of arms; each arm is trained on every (fold, seed) pair
+with the same config apart from its overrides, so arms compare paired. Runs live in
+``<root>/<arm>/fold<F>_seed<S>/`` (pre-trainings in ``<root>/_pretrain/<name>/seed<S>/``):
+
+* ``overrides.json``: the exact overrides of the run; a later study with different settings for
+  the same directory stops with an error instead of mixing results;
+* the trainer's files (``last.pt``, ``best.pt``, ``log.csv``, ...);
+* ``result.json``, written last and atomically: the run is finished.
+
+Running a study again skips finished runs, resumes a killed run from its ``last.pt`` through the
+trainer's exact resume, and starts the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from headpose.training.config import Config, ConfigError, load_config
+from headpose.training.engine.study_claims import ARMS, CLAIMS, PRETRAINS, STUDY_BASE, Claim
+
+RESULT = "result.json"
+OVERRIDES = "overrides.json"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the study: an arm (or a pre-training) on a fold and seed."""
+
+    arm: str
+    fold: int | None  # None for a pre-training (label-free, shared by the folds)
+    seed: int
+    out_dir: str
+    overrides: tuple[str, ...]
+    pretrain: bool = False
+
+    @property
+    def label(self) -> str:
+        where = f"seed {self.seed}" if self.fold is None else f"fold {self.fold}, seed {self.seed}"
+        return f"{'pretrain ' if self.pretrain else ''}{self.arm} ({where})"
+
+    def config(self) -> Config:
+        """The resolved config of this run (:data:`STUDY_BASE` + overrides)."""
+        return load_config(STUDY_BASE, self.overrides)
+
+    def state(self) -> str:
+        """``done`` (result.json), ``partial`` (last.pt, no result) or ``todo``."""
+        out = Path(self.out_dir)
+        if (out / RESULT).is_file():
+            return "done"
+        if (out / "last.pt").is_file():
+            return "partial"
+        return "todo"
+
+
+def get_claim(key: str) -> Claim:
+    """The claim ``key`` (case-insensitive), or a ValueError listing the known ones."""
+    claim = CLAIMS.get(key.upper())
+    if claim is None:
+        raise ConfigError(f"unknown claim '{key}': expected one of {', '.join(CLAIMS)}")
+    return claim
+
+
+def pretrain_dir(root: Path, name: str, seed: int) -> Path:
+    return root / "_pretrain" / name / f"seed{seed}"
+
+
+def plan_runs(
+    claim: Claim,
+    root: str | Path,
+    folds: int = 5,
+    seeds: Sequence[int] = (0, 1, 2),
+    extra: Sequence[str] = (),
+) -> list[RunSpec]:
+    """Every run of ``claim``: its pre-trainings (one per seed) first, then arms x folds x seeds.
+
+    ``extra``: overrides applied to every run after the arm's (e.g. tiny settings in tests).
+    """
+    root = Path(root)
+    runs: list[RunSpec] = []
+    for name in claim.pretrains:
+        for seed in seeds:
+            out = pretrain_dir(root, name, seed)
+            overrides = (
+                *PRETRAINS[name].overrides,
+                *extra,
+                f"runtime.seed={seed}",
+                f"runtime.out_dir={out}",
+                f"name=pretrain-{name}-s{seed}",
+            )
+            runs.append(RunSpec(name, None, seed, str(out), overrides, pretrain=True))
+    for arm_name in claim.arms:
+        arm = ARMS[arm_name]
+        for fold in range(folds):
+            for seed in seeds:
+                out = root / arm_name / f"fold{fold}_seed{seed}"
+                init = ()
+                if arm.init_from is not None:
+                    init = (f"model.init={pretrain_dir(root, arm.init_from, seed) / 'best.pt'}",)
+                overrides = (
+                    *arm.overrides,
+                    *init,
+                    *extra,
+                    f"data.split.folds={folds}",
+                    f"data.split.fold={fold}",
+                    f"runtime.seed={seed}",
+                    f"runtime.out_dir={out}",
+                    f"name={arm_name}-f{fold}-s{seed}",
+                )
+                runs.append(RunSpec(arm_name, fold, seed, str(out), overrides))
+    return runs
+
+
+def _check_overrides(spec: RunSpec) -> None:
+    """Record the run's overrides; refuse a directory that holds a run made with others."""
+    out = Path(spec.out_dir)
+    path = out / OVERRIDES
+    if path.is_file():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if list(saved) != list(spec.overrides):
+            changed = sorted(set(saved) ^ set(spec.overrides))
+            raise ConfigError(
+                f"{path}: this run was made with other settings (differing: {changed}); use "
+                "another --root, or delete the directory to redo it"
+            )
+        return
+    from headpose.training.engine.checkpoint import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(list(spec.overrides), indent=1))
+
+
+def summarize_history(history: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The result of a run from the trainer's epoch rows.
+
+    ``best_epoch``: the epoch with the lowest tuning MAE (``val/mae_mean``: the epoch of
+    best.pt); ``test``: the held-out fold's MAE per angle at that epoch; ``final_test``: at the
+    last epoch; ``curve``: ``[epoch, val mean, test mean]`` per epoch.
+    """
+    rows = [r for r in history if r.get("kind") == "epoch"]
+    if not rows:
+        return {"epochs": 0}
+
+    def value(row: dict[str, Any], key: str) -> float:
+        v = row.get(key)
+        return float(v) if isinstance(v, (int, float)) else math.nan
+
+    def test_of(row: dict[str, Any]) -> dict[str, float]:
+        return {k.split("/mae_", 1)[1]: value(row, k) for k in row if k.startswith("test/mae_")}
+
+    curve = [[int(r["epoch"]), value(r, "val/mae_mean"), value(r, "test/mae_mean")] for r in rows]
+    out: dict[str, Any] = {"epochs": int(rows[-1]["epoch"]), "curve": curve}
+    tuned = [(value(r, "val/mae_mean"), i) for i, r in enumerate(rows)]
+    tuned = [(v, i) for v, i in tuned if math.isfinite(v)]
+    if tuned:
+        best = rows[min(tuned)[1]]
+        out.update(best_epoch=int(best["epoch"]), test=test_of(best))
+    out["final_test"] = test_of(rows[-1])
+    out["final_val"] = {k[4:]: value(rows[-1], k) for k in rows[-1] if k.startswith("val/")}
+    return out
+
+
+def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Run (or resume, or skip) one run and return its result (also in ``result.json``).
+
+    Once the result is written the checkpoints go (a ResNet-18 run leaves ~270 MB: the whole
+    study would fill ~70 GB) unless ``keep_checkpoints``; a pre-training keeps its ``best.pt``,
+    which the arms load.
+    """
+    out = Path(spec.out_dir)
+    if (out / RESULT).is_file():
+        return json.loads((out / RESULT).read_text(encoding="utf-8"))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from headpose.training.engine import distributed as D
+    from headpose.training.engine.checkpoint import atomic_write_text
+    from headpose.training.engine.trainer import Trainer
+
+    cfg = spec.config()
+    if not spec.pretrain:
+        for o in spec.overrides:
+            if o.startswith("model.init=") and not Path(o.split("=", 1)[1]).is_file():
+                raise ConfigError(f"{spec.label}: pre-training weights missing: {o[11:]}")
+    _check_overrides(spec)
+    resumed = (out / "last.pt").is_file()
+    started = time.time()
+    trainer = Trainer(cfg, resume=resumed)
+    try:
+        trainer.fit()
+    finally:
+        D.shutdown(trainer.dist)
+    result = {
+        **asdict(spec),
+        "resumed": resumed,
+        "seconds": round(time.time() - started, 1),
+        "train_images": len(trainer.data.train),
+        **summarize_history(trainer.history),
+    }
+    atomic_write_text(out / RESULT, json.dumps(result, indent=1))
+    if not keep_checkpoints:
+        for name in ("last.pt",) if spec.pretrain else ("last.pt", "best.pt"):
+            (out / name).unlink(missing_ok=True)
+    return result
+
+
+def run_all(
+    runs: Sequence[RunSpec],
+    jobs: int = 1,
+    threads: int = 1,
+    on_done: Callable[[RunSpec, dict[str, Any]], None] | None = None,
+    keep_checkpoints: bool = False,
+) -> list[dict[str, Any]]:
+    """Execute ``runs`` (pre-trainings first), ``jobs`` at a time in separate processes
+    (``jobs`` 1: in this process), each with ``threads`` torch threads; finished runs are
+    skipped. Returns the results in the order of ``runs``."""
+    results: dict[int, dict[str, Any]] = {}
+    phases = [
+        [i for i, r in enumerate(runs) if r.pretrain],
+        [i for i, r in enumerate(runs) if not r.pretrain],
+    ]
+    for phase in phases:
+        todo = [i for i in phase if runs[i].state() != "done"]
+        for i in phase:
+            if i not in todo:
+                results[i] = execute(runs[i])
+        if jobs <= 1:
+            for i in todo:
+                results[i] = execute(runs[i], threads, keep_checkpoints)
+                if on_done:
+                    on_done(runs[i], results[i])
+            continue
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(execute, runs[i], threads, keep_checkpoints): i for i in todo}
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                if on_done:
+                    on_done(runs[i], results[i])
+    return [results[i] for i in range(len(runs))]
+
+
+def load_results(root: str | Path) -> list[dict[str, Any]]:
+    """Every finished run under ``root`` (its ``result.json``), pre-trainings included."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.rglob(RESULT))]
+
+
+def scores_by_arm(
+    results: Iterable[dict[str, Any]], metric: str = "mean", which: str = "test"
+) -> dict[str, dict[tuple[int, int], float]]:
+    """``{arm: {(fold, seed): MAE}}`` of the finished arm runs; ``which``: ``test`` (at the
+    epoch picked on the tuning split) or ``final_test`` (last epoch)."""
+    out: dict[str, dict[tuple[int, int], float]] = {}
+    for r in results:
+        if r.get("pretrain") or r.get("fold") is None:
+            continue
+        value = (r.get(which) or {}).get(metric)
+        out.setdefault(r["arm"], {})[(int(r["fold"]), int(r["seed"]))] = (
+            float(value) if value is not None else math.nan
+        )
+    return out

@@ -1,0 +1,85 @@
+"""Statistics of the reproduction study: paired differences, t-intervals and verdicts.
+
+A comparison is a linear contrast of arms evaluated on the same (fold, seed) pair, e.g.
+``MAE(sl) - MAE(hmtl)``; its 95% interval is the Student t-interval over the paired differences:
+``mean +- t(0.975, n - 1) * sd / sqrt(n)`` with ``sd`` the sample standard deviation (ddof 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Pair = tuple[int, int]  # (fold, seed)
+
+VERDICTS = ("reproduced", "refuted", "inconclusive", "differs", "no difference detected")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean of the paired differences (degrees), its t-interval and the number of pairs."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    sd: float
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
+    """Two-sided Student t-interval of the mean of ``values``; NaN bounds when ``n < 2``."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    n = int(x.size)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, math.nan)
+    mean = float(x.mean())
+    if n < 2:
+        return Interval(mean, math.nan, math.nan, n, math.nan)
+    sd = float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, sd)
+
+
+def paired_differences(
+    scores: Mapping[str, Mapping[Pair, float]], plus: Sequence[str], minus: Sequence[str]
+) -> dict[Pair, float]:
+    """``sum(scores[a][p] for a in plus) - sum(scores[b][p] for b in minus)`` for every pair
+    ``p`` (fold, seed) that every arm involved has a finite score for."""
+    arms = [*plus, *minus]
+    common: set[Pair] | None = None
+    for arm in arms:
+        pairs = {p for p, v in scores.get(arm, {}).items() if math.isfinite(v)}
+        common = pairs if common is None else common & pairs
+    out: dict[Pair, float] = {}
+    for p in sorted(common or ()):
+        out[p] = sum(scores[a][p] for a in plus) - sum(scores[b][p] for b in minus)
+    return out
+
+
+def verdict(interval: Interval, expect: int) -> str:
+    """``expect`` +1 / -1: the paper's sign of the difference -> reproduced when the whole
+    interval has that sign, refuted when it has the other, else inconclusive. ``expect`` 0 (no
+    claim, e.g. O1): ``differs`` when the interval excludes 0, else ``no difference detected``."""
+    if interval.n < 2 or math.isnan(interval.low):
+        return "inconclusive"
+    if expect == 0:
+        return "differs" if interval.low > 0 or interval.high < 0 else "no difference detected"
+    low, high = (interval.low, interval.high) if expect > 0 else (-interval.high, -interval.low)
+    if low > 0:
+        return "reproduced"
+    if high < 0:
+        return "refuted"
+    return "inconclusive"
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof 1; NaN for one value) and count of finite values."""
+    x = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if x.size == 0:
+        return math.nan, math.nan, 0
+    return float(x.mean()), float(x.std(ddof=1)) if x.size > 1 else math.nan, int(x.size)
