@@ -27,10 +27,23 @@ from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.rotation import euler_to_matrix
 from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
+from headpose.tracking import (
+    VideoOptions,
+    VideoTracker,
+    capture_fps,
+    check_open,
+    iter_capture,
+    open_video,
+)
 
 DEFAULT_MODEL = "headpose_default.onnx"
 # Smaller images cannot hold a detectable face: the detector is not run, predict returns [].
 MIN_DETECT_SIDE = 8
+# predict_crops runs long lists in chunks of this many crops: large batches thrash the CPU caches
+# (shipped model, one thread: 7.5 ms/crop in chunks of 8 vs 12.5 in one call of 256;
+# bench/speed.py measures it).
+CROP_CHUNK = 8
+DEFAULT_FPS = 30.0
 
 
 @dataclass(frozen=True)
@@ -185,6 +198,9 @@ class Estimator:
     (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
     ``beta``, ``d_cutoff``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
     threads of the pose model and of a detector chosen by name (default automatic).
+    ``video``: video-mode settings for :meth:`track` (a dict of
+    :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every
+    frame).
     """
 
     def __init__(
@@ -197,6 +213,7 @@ class Estimator:
         smoothing: dict[str, float] | None = None,
         detector_options: dict[str, Any] | None = None,
         threads: int | None = None,
+        video: VideoOptions | dict[str, Any] | bool | None = None,
     ) -> None:
         if not (0.0 <= float(min_score) <= 1.0):
             raise InvalidInputError(f"min_score: expected a number in [0, 1], got {min_score}")
@@ -222,6 +239,7 @@ class Estimator:
         self.min_score = float(min_score)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
+        self.video = VideoOptions.make(video)
 
     # ------------------------------------------------------------------ images
     def predict(self, image: ImageInput, boxes: Any = None) -> list[Face]:
@@ -252,8 +270,17 @@ class Estimator:
             if min(h, w) < MIN_DETECT_SIDE:
                 return []
             clipped, scores, landmarks = self._detect(img)
-        crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in clipped]
-        return self._faces(crops, clipped, scores, landmarks)
+        return self._faces_in_image(img, clipped, scores, landmarks)
+
+    def _faces_in_image(
+        self,
+        img: np.ndarray,
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        landmarks: np.ndarray | None,
+    ) -> list[Face]:
+        crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in boxes]
+        return self._faces(crops, boxes, scores, landmarks)
 
     def _detect(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         det = self.detector.detect(img)
@@ -271,8 +298,8 @@ class Estimator:
         return clipped, scores[keep], None if lms is None else lms[keep]
 
     def predict_crops(self, crops: Sequence[ImageInput] | np.ndarray) -> list[Face]:
-        """Pose of images that are already face crops (each resized whole; no detector), in one
-        batched call. ``crops``: a list of images (any form :meth:`predict` accepts) or an array
+        """Pose of images that are already face crops (each resized whole; no detector), batched
+        in chunks of :data:`CROP_CHUNK`. ``crops``: a list of images (any form :meth:`predict` accepts) or an array
         ``(N, H, W, 3)`` BGR. Each face's box is the whole crop, its score 1.0."""
         if isinstance(crops, np.ndarray) and crops.ndim != 4:
             raise InvalidInputError(
@@ -294,7 +321,12 @@ class Estimator:
     ) -> list[Face]:
         if not crops:
             return []
-        angles, spread = self.model.predict_crops(crops)
+        parts = [
+            self.model.predict_crops(crops[i : i + CROP_CHUNK])
+            for i in range(0, len(crops), CROP_CHUNK)
+        ]
+        angles = np.concatenate([p[0] for p in parts])
+        spread = np.concatenate([p[1] for p in parts])
         ypr = self.model.to_yaw_pitch_roll(angles)
         ypr_spread = self.model.to_yaw_pitch_roll(spread)
         calibrated = self.model.calibrate(spread)
@@ -320,21 +352,59 @@ class Estimator:
         (``min_cutoff``, ``beta``, ``d_cutoff``, ``iou_threshold``, ``max_missing`` overridable)."""
         return Tracker(**{**self.smoothing, **overrides})
 
-    def track(
-        self, frames: Iterable[ImageInput] | Any, fps: float = 30.0, **overrides: float
-    ) -> Iterator[list[Face]]:
-        """Yield the smoothed faces of each frame, with ``track_id`` set.
+    def video_tracker(
+        self,
+        fps: float = DEFAULT_FPS,
+        video: VideoOptions | dict[str, Any] | bool | None = None,
+        smooth: bool = True,
+        **overrides: float,
+    ) -> VideoTracker:
+        """A new :class:`~headpose.tracking.VideoTracker`: ``process(frame, t=None)`` gives the
+        faces of each frame in turn (video mode, identities, smoothing). ``video``: changes to
+        this Estimator's video settings; ``smooth=False``: raw angles; ``overrides`` as for
+        :meth:`tracker`."""
+        tracker = self.tracker(**{"freq": fps, **overrides})
+        tracker.smooth = bool(smooth)
+        return VideoTracker(self, self.video.merged(video), tracker, fps=fps)
 
-        ``frames``: an iterable of images, or an object with ``read() -> (ok, frame)`` such as a
-        ``cv2.VideoCapture`` (read until it ends). Frame ``i`` is at time ``i / fps`` seconds.
-        Faces keep their identity across frames by box overlap (IoU); each face's angles are
-        smoothed with a One Euro filter (``overrides`` as for :meth:`tracker`).
+    def track(
+        self,
+        frames: Iterable[ImageInput] | str | os.PathLike[str] | Any,
+        fps: float | None = None,
+        video: VideoOptions | dict[str, Any] | bool | None = None,
+        smooth: bool = True,
+        **overrides: float,
+    ) -> Iterator[list[Face]]:
+        """The faces of each frame of a video (a generator), with ``track_id`` set, with ``track_id`` set.
+
+        ``frames``: a video file path, an object with ``read() -> (ok, frame)`` such as a
+        ``cv2.VideoCapture`` (read until it ends; one that is not open is an error), or an
+        iterable of images. Frame ``i`` is at time ``i / fps`` seconds (``fps``: default the
+        capture's own rate, else 30). Video mode (:mod:`headpose.tracking`) finds each face again
+        in a small region around its last box and searches the whole frame every
+        ``redetect_every`` frames or when a face is lost (``video``: changes to the Estimator's
+        settings, ``False`` = whole frame every time). Faces keep their identity across frames by
+        box overlap (IoU); each face's angles are smoothed with a One Euro filter unless
+        ``smooth=False`` (``overrides`` as for :meth:`tracker`).
         """
-        if not (fps > 0):
+        if fps is not None and not (fps > 0):
             raise InvalidInputError(f"fps: expected a number > 0, got {fps}")
-        tracker = self.tracker(**overrides)
-        for i, frame in enumerate(_iter_frames(frames)):
-            yield tracker.update(self.predict(frame), t=i / fps)
+        owned = None
+        if isinstance(frames, (str, os.PathLike)):
+            owned = frames = open_video(frames)
+        try:  # errors in the settings or the source show here, not at the first frame
+            rate = fps if fps is not None else capture_fps(frames) or DEFAULT_FPS
+            stream = self.video_tracker(rate, video=video, smooth=smooth, **overrides)
+            if callable(getattr(frames, "read", None)):
+                check_open(frames)
+                source: Iterator[Any] = iter_capture(frames)
+            else:
+                source = iter(frames)
+        except BaseException:
+            if owned is not None:
+                owned.release()
+            raise
+        return _run_stream(stream, source, owned)
 
     def __repr__(self) -> str:
         det = (
@@ -345,12 +415,10 @@ class Estimator:
         return f"Estimator(model={self.model!r}, detector={det!r}, min_score={self.min_score})"
 
 
-def _iter_frames(frames: Any) -> Iterator[Any]:
-    if callable(getattr(frames, "read", None)) and not isinstance(frames, (str, os.PathLike)):
-        while True:
-            ok, frame = frames.read()
-            if not ok or frame is None:
-                return
-            yield frame
-    else:
-        yield from frames
+def _run_stream(stream: VideoTracker, source: Iterator[Any], owned: Any) -> Iterator[list[Face]]:
+    try:
+        for frame in source:
+            yield stream.process(frame)
+    finally:
+        if owned is not None:
+            owned.release()

@@ -116,7 +116,7 @@ class Tracker:
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the One Euro
     filtered values of its track and ``track_id`` is set. Unmatched faces start new tracks;
     tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in seconds (else
-    frames are ``1 / freq`` apart).
+    frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left as given.
     """
 
     def __init__(
@@ -127,6 +127,7 @@ class Tracker:
         iou_threshold: float = 0.3,
         max_missing: int = 10,
         freq: float = 30.0,
+        smooth: bool = True,
     ) -> None:
         if not (0.0 < iou_threshold <= 1.0):
             raise InvalidInputError(
@@ -139,6 +140,7 @@ class Tracker:
         self.iou_threshold = float(iou_threshold)
         self.max_missing = int(max_missing)
         self.freq = float(freq)
+        self.smooth = bool(smooth)
         self.reset()
 
     def reset(self) -> None:
@@ -174,6 +176,9 @@ class Tracker:
                 self._tracks.append(track)
             track.box = boxes[i]
             track.missing = -1  # seen this frame (set to 0 below)
+            if not self.smooth:
+                out.append(replace(face, track_id=track.id))
+                continue
             yaw, pitch, roll = track.filter(np.array([face.yaw, face.pitch, face.roll]), now)
             matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
             out.append(
