@@ -3,7 +3,7 @@
 Running the face detector on the whole frame is the largest per-frame cost after the pose
 network. In video the face was found a frame ago, so :class:`VideoTracker` runs the detector only
 on a region of interest (ROI) around each face's last box (a square of ``roi_scale`` times the
-box's longer side, resized to at most ``roi_size`` pixels) and maps the boxes back to the frame.
+box's longer side, cut from the frame as the detector sees it) and maps the boxes back.
 The whole frame is searched again every ``redetect_every`` frames (so new faces appear) and at
 once whenever a face is not found in its ROI. Identities and One Euro smoothing come from
 :class:`~headpose.smoothing.Tracker`; each frame gives the same :class:`~headpose.estimator.Face`
@@ -42,15 +42,18 @@ class VideoOptions:
     every frame, as :meth:`~headpose.estimator.Estimator.predict` does). ``redetect_every``:
     search the whole frame every N frames (1 = every frame), also at once when a face is not found
     in its ROI. ``roi_scale``: ROI side over the longer side of the face's last box.
-    ``roi_size``: the ROI is shrunk so that its side is at most this many pixels before the
-    detector sees it (a face then spans about ``roi_size / roi_scale`` px).
+    The detector sees each ROI exactly as it sees that part of the whole frame (same scale: a
+    detector with ``max_side``, like YuNet, shrinks large frames; cut on its stride grid), so its
+    boxes match those of a whole-frame search. ``max_roi_area``: when the ROIs would hold more
+    than this fraction of the pixels of the whole frame (small frames, large faces), the whole
+    frame is searched instead.
     Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
     roi: bool = True
     redetect_every: int = 10
-    roi_scale: float = 2.0
-    roi_size: int = 192
+    roi_scale: float = 1.5
+    max_roi_area: float = 0.5
 
     def __post_init__(self) -> None:
         if int(self.redetect_every) < 1:
@@ -61,8 +64,10 @@ class VideoOptions:
             raise InvalidInputError(
                 f"video roi_scale: expected a number >= 1, got {self.roi_scale}"
             )
-        if int(self.roi_size) < 32:
-            raise InvalidInputError(f"video roi_size: expected >= 32 pixels, got {self.roi_size}")
+        if not (0.0 < self.max_roi_area <= 1.0):
+            raise InvalidInputError(
+                f"video max_roi_area: expected a number in (0, 1], got {self.max_roi_area}"
+            )
 
     @staticmethod
     def make(value: VideoOptions | Mapping[str, Any] | bool | None) -> VideoOptions:
@@ -111,8 +116,9 @@ class VideoTracker:
 
     Made by :meth:`~headpose.estimator.Estimator.video_tracker`; :meth:`Estimator.track
     <headpose.estimator.Estimator.track>` drives one over a whole video. ``smooth=False`` keeps
-    identities but returns the raw per-frame angles. Counters: ``full_detections`` (frames where
-    the whole frame was searched), ``roi_detections`` (detector runs on an ROI), ``frames``.
+    identities but returns the raw per-frame angles; ``raw`` holds the last frame's faces before
+    smoothing either way. Counters: ``full_detections`` (frames where the whole frame was
+    searched), ``roi_detections`` (detector runs on an ROI), ``frames``.
     """
 
     def __init__(
@@ -137,6 +143,7 @@ class VideoTracker:
         self.roi_detections = 0
         self._last_full: int | None = None
         self._boxes = np.zeros((0, 4))  # boxes of the faces returned for the previous frame
+        self.raw: list[Face] = []
 
     def process(self, frame: ImageInput, t: float | None = None) -> list[Face]:
         """Faces of the next frame (best detector score first), with ``track_id`` set.
@@ -146,8 +153,8 @@ class VideoTracker:
         index = self.frames
         self.frames += 1
         found = self._detect(img, index)
-        faces = self.estimator._faces_in_image(img, *found)
-        return self.tracker.update(faces, t=now)
+        self.raw = self.estimator._faces_in_image(img, *found)
+        return self.tracker.update(self.raw, t=now)
 
     def _detect(
         self, img: np.ndarray, index: int
@@ -172,16 +179,19 @@ class VideoTracker:
         h, w = img.shape[:2]
         detector = self.estimator.detector
         min_score = self.estimator.min_score
+        scale = detector_scale(detector, h, w)
+        rois = [roi_around(box, self.options.roi_scale, w, h) for box in self._boxes]
+        roi_area = sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rois)
+        if roi_area >= self.options.max_roi_area * h * w:
+            return None  # searching the ROIs would cost about as much as the whole frame
         boxes, scores, points = [], [], []
         with_points = True
-        for box in self._boxes:
-            rx1, ry1, rx2, ry2 = roi_around(box, self.options.roi_scale, w, h)
-            roi = img[ry1:ry2, rx1:rx2]
-            side = max(roi.shape[:2])
-            scale = min(1.0, self.options.roi_size / side) if side else 1.0
-            if scale < 1.0:
-                size = (max(1, round(roi.shape[1] * scale)), max(1, round(roi.shape[0] * scale)))
-                roi = cv2.resize(roi, size, interpolation=cv2.INTER_AREA)
+        # the frame as the detector sees it whole; each ROI is cut from it on the stride grid
+        small = _shrink(img, scale)
+        for box, roi_box in zip(self._boxes, rois, strict=True):
+            x1, y1, x2, y2 = _on_grid(roi_box, scale, small.shape[:2])
+            roi = small[y1:y2, x1:x2]
+            ox, oy = x1 / scale, y1 / scale
             self.roi_detections += 1
             det = detector.detect(np.ascontiguousarray(roi))
             cand = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
@@ -189,7 +199,7 @@ class VideoTracker:
             ok = np.isfinite(cand).all(axis=1) & (cand_scores >= min_score)
             if not ok.any():
                 return None
-            cand = cand / scale + np.array([rx1, ry1, rx1, ry1], dtype=np.float64)
+            cand = cand / scale + np.array([ox, oy, ox, oy], dtype=np.float64)
             overlap = iou_matrix(box[None, :], cand)[0]
             pick = int(np.argmax(np.where(ok, overlap + 1e-6 * cand_scores, -1.0)))
             boxes.append(cand[pick])
@@ -198,7 +208,7 @@ class VideoTracker:
                 with_points = False
             else:
                 pts = np.asarray(det.landmarks, dtype=np.float64)[pick] / scale
-                points.append(pts + np.array([rx1, ry1], dtype=np.float64))
+                points.append(pts + np.array([ox, oy], dtype=np.float64))
         all_boxes, all_scores = np.array(boxes).reshape(-1, 4), np.array(scores)
         all_points = np.array(points) if with_points and points else None
         keep = _dedupe(all_boxes, all_scores)
@@ -209,6 +219,43 @@ class VideoTracker:
             return None
         keep = keep[kept]
         return clipped, all_scores[keep], None if all_points is None else all_points[keep]
+
+
+# ROIs cut from the frame as the detector sees it start on this grid (the coarsest stride of
+# YuNet's feature pyramid) and span whole cells, so the network sees the same pixels at the same
+# cell offsets as in a whole-frame search.
+ROI_GRID = 32
+
+
+def _shrink(image: np.ndarray, scale: float) -> np.ndarray:
+    """``image`` resized by ``scale`` <= 1 (INTER_AREA, as the detectors shrink frames)."""
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _on_grid(
+    roi: tuple[int, int, int, int], scale: float, shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """Frame ROI -> ``(x1, y1, x2, y2)`` in the shrunk frame of ``shape`` (h, w): the start
+    rounded down to :data:`ROI_GRID`, the size rounded up to whole cells (clipped)."""
+    h, w = int(shape[0]), int(shape[1])
+    x1 = int(math.floor(roi[0] * scale / ROI_GRID)) * ROI_GRID
+    y1 = int(math.floor(roi[1] * scale / ROI_GRID)) * ROI_GRID
+    x2 = min(w, x1 + int(math.ceil((roi[2] * scale - x1) / ROI_GRID)) * ROI_GRID)
+    y2 = min(h, y1 + int(math.ceil((roi[3] * scale - y1) / ROI_GRID)) * ROI_GRID)
+    return x1, y1, x2, y2
+
+
+def detector_scale(detector: Any, height: int, width: int) -> float:
+    """The factor by which ``detector`` shrinks a ``height`` x ``width`` image before its network
+    (``min(1, max_side / longer side)`` for detectors with a ``max_side``, else 1)."""
+    max_side = getattr(detector, "max_side", None)
+    if not isinstance(max_side, (int, float)) or max_side <= 0:
+        return 1.0
+    return min(1.0, float(max_side) / max(height, width, 1))
 
 
 def _dedupe(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
