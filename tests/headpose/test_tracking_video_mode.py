@@ -1,0 +1,204 @@
+"""Video mode of Estimator.track on clips composed from real AFLW2000 faces: ROI search, whole-frame
+search every N frames or after an ROI miss, identities, max_faces, video paths and captures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from headpose import Estimator
+from headpose.detectors.base import Detections
+from headpose.errors import InvalidImageError, InvalidInputError
+from headpose.smoothing import box_iou
+from headpose.tracking import VideoOptions, roi_around
+
+SIDE = 160  # pasted face crop side in a 640 x 480 frame (face about 100 px)
+
+
+@pytest.fixture(scope="module")
+def faces(aflw_crops: list[Path]) -> list[np.ndarray]:
+    return [
+        cv2.resize(cv2.imread(str(p)), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+        for p in aflw_crops[:2]
+    ]
+
+
+def compose(places: list[tuple[np.ndarray, int, int]]) -> np.ndarray:
+    """A flat grey 640 x 480 frame with each (face, x, y) pasted at (x, y)."""
+    frame = np.full((480, 640, 3), 110, np.uint8)
+    for face, x, y in places:
+        frame[y : y + SIDE, x : x + SIDE] = face
+    return frame
+
+
+class CountingDetector:
+    """Wraps a real detector; records the size of every image it is shown and can be told to
+    find nothing in ROIs (images smaller than the frame) on chosen calls."""
+
+    def __init__(self, inner: object, blind_roi_calls: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.inner = inner
+        self.max_side = getattr(inner, "max_side", None)
+        self.blind = set(blind_roi_calls)
+        self.shapes: list[tuple[int, int]] = []
+        self.roi_calls = 0
+
+    def detect(self, image: np.ndarray) -> Detections:
+        self.shapes.append(image.shape[:2])
+        if image.shape[:2] != (480, 640):
+            self.roi_calls += 1
+            if self.roi_calls in self.blind:
+                return Detections.empty()
+        return self.inner.detect(image)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def yunet() -> object:
+    from headpose.detectors import available, get_detector
+
+    if "yunet" not in available():
+        pytest.skip("yunet detector not available")
+    return get_detector("yunet", threads=1)
+
+
+def walk(faces: list[np.ndarray], n: int, second_from: int | None = None) -> Iterator[np.ndarray]:
+    """Face 0 drifts right 3 px per frame; face 1 appears at ``second_from``."""
+    for i in range(n):
+        places = [(faces[0], 60 + 3 * i, 120)]
+        if second_from is not None and i >= second_from:
+            places.append((faces[1], 400, 200))
+        yield compose(places)
+
+
+def test_roi_search_finds_the_same_boxes_as_the_whole_frame(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    det = CountingDetector(yunet)
+    est = Estimator(tiny_model, detector=det, threads=1, video={"redetect_every": 5})
+    frames = list(walk(faces, 10))
+    stream = est.video_tracker(smooth=False)
+    out = [stream.process(f) for f in frames]
+    assert [len(f) for f in out] == [1] * 10
+    assert stream.full_detections == 2 and stream.roi_detections == 8  # frames 0 and 5 whole
+    assert all(max(s) < 480 for s in det.shapes if s != (480, 640))  # ROIs really are smaller
+    ious = []
+    for frame, faces_video in zip(frames, out, strict=True):
+        (ref,) = est.predict(frame)
+        ious.append(box_iou(np.array([ref.box]), np.array([faces_video[0].box]))[0, 0])
+    # the same pixels on the same grid: about the box a whole-frame search gives (a few px off
+    # from context outside the ROI; frames 0 and 5 are whole-frame searches, so identical)
+    assert ious[0] == ious[5] == pytest.approx(1.0)
+    assert min(ious) > 0.85 and np.mean(ious) > 0.93
+    assert {f[0].track_id for f in out} == {0}
+
+
+def test_identity_kept_across_an_roi_miss(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    det = CountingDetector(yunet, blind_roi_calls={3})  # the ROI search of frame 3 finds nothing
+    est = Estimator(tiny_model, detector=det, threads=1, video={"redetect_every": 30})
+    stream = est.video_tracker()
+    out = [stream.process(f) for f in walk(faces, 8)]
+    assert [len(f) for f in out] == [1] * 8  # the whole-frame search found it on frame 3
+    assert {f[0].track_id for f in out} == {0}
+    assert stream.full_detections == 2  # frame 0, and frame 3 after the miss
+
+
+def test_identity_kept_when_the_face_is_missing_for_a_frame(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    frames = list(walk(faces, 6))
+    frames[3] = compose([])  # the face is gone for one frame (ROI and whole frame miss)
+    out = list(est.track(frames, fps=30))
+    assert [len(f) for f in out] == [1, 1, 1, 0, 1, 1]
+    assert {f[0].track_id for f in out if f} == {0}
+
+
+def test_face_entering_mid_clip_is_found_by_the_periodic_whole_frame_search(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1, video={"redetect_every": 4})
+    out = list(est.track(walk(faces, 10, second_from=2), fps=30))
+    counts = [len(f) for f in out]
+    assert counts[:2] == [1, 1]
+    assert counts[2:4] == [1, 1]  # ROI frames: only the known face is searched
+    assert counts[4:] == [2] * 6  # whole-frame search on frame 4 finds the new face
+    ids = [sorted(f.track_id for f in frame) for frame in out]
+    assert ids[0] == [0] and all(i == [0, 1] for i in ids[4:])
+    centre = [next(f for f in frame if f.track_id == 0).center[0] for frame in out]
+    expected = 60 + 3 * np.arange(10) + SIDE / 2  # track 0 is the drifting face throughout
+    assert np.abs(np.array(centre) - expected).max() < 20
+
+
+def test_max_faces_holds_in_video_mode(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1, max_faces=1)
+    out = list(est.track(walk(faces, 8, second_from=0), fps=30))
+    assert [len(f) for f in out] == [1] * 8
+    assert len({f[0].track_id for f in out}) == 1
+
+
+def test_video_off_searches_every_frame(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    det = CountingDetector(yunet)
+    est = Estimator(tiny_model, detector=det, threads=1, video=False)
+    list(est.track(walk(faces, 4)))
+    assert det.shapes == [(480, 640)] * 4
+
+
+def test_track_reads_a_video_path_and_uses_its_frame_rate(
+    tiny_model: Path, tiny_video: Path, yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    stream_fps = []
+    original = est.video_tracker
+
+    def spy(fps: float = 30.0, **kw: object):  # type: ignore[no-untyped-def]
+        stream_fps.append(fps)
+        return original(fps, **kw)  # type: ignore[arg-type]
+
+    est.video_tracker = spy  # type: ignore[method-assign]
+    out = list(est.track(tiny_video))
+    assert len(out) == 6 and stream_fps == [pytest.approx(10.0)]
+    assert list(est.track(str(tiny_video), fps=5.0, video=False))
+
+
+def test_bad_video_sources_are_clear_errors(
+    tiny_model: Path, tmp_path: Path, yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    with pytest.raises(InvalidImageError, match="is a directory"):
+        est.track(tmp_path)
+    with pytest.raises(InvalidImageError, match="not found"):
+        est.track(tmp_path / "missing.mp4")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    with pytest.raises(InvalidImageError, match="cannot open"):
+        est.track(broken)
+    closed = cv2.VideoCapture(str(tmp_path / "missing.mp4"))
+    with pytest.raises(InvalidInputError, match="not open"):
+        est.track(closed)  # raised at the call, not as an empty result
+    with pytest.raises(InvalidInputError, match="detector"):
+        Estimator(tiny_model, detector=None).track([np.zeros((64, 64, 3), np.uint8)])
+
+
+def test_video_options_are_checked() -> None:
+    with pytest.raises(InvalidInputError, match="redetect_every"):
+        VideoOptions(redetect_every=0)
+    with pytest.raises(InvalidInputError, match="roi_scale"):
+        VideoOptions(roi_scale=0.5)
+    with pytest.raises(InvalidInputError, match="unknown key"):
+        VideoOptions.make({"roi_sise": 2})
+    assert VideoOptions.make(False).roi is False
+    assert VideoOptions().merged({"redetect_every": 3}).redetect_every == 3
+
+
+def test_roi_is_clipped_to_the_frame() -> None:
+    assert roi_around(np.array([0.0, 0.0, 100.0, 50.0]), 2.0, 640, 480) == (0, 0, 150, 125)
+    assert roi_around(np.array([600.0, 440.0, 640.0, 480.0]), 1.5, 640, 480) == (590, 430, 640, 480)
