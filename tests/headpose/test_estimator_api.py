@@ -115,6 +115,21 @@ def test_predict_crops_batched(est: Estimator, spy: SpySession, aflw_crops: list
     assert est.predict_crops([]) == []
 
 
+def test_long_crop_lists_run_in_chunks(
+    est: Estimator, spy: SpySession, aflw_crops: list[Path]
+) -> None:
+    from headpose.estimator import CROP_CHUNK
+
+    images = [cv2.imread(str(p)) for p in aflw_crops] * 5  # 20 crops
+    faces = est.predict_crops(images)
+    n = len(images)
+    assert spy.batches == [CROP_CHUNK] * (n // CROP_CHUNK) + (
+        [n % CROP_CHUNK] if n % CROP_CHUNK else []
+    )
+    one_by_one = [est.predict_crops([img])[0].yaw for img in images]
+    assert np.allclose([f.yaw for f in faces], one_by_one, atol=1e-4)  # same answers, in order
+
+
 def test_input_forms_give_the_same_pose(est: Estimator, crop_bgr: np.ndarray) -> None:
     box = [40, 40, 340, 340]
     ref = est.predict(crop_bgr, boxes=[box])[0].angles

@@ -190,3 +190,11 @@ def test_session_options_threads() -> None:
     assert opts.inter_op_num_threads == 1
     with pytest.raises(InvalidInputError, match="threads"):
         runtime.session_options(threads=-2)
+
+
+def test_default_threads_leave_cores_free_on_small_machines() -> None:
+    from headpose.runtime import default_threads, session_options
+
+    assert [default_threads(n) for n in (1, 2, 3, 4, 8, 64)] == [1, 1, 1, 2, 4, 4]
+    assert session_options().intra_op_num_threads == default_threads()
+    assert session_options(0).intra_op_num_threads == 0  # onnxruntime's own choice
