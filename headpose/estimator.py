@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from headpose.camera import Camera, CameraPose, camera_pose
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
 from headpose.pose_model import PoseModel
@@ -56,7 +57,10 @@ class Face:
     deviation in degrees of the model's bin distribution ``(yaw, pitch, roll)``; ``matrix``:
     ``(3, 3)`` rotation head -> camera (see :mod:`headpose.rotation`; an unknown angle counts as
     0 there); ``landmarks``: ``(5, 2)`` pixel (x, y) from the detector or ``None``;
-    ``track_id``: set by tracking, else ``None``.
+    ``track_id``: set by tracking, else ``None``; ``camera``: the pose relative to the camera's
+    axis and the approximate head position (:class:`~headpose.camera.CameraPose`, from the
+    Estimator's ``camera``) for faces found in a frame, ``None`` for
+    :meth:`Estimator.predict_crops`.
 
     ``uncertainty`` (degrees) depends on the model. A **calibrated** model (metadata
     ``calibration``, see ``python -m headpose.export.calibrate``): the expected absolute error,
@@ -79,6 +83,7 @@ class Face:
     track_id: int | None = None
     expected_error: tuple[float, float, float] | None = None
     interval90: tuple[float, float, float] | None = None
+    camera: CameraPose | None = field(default=None, compare=False)
 
     @property
     def angles(self) -> np.ndarray:
@@ -110,6 +115,7 @@ class Face:
             "track_id": self.track_id,
             "expected_error": _per_angle(self.expected_error),
             "interval90": _per_angle(self.interval90),
+            "camera": None if self.camera is None else self.camera.to_dict(),
         }
 
 
@@ -201,7 +207,9 @@ class Estimator:
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of
     :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every
-    frame).
+    frame). ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in
+    degrees, a dict of :class:`~headpose.camera.Camera` fields, ``(fx, fy, cx, cy)`` pixels, a
+    3x3 matrix ``K``; default: 60 degrees horizontal, principal point at the image centre).
     """
 
     def __init__(
@@ -215,6 +223,7 @@ class Estimator:
         detector_options: dict[str, Any] | None = None,
         threads: int | None = None,
         video: VideoOptions | dict[str, Any] | bool | None = None,
+        camera: Camera | dict[str, Any] | Sequence[float] | float | None = None,
     ) -> None:
         if not (0.0 <= float(min_score) <= 1.0):
             raise InvalidInputError(f"min_score: expected a number in [0, 1], got {min_score}")
@@ -241,6 +250,7 @@ class Estimator:
         self.max_faces = None if max_faces is None else int(max_faces)
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
         self.video = VideoOptions.make(video)
+        self.camera = Camera.make(camera)
 
     # ------------------------------------------------------------------ images
     def predict(self, image: ImageInput, boxes: Any = None) -> list[Face]:
@@ -281,7 +291,15 @@ class Estimator:
         landmarks: np.ndarray | None,
     ) -> list[Face]:
         crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in boxes]
-        return self._faces(crops, boxes, scores, landmarks)
+        faces = self._faces(crops, boxes, scores, landmarks)
+        h, w = img.shape[:2]
+        return [self.with_camera(f, w, h) for f in faces]
+
+    def with_camera(self, face: Face, width: int, height: int) -> Face:
+        """``face`` with :attr:`Face.camera` computed from its angles and box in an image of
+        ``width`` x ``height`` pixels (e.g. after smoothing changed the angles)."""
+        pose = camera_pose(face.angles, face.box, width, height, self.camera)
+        return replace(face, camera=pose)
 
     def _detect(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         det = self.detector.detect(img)

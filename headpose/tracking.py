@@ -154,7 +154,11 @@ class VideoTracker:
         self.frames += 1
         found = self._detect(img, index)
         self.raw = self.estimator._faces_in_image(img, *found)
-        return self.tracker.update(self.raw, t=now)
+        out = self.tracker.update(self.raw, t=now)
+        if not self.tracker.smooth:
+            return out
+        h, w = img.shape[:2]  # the camera pose follows the smoothed angles
+        return [self.estimator.with_camera(f, w, h) for f in out]
 
     def _detect(
         self, img: np.ndarray, index: int
