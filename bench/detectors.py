@@ -36,6 +36,7 @@ from headpose.detectors.base import Detections, Detector
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_SIDES = (96, 192)  # pasted crop side in a 640 x 480 frame (face ~ side / 1.9)
+SIZES = (640, 512, 480, 416, 320)  # max_side values compared for the default detector
 CENTRE_TOL = 0.25  # box centre within +-25% of the side from the crop centre = central half
 
 
@@ -139,6 +140,50 @@ def speed(
     return {n: {k: statistics.median(v) for k, v in per.items()} for n, per in times.items()}
 
 
+def size_section(
+    sizes: list[int],
+    crops: list[Path],
+    photos: list[Path],
+    base: tuple[CropStats, tuple[int, int, list[str]], dict[int, float]] | None,
+    frame: np.ndarray,
+    args: argparse.Namespace,
+) -> list[str]:
+    """Recall and one-thread speed of the default detector at several input sizes (``max_side``):
+    the trade-off behind its default."""
+    crop_side = max(cv2.imread(str(crops[0])).shape[:2])
+    dets = {n: get_detector(DEFAULT_DETECTOR, max_side=n, threads=1) for n in sizes}
+    ms = speed(dets, {"frame640x480": frame}, args.runs)  # type: ignore[arg-type]
+    default_side = getattr(get_detector(DEFAULT_DETECTOR), "max_side", None)
+    lines = [
+        "",
+        f"## Input size of the default detector ({DEFAULT_DETECTOR}, `max_side`)",
+        "",
+        "The detector shrinks a frame so that its longer side is at most `max_side`. Crops "
+        f"({crop_side} px) are not shrunk when `max_side` >= {crop_side}: those rows reuse the "
+        "default's crop pass (the same input). Speed: one thread, 640x480 frame, median of "
+        f"{args.runs} interleaved runs. Default now: `max_side={default_side}`.",
+        "",
+        "| max_side | crops hit | photos >=1 | small 96 px | small 192 px | mean recall | "
+        "ms 640x480 (1 thread) |",
+        "| ---: | --- | --- | --- | --- | --- | ---: |",
+    ]
+    for side, det in dets.items():
+        t0 = time.perf_counter()
+        if base is not None and side >= crop_side:
+            cs = base[0]
+        else:
+            cs = crop_stats(det, crops)
+        found, _, _ = photo_stats(det, photos)
+        small = {n: small_face_recall(det, crops[::4], n) for n in SMALL_SIDES}
+        mean = float(np.mean([cs.hit / max(cs.n, 1), found / len(photos), *small.values()]))
+        lines.append(
+            f"| {side} | {pct(cs.hit, cs.n)} | {found}/{len(photos)} | {small[96]:.1%} | "
+            f"{small[192]:.1%} | {mean:.1%} | {ms[side]['frame640x480']:.2f} |"
+        )
+        print(f"max_side {side}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return lines
+
+
 def pct(a: int, b: int) -> str:
     return f"{100 * a / max(b, 1):.1f}%"
 
@@ -154,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=60, help="timed runs per detector and image")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "detectors.md")
     parser.add_argument("--detectors", nargs="*", default=None, help="default: all available")
+    parser.add_argument(
+        "--sizes",
+        nargs="*",
+        type=int,
+        default=list(SIZES),
+        help="input sizes (max_side) of the default detector to compare (none: skip)",
+    )
     args = parser.parse_args(argv)
 
     crops_dir = args.shared / "data" / "aflw2000-crops" / "images"
@@ -258,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         + ("." if pick == DEFAULT_DETECTOR else " (MISMATCH: update DEFAULT_DETECTOR)."),
         "",
     ]
+    if args.sizes:
+        lines += size_section(args.sizes, crops, photos, rows.get(DEFAULT_DETECTOR), frame, args)
     text = "\n".join(lines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
