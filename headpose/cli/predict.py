@@ -293,8 +293,10 @@ def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
     for path in files:
         try:
             if is_video(path):
+                # video mode (ROI search around the last boxes, track ids), raw angles
+                video = None if est.detector is None else est.video_tracker(smooth=False)
                 for index, frame in iter_video(path, args.every, not args.quiet):
-                    faces = predict(frame)
+                    faces = predict(frame) if video is None else video.process(frame)
                     emit(str(path), index, faces)
                     n_faces += len(faces)
                     n_images += 1

@@ -87,7 +87,7 @@ def run(
     """
     from headpose.draw import draw, draw_fps
 
-    tracker = estimator.tracker() if smoothing else None
+    stream = estimator.video_tracker(smooth=smoothing)  # video mode: ROI search, identities
     count = 0
     busy = 0.0
     shown_fps = 0.0
@@ -97,9 +97,7 @@ def run(
             if not ok or frame is None:
                 break
             t0 = time.perf_counter()
-            faces = estimator.predict(frame)
-            if tracker is not None:
-                faces = tracker.update(faces, t=t0)
+            faces = stream.process(frame, t=t0)
             annotated = draw(frame, faces, axes=not cube, cube=cube) if show is not None else None
             dt = max(time.perf_counter() - t0, 1e-6)
             busy += dt
