@@ -155,7 +155,8 @@ def unproject(points: np.ndarray, intrinsics: tuple[float, float, float, float])
     fx, fy, cx, cy = intrinsics
     p = np.asarray(points, dtype=np.float64)
     rays = np.stack([(p[..., 0] - cx) / fx, (p[..., 1] - cy) / fy, np.ones(p.shape[:-1])], axis=-1)
-    return rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+    unit: np.ndarray = rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+    return unit
 
 
 def ray_rotation(ray: np.ndarray) -> np.ndarray:
@@ -170,11 +171,12 @@ def ray_rotation(ray: np.ndarray) -> np.ndarray:
         return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
     k = axis / s
     kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+    rotation: np.ndarray = np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+    return rotation
 
 
 def camera_pose(
-    angles: Sequence[float],
+    angles: Sequence[float] | np.ndarray,
     box: Sequence[float],
     width: int,
     height: int,
