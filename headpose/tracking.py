@@ -45,8 +45,9 @@ class VideoOptions:
     The detector sees each ROI exactly as it sees that part of the whole frame (same scale: a
     detector with ``max_side``, like YuNet, shrinks large frames; cut on its stride grid), so its
     boxes match those of a whole-frame search. ``max_roi_area``: when the ROIs would hold more
-    than this fraction of the pixels of the whole frame (small frames, large faces), the whole
-    frame is searched instead.
+    than this fraction of the pixels of the whole frame (large faces), the whole frame is searched
+    instead; so is a frame that the detector sees with fewer than ``min_frame_area`` pixels
+    (default 320 x 240: a search of such a frame costs little, and an ROI would save little).
     Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
@@ -54,6 +55,7 @@ class VideoOptions:
     redetect_every: int = 10
     roi_scale: float = 1.5
     max_roi_area: float = 0.5
+    min_frame_area: int = 320 * 240
 
     def __post_init__(self) -> None:
         if int(self.redetect_every) < 1:
@@ -184,6 +186,8 @@ class VideoTracker:
         detector = self.estimator.detector
         min_score = self.estimator.min_score
         scale = detector_scale(detector, h, w)
+        if h * w * scale * scale < self.options.min_frame_area:
+            return None  # a small frame: the whole-frame search is cheap already
         rois = [roi_around(box, self.options.roi_scale, w, h) for box in self._boxes]
         roi_area = sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rois)
         if roi_area >= self.options.max_roi_area * h * w:

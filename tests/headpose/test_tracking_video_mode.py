@@ -202,3 +202,13 @@ def test_video_options_are_checked() -> None:
 def test_roi_is_clipped_to_the_frame() -> None:
     assert roi_around(np.array([0.0, 0.0, 100.0, 50.0]), 2.0, 640, 480) == (0, 0, 150, 125)
     assert roi_around(np.array([600.0, 440.0, 640.0, 480.0]), 1.5, 640, 480) == (590, 430, 640, 480)
+
+
+def test_small_frames_are_searched_whole(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    frames = [cv2.resize(f, (300, 225)) for f in walk(faces, 4)]  # below 320 x 240 pixels
+    stream = est.video_tracker()
+    assert [len(stream.process(f)) for f in frames] == [1] * 4
+    assert stream.full_detections == 4 and stream.roi_detections == 0
