@@ -318,8 +318,9 @@ class Estimator:
 
     def predict_crops(self, crops: Sequence[ImageInput] | np.ndarray) -> list[Face]:
         """Pose of images that are already face crops (each resized whole; no detector), batched
-        in chunks of :data:`CROP_CHUNK`. ``crops``: a list of images (any form :meth:`predict` accepts) or an array
-        ``(N, H, W, 3)`` BGR. Each face's box is the whole crop, its score 1.0."""
+        in chunks of :data:`CROP_CHUNK`. ``crops``: a list of images (any form :meth:`predict`
+        accepts) or an array ``(N, H, W, 3)`` BGR. Each face's box is the whole crop, its score
+        1.0."""
         if isinstance(crops, np.ndarray) and crops.ndim != 4:
             raise InvalidInputError(
                 f"crops: expected a list of images or an array (N, H, W, 3), got one array of "
@@ -394,7 +395,7 @@ class Estimator:
         smooth: bool = True,
         **overrides: float,
     ) -> Iterator[list[Face]]:
-        """The faces of each frame of a video (a generator), with ``track_id`` set, with ``track_id`` set.
+        """The faces of each frame of a video (a generator), with ``track_id`` set.
 
         ``frames``: a video file path, an object with ``read() -> (ok, frame)`` such as a
         ``cv2.VideoCapture`` (read until it ends; one that is not open is an error), or an
