@@ -364,6 +364,16 @@ def image_section(
         ref = ref_net if "only" in name and "YuNet" not in name else ref_pipe
         ratio = f"{ms / ref:.2f}x" if "YuNet detector" not in name else ""
         lines.append(f"| {name} | {ms:.2f} | {ratio} |")
+    passes = passes_of(est)
+    one_pass = results["headpose: Estimator.predict (YuNet + pose)"] - results[
+        "headpose pose network only"
+    ] * (1.0 - 1.0 / passes)
+    lines += [
+        "",
+        f"Estimate for a one-pass pose model (the pose network's time divided by its {passes} "
+        f"passes, the rest as measured): `Estimator.predict` {one_pass:.2f} ms, "
+        f"{one_pass / ref_pipe:.2f}x YuNet + FSA-Net. Rerun with `--model` once it exists.",
+    ]
     crops = [crop_ours] * CHUNKS[-1]
     per_crop = {}
     for chunk in CHUNKS:  # pose model alone, so the chunk size is the only difference

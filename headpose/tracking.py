@@ -194,12 +194,10 @@ class VideoTracker:
             return None  # searching the ROIs would cost about as much as the whole frame
         boxes, scores, points = [], [], []
         with_points = True
-        # the frame as the detector sees it whole; each ROI is cut from it on the stride grid
-        small = _shrink(img, scale)
+        # the frame as the detector sees it whole: each ROI is on its stride grid
+        shrunk = (max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else (h, w)
         for box, roi_box in zip(self._boxes, rois, strict=True):
-            x1, y1, x2, y2 = _on_grid(roi_box, scale, small.shape[:2])
-            roi = small[y1:y2, x1:x2]
-            ox, oy = x1 / scale, y1 / scale
+            roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, scale, shrunk), scale)
             self.roi_detections += 1
             det = detector.detect(np.ascontiguousarray(roi))
             cand = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
@@ -207,7 +205,7 @@ class VideoTracker:
             ok = np.isfinite(cand).all(axis=1) & (cand_scores >= min_score)
             if not ok.any():
                 return None
-            cand = cand / scale + np.array([ox, oy, ox, oy], dtype=np.float64)
+            cand = cand / np.array([sx, sy, sx, sy]) + np.array([ox, oy, ox, oy])
             overlap = iou_matrix(box[None, :], cand)[0]
             pick = int(np.argmax(np.where(ok, overlap + 1e-6 * cand_scores, -1.0)))
             boxes.append(cand[pick])
@@ -215,8 +213,8 @@ class VideoTracker:
             if det.landmarks is None:
                 with_points = False
             else:
-                pts = np.asarray(det.landmarks, dtype=np.float64)[pick] / scale
-                points.append(pts + np.array([ox, oy], dtype=np.float64))
+                pts = np.asarray(det.landmarks, dtype=np.float64)[pick] / np.array([sx, sy])
+                points.append(pts + np.array([ox, oy]))
         all_boxes, all_scores = np.array(boxes).reshape(-1, 4), np.array(scores)
         all_points = np.array(points) if with_points and points else None
         keep = _dedupe(all_boxes, all_scores)
@@ -235,13 +233,20 @@ class VideoTracker:
 ROI_GRID = 32
 
 
-def _shrink(image: np.ndarray, scale: float) -> np.ndarray:
-    """``image`` resized by ``scale`` <= 1 (INTER_AREA, as the detectors shrink frames)."""
+def _cut(
+    image: np.ndarray, roi: tuple[int, int, int, int], scale: float
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The detector-pixel region ``roi`` of the frame shrunk by ``scale``, made by shrinking only
+    the frame pixels under it (INTER_AREA, as the detectors shrink frames; much cheaper than the
+    whole frame). Returns it and ``(x0, y0, sx, sy)``: frame = region / (sx, sy) + (x0, y0)."""
+    x1, y1, x2, y2 = roi
     if scale >= 1.0:
-        return image
+        return image[y1:y2, x1:x2], (float(x1), float(y1), 1.0, 1.0)
     h, w = image.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    fx1, fy1 = int(math.floor(x1 / scale)), int(math.floor(y1 / scale))
+    fx2, fy2 = min(w, int(math.ceil(x2 / scale))), min(h, int(math.ceil(y2 / scale)))
+    region = cv2.resize(image[fy1:fy2, fx1:fx2], (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
+    return region, (float(fx1), float(fy1), (x2 - x1) / (fx2 - fx1), (y2 - y1) / (fy2 - fy1))
 
 
 def _on_grid(
