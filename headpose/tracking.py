@@ -198,6 +198,8 @@ class VideoTracker:
         shrunk = (max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else (h, w)
         for box, roi_box in zip(self._boxes, rois, strict=True):
             roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, scale, shrunk), scale)
+            if roi.shape[0] < 2 or roi.shape[1] < 2:
+                return None  # nothing left of the ROI inside the frame
             self.roi_detections += 1
             det = detector.detect(np.ascontiguousarray(roi))
             cand = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
@@ -240,6 +242,8 @@ def _cut(
     the frame pixels under it (INTER_AREA, as the detectors shrink frames; much cheaper than the
     whole frame). Returns it and ``(x0, y0, sx, sy)``: frame = region / (sx, sy) + (x0, y0)."""
     x1, y1, x2, y2 = roi
+    if x2 <= x1 or y2 <= y1:
+        return np.zeros((0, 0, 3), np.uint8), (float(x1), float(y1), 1.0, 1.0)
     if scale >= 1.0:
         return image[y1:y2, x1:x2], (float(x1), float(y1), 1.0, 1.0)
     h, w = image.shape[:2]
