@@ -239,8 +239,10 @@ def _cut(
     image: np.ndarray, roi: tuple[int, int, int, int], scale: float
 ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The detector-pixel region ``roi`` of the frame shrunk by ``scale``, made by shrinking only
-    the frame pixels under it (INTER_AREA, as the detectors shrink frames; much cheaper than the
-    whole frame). Returns it and ``(x0, y0, sx, sy)``: frame = region / (sx, sy) + (x0, y0)."""
+    the frame pixels under it. Bilinear: at a fractional scale OpenCV's area filter (which the
+    detectors use on whole frames) costs ~30x more, and the boxes agree with a whole-frame search
+    as well (``bench/speed.py``, agreement column). Returns the region and ``(x0, y0, sx, sy)``:
+    frame = region / (sx, sy) + (x0, y0)."""
     x1, y1, x2, y2 = roi
     if x2 <= x1 or y2 <= y1:
         return np.zeros((0, 0, 3), np.uint8), (float(x1), float(y1), 1.0, 1.0)
@@ -249,7 +251,7 @@ def _cut(
     h, w = image.shape[:2]
     fx1, fy1 = int(math.floor(x1 / scale)), int(math.floor(y1 / scale))
     fx2, fy2 = min(w, int(math.ceil(x2 / scale))), min(h, int(math.ceil(y2 / scale)))
-    region = cv2.resize(image[fy1:fy2, fx1:fx2], (x2 - x1, y2 - y1), interpolation=cv2.INTER_AREA)
+    region = cv2.resize(image[fy1:fy2, fx1:fx2], (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
     return region, (float(fx1), float(fy1), (x2 - x1) / (fx2 - fx1), (y2 - y1) / (fy2 - fy1))
 
 
