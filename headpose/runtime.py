@@ -212,7 +212,8 @@ def default_threads(cpus: int | None = None) -> int:
     """Intra-op threads per session when none are asked for: half the cores, 1 to 4 (1 on a
     2-core machine). The pose model and the detector run one after the other on small inputs;
     more threads mostly wait on each other, and on a busy machine they slow each other down
-    (2 shared cores: YuNet 640x480 1 thread 42.6 ms vs 2 threads 61.5; pose model 110 vs 99)."""
+    (on the project's shared 2-core machines one thread was faster for YuNet and about even for
+    the pose model). Pass ``threads`` to choose."""
     n = os.cpu_count() if cpus is None else cpus
     return max(1, min(4, (n or 1) // 2))
 

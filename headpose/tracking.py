@@ -42,9 +42,9 @@ class VideoOptions:
     every frame, as :meth:`~headpose.estimator.Estimator.predict` does). ``redetect_every``:
     search the whole frame every N frames (1 = every frame), also at once when a face is not found
     in its ROI. ``roi_scale``: ROI side over the longer side of the face's last box.
-    The detector sees each ROI exactly as it sees that part of the whole frame (same scale: a
-    detector with ``max_side``, like YuNet, shrinks large frames; cut on its stride grid), so its
-    boxes match those of a whole-frame search. ``max_roi_area``: when the ROIs would hold more
+    The detector sees each ROI at the scale it sees the whole frame at (a detector with
+    ``max_side``, like YuNet, shrinks large frames) and cut on its stride grid, so its boxes
+    closely match those of a whole-frame search (``bench/speed.py`` reports the agreement). ``max_roi_area``: when the ROIs would hold more
     than this fraction of the pixels of the whole frame (large faces), the whole frame is searched
     instead; so is a frame that the detector sees with fewer than ``min_frame_area`` pixels
     (default 320 x 240: a search of such a frame costs little, and an ROI would save little).
