@@ -1,24 +1,25 @@
-"""Read a training checkpoint (docs/ARCHITECTURE.md, "Checkpoint") and rebuild what export needs:
-the pose network without any SSL branch, wrapped to output decoded angles, and its metadata."""
+"""Rebuild what export needs from a training checkpoint (docs/ARCHITECTURE.md, "Checkpoint"):
+the pose network without any SSL branch, wrapped to output decoded angles, and its metadata.
+
+Checkpoints are read by the project's one loader,
+:func:`headpose.training.engine.checkpoint.load_checkpoint` (re-exported here)."""
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from headpose._version import __version__
-from headpose.export.errors import CheckpointError
+from headpose.errors import CheckpointError, first_line
 from headpose.metadata import Bins, CropRule, ModelMetadata
+from headpose.training.engine.checkpoint import load_checkpoint
 
-CHECKPOINT_FORMAT = "headpose-checkpoint"
-CHECKPOINT_VERSION = 1
-REQUIRED_KEYS = ("format", "format_version", "model_config", "model", "metadata")
+__all__ = ["CheckpointError", "build_export_modules", "load_checkpoint", "metadata_from_checkpoint"]
+
 #: ModelMetadata fields the exporter sets itself, not taken from the checkpoint.
 EXPORTER_FIELDS = ("headpose_version", "created", "format_version")
 #: build_model defaults (docs/ARCHITECTURE.md), used when model_config leaves them out.
@@ -28,69 +29,6 @@ MODEL_DEFAULTS = {
     "bin_low": -99.0,
     "bin_count": 66,
 }
-
-
-def load_checkpoint(path: str | Path, trusted: bool = False) -> dict[str, Any]:
-    """Load and check a headpose checkpoint on the CPU.
-
-    Loads with ``weights_only=True`` (tensors and plain containers only). A checkpoint holding
-    other pickled objects is refused unless ``trusted`` (unpickling runs code from the file).
-    Raises :class:`CheckpointError` naming the file and, for a wrong dict, the missing keys.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=not trusted)
-    except pickle.UnpicklingError as exc:
-        if trusted or "Unsupported global" not in str(exc):
-            raise CheckpointError(
-                f"{path}: not a readable torch checkpoint (corrupt, or not written by torch.save): "
-                f"{_first_line(exc, 'Unsupported')}"
-            ) from exc
-        raise CheckpointError(
-            f"{path}: holds pickled objects other than tensors and plain containers "
-            f"({_first_line(exc, 'Unsupported global')}); if you trust this file, load it with "
-            "trusted=True (headpose-export --trust-checkpoint)"
-        ) from exc
-    except Exception as exc:  # truncated zip, garbage bytes: torch raises many kinds
-        raise CheckpointError(
-            f"{path}: not a readable torch checkpoint (truncated or not written by torch.save): "
-            f"{_first_line(exc)}"
-        ) from exc
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(
-            f"{path}: not a headpose checkpoint: expected a dict with keys {list(REQUIRED_KEYS)}, "
-            f"got {type(ckpt).__name__}"
-        )
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"{path}: not a headpose checkpoint: missing key(s) {missing}")
-    if ckpt["format"] != CHECKPOINT_FORMAT:
-        raise CheckpointError(
-            f"{path}: not a headpose checkpoint: format is {ckpt['format']!r}, "
-            f"expected {CHECKPOINT_FORMAT!r}"
-        )
-    if ckpt["format_version"] != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format_version {ckpt['format_version']!r} is not supported "
-            f"(this headpose reads {CHECKPOINT_VERSION})"
-        )
-    for key, kind in (("model_config", dict), ("metadata", dict), ("model", dict)):
-        if not isinstance(ckpt[key], kind):
-            raise CheckpointError(
-                f"{path}: checkpoint field '{key}': expected a dict, got {type(ckpt[key]).__name__}"
-            )
-    return ckpt
-
-
-def _first_line(exc: BaseException, startswith: str | None = None) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if startswith is not None:
-        picked = [line for line in lines if startswith in line]
-        if picked:
-            return picked[0]
-    return lines[0] if lines else type(exc).__name__
 
 
 def model_bins(model_config: dict[str, Any]) -> Bins:
@@ -190,13 +128,13 @@ def build_export_modules(
     except Exception as exc:  # any failure here means the config is unusable
         raise CheckpointError(
             f"{source}: model_config does not build a model ({type(exc).__name__}: "
-            f"{_first_line(exc)}); model_config = {ckpt['model_config']!r}"
+            f"{first_line(exc)}); model_config = {ckpt['model_config']!r}"
         ) from exc
     try:
         result = model.load_state_dict(ckpt["model"], strict=False)
     except RuntimeError as exc:
         raise CheckpointError(
-            f"{source}: weights do not fit model_config: {_first_line(exc, 'size mismatch')}"
+            f"{source}: weights do not fit model_config: {first_line(exc, 'size mismatch')}"
         ) from exc
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(

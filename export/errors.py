@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from headpose.errors import HeadPoseError, InvalidModelError
+from headpose.errors import CheckpointError, HeadPoseError
 
-
-class CheckpointError(InvalidModelError):
-    """A checkpoint that is missing, unreadable, not a headpose checkpoint, or does not build."""
+__all__ = ["CheckpointError", "ExportError", "ParityError"]
 
 
 class ParityError(HeadPoseError, RuntimeError):

@@ -21,3 +21,19 @@ class InvalidInputError(HeadPoseError, ValueError):
 
 class MissingDependencyError(HeadPoseError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
+
+
+class CheckpointError(InvalidModelError):
+    """A torch checkpoint or weights file that is missing, unreadable, not a headpose
+    checkpoint, holds pickled objects that were not trusted, or does not build a model."""
+
+
+def first_line(exc: BaseException, containing: str | None = None) -> str:
+    """The first non-empty line of ``str(exc)`` (the first one containing ``containing`` when
+    there is one), or the exception's class name when the message is empty."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if containing is not None:
+        picked = [line for line in lines if containing in line]
+        if picked:
+            return picked[0]
+    return lines[0] if lines else type(exc).__name__

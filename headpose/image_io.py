@@ -28,6 +28,96 @@ from headpose.errors import InvalidImageError, InvalidInputError
 
 ImageInput = Any  # str | os.PathLike | np.ndarray | PIL.Image.Image
 
+#: The largest image (width x height) a file may decode to: 100 megapixels (a 300 MB BGR array;
+#: PIL's decompression-bomb limit is 179 MP). A small PNG can claim gigapixels; such a file is
+#: refused before it is decoded. Override with the ``HEADPOSE_MAX_IMAGE_PIXELS`` environment
+#: variable (an integer).
+MAX_IMAGE_PIXELS = 100_000_000
+
+
+def max_image_pixels() -> int:
+    """The pixel limit in force: ``$HEADPOSE_MAX_IMAGE_PIXELS`` when set, else
+    :data:`MAX_IMAGE_PIXELS`."""
+    raw = os.environ.get("HEADPOSE_MAX_IMAGE_PIXELS", "").strip()
+    if not raw:
+        return MAX_IMAGE_PIXELS
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise InvalidInputError(
+            f"HEADPOSE_MAX_IMAGE_PIXELS: expected an integer, got {raw!r}"
+        ) from None
+
+
+def encoded_size(data: bytes | np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` from the header of PNG, JPEG, BMP, GIF or WebP bytes, without
+    decoding; None for other or truncated formats."""
+    head = bytes(data[:65536]) if isinstance(data, np.ndarray) else data[:65536]
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head[:2] == b"BM" and len(head) >= 26:
+        return (
+            abs(int.from_bytes(head[18:22], "little", signed=True)),
+            abs(int.from_bytes(head[22:26], "little", signed=True)),
+        )
+    if head[:6] in (b"GIF87a", b"GIF89a") and len(head) >= 10:
+        return int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        chunk = head[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(
+                head[27:30], "little"
+            )
+        if chunk == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        if chunk == b"VP8 ":
+            return (
+                int.from_bytes(head[26:28], "little") & 0x3FFF,
+                int.from_bytes(head[28:30], "little") & 0x3FFF,
+            )
+    if head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(head):
+            if head[i] != 0xFF:
+                return None
+            marker = head[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            length = int.from_bytes(head[i + 2 : i + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(head[i + 7 : i + 9], "big"), int.from_bytes(
+                    head[i + 5 : i + 7], "big"
+                )
+            i += 2 + length
+    return None
+
+
+def check_pixel_limit(width: int, height: int, name: str) -> None:
+    """:class:`InvalidImageError` naming ``name`` if ``width x height`` exceeds the limit."""
+    limit = max_image_pixels()
+    if width * height > limit:
+        raise InvalidImageError(
+            f"{name}: image is {width}x{height} = {width * height / 1e6:.0f} megapixels, above "
+            f"the limit of {limit / 1e6:.0f} (set HEADPOSE_MAX_IMAGE_PIXELS to allow larger "
+            "images)"
+        )
+
+
+def decode_image_bytes(
+    data: np.ndarray, name: str, flags: int = cv2.IMREAD_COLOR
+) -> np.ndarray | None:
+    """``cv2.imdecode`` after the pixel-limit check on the header (and on the result, for
+    formats whose header is not parsed here); None when OpenCV cannot decode the bytes."""
+    size = encoded_size(data)
+    if size is not None:
+        check_pixel_limit(*size, name)
+    decoded = cv2.imdecode(data, flags)
+    if decoded is not None and size is None:
+        check_pixel_limit(decoded.shape[1], decoded.shape[0], name)
+    return decoded
+
 
 def load_image(image: ImageInput, name: str = "image") -> np.ndarray:
     """Any supported input -> BGR uint8 ``(H, W, 3)``; :class:`InvalidImageError` if unusable."""
@@ -55,7 +145,7 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
         raise InvalidImageError(f"{p}: cannot read: {exc.strerror or exc}") from exc
     if data.size == 0:
         raise InvalidImageError(f"{p}: empty file (0 bytes)")
-    decoded = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    decoded = decode_image_bytes(data, str(p), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if decoded is None or decoded.size == 0:
         raise InvalidImageError(f"{p}: not a readable image (corrupt or unsupported format)")
     return to_bgr_uint8(decoded, str(p))

@@ -23,3 +23,26 @@ def shared_dir() -> Path:
 def crops_dir(shared_dir: Path) -> Path:
     """AFLW2000 loose crops with labels.csv (image,yaw,pitch,roll)."""
     return shared_dir / "data" / "aflw2000-crops"
+
+
+class _Payload:
+    """Unpickling this creates a folder: stands in for the code a crafted checkpoint runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.mkdir, (str(self.marker),))
+
+
+@pytest.fixture(scope="session")
+def pickle_payload():
+    """``write(path, marker)``: a torch file shaped like a state dict whose unpickling runs
+    ``os.mkdir(marker)`` (so a test can see whether anything in it was executed)."""
+    torch = pytest.importorskip("torch")
+
+    def write(path: Path, marker: Path) -> Path:
+        torch.save({"state_dict": {"w": torch.zeros(1)}, "x": _Payload(marker)}, path)
+        return path
+
+    return write

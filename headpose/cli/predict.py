@@ -70,19 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------- inputs
-def expand_inputs(inputs: Sequence[str]) -> Iterator[Path]:
-    """Files to process: each file as given, and the images and videos in each folder
-    (recursive, sorted). A missing path is yielded as is so that it is reported."""
+def expand_inputs(inputs: Sequence[str]) -> Iterator[tuple[Path, Path]]:
+    """``(file, relative name)`` to process: each file as given (relative name: its file name),
+    and the images and videos in each folder (recursive, sorted; relative name: the path inside
+    the folder). A missing path is yielded as is so that it is reported."""
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            yield from sorted(
-                f
-                for f in path.rglob("*")
-                if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS
-            )
+            for f in sorted(path.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS:
+                    yield f, f.relative_to(path)
         else:
-            yield path
+            yield path, Path(path.name)
 
 
 def is_video(path: Path) -> bool:
@@ -228,9 +227,62 @@ class Progress:
 
 
 # ---------------------------------------------------------------------------- main
-def _annotated_path(out_dir: Path, path: Path, frame: int | None = None) -> Path:
-    stem = path.stem if frame is None else f"{path.stem}_f{frame:06d}"
-    return out_dir / f"{stem}.jpg"
+class AnnotationPaths:
+    """Where ``--annotate DIR`` writes: the input tree mirrored under DIR.
+
+    An image ``folder/a/x.jpg`` given as ``folder`` is written to ``DIR/a/x.jpg`` (an image
+    given directly: ``DIR/x.jpg``); a name whose suffix OpenCV cannot write in colour gets
+    ``.jpg`` appended (``x.pgm`` -> ``x.pgm.jpg``); video frames go to
+    ``DIR/a/clip.mp4/frame_000012.jpg``. Two inputs that map to one name (``a/x.jpg`` and
+    ``b/x.jpg`` given as two folders) never overwrite each other: the later one is written as
+    ``x-2.jpg`` and a note goes to stderr. Files left by an earlier run are replaced and
+    counted in :attr:`replaced`.
+    """
+
+    WRITABLE = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+    def __init__(self, out_dir: Path, quiet: bool = False) -> None:
+        self.out_dir = out_dir
+        self.quiet = quiet
+        self.claimed: dict[tuple[Path, int | None], Path] = {}  # (input file, frame) -> path
+        self.used: set[Path] = set()
+        self.replaced = 0
+
+    def _base(self, rel: Path, frame: int | None) -> Path:
+        if frame is not None:
+            return self.out_dir / rel / f"frame_{frame:06d}.jpg"
+        if rel.suffix.lower() in self.WRITABLE:
+            return self.out_dir / rel
+        return self.out_dir / rel.with_name(rel.name + ".jpg")
+
+    def path(self, source: Path, rel: Path, frame: int | None = None) -> Path:
+        """The file for ``source`` (frame ``frame`` of a video), unique within this run."""
+        key = (source, frame)
+        if key in self.claimed:
+            return self.claimed[key]
+        target = base = self._base(rel, frame)
+        n = 1
+        while target in self.used:
+            n += 1
+            target = base.with_name(f"{base.stem}-{n}{base.suffix}")
+        if target != base and not self.quiet:
+            print(
+                f"note: --annotate: {source} maps to {base}, already written in this run; "
+                f"writing {target}",
+                file=sys.stderr,
+            )
+        self.used.add(target)
+        self.claimed[key] = target
+        if target.exists():
+            self.replaced += 1
+        return target
+
+    def write(self, source: Path, rel: Path, image: np.ndarray, frame: int | None = None) -> None:
+        """Write the annotated ``image``; :class:`OSError` naming the file when it fails."""
+        target = self.path(source, rel, frame)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(target), image):
+            raise OSError(f"{target}: OpenCV could not write the annotated image")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,7 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         writer.close()
         return 2
     if args.annotate is not None:
-        args.annotate.mkdir(parents=True, exist_ok=True)
+        try:
+            args.annotate.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"error: --annotate {args.annotate}: {exc.strerror}", file=sys.stderr)
+            writer.close()
+            return 2
     try:
         return _run(args, est, writer)
     except BrokenPipeError:  # e.g. `headpose-predict ... --json | head`
@@ -287,10 +344,11 @@ def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
                 print_human(record)
 
     files = list(expand_inputs(args.inputs))
+    annotations = None if args.annotate is None else AnnotationPaths(args.annotate, args.quiet)
     progress = Progress(len(files), enabled=not args.quiet)
     failed = n_faces = n_images = 0
     start = time.perf_counter()
-    for path in files:
+    for path, rel in files:
         try:
             if is_video(path):
                 # video mode (ROI search around the last boxes, track ids), raw angles
@@ -300,22 +358,25 @@ def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
                     emit(str(path), index, faces)
                     n_faces += len(faces)
                     n_images += 1
-                    if args.annotate is not None:
-                        cv2.imwrite(
-                            str(_annotated_path(args.annotate, path, index)), draw(frame, faces)
-                        )
+                    if annotations is not None:
+                        annotations.write(path, rel, draw(frame, faces), index)
             else:
                 image = read_image_file(path)
                 faces = predict(image)
                 emit(str(path), None, faces)
                 n_faces += len(faces)
                 n_images += 1
-                if args.annotate is not None:
-                    cv2.imwrite(str(_annotated_path(args.annotate, path)), draw(image, faces))
+                if annotations is not None:
+                    annotations.write(path, rel, draw(image, faces))
         except HeadPoseError as exc:
             failed += 1
             msg = str(exc)
             print(f"error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # an annotated copy that cannot be written
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
         except cv2.error as exc:
             failed += 1
             print(f"error: {path}: OpenCV: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
@@ -323,8 +384,14 @@ def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
     progress.close()
     if not args.quiet:
         took = time.perf_counter() - start
+        replaced = (
+            ""
+            if annotations is None or not annotations.replaced
+            else (f", {annotations.replaced} annotated file(s) from an earlier run replaced")
+        )
         print(
-            f"{n_images} image(s)/frame(s), {n_faces} face(s), {failed} failed, {took:.1f} s",
+            f"{n_images} image(s)/frame(s), {n_faces} face(s), {failed} failed, {took:.1f} s"
+            f"{replaced}",
             file=sys.stderr,
         )
     return 1 if failed else 0

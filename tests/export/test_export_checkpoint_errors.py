@@ -70,7 +70,8 @@ def test_pickled_objects_refused_unless_trusted(tiny_checkpoint: Path, tmp_path:
     torch.save(ckpt, odd)
     with pytest.raises(CheckpointError, match="trust-checkpoint"):
         load_checkpoint(odd)
-    assert load_checkpoint(odd, trusted=True)["history"] == [Path("x")]
+    with pytest.warns(UserWarning, match="full unpickling"):
+        assert load_checkpoint(odd, trusted=True)["history"] == [Path("x")]
 
 
 def test_model_config_that_does_not_build(tiny_checkpoint: Path, tmp_path: Path) -> None:

@@ -106,7 +106,30 @@ def test_csv_output_and_annotations(folder: Path, tiny_model: Path, tmp_path: Pa
         "uncertainty",
     ]
     assert rows[0]["frame"] == "" and float(rows[0]["x2"]) == 640.0
-    assert sorted(p.name for p in ann.iterdir()) == ["a.jpg", "b.jpg"]
+    written = sorted(str(p.relative_to(ann)) for p in ann.rglob("*") if p.is_file())
+    assert written == ["a.jpg", "sub/b.jpg"]  # the input tree, mirrored
+
+
+def test_annotate_mirrors_the_tree_and_never_overwrites(
+    tmp_path: Path, pose_photos: list[Path], tiny_model: Path, capsys
+) -> None:
+    """a/x.jpg, a/x.png and b/x.jpg used to become one ann/x.jpg, overwritten silently."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    for rel, src in (("a/x.jpg", 0), ("a/x.png", 1), ("b/x.jpg", 2)):
+        (one / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(pose_photos[src], one / rel)
+    (two / "a").mkdir(parents=True)
+    shutil.copy(pose_photos[3], two / "a" / "x.jpg")  # same relative name as one/a/x.jpg
+    ann = tmp_path / "ann"
+    args = [str(one), str(two), "--detector", "none", "--model", str(tiny_model)]
+    assert main([*args, "--annotate", str(ann), "--json"]) == 0
+    written = sorted(str(p.relative_to(ann)) for p in ann.rglob("*") if p.is_file())
+    assert written == ["a/x-2.jpg", "a/x.jpg", "a/x.png", "b/x.jpg"]
+    err = capsys.readouterr().err
+    assert f"{two / 'a' / 'x.jpg'} maps to {ann / 'a' / 'x.jpg'}" in err
+    assert (ann / "a/x.jpg").read_bytes() != (ann / "a/x-2.jpg").read_bytes()  # two photos
+    assert main([*args, "--annotate", str(ann), "--json"]) == 0  # again: says it replaced
+    assert "4 annotated file(s) from an earlier run replaced" in capsys.readouterr().err
 
 
 def test_json_on_stdout_matches_file(

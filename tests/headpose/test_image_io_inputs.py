@@ -156,3 +156,33 @@ def test_clip_boxes_clips_and_drops_empty() -> None:
     clipped, kept = clip_boxes(boxes, width=100, height=100)
     assert kept.tolist() == [0, 1]  # entirely outside and zero-width boxes are dropped
     assert clipped.tolist() == [[0, 0, 50, 40], [90, 90, 100, 100]]
+
+
+def _forged_png(path: Path, width: int, height: int) -> Path:
+    """A real 8x8 PNG whose header claims ``width`` x ``height`` (a decompression bomb's header:
+    a small file that would decode to gigabytes)."""
+    ok, buf = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    data = bytearray(buf.tobytes())
+    data[16:20] = width.to_bytes(4, "big")
+    data[20:24] = height.to_bytes(4, "big")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_pixel_limit_refuses_huge_images_before_decoding(tmp_path: Path, photo: Path) -> None:
+    from headpose.training.data import DataError
+    from headpose.training.data.image_io import read_rgb
+
+    bomb = _forged_png(tmp_path / "bomb.png", 40_000, 30_000)  # 1200 MP: 3.6 GB as BGR
+    with pytest.raises(InvalidImageError, match=r"bomb\.png: image is 40000x30000 = 1200 megapix"):
+        read_image_file(bomb)
+    with pytest.raises(DataError, match=r"bomb\.png: .*above the limit of 100"):
+        read_rgb(bomb)
+
+
+def test_pixel_limit_is_configurable(photo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEADPOSE_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(InvalidImageError, match="HEADPOSE_MAX_IMAGE_PIXELS"):
+        load_image(photo)
+    monkeypatch.setenv("HEADPOSE_MAX_IMAGE_PIXELS", str(640 * 480))
+    assert load_image(photo).shape[:2] == (480, 640)

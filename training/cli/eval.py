@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
     )
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="the checkpoint may hold pickled objects other than tensors (runs code from the file)",
+    )
     return parser
 
 
@@ -92,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             cfg = load_config(args.config, args.overrides)
         elif args.checkpoint:  # the split the checkpoint was trained with
-            cfg = config_from_dict(load_checkpoint(args.checkpoint)["config"], args.checkpoint)
+            cfg = config_from_dict(
+                load_checkpoint(args.checkpoint, trusted=args.trust_checkpoint)["config"],
+                args.checkpoint,
+            )
             apply_overrides(cfg, args.overrides)
             validate(cfg)
         else:
@@ -139,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         if not 0.0 < args.input_zoom <= 1.0:
             return _usage_error(f"--input-zoom: expected a number in (0, 1], got {args.input_zoom}")
         predict, _meta = E.checkpoint_predictor(
-            args.checkpoint, args.device, args.flip_average, args.input_zoom
+            args.checkpoint, args.device, args.flip_average, args.input_zoom, args.trust_checkpoint
         )
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)

@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from <out_dir>/last.pt exactly"
     )
     parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="model.init may hold pickled objects other than tensors (runs code from the file)",
+    )
+    parser.add_argument(
+        "--check-data",
+        action="store_true",
+        help="read every training/validation image first; stop naming each unreadable file",
+    )
+    parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
     )
     parser.add_argument(
@@ -58,9 +68,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.print_config:
             print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
+        if args.check_data:
+            from headpose.training.engine.data_setup import check_data
+
+            total, problems = check_data(cfg)
+            for message in problems:
+                print(f"{PROG}: bad data: {message}", file=sys.stderr)
+            if problems:
+                print(
+                    f"{PROG}: error: {len(problems)} of {total} images cannot be used (listed above)",
+                    file=sys.stderr,
+                )
+                return 2
+            print(f"{PROG}: checked {total} images: all readable")
         from headpose.training.engine.trainer import train
 
-        row = train(cfg, resume=args.resume)
+        row = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint)
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"{PROG}: error: {message}", file=sys.stderr)

@@ -43,6 +43,10 @@ class PoseDataset(Dataset):
         """RGB uint8 ``(H, W, 3)`` pixels of ``record`` (cropped if the format crops)."""
         raise NotImplementedError
 
+    def record(self, index: int) -> PoseRecord:
+        """The :class:`PoseRecord` of sample ``index`` (no pixels read)."""
+        return self.records[index]
+
     def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(image, target)`` of sample ``index`` before the transform."""
         record = self.records[index]
@@ -94,6 +98,9 @@ class PoseSubset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def record(self, index: int) -> PoseRecord:
+        return self.dataset.records[self.indices[index]]
 
     def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.dataset.load(self.indices[index], self.train if train is None else train)

@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from headpose.errors import InvalidImageError
+from headpose.image_io import decode_image_bytes
 from headpose.preprocess import cut_region
 
 from .errors import DataError
@@ -24,7 +26,10 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raw = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:
         raise DataError(f"{path}: cannot read image file ({exc.strerror or exc})") from None
-    bgr = cv2.imdecode(raw, cv2.IMREAD_COLOR) if raw.size else None
+    try:
+        bgr = decode_image_bytes(raw, str(path)) if raw.size else None
+    except InvalidImageError as exc:  # above the pixel limit
+        raise DataError(str(exc)) from None
     if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
         raise DataError(
             f"{path}: cannot decode image file (expected a JPEG/PNG image, got {raw.size} bytes "

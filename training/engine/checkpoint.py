@@ -5,13 +5,18 @@ over the target with :func:`os.replace`, so a crash leaves either the old file o
 never half of one. Checkpoints hold only tensors and plain Python values, so they load with
 ``torch.load(weights_only=True)``. Training checkpoints also record ``"amp"``, the resolved AMP
 mode (``fp16``, ``bf16`` or ``off``) the ``"scaler"`` state belongs to (absent in older files).
+:func:`read_torch_file` is the one place in the project that unpickles a torch file; loading
+anything else needs ``trusted=True`` (``--trust-checkpoint``).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
 import random
+import re
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,15 +24,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from headpose.errors import InvalidModelError
+from headpose.errors import CheckpointError, first_line
 
 FORMAT = "headpose-checkpoint"
 FORMAT_VERSION = 1
+#: the keys every headpose checkpoint has (train, eval and export read only these and
+#: the training state); checked by :func:`check_checkpoint`
 REQUIRED_KEYS = ("format", "format_version", "config", "model_config", "model", "metadata")
 
 
-class CheckpointError(InvalidModelError):
-    """A checkpoint file that is missing, truncated or not a headpose training checkpoint."""
+#: the one command-line switch that allows full unpickling (train, eval and export)
+TRUST_FLAG = "--trust-checkpoint"
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -64,6 +71,37 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[io.BufferedWrite
     return path
 
 
+_TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # exists but not ours, or no signals (Windows): keep it
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the ``.NAME.tmp-PID`` files :func:`atomic_write` left in ``folder`` when its
+    process was killed mid-write (a checkpoint temp file is as large as the checkpoint).
+    Files of a process that is still running are kept. Returns the removed paths."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.iterdir()):
+        match = _TMP_NAME.match(path.name)
+        if match and path.is_file() and not _pid_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically."""
     return atomic_write(path, lambda handle: handle.write(data))
@@ -82,32 +120,99 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> P
     return atomic_write(path, lambda handle: torch.save(dict(state), handle))
 
 
-def load_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """Read and check a checkpoint written by :func:`save_checkpoint`.
+def read_torch_file(
+    path: str | os.PathLike[str],
+    trusted: bool = False,
+    map_location: str | torch.device = "cpu",
+    what: str = "torch checkpoint",
+) -> Any:
+    """``torch.load`` a file safely: the one place in headpose that unpickles a torch file.
 
-    Raises :class:`CheckpointError` naming the file when it is missing, unreadable or not ours.
+    Loads with ``weights_only=True`` (tensors and plain containers only). A file holding other
+    pickled objects is refused with a :class:`CheckpointError` unless ``trusted`` is True; then
+    it is loaded fully (unpickling runs code from the file) and a :class:`UserWarning` says so.
+    The trust switch is ``--trust-checkpoint`` in headpose-train, headpose-eval and
+    headpose-export.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, pickle refused, ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable headpose checkpoint ({first})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a headpose training checkpoint (no format '{FORMAT}')")
-    if state.get("format_version") != FORMAT_VERSION:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        lines = [line.strip() for line in str(exc).splitlines()]
+        refused = next((line for line in lines if "unsupported global" in line.lower()), None)
+        if refused is None:
+            raise CheckpointError(
+                f"{path}: not a readable {what} (corrupt, or not written by torch.save): "
+                f"{first_line(exc, 'Unsupported')}"
+            ) from None
+    except Exception as exc:  # truncated zip, garbage bytes: torch raises many kinds
         raise CheckpointError(
-            f"{path}: checkpoint format_version {state.get('format_version')!r}, "
-            f"this headpose reads {FORMAT_VERSION}"
+            f"{path}: not a readable {what} (truncated or not written by torch.save): "
+            f"{first_line(exc)}"
+        ) from None
+    if not trusted:
+        raise CheckpointError(
+            f"{path}: holds pickled objects other than tensors and plain containers ({refused}); "
+            f"loading it would run code from the file. If you trust it, pass {TRUST_FLAG} "
+            "(trusted=True in Python)"
+        )
+    warnings.warn(
+        f"{path}: loading with full unpickling because of {TRUST_FLAG}: this runs code from "
+        "the file",
+        UserWarning,
+        stacklevel=2,
+    )
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable {what}: {first_line(exc)}") from None
+
+
+def check_checkpoint(state: Any, source: str) -> dict[str, Any]:
+    """Check that ``state`` is a headpose training checkpoint; :class:`CheckpointError` naming
+    ``source`` and the missing keys / wrong format otherwise. Returns ``state``."""
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{source}: not a headpose checkpoint: expected a dict with keys "
+            f"{list(REQUIRED_KEYS)}, got {type(state).__name__}"
         )
     missing = [k for k in REQUIRED_KEYS if k not in state]
     if missing:
-        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+        raise CheckpointError(f"{source}: not a headpose checkpoint: missing key(s) {missing}")
+    if state["format"] != FORMAT:
+        raise CheckpointError(
+            f"{source}: not a headpose checkpoint: format is {state['format']!r}, "
+            f"expected {FORMAT!r}"
+        )
+    if state["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{source}: checkpoint format_version {state['format_version']!r} is not supported "
+            f"(this headpose reads {FORMAT_VERSION})"
+        )
+    for key in ("config", "model_config", "metadata", "model"):
+        if not isinstance(state[key], dict):
+            raise CheckpointError(
+                f"{source}: checkpoint field '{key}': expected a dict, "
+                f"got {type(state[key]).__name__}"
+            )
     return state
+
+
+def is_checkpoint(obj: Any) -> bool:
+    """True if ``obj`` (a loaded torch file) claims to be a headpose checkpoint."""
+    return isinstance(obj, Mapping) and obj.get("format") == FORMAT
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    trusted: bool = False,
+) -> dict[str, Any]:
+    """Read and check a checkpoint written by :func:`save_checkpoint` (see
+    :func:`read_torch_file` for ``trusted``). Raises :class:`CheckpointError` naming the file."""
+    return check_checkpoint(read_torch_file(path, trusted, map_location), str(path))
 
 
 # --------------------------------------------------------------------------- RNG states

@@ -9,6 +9,7 @@ by ``(seed, e, i)``, so a sample is the same whichever worker, rank or resumed r
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from headpose.errors import first_line
 from headpose.training.config import Config, ConfigError, expand_path
+from headpose.training.data.errors import DataError
 from headpose.training.engine.methods import Method
 
 
@@ -99,7 +102,88 @@ class MethodSamples(Dataset):
                 sample["weight"] = torch.from_numpy(self.weights[i])[self.index]
             return {"image": image, "target": target, "ssl": labels, **sample}
 
-        return seeded_call(seed, make)
+        try:
+            return seeded_call(seed, make)
+        except DataError as exc:
+            if _names_file(exc, self._file(i)):
+                raise
+            raise DataError(f"{self._file(i)}: {first_line(exc)}") from exc
+        except Exception as exc:  # a transform or task failing on this sample: name its file
+            raise DataError(
+                f"{self._file(i)}: sample {i} failed ({type(exc).__name__}: {first_line(exc)})"
+            ) from exc
+
+    def _file(self, i: int) -> str:
+        record = getattr(self.base, "record", None)
+        return str(record(i).image) if record is not None else f"sample {i}"
+
+
+def _names_file(exc: BaseException, file: str) -> bool:
+    return file in str(exc)
+
+
+_WORKER = re.compile(r"^Caught (\w+) in DataLoader worker process \d+")
+_ORIGINAL = re.compile(r"^[A-Za-z_][\w.]*: (.+)$")
+
+
+def worker_error(exc: BaseException) -> BaseException | None:
+    """The error a DataLoader worker raised, as a one-line :class:`DataError` naming the file
+    (torch re-raises it as "Caught DataError in DataLoader worker process 0" with the original
+    message buried under a traceback); None if ``exc`` did not come from a worker."""
+    text = str(exc).strip()
+    match = _WORKER.match(text)
+    if match is None:
+        return None
+    last = text.splitlines()[-1].strip()
+    original = _ORIGINAL.match(last)
+    message = original.group(1) if original else last
+    return DataError(f"{message} (in a DataLoader worker)")
+
+
+def iterate_loader(loader: Any) -> Any:
+    """Iterate ``loader``; an error in a worker process is re-raised by :func:`worker_error`."""
+    try:
+        yield from loader
+    except Exception as exc:
+        unwrapped = worker_error(exc)
+        if unwrapped is None:
+            raise
+        raise unwrapped from None
+
+
+def check_data(
+    cfg: Config, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, list[str]]:
+    """Read every training and validation image of ``cfg`` once (``headpose-train
+    --check-data``) so that a bad file stops the run before it starts, not mid-epoch.
+
+    Returns ``(images read, one message per unreadable sample, each naming its file)``.
+    """
+    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
+    train_idx, val_idx = split_train_val(cfg, full)
+    views = [full.view(sorted(set(train_idx) | set(val_idx)))]
+    if cfg.data.val_root:
+        val = open_dataset(
+            cfg,
+            cfg.data.val_kind or cfg.data.kind,
+            data_root(cfg, cfg.data.val_root, "data.val_root"),
+        )
+        views.append(val.view(range(len(val))))
+    total = sum(len(v) for v in views)
+    problems: list[str] = []
+    done = 0
+    for view in views:
+        for i in range(len(view)):
+            try:
+                view.load(i)
+            except Exception as exc:
+                file = str(view.record(i).image)
+                message = first_line(exc)
+                problems.append(message if file in message else f"{file}: {message}")
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return total, problems
 
 
 @dataclass

@@ -109,18 +109,23 @@ def metadata_from_dict(raw: Mapping[str, Any]) -> ModelMetadata:
 
 
 def checkpoint_predictor(
-    path: str | Path, device: str = "cpu", flip_average: bool = False, input_zoom: float = 1.0
+    path: str | Path,
+    device: str = "cpu",
+    flip_average: bool = False,
+    input_zoom: float = 1.0,
+    trusted: bool = False,
 ) -> tuple[Predictor, ModelMetadata]:
     """A predictor running the pose network of a training checkpoint in torch (eval mode);
     ``flip_average`` and ``input_zoom`` as in ``headpose-export`` (crops are resized to
-    ``input_size / input_zoom`` and the network sees their centre)."""
+    ``input_size / input_zoom`` and the network sees their centre); ``trusted`` as in
+    :func:`headpose.training.engine.checkpoint.read_torch_file`."""
     import torch
 
     from headpose.training.engine.checkpoint import load_checkpoint
     from headpose.training.models import DecodedPoseNetwork, build_model
     from headpose.training.models.posenet import zoom_input
 
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, trusted=trusted)
     model = build_model(**{**state["model_config"], "pretrained": None})
     model.load_state_dict(state["model"])
     meta = metadata_from_dict(state["metadata"])

@@ -16,6 +16,7 @@ Files in ``out_dir`` (rank 0 only): ``last.pt``, ``best.pt``, ``log.csv``,
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -37,11 +38,12 @@ from headpose.training.engine.checkpoint import (
     FORMAT_VERSION,
     atomic_write_text,
     load_checkpoint,
+    remove_stale_temp_files,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from headpose.training.engine.data_setup import RunData, build_run_data
+from headpose.training.engine.data_setup import RunData, build_run_data, iterate_loader
 from headpose.training.engine.methods import Method, build_method, describe
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
@@ -49,6 +51,8 @@ from headpose.training.engine.schedulers import build_scheduler
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+log = logging.getLogger(__name__)
 
 Callback = Callable[["Trainer"], None]
 
@@ -137,11 +141,11 @@ def build_metadata(
     }
 
 
-def init_checkpoint_metadata(path: str) -> dict[str, Any] | None:
+def init_checkpoint_metadata(path: str, trusted: bool = False) -> dict[str, Any] | None:
     """The metadata of a headpose checkpoint at ``path``; None for other weight files."""
     from headpose.training.models.backbones import read_weights_file
 
-    state = read_weights_file(path)
+    state = read_weights_file(path, trusted=trusted)
     if isinstance(state, dict) and state.get("format") == "headpose-checkpoint":
         return dict(state.get("metadata") or {})
     return None
@@ -174,9 +178,14 @@ class Trainer:
     """One training run of ``cfg``; :meth:`fit` trains and returns the final summary."""
 
     def __init__(
-        self, cfg: Config, resume: bool = False, callbacks: Iterable[Callback] = ()
+        self,
+        cfg: Config,
+        resume: bool = False,
+        callbacks: Iterable[Callback] = (),
+        trust_checkpoint: bool = False,
     ) -> None:
         self.cfg = cfg
+        self.trust_checkpoint = trust_checkpoint  # model.init may unpickle objects (warns)
         self.callbacks = list(callbacks)
         r = cfg.runtime
         probe = select_device(r.device, world_size=D.world_size_from_env())
@@ -190,6 +199,9 @@ class Trainer:
                 f"runtime.out_dir {self.out_dir} already holds a run (last.pt): pass --resume to "
                 "continue it, runtime.overwrite=true to start over, or another runtime.out_dir"
             )
+        if self.dist.is_main:
+            for stale in remove_stale_temp_files(self.out_dir):
+                log.warning("removed %s, left by a run killed while saving", stale)
         self.method: Method = build_method(cfg)
         self.data: RunData = build_run_data(cfg, self.method)
 
@@ -248,7 +260,7 @@ class Trainer:
             pretrained = init
         else:
             pretrained = expand_path(init, self.cfg)
-            self.init_metadata = init_checkpoint_metadata(pretrained)
+            self.init_metadata = init_checkpoint_metadata(pretrained, self.trust_checkpoint)
         return build_model(
             backbone=m.backbone,
             angles=tuple(m.angles),
@@ -260,6 +272,7 @@ class Trainer:
             pretrained=pretrained,
             dropout=m.dropout,
             ssl_dropout=m.ssl_dropout,
+            trusted=self.trust_checkpoint,
         )
 
     def _resume(self) -> None:
@@ -450,7 +463,7 @@ class Trainer:
                 loader = self._loader(self.data.train, self.sampler, bs, self.drop_last)
                 self.model.train()
                 bar = self._progress(len(loader))
-                for batch in loader:
+                for batch in iterate_loader(loader):
                     parts = self.train_step(batch)
                     self.step += 1
                     self.step_in_epoch += 1
@@ -552,7 +565,7 @@ class Trainer:
 
         decoded = DecodedPoseNetwork(self.model.pose_network(), self.method.bins).to(self.device)
         preds, targets = [], []
-        for batch in loader:
+        for batch in iterate_loader(loader):
             with self._autocast():
                 angles, _ = decoded(batch["image"].to(self.device))
             preds.append(angles.float().cpu().numpy())
@@ -563,7 +576,7 @@ class Trainer:
     def _validate_ssl(self, loader: DataLoader) -> dict[str, float]:
         sums: dict[str, torch.Tensor] = {}  # on the device; one host copy at the end
         n = 0
-        for batch in loader:
+        for batch in iterate_loader(loader):
             labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
             with self._autocast():
                 outputs = self.model(batch["image"].to(self.device))
@@ -602,9 +615,14 @@ class Trainer:
         return {k.split("/")[-1]: f"{parts[k]:.3g}" for k in keys if k in parts}
 
 
-def train(cfg: Config, resume: bool = False, callbacks: Iterable[Callback] = ()) -> dict[str, Any]:
+def train(
+    cfg: Config,
+    resume: bool = False,
+    callbacks: Iterable[Callback] = (),
+    trust_checkpoint: bool = False,
+) -> dict[str, Any]:
     """Build a :class:`Trainer` for ``cfg`` and run it; returns the last epoch row."""
-    trainer = Trainer(cfg, resume=resume, callbacks=callbacks)
+    trainer = Trainer(cfg, resume=resume, callbacks=callbacks, trust_checkpoint=trust_checkpoint)
     try:
         return trainer.fit()
     finally:

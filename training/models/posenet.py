@@ -23,12 +23,12 @@ from torch import Tensor, nn
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.metadata import Bins, ModelMetadata
 from headpose.training.bins import bin_centres, moments_from_centres
+from headpose.training.engine.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from headpose.training.engine.checkpoint import is_checkpoint
 from headpose.training.models.backbones import Backbone, read_weights_file
 from headpose.training.models.heads import PoseHeads, SSLBranch
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = "headpose-checkpoint"
 
 
 class PoseNetwork(nn.Module):
@@ -184,10 +184,6 @@ def zoom_input(meta: ModelMetadata, zoom: float) -> tuple[ModelMetadata, tuple[i
     return dataclasses.replace(meta, input_size=size, extra=extra), crop
 
 
-def _is_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT
-
-
 def _prefixed(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -206,6 +202,7 @@ def load_pretrained_checkpoint(
     checkpoint: str | Path | Mapping[str, Any],
     heads: bool = True,
     ssl: bool = True,
+    trusted: bool = False,
 ) -> dict[str, Any]:
     """Initialise ``model`` from a headpose checkpoint (file path or the loaded dict).
 
@@ -213,11 +210,15 @@ def load_pretrained_checkpoint(
     :class:`InvalidModelError`. Pose heads are loaded per angle and SSL branches per branch name
     when all their keys and shapes match (``heads`` / ``ssl`` switch this off). Returns a report
     ``{"source", "backbone": n_tensors, "pose_heads": [angles], "ssl_branches": [names],
-    "skipped": [descriptions]}``.
+    "skipped": [descriptions]}``. A file is read with :func:`read_weights_file` (``trusted``:
+    allow full unpickling, see :func:`headpose.training.engine.checkpoint.read_torch_file`).
     """
     source = str(checkpoint) if isinstance(checkpoint, (str, Path)) else "<checkpoint>"
-    obj = read_weights_file(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-    if not _is_checkpoint(obj) or not isinstance(obj.get("model"), Mapping):
+    if isinstance(checkpoint, (str, Path)):
+        obj = read_weights_file(checkpoint, trusted=trusted)
+    else:
+        obj = checkpoint
+    if not is_checkpoint(obj) or not isinstance(obj.get("model"), Mapping):
         raise InvalidModelError(
             f"{source}: not a headpose checkpoint (expected format '{CHECKPOINT_FORMAT}' with a "
             "'model' state dict)"

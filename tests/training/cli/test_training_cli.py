@@ -58,6 +58,22 @@ def test_train_bad_input_exits_2_with_one_line(
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
+def test_model_init_with_pickled_code_is_refused_by_train_and_eval(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, crops_dir: Path, pickle_payload
+) -> None:
+    """A crafted .pt as model.init (train) or --checkpoint (eval) is refused before anything
+    in it runs; the message names the file and the trust switch."""
+    marker = tmp_path / "payload-ran"
+    bad = pickle_payload(tmp_path / "init.pt", marker)
+    code = train_cli.main([*tiny_args(tmp_path / "run", crops_dir), f"model.init={bad}"])
+    assert code == 2
+    err = one_line_error(capsys, "headpose-train")
+    assert "init.pt" in err and "--trust-checkpoint" in err
+    assert eval_cli.main(["--checkpoint", str(bad), "--data", str(crops_dir)]) == 2
+    assert "--trust-checkpoint" in one_line_error(capsys, "headpose-eval")
+    assert not marker.exists()
+
+
 def test_train_unknown_key_in_file_names_the_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -151,9 +167,7 @@ def test_eval_bad_input_exits_2(
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     assert eval_cli.main(["--checkpoint", str(broken), "--data", str(crops_dir)]) == 2
-    assert "broken.pt: not a readable headpose checkpoint" in one_line_error(
-        capsys, "headpose-eval"
-    )
+    assert "broken.pt: not a readable torch checkpoint" in one_line_error(capsys, "headpose-eval")
     assert eval_cli.main(["--data", str(crops_dir)]) == 2
     assert "--checkpoint" in one_line_error(capsys, "headpose-eval")
 
@@ -200,3 +214,53 @@ def test_eval_refuses_an_input_zoom_outside_0_1(
     args = ["--checkpoint", str(trained / "best.pt"), "--data", str(crops_dir)]
     assert eval_cli.main([*args, "--input-zoom", "1.2"]) == 2
     assert "--input-zoom" in one_line_error(capsys, "headpose-eval")
+
+
+@pytest.fixture
+def corrupt_folder(tmp_path: Path, crops_dir: Path) -> tuple[Path, Path]:
+    """8 real labelled crops in a labels.csv folder, one of them replaced by garbage bytes."""
+    import shutil
+
+    lines = (crops_dir / "labels.csv").read_text().splitlines()
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    rows = lines[1:9]
+    for row in rows:
+        name = row.split(",")[0]
+        shutil.copy(crops_dir / name, root / name)
+    (root / "labels.csv").write_text("\n".join([lines[0], *rows]) + "\n")
+    bad = root / rows[3].split(",")[0]
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    return root, bad
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_corrupt_image_error_names_the_file_whatever_the_workers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, corrupt_folder, workers: int
+) -> None:
+    root, bad = corrupt_folder
+    args = [*tiny_args(tmp_path / "run", root), "data.split.by=none", f"runtime.workers={workers}"]
+    assert train_cli.main(args) == 2
+    err = one_line_error(capsys, "headpose-train")
+    assert str(bad) in err and "DataLoader worker process" not in err
+
+
+def test_check_data_lists_bad_files_before_training(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, corrupt_folder
+) -> None:
+    root, bad = corrupt_folder
+    args = [*tiny_args(tmp_path / "run", root), "data.split.by=none", "--check-data"]
+    assert train_cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert f"bad data: {bad}" in err and "1 of 8 images cannot be used" in err
+    assert not (tmp_path / "run" / "last.pt").exists()  # nothing trained
+
+
+def test_stale_checkpoint_temp_file_is_removed_at_start(tmp_path: Path, crops_dir: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = run / ".last.pt.tmp-999999999"  # no such process
+    stale.write_bytes(b"half of a killed save")
+    args = [*tiny_args(run, crops_dir), "runtime.max_steps=1", "data.low_data=4"]
+    assert train_cli.main(args) == 0
+    assert not stale.exists() and (run / "last.pt").is_file()

@@ -54,11 +54,13 @@ def test_load_checkpoint_errors_name_the_file(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.pt"
     C.save_checkpoint(truncated, minimal_state(1.0))
     truncated.write_bytes(truncated.read_bytes()[:100])
-    with pytest.raises(C.CheckpointError, match="truncated.pt: not a readable headpose checkpoint"):
+    with pytest.raises(C.CheckpointError, match="truncated.pt: not a readable torch checkpoint"):
         C.load_checkpoint(truncated)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)
-    with pytest.raises(C.CheckpointError, match="other.pt: not a headpose training checkpoint"):
+    with pytest.raises(
+        C.CheckpointError, match=r"other.pt: not a headpose checkpoint: missing key\(s\)"
+    ):
         C.load_checkpoint(other)
 
 
@@ -97,3 +99,48 @@ def test_mae_masks_missing_labels_and_baseline() -> None:
         np.array([[0.0, 0, 0], [10.0, 2, np.nan]]), target, ("yaw", "pitch", "roll")
     )
     assert base["yaw"] == pytest.approx((5 + 25) / 2) and base["pitch"] == pytest.approx(4.0)
+
+
+def test_one_loader_refuses_pickled_code_and_runs_nothing(tmp_path: Path, pickle_payload) -> None:
+    marker = tmp_path / "payload-ran"
+    bad = pickle_payload(tmp_path / "bad.pt", marker)
+    with pytest.raises(
+        C.CheckpointError, match=r"bad\.pt: holds pickled objects.*--trust-checkpoint"
+    ):
+        C.read_torch_file(bad)
+    assert not marker.exists()
+    with pytest.warns(UserWarning, match="full unpickling"):
+        C.read_torch_file(bad, trusted=True)
+    assert marker.exists()  # trusted: it really is unpickled (so the switch must stay explicit)
+
+
+def test_model_init_never_falls_back_to_full_unpickling(tmp_path: Path, pickle_payload) -> None:
+    """build_model(pretrained=FILE) used to retry torch.load(weights_only=False) silently."""
+    from headpose.training.models import build_model
+
+    marker = tmp_path / "payload-ran"
+    bad = pickle_payload(tmp_path / "init.pt", marker)
+    with pytest.raises(C.CheckpointError, match="--trust-checkpoint"):
+        build_model("mobilenetv3_small_100", pretrained=bad)
+    assert not marker.exists()
+
+
+def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(done.stdout)  # a process that has exited
+    stale = tmp_path / f".last.pt.tmp-{dead_pid}"
+    stale.write_bytes(b"half a checkpoint")
+    live = tmp_path / f".best.pt.tmp-{__import__('os').getpid()}"  # this process: in use
+    live.write_bytes(b"being written")
+    keep = tmp_path / "last.pt"
+    keep.write_bytes(b"x")
+    assert C.remove_stale_temp_files(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "last.pt"])
