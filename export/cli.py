@@ -7,124 +7,139 @@ ONNX files are written before it).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import click
+
+from headpose.cli.options import (
+    COUNT,
+    EXISTING_DIR,
+    EXISTING_FILE,
+    KEY_VALUE,
+    ZOOM,
+    command,
+    missing_extra,
+)
+from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError, InvalidImageError, InvalidInputError, InvalidModelError
 
 PROG = "headpose-export"
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Export a headpose training checkpoint to an ONNX model for the runtime "
-        "(pose network only, SSL branches stripped), verified against PyTorch on face crops.",
-    )
-    parser.add_argument(
-        "checkpoint",
-        type=Path,
-        nargs="+",
-        help="training checkpoint (.pt); several export one model averaging their predictions",
-    )
-    parser.add_argument(
-        "-o", "--output", type=Path, help="output ONNX file (default: CHECKPOINT with .onnx)"
-    )
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    parser.add_argument(
-        "--verify-images",
-        type=Path,
-        metavar="DIR",
-        help="face crops for the parity check (default: ../shared AFLW2000 crops when present, "
-        "else random input)",
-    )
-    parser.add_argument(
-        "--verify-count", type=int, default=8, metavar="N", help="parity images (default 8)"
-    )
-    parser.add_argument(
-        "--atol",
-        type=float,
-        default=1e-3,
-        metavar="DEG",
-        help="parity tolerance in degrees for angles and spread (default 1e-3)",
-    )
-    parser.add_argument(
-        "--int8",
-        type=Path,
-        metavar="CALIB_DIR",
-        help="also write MODEL.int8.onnx (static QDQ U8S8), calibrated on these face crops",
-    )
-    parser.add_argument(
-        "--calib-count", type=int, default=64, metavar="N", help="calibration images (default 64)"
-    )
-    parser.add_argument(
-        "--int8-eval",
-        type=Path,
-        metavar="LABELLED_DIR",
-        help="report MAE fp32 vs int8 on a folder with labels.csv (image,yaw,pitch,roll)",
-    )
-    parser.add_argument(
-        "--int8-eval-count", type=int, metavar="N", help="at most N labelled images (default all)"
-    )
-    parser.add_argument(
-        "--tensorrt", action="store_true", help="also build MODEL.engine with TensorRT (NVIDIA GPU)"
-    )
-    parser.add_argument(
-        "--tensorrt-fp32",
-        action="store_true",
-        help="build the TensorRT engine in fp32 (default fp16, which needs TensorRT 10.x)",
-    )
-    parser.add_argument(
-        "--describe",
-        metavar="FIELD=TEXT",
-        type=_field_value,
-        action="append",
-        default=[],
-        help="set a descriptive metadata field (license, train_data, method); repeatable",
-    )
-    parser.add_argument(
-        "--flip-average",
-        action="store_true",
-        help="average each prediction with the mirrored image's (twice the compute, lower error)",
-    )
-    parser.add_argument(
-        "--input-zoom",
-        type=float,
-        default=1.0,
-        metavar="Z",
-        help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
-        "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
-    )
-    parser.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="allow arbitrary pickled objects in the checkpoint (runs code from the file)",
-    )
-    return parser
+@command(PROG)
+@click.argument("checkpoint", nargs=-1, required=True, type=EXISTING_FILE)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="output ONNX file (default: CHECKPOINT with .onnx)",
+)
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset")
+@click.option(
+    "--verify-images",
+    type=EXISTING_DIR,
+    metavar="DIR",
+    help="face crops for the parity check (default: the HEADPOSE_SHARED or ../shared AFLW2000 "
+    "crops when present, else random input)",
+)
+@click.option(
+    "--verify-count", type=COUNT, default=8, show_default=True, metavar="N", help="parity images"
+)
+@click.option(
+    "--atol",
+    type=click.FloatRange(0.0, min_open=True),
+    default=1e-3,
+    show_default=True,
+    metavar="DEG",
+    help="parity tolerance in degrees for angles and spread",
+)
+@click.option(
+    "--int8",
+    type=EXISTING_DIR,
+    metavar="CALIB_DIR",
+    help="also write MODEL.int8.onnx (static QDQ U8S8), calibrated on these face crops",
+)
+@click.option(
+    "--calib-count",
+    type=COUNT,
+    default=64,
+    show_default=True,
+    metavar="N",
+    help="calibration images",
+)
+@click.option(
+    "--int8-eval",
+    type=EXISTING_DIR,
+    metavar="LABELLED_DIR",
+    help="report MAE fp32 vs int8 on a folder with labels.csv (image,yaw,pitch,roll)",
+)
+@click.option(
+    "--int8-eval-count", type=COUNT, metavar="N", help="at most N labelled images (default all)"
+)
+@click.option("--tensorrt", is_flag=True, help="also build MODEL.engine with TensorRT (NVIDIA GPU)")
+@click.option(
+    "--tensorrt-fp32",
+    is_flag=True,
+    help="build the TensorRT engine in fp32 (default fp16, which needs TensorRT 10.x)",
+)
+@click.option(
+    "--describe",
+    type=KEY_VALUE,
+    metavar="FIELD=TEXT",
+    multiple=True,
+    help="set a descriptive metadata field (license, train_data, method); repeatable",
+)
+@click.option(
+    "--flip-average",
+    is_flag=True,
+    help="average each prediction with the mirrored image's (twice the compute, lower error)",
+)
+@click.option(
+    "--input-zoom",
+    type=ZOOM,
+    default=1.0,
+    metavar="Z",
+    help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
+    "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
+)
+@click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="allow arbitrary pickled objects in the checkpoint (runs code from the file)",
+)
+def cli(**options: Any) -> int:
+    """Export headpose training checkpoints (.pt) to an ONNX model for the runtime (pose network
+    only, SSL branches stripped), verified against PyTorch on face crops; several checkpoints
+    export one model averaging their predictions.
+
+    Exit codes: 0 success; 1 the export failed a check (parity, graph, quantization); 2 bad
+    input (arguments, files, checkpoint); 3 the TensorRT step failed or TensorRT is not installed
+    (the ONNX files are written before it)."""
+    args = SimpleNamespace(**options)
+    args.checkpoint = list(args.checkpoint)
+    try:
+        return run(args)
+    except ImportError as exc:
+        return missing_extra(PROG, exc, "export")
+    except (InvalidInputError, InvalidModelError, InvalidImageError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except HeadPoseError as exc:
+        print(f"{PROG}: export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # unwritable output folder, disk full, ...
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    for flag, folder in (
-        ("--verify-images", args.verify_images),
-        ("--int8", args.int8),
-        ("--int8-eval", args.int8_eval),
-    ):
-        if folder is not None and not folder.is_dir():
-            raise InvalidInputError(f"{flag}: folder not found: {folder}")
+def _check_args(args: SimpleNamespace) -> None:
     if args.int8_eval is not None and args.int8 is None:
         raise InvalidInputError("--int8-eval needs --int8 CALIB_DIR")
-    for flag, value in (
-        ("--verify-count", args.verify_count),
-        ("--calib-count", args.calib_count),
-        ("--int8-eval-count", args.int8_eval_count),
-    ):
-        if value is not None and value < 1:
-            raise InvalidInputError(f"{flag}: expected a positive count, got {value}")
-    if not args.atol > 0:
-        raise InvalidInputError(f"--atol: expected > 0 degrees, got {args.atol}")
 
 
 def describe(meta) -> str:
@@ -138,14 +153,8 @@ def describe(meta) -> str:
     )
 
 
-def _field_value(text: str) -> tuple[str, str]:
-    field, sep, value = text.partition("=")
-    if not sep or not field:
-        raise argparse.ArgumentTypeError(f"expected FIELD=TEXT, got {text!r}")
-    return field.strip(), value
-
-
-def run(args: argparse.Namespace) -> int:
+def run(args: SimpleNamespace) -> int:
+    """Export as the parsed options ``args`` say; returns the exit code."""
     from headpose.export.onnx_export import export_onnx
 
     _check_args(args)
@@ -203,18 +212,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (InvalidInputError, InvalidModelError, InvalidImageError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except HeadPoseError as exc:
-        print(f"{PROG}: export failed: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as exc:  # unwritable output folder, disk full, ...
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """Console entry point; returns the exit code."""
+    return run_command(cli, argv, PROG)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,7 +9,6 @@ reported on stderr and skipped; the exit code is then 1 (2 for a bad model or ba
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -17,12 +16,27 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TextIO
 
+import click
 import cv2
 import numpy as np
 
+from headpose.cli.options import (
+    COMMA_LIST,
+    COUNT,
+    EXISTING_FILE,
+    OUTPUT_DIR,
+    OUTPUT_FILE,
+    SCORE,
+    DetectorName,
+    command,
+    run,
+)
 from headpose.errors import HeadPoseError, InvalidImageError
+
+PROG = "headpose-predict"
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -41,32 +55,6 @@ CSV_FIELDS = [
     "uncertainty",
 ]
 LONG_INPUT = 20  # show progress for more items than this
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="headpose-predict",
-        description="Head pose (yaw, pitch, roll in degrees) of every face in images, folders "
-        "(recursive) and videos.",
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
-    p.add_argument("--output", "-o", type=Path, help="write records to FILE.jsonl or FILE.csv")
-    p.add_argument("--annotate", type=Path, metavar="DIR", help="write annotated copies to DIR")
-    p.add_argument("--model", help="exported headpose .onnx (default: the shipped model)")
-    p.add_argument(
-        "--detector",
-        default="auto",
-        help="face detector name, or 'none' to take each whole image as one face crop "
-        "(default: auto)",
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON record per face on stdout")
-    p.add_argument("--providers", help="comma-separated onnxruntime providers, e.g. cuda,cpu")
-    p.add_argument("--min-score", type=float, default=0.5, help="detector score threshold")
-    p.add_argument("--max-faces", type=int, help="keep at most this many faces per image")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="videos: every N-th frame")
-    p.add_argument("--threads", type=int, help="onnxruntime threads (default: automatic)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary on stderr")
-    return p
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -285,11 +273,39 @@ class AnnotationPaths:
             raise OSError(f"{target}: OpenCV could not write the annotated image")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.every < 1:
-        print(f"error: --every: expected an integer >= 1, got {args.every}", file=sys.stderr)
-        return 2
+@command(PROG)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output", type=OUTPUT_FILE, help="write records to FILE.jsonl or FILE.csv")
+@click.option(
+    "--annotate",
+    type=OUTPUT_DIR,
+    metavar="DIR",
+    help="write annotated copies to DIR, mirroring the input tree (never one name twice)",
+)
+@click.option(
+    "--model", type=EXISTING_FILE, help="exported headpose .onnx (default: the shipped model)"
+)
+@click.option(
+    "--detector",
+    type=DetectorName(allow_none=True),
+    default="auto",
+    show_default=True,
+    help="face detector, or 'none' to take each whole image as one face crop",
+)
+@click.option("--json", "json_out", is_flag=True, help="print one JSON record per face on stdout")
+@click.option("--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu")
+@click.option(
+    "--min-score", type=SCORE, default=0.5, show_default=True, help="detector score threshold"
+)
+@click.option("--max-faces", type=COUNT, help="keep at most this many faces per image")
+@click.option("--every", type=COUNT, default=1, metavar="N", help="videos: every N-th frame")
+@click.option("--threads", type=COUNT, help="onnxruntime threads (default: automatic)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
+def cli(**options: Any) -> int:
+    """Head pose (yaw, pitch, roll in degrees) of every face in images, folders (recursive) and
+    videos."""
+    args = SimpleNamespace(**options)
+    args.json = args.json_out
     try:
         writer = RecordWriter(args.output, to_stdout=args.json)
     except (ValueError, OSError) as exc:
@@ -298,12 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from headpose.estimator import Estimator
 
-        detector = None if args.detector.lower() == "none" else args.detector
-        providers = None if not args.providers else [p.strip() for p in args.providers.split(",")]
         est = Estimator(
-            args.model,
-            detector=detector,
-            providers=providers,
+            None if args.model is None else str(args.model),
+            detector=None if args.detector == "none" else args.detector,
+            providers=args.providers,
             min_score=args.min_score,
             max_faces=args.max_faces,
             threads=args.threads,
@@ -329,7 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         writer.close()
 
 
-def _run(args: argparse.Namespace, est: Any, writer: RecordWriter) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    return run(cli, argv, PROG)
+
+
+def _run(args: SimpleNamespace, est: Any, writer: RecordWriter) -> int:
     from headpose.draw import draw
     from headpose.image_io import read_image_file
 

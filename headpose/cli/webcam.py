@@ -7,39 +7,28 @@ headpose-webcam --source clip.avi   # a video file instead of a camera
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
+import click
 import cv2
 
+from headpose.cli.options import COMMA_LIST, COUNT, EXISTING_FILE, DetectorName, command
+from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError
+
+PROG = "headpose-webcam"
 
 WINDOW = "headpose (q to quit)"
 NO_GUI_HELP = (
     "this OpenCV build has no GUI support (opencv-python-headless cannot open windows): run "
-    "with --headless, or install the GUI build: pip uninstall opencv-python-headless && "
+    "with --headless, or install the GUI build (the two provide the same cv2 module, so never "
+    "both): pip uninstall -y opencv-python-headless opencv-contrib-python-headless && "
     "pip install opencv-python"
 )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="headpose-webcam", description="Live head pose from a camera or a video file."
-    )
-    p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
-    p.add_argument("--source", help="a video file to read instead of the camera")
-    p.add_argument("--model", help="exported headpose .onnx (default: the shipped model)")
-    p.add_argument("--detector", default="auto", help="face detector name (default: auto)")
-    p.add_argument("--providers", help="comma-separated onnxruntime providers, e.g. cuda,cpu")
-    p.add_argument("--headless", action="store_true", help="no window; print the FPS at the end")
-    p.add_argument("--frames", type=int, help="stop after N frames (default: until q / the end)")
-    p.add_argument("--cube", action="store_true", help="draw a 3D cube instead of the axes")
-    p.add_argument("--no-smoothing", action="store_true", help="raw angles, no One Euro filter")
-    p.add_argument("--threads", type=int, help="onnxruntime threads (default: automatic)")
-    return p
 
 
 def gui_available() -> bool:
@@ -116,23 +105,41 @@ def _show_window(frame: Any) -> bool:
     return key not in (ord("q"), ord("Q"), 27)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.frames is not None and args.frames < 1:
-        print(f"error: --frames: expected an integer >= 1, got {args.frames}", file=sys.stderr)
-        return 2
-    if args.detector.lower() == "none":
-        print("error: --detector none: headpose-webcam needs a face detector", file=sys.stderr)
-        return 2
+@command(PROG)
+@click.option(
+    "--camera", type=click.IntRange(min=0), default=0, show_default=True, help="camera index"
+)
+@click.option("--source", help="a video file (or stream URL) to read instead of the camera")
+@click.option(
+    "--model", type=EXISTING_FILE, help="exported headpose .onnx (default: the shipped model)"
+)
+@click.option(
+    "--detector",
+    type=DetectorName(allow_none=False),
+    default="auto",
+    show_default=True,
+    help="face detector",
+)
+@click.option("--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu")
+@click.option("--headless", is_flag=True, help="no window; print the FPS at the end")
+@click.option("--frames", type=COUNT, help="stop after N frames (default: until q / the end)")
+@click.option("--cube", is_flag=True, help="draw a 3D cube instead of the axes")
+@click.option("--no-smoothing", is_flag=True, help="raw angles, no One Euro filter")
+@click.option("--threads", type=COUNT, help="onnxruntime threads (default: automatic)")
+def cli(**options: Any) -> int:
+    """Live head pose from a camera or a video file (q or Esc quits the window)."""
+    args = SimpleNamespace(**options)
     if not args.headless and not gui_available():
         print(f"error: {NO_GUI_HELP}", file=sys.stderr)
         return 2
     try:
         from headpose.estimator import Estimator
 
-        providers = None if not args.providers else [p.strip() for p in args.providers.split(",")]
         est = Estimator(
-            args.model, detector=args.detector, providers=providers, threads=args.threads
+            None if args.model is None else str(args.model),
+            detector=args.detector,
+            providers=args.providers,
+            threads=args.threads,
         )
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:
@@ -156,6 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"{count} frames, {fps:.1f} FPS")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    return run_command(cli, argv, PROG)
 
 
 if __name__ == "__main__":  # pragma: no cover

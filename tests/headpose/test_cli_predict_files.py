@@ -213,7 +213,7 @@ def test_corrupt_and_missing_files_are_reported_and_skipped(
 
 def test_bad_model_exits_2(folder: Path, tmp_path: Path, capsys) -> None:
     assert main([str(folder), "--detector", "none", "--model", str(tmp_path / "nope.onnx")]) == 2
-    assert "nope.onnx: model file not found" in capsys.readouterr().err
+    assert "nope.onnx' does not exist" in capsys.readouterr().err
 
 
 def test_bad_output_suffix_exits_2(folder: Path, tiny_model: Path, tmp_path: Path, capsys) -> None:

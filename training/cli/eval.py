@@ -3,85 +3,100 @@
 Examples::
 
     headpose-eval --checkpoint runs/sl/best.pt --data ../shared/data/aflw2000-crops
-    headpose-eval --model model.onnx --data ../shared/data/aflw2000-crops --no-detect --json
+    headpose-eval --model model.onnx --data ../shared/data/aflw2000-crops --json
     headpose-eval --config cpu/sl_resnet18_128 --split val      # held-out split of that run
 
-The images are the dataset's face crops, resized whole (no face detector runs; ``--no-detect``
-states this explicitly). ``--json`` prints one JSON object: ``{"n", "yaw", "pitch", "roll",
+The images are the dataset's face crops, resized whole (no face detector runs). An ONNX model
+(``--model``) on a dataset folder is evaluated without torch: the runtime install is enough. ``--json`` prints one JSON object: ``{"n", "yaw", "pitch", "roll",
 "mean"}`` for the full set, plus ``"reduced"`` (the samples with every |angle| <= 99) when it
 differs, plus ``"baseline"`` (MAE of predicting the training mean) with ``--split``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from headpose.errors import HeadPoseError
+import click
+
+from headpose.cli.options import (
+    COUNT,
+    EXISTING_FILE,
+    ZOOM,
+    command,
+    missing_extra,
+    overrides_argument,
+    usage_error,
+)
+from headpose.cli.options import (
+    run as run_command,
+)
+from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-eval"
 KINDS = ("csv", "300wlp", "aflw2000", "biwi", "eth_xgaze")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="MAE of a head-pose checkpoint or ONNX model."
-    )
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--checkpoint", help="training checkpoint (.pt)")
-    src.add_argument("--model", help="exported model (.onnx)")
-    parser.add_argument("--data", help="labelled dataset folder (or file, for biwi)")
-    parser.add_argument("--kind", default="csv", choices=KINDS, help="dataset format (default csv)")
-    parser.add_argument(
-        "--config", help="training config (with --split): evaluate its held-out split"
-    )
-    parser.add_argument(
-        "overrides", nargs="*", metavar="key=value", help="config overrides (with --config)"
-    )
-    parser.add_argument(
-        "--split", choices=("val",), help="evaluate the validation split of --config"
-    )
-    parser.add_argument(
-        "--no-detect", action="store_true", help="use the dataset crops as they are (default)"
-    )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument(
-        "--device", default="cpu", help="torch device for checkpoints (default cpu)"
-    )
-    parser.add_argument(
-        "--flip-average",
-        action="store_true",
-        help="checkpoints: average with the mirrored image, as headpose-export --flip-average does",
-    )
-    parser.add_argument(
-        "--input-zoom",
-        type=float,
-        default=1.0,
-        metavar="Z",
-        help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
-    )
-    parser.add_argument("--json", action="store_true", help="print only a JSON object")
-    parser.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="the checkpoint may hold pickled objects other than tensors (runs code from the file)",
-    )
-    return parser
+@command(PROG)
+@click.option("--checkpoint", type=EXISTING_FILE, help="training checkpoint (.pt)")
+@click.option("--model", type=EXISTING_FILE, help="exported model (.onnx); needs no torch")
+@click.option("--data", help="labelled dataset folder (or file, for biwi)")
+@click.option(
+    "--kind", default="csv", show_default=True, type=click.Choice(KINDS), help="dataset format"
+)
+@click.option("--config", help="training config (with --split): evaluate its held-out split")
+@overrides_argument("config overrides (with --config or --checkpoint and --split)")
+@click.option(
+    "--split", type=click.Choice(["val"]), help="evaluate the validation split of --config"
+)
+@click.option("--batch-size", type=COUNT, default=32, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="torch device for checkpoints")
+@click.option(
+    "--flip-average",
+    is_flag=True,
+    help="checkpoints: average with the mirrored image, as headpose-export --flip-average does",
+)
+@click.option(
+    "--input-zoom",
+    type=ZOOM,
+    default=1.0,
+    metavar="Z",
+    help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
+)
+@click.option("--json", "json_out", is_flag=True, help="print only a JSON object")
+@click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="the checkpoint may hold pickled objects other than tensors (runs code from the file)",
+)
+def cli(**options: Any) -> int:
+    """MAE (degrees) of a head-pose checkpoint or exported ONNX model on a labelled dataset.
+    The images are the dataset's face crops, resized whole (no face detector runs)."""
+    args = SimpleNamespace(**options)
+    if args.checkpoint is not None and args.model is not None:
+        return usage_error(PROG, "give --checkpoint or --model, not both")
+    args.checkpoint = None if args.checkpoint is None else str(args.checkpoint)
+    args.model = None if args.model is None else str(args.model)
+    try:
+        return run(args)
+    except ImportError as exc:
+        return missing_extra(PROG, exc, "train")
+    except (HeadPoseError, ValueError, FileNotFoundError) as exc:
+        return usage_error(PROG, first_line(exc))
 
 
 def _usage_error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return usage_error(PROG, message)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: SimpleNamespace) -> int:
+    """Evaluate as the parsed options ``args`` say; returns the exit code."""
     from headpose.training.engine import evaluate as E
 
-    if args.batch_size < 1:
-        return _usage_error(f"--batch-size: expected >= 1, got {args.batch_size}")
     train_targets = None
     if args.split:
         from headpose.training.config import (
@@ -144,14 +159,12 @@ def run(args: argparse.Namespace) -> int:
         predict, _meta = E.onnx_predictor(args.model)
         what = args.model
     else:
-        if not 0.0 < args.input_zoom <= 1.0:
-            return _usage_error(f"--input-zoom: expected a number in (0, 1], got {args.input_zoom}")
         predict, _meta = E.checkpoint_predictor(
             args.checkpoint, args.device, args.flip_average, args.input_zoom, args.trust_checkpoint
         )
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)
-    if args.json:
+    if args.json_out:
         print(json.dumps(result.to_json()))
     else:
         print(f"{what} on {source}: MAE in degrees")
@@ -160,12 +173,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except (HeadPoseError, ValueError, FileNotFoundError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return _usage_error(message)
+    """Console entry point; returns the exit code."""
+    return run_command(cli, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -7,87 +7,88 @@ Examples::
     headpose-train --config my.yaml --resume          # continue runs/<name>/last.pt exactly
     torchrun --nproc_per_node 2 -m headpose.training.cli.train --config paper/sl_imagenet
 
+``key=value`` overrides may stand anywhere on the line (``name=x --resume optim.epochs=1``).
 Bad input (unknown key, wrong type, missing data folder, unreadable checkpoint) ends with exit
 code 2 and a one-line message; nothing is half-written (every file is replaced atomically).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 
-import yaml
+import click
 
-from headpose.errors import HeadPoseError
+from headpose.cli.options import command, missing_extra, overrides_argument, run, usage_error
+from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-train"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Train a head-pose model (sl, sl-puzzled, hmtl, ssl-pretrain) from a YAML config.",
-        epilog="Overrides are dotted keys, e.g. model.backbone=resnet18 optim.lr=0.01 runtime.device=cpu.",
-    )
-    parser.add_argument(
-        "--config", help="YAML file, or a built-in name such as cpu/sl_resnet18_128"
-    )
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from <out_dir>/last.pt exactly"
-    )
-    parser.add_argument(
-        "--trust-checkpoint",
-        action="store_true",
-        help="model.init may hold pickled objects other than tensors (runs code from the file)",
-    )
-    parser.add_argument(
-        "--check-data",
-        action="store_true",
-        help="read every training/validation image first; stop naming each unreadable file",
-    )
-    parser.add_argument(
-        "--print-config", action="store_true", help="print the resolved config and exit"
-    )
-    parser.add_argument(
-        "--list-configs", action="store_true", help="list the built-in configs and exit"
-    )
-    return parser
+@command(PROG)
+@click.option(
+    "--config",
+    "config",
+    metavar="CONFIG",
+    help="YAML file, or a built-in name such as cpu/sl_resnet18_128",
+)
+@overrides_argument()
+@click.option("--resume", is_flag=True, help="continue from <out_dir>/last.pt exactly")
+@click.option(
+    "--trust-checkpoint",
+    is_flag=True,
+    help="model.init may hold pickled objects other than tensors (runs code from the file)",
+)
+@click.option(
+    "--check-data",
+    is_flag=True,
+    help="read every training/validation image first; stop naming each unreadable file",
+)
+@click.option("--print-config", is_flag=True, help="print the resolved config and exit")
+@click.option("--list-configs", is_flag=True, help="list the built-in configs and exit")
+def cli(
+    config: str | None,
+    overrides: list[str],
+    resume: bool,
+    trust_checkpoint: bool,
+    check_data: bool,
+    print_config: bool,
+    list_configs: bool,
+) -> int:
+    """Train a head-pose model from a YAML config, with dotted KEY=VALUE overrides such as
+    model.backbone=resnet18 optim.lr=0.01 runtime.device=cpu."""
+    try:
+        import yaml
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from headpose.training.config import list_builtin_configs, load_config
-
-    if args.list_configs:
+        from headpose.training.config import list_builtin_configs, load_config
+    except ImportError as exc:
+        return missing_extra(PROG, exc, "train")
+    if list_configs:
         print("\n".join(list_builtin_configs()))
         return 0
     try:
-        cfg = load_config(args.config, args.overrides)
-        if args.print_config:
+        cfg = load_config(config, overrides)
+        if print_config:
             print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
-        if args.check_data:
-            from headpose.training.engine.data_setup import check_data
+        if check_data:
+            from headpose.training.engine.data_setup import check_data as scan
 
-            total, problems = check_data(cfg)
+            total, problems = scan(cfg)
             for message in problems:
                 print(f"{PROG}: bad data: {message}", file=sys.stderr)
             if problems:
-                print(
-                    f"{PROG}: error: {len(problems)} of {total} images cannot be used (listed above)",
-                    file=sys.stderr,
+                return usage_error(
+                    PROG, f"{len(problems)} of {total} images cannot be used (listed above)"
                 )
-                return 2
             print(f"{PROG}: checked {total} images: all readable")
         from headpose.training.engine.trainer import train
 
-        row = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint)
+        row = train(cfg, resume=resume, trust_checkpoint=trust_checkpoint)
+    except ImportError as exc:
+        return missing_extra(PROG, exc, "train")
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
+        return usage_error(PROG, first_line(exc))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; continue with --resume", file=sys.stderr)
         return 130
@@ -97,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(f"{PROG}: done at epoch {row['epoch']}, step {row['step']}: {shown}")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns the exit code."""
+    return run(cli, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,21 @@ from .mat_folder import MatPoseDataset, loose_crop_box, read_pose_mat
 from .records import ANGLES, PoseRecord, make_target, stack_targets, within_range
 from .registry import available_datasets, build_dataset, register_dataset
 from .splits import Split, kfold_split, limit_data, split_by_file, split_by_subject
-from .transforms import AugmentConfig, PoseTransform, SSLTaskTransform, build_transform
 from .unlabeled import UnlabeledFolderDataset
+
+_LAZY = {  # need torch: imported on first use, so datasets and ONNX evaluation need no torch
+    name: ".transforms"
+    for name in ("AugmentConfig", "PoseTransform", "SSLTaskTransform", "build_transform")
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ANGLES",

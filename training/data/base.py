@@ -6,21 +6,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from .records import PoseRecord, stack_targets
 
 Transform = Callable[[np.ndarray, np.ndarray], Any]
 
 
-class PoseDataset(Dataset):
+class PoseDataset:
     """A list of :class:`PoseRecord` plus a way to load each one's pixels.
 
     ``dataset[i]`` is ``(image RGB uint8 (H, W, 3), target float32 (3,) [yaw, pitch, roll] degrees,
     NaN = missing)``, or whatever ``transform(image, target)`` returns when a transform is set.
     ``train`` switches on format-specific randomness that belongs to the data itself (e.g. the
     random loose-crop margin of 300W-LP); all other augmentation lives in the transform.
-    Subclasses implement :meth:`load_image`.
+    Subclasses implement :meth:`load_image`. A map-style dataset for ``torch.utils.data``
+    (``len`` + ``[i]``) that does not import torch, so ONNX evaluation runs without it.
     """
 
     kind: str = ""
@@ -73,7 +73,7 @@ class PoseDataset(Dataset):
         return f"{type(self).__name__}(kind={self.kind!r}, n={len(self)}, train={self.train})"
 
 
-class PoseSubset(Dataset):
+class PoseSubset:
     """Samples ``indices`` of a :class:`PoseDataset`, with a transform and train flag of its own."""
 
     def __init__(

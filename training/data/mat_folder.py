@@ -32,8 +32,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import scipy.io
-import torch
 
 from .base import PoseDataset, Transform
 from .errors import DataError
@@ -48,6 +46,8 @@ def read_pose_mat(
 ) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
     """``(target [yaw, pitch, roll] degrees float32 (3,), visible-landmark box or None)``."""
     mat_path = Path(mat_path)
+    import scipy.io  # the [train] extra; imported here so csv datasets need no scipy
+
     try:
         mat = scipy.io.loadmat(str(mat_path), variable_names=["Pose_Para", "pt2d"])
     except Exception as exc:  # scipy raises ValueError/TypeError/OSError/MatReadError
@@ -188,6 +188,8 @@ class MatPoseDataset(PoseDataset):
             return 0.2
         if train:
             lo, hi = self.k_range
+            import torch  # the training loop seeds torch's generator per sample
+
             return lo + (hi - lo) * float(torch.rand(()))
         return self.k_eval
 

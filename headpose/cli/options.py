@@ -1,0 +1,185 @@
+"""What every headpose command line shares (click): option types, ``--version``, the runner that
+turns every usage error into one line and exit code 2, and the "install this extra" message.
+
+The five commands (``headpose-predict``, ``-webcam``, ``-train``, ``-eval``, ``-export``) are
+click commands whose callbacks return an exit code; :func:`run` calls one the way a console
+script does and returns that code, so tests call ``main([...])`` and get an int back.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from headpose._version import __version__
+
+#: The distribution name on the package index (the import package stays ``headpose``).
+DIST_NAME = "headpose-hmtl"
+
+#: Exit code of every usage error (bad option, bad value, missing file, bad config key).
+EXIT_USAGE = 2
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: An existing file or folder, as a :class:`pathlib.Path`.
+EXISTING_PATH = click.Path(exists=True, path_type=Path)
+#: An existing file.
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+#: An existing folder.
+EXISTING_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+#: A file to write (its folder is created when needed).
+OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
+#: A folder to write into.
+OUTPUT_DIR = click.Path(file_okay=False, path_type=Path)
+#: A count of at least one.
+COUNT = click.IntRange(min=1)
+#: A fraction in (0, 1] (input zoom).
+ZOOM = click.FloatRange(0.0, 1.0, min_open=True)
+#: A score threshold in [0, 1].
+SCORE = click.FloatRange(0.0, 1.0)
+
+
+class KeyValue(click.ParamType):
+    """``key=value`` text -> ``(key, value)`` strings (the value may be empty, never the key)."""
+
+    name = "key=value"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        key, sep, rest = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"expected key=value, got {value!r}", param, ctx)
+        return key.strip(), rest
+
+
+class CommaList(click.ParamType):
+    """``"cuda,cpu"`` -> ``["cuda", "cpu"]`` (blanks dropped)."""
+
+    name = "a,b,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, list):
+            return value
+        items = [part.strip() for part in str(value).split(",") if part.strip()]
+        if not items:
+            self.fail(f"expected a comma-separated list, got {value!r}", param, ctx)
+        return items
+
+
+class DetectorName(click.ParamType):
+    """A face detector name from :func:`headpose.detectors.registered` (read when the value is
+    checked, so detectors registered by a plug-in count), ``auto``, or ``none`` when
+    ``allow_none``."""
+
+    name = "detector"
+
+    def __init__(self, allow_none: bool = True) -> None:
+        self.allow_none = allow_none
+
+    def choices(self) -> list[str]:
+        from headpose.detectors import registered
+
+        return ["auto", *registered(), *(["none"] if self.allow_none else [])]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip()
+        valid = self.choices()
+        if text.lower() in ("auto", "none"):
+            text = text.lower()
+        if text == "none" and not self.allow_none:
+            self.fail(f"'none': this command needs a face detector, one of {', '.join(valid)}")
+        if text not in valid:
+            self.fail(f"{value!r} is not one of {', '.join(valid)}", param, ctx)
+        return text
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.choices()) + "]"
+
+
+KEY_VALUE = KeyValue()
+COMMA_LIST = CommaList()
+
+
+def overrides_argument(help_text: str = "dotted config overrides") -> Callable[[F], F]:
+    """``key=value ...`` config overrides, accepted anywhere on the line (before, between or
+    after options); checked here for the ``=``, typed later by the config."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
+        for text in value:
+            if "=" not in text or not text.partition("=")[0].strip():
+                raise click.BadParameter(
+                    f"{text!r}: expected key=value, e.g. optim.lr=0.01", ctx, param
+                )
+        return list(value)
+
+    return click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...", callback=check)
+
+
+def version_option(prog: str) -> Callable[[F], F]:
+    """``--version``: prints ``PROG, version X (distribution DIST)`` and exits 0."""
+    return click.version_option(
+        __version__,
+        "--version",
+        prog_name=prog,
+        message=f"%(prog)s %(version)s (distribution {DIST_NAME})",
+    )
+
+
+def command(prog: str, help_text: str | None = None) -> Callable[[F], click.Command]:
+    """A click command named ``prog`` with ``-h/--help`` and ``--version``."""
+
+    def decorate(fn: F) -> click.Command:
+        fn = version_option(prog)(fn)
+        return click.command(
+            prog,
+            help=help_text or fn.__doc__,
+            context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+        )(fn)
+
+    return decorate
+
+
+def usage_error(prog: str, message: str) -> int:
+    """Print ``PROG: error: MESSAGE`` (first line only) on stderr; return :data:`EXIT_USAGE`."""
+    line = message.strip().splitlines()[0] if message.strip() else "invalid usage"
+    print(f"{prog}: error: {line}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run(cmd: click.Command, argv: Sequence[str] | None, prog: str) -> int:
+    """Call ``cmd`` like a console script and return its exit code: the callback's return value,
+    0 for ``--help``/``--version``, :data:`EXIT_USAGE` with one line on stderr for any usage
+    error (no usage block, no traceback), 130 for Ctrl+C."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = cmd.main(args=args, prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        return usage_error(prog, exc.format_message())
+    except click.Abort:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+def missing_extra(prog: str, exc: ImportError, extra: str) -> int:
+    """One line saying which extra to install when ``prog`` lacks a module; returns exit 2.
+
+    The commands of the training toolkit and exporter are installed with the runtime (one
+    distribution), so a runtime-only install still has them: they say what is missing instead of
+    printing a traceback.
+    """
+    name = getattr(exc, "name", None) or str(exc)
+    print(
+        f"{prog}: error: this command needs the [{extra}] extra (missing Python module "
+        f"'{name}'): pip install \"{DIST_NAME}[{extra}]\" (from a checkout: pip install "
+        f'".[cpu,{extra}]")',
+        file=sys.stderr,
+    )
+    return EXIT_USAGE
