@@ -1,1 +1,3 @@
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+#: The distribution name on the package index; the import package is ``headpose``.
+DIST_NAME = "headpose-hmtl"

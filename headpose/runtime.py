@@ -1,8 +1,9 @@
 """onnxruntime import guard and execution-provider choice.
 
 onnxruntime comes from one of two extras, never both in one environment (they install the same
-module): ``pip install "headpose[cpu]"`` (package ``onnxruntime``) or ``pip install
-"headpose[gpu]"`` (package ``onnxruntime-gpu``, CUDA/TensorRT). ``onnxruntime-gpu`` lists the
+module): ``pip install "headpose-hmtl[cpu]"`` (package ``onnxruntime``) or ``pip install
+"headpose-hmtl[gpu]"`` (package ``onnxruntime-gpu``, CUDA/TensorRT); ``[cpu-headless]`` and
+``[gpu-headless]`` are the same with OpenCV's headless build for servers. ``onnxruntime-gpu`` lists the
 CUDA and TensorRT providers whenever they were compiled in; they only *load* when the CUDA and
 cuDNN libraries it was built for are found (``pip install "onnxruntime-gpu[cuda,cudnn]"`` installs
 them as wheels; TensorRT also needs the TensorRT libraries). So every session is checked after
@@ -25,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from headpose._version import DIST_NAME
 from headpose.errors import InvalidInputError, MissingDependencyError
 
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -61,8 +63,8 @@ def _gpu_wanted() -> bool:
 def install_hint() -> str:
     """The one pip command that installs onnxruntime for this machine."""
     if _gpu_wanted():
-        return 'pip install "headpose[gpu]"  (CUDA; onnxruntime-gpu)'
-    return 'pip install "headpose[cpu]"'
+        return f'pip install "{DIST_NAME}[gpu]"  (CUDA; onnxruntime-gpu)'
+    return f'pip install "{DIST_NAME}[cpu]"'
 
 
 def import_onnxruntime() -> ModuleType:

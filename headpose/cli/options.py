@@ -15,10 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from headpose._version import __version__
-
-#: The distribution name on the package index (the import package stays ``headpose``).
-DIST_NAME = "headpose-hmtl"
+from headpose._version import DIST_NAME, __version__
 
 #: Exit code of every usage error (bad option, bad value, missing file, bad config key).
 EXIT_USAGE = 2

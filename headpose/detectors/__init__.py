@@ -54,7 +54,7 @@ def register(
     """Make ``get_detector(name, **opts)`` call ``factory(**opts)``.
 
     ``requires``: ``(module, install hint)`` pairs checked before the factory runs, e.g.
-    ``[("mediapipe", 'pip install "headpose[mediapipe]"')]``; a missing module raises
+    ``[("mediapipe", 'pip install mediapipe')]``; a missing module raises
     :class:`MissingDependencyError` with that hint. ``replace=True`` overrides an existing name.
     """
     if not isinstance(name, str) or not name or name == "auto":

@@ -159,7 +159,7 @@ class YuNetCV2Detector(Detector):
 
             raise MissingDependencyError(
                 f"yunet-cv2 needs cv2.FaceDetectorYN (OpenCV >= 4.8), this is OpenCV "
-                f"{cv2.__version__}: pip install -U opencv-python-headless, or use 'yunet'"
+                f"{cv2.__version__}: pip install -U opencv-python (or opencv-python-headless, the one installed), or use 'yunet'"
             )
         self.model_path = model_file(model_path)
         self.score_threshold = float(score_threshold)

@@ -25,7 +25,9 @@ def test_missing_onnxruntime_names_exactly_one_extra(
         runtime.import_onnxruntime()
     msg = str(info.value)
     wanted, other = (
-        ('"headpose[gpu]"', '"headpose[cpu]"') if gpu else ('"headpose[cpu]"', '"headpose[gpu]"')
+        ('"headpose-hmtl[gpu]"', '"headpose-hmtl[cpu]"')
+        if gpu
+        else ('"headpose-hmtl[cpu]"', '"headpose-hmtl[gpu]"')
     )
     assert f"pip install {wanted}" in msg
     assert other not in msg

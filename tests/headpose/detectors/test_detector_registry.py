@@ -68,7 +68,7 @@ def test_register_rejects_bad_names(clean_registry: None, bad_name) -> None:
 
 
 def test_missing_dependency_names_the_extra(clean_registry: None) -> None:
-    hint = 'pip install "headpose[mediapipe]"'
+    hint = "pip install mediapipe"
     registry.register("needs-pkg", _Fixed, requires=[("surely_not_installed_pkg_x", hint)])
     assert "needs-pkg" not in available()
     assert "needs-pkg" in registry.registered()
