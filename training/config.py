@@ -28,9 +28,6 @@ from headpose.errors import HeadPoseError
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "configs"
 
-METHODS = ("sl", "sl-puzzled", "hmtl", "ssl-pretrain")
-SSL_TASKS = ("puzzle", "rotation", "puzzle_rotation", "image_rotation")
-DATA_KINDS = ("csv", "300wlp", "aflw2000", "biwi", "eth_xgaze", "unlabeled")
 ANGLES = ("yaw", "pitch", "roll")
 
 
@@ -206,7 +203,7 @@ class Config:
     """A whole training run."""
 
     name: str = "run"
-    method: str = "sl"  # sl | sl-puzzled | hmtl | ssl-pretrain
+    method: str = "sl"  # a registered method: sl | sl-puzzled | hmtl | ssl-pretrain | plug-ins
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
@@ -523,8 +520,18 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
 
 def validate(cfg: Config) -> None:
     """Check values (choices, ranges, combinations); raise :class:`ConfigError` on the first bad one."""
-    _choice("method", cfg.method, METHODS)
+    from headpose.training import plugins
+
+    _choice("method", cfg.method, list(plugins.METHODS))
+    method = plugins.METHODS[cfg.method]
     m = cfg.model
+    if not plugins.is_backbone(m.backbone):
+        close = difflib.get_close_matches(m.backbone, list(plugins.BACKBONES), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"config key 'model.backbone': expected a registered backbone "
+            f"{list(plugins.BACKBONES)} or a timm model name, got {m.backbone!r}{hint}"
+        )
     _positive("model.input_size", m.input_size)
     if not m.angles or len(set(m.angles)) != len(m.angles) or not set(m.angles) <= set(ANGLES):
         raise ConfigError(
@@ -541,9 +548,10 @@ def validate(cfg: Config) -> None:
                 f"config key 'model.{key}': expected 0 <= value < 1, got {getattr(m, key)!r}"
             )
     d = cfg.data
-    _choice("data.kind", d.kind, DATA_KINDS)
+    kinds = plugins.dataset_kinds()
+    _choice("data.kind", d.kind, kinds)
     if d.val_kind:
-        _choice("data.val_kind", d.val_kind, DATA_KINDS)
+        _choice("data.val_kind", d.val_kind, kinds)
     _choice("data.split.by", d.split.by, ("file", "subject", "kfold", "none"))
     if not 0.0 <= d.split.val_fraction < 1.0:
         raise ConfigError(
@@ -577,27 +585,30 @@ def validate(cfg: Config) -> None:
                 f"config key 'data.box_jitter.{key}': expected 0 <= value <= 0.5, got {value!r}"
             )
     s = cfg.semi
-    if s.pseudo_labels and cfg.method not in ("sl", "sl-puzzled", "hmtl"):
+    if s.pseudo_labels and not method.pose_loss:
+        pose_methods = [n for n, spec in plugins.METHODS.items() if spec.pose_loss]
         raise ConfigError(
             f"config key 'semi.pseudo_labels': pseudo-labels train the pose heads, so the method "
-            f"must be sl, sl-puzzled or hmtl, got '{cfg.method}'"
+            f"must be one with a pose loss ({', '.join(pose_methods)}), got '{cfg.method}'"
         )
     _positive("semi.weight", s.weight, allow_zero=True)
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
     _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
-    if cfg.method in ("sl-puzzled", "hmtl") and cfg.ssl.task == "image_rotation":
+    _choice("ssl.task", cfg.ssl.task, list(plugins.TASKS))
+    task = plugins.TASKS[cfg.ssl.task]
+    if not task.keeps_pose and method.pose_sees_task_image(cfg.ssl.input):
+        keeping = [t.name for t in plugins.TASKS.values() if t.keeps_pose]
         raise ConfigError(
-            f"config key 'ssl.task': 'image_rotation' changes the roll label, so it cannot be used "
-            f"with method '{cfg.method}' (use puzzle, rotation or puzzle_rotation)"
+            f"config key 'ssl.task': '{task.name}' changes the pose label, so it cannot feed the "
+            f"pose heads of method '{cfg.method}' (use one of {', '.join(keeping)})"
         )
-    _choice("ssl.task", cfg.ssl.task, SSL_TASKS)
     _positive("ssl.grid", cfg.ssl.grid)
     _positive("ssl.weight", cfg.ssl.weight, allow_zero=True)
     _choice("ssl.input", cfg.ssl.input, ("shared", "separate"))
-    if cfg.method == "ssl-pretrain" and d.kind != "unlabeled" and not d.root:
-        raise ConfigError("config key 'data.root': ssl-pretrain needs a folder of images")
-    if cfg.method in ("sl", "sl-puzzled", "hmtl") and d.kind == "unlabeled":
+    if not method.needs_labels and d.kind != "unlabeled" and not d.root:
+        raise ConfigError(f"config key 'data.root': {cfg.method} needs a folder of images")
+    if method.needs_labels and d.kind == "unlabeled":
         raise ConfigError(
             f"config key 'data.kind': method '{cfg.method}' needs labels, got 'unlabeled'"
         )

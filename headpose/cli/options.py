@@ -68,6 +68,25 @@ class CommaList(click.ParamType):
         return items
 
 
+class LiveChoice(click.ParamType):
+    """One of the names ``names()`` returns when the value is checked (a registry read at parse
+    time, so entries registered by plug-ins count)."""
+
+    name = "choice"
+
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self.names = names
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        valid = self.names()
+        if value not in valid:
+            self.fail(f"{value!r} is not one of {', '.join(valid)}", param, ctx)
+        return value
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.names()) + "]"
+
+
 class DetectorName(click.ParamType):
     """A face detector name from :func:`headpose.detectors.registered` (read when the value is
     checked, so detectors registered by a plug-in count), ``auto``, or ``none`` when

@@ -27,6 +27,7 @@ from headpose.cli.options import (
     COUNT,
     EXISTING_FILE,
     ZOOM,
+    LiveChoice,
     command,
     missing_extra,
     overrides_argument,
@@ -38,7 +39,13 @@ from headpose.cli.options import (
 from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-eval"
-KINDS = ("csv", "300wlp", "aflw2000", "biwi", "eth_xgaze")
+
+
+def labelled_kinds() -> list[str]:
+    """Registered dataset kinds that carry pose labels (``--kind``)."""
+    from headpose.training.data.registry import available_datasets
+
+    return [k for k in available_datasets() if k != "unlabeled"]
 
 
 @command(PROG)
@@ -46,7 +53,11 @@ KINDS = ("csv", "300wlp", "aflw2000", "biwi", "eth_xgaze")
 @click.option("--model", type=EXISTING_FILE, help="exported model (.onnx); needs no torch")
 @click.option("--data", help="labelled dataset folder (or file, for biwi)")
 @click.option(
-    "--kind", default="csv", show_default=True, type=click.Choice(KINDS), help="dataset format"
+    "--kind",
+    default="csv",
+    show_default=True,
+    type=LiveChoice(labelled_kinds),
+    help="dataset format (a registered kind)",
 )
 @click.option("--config", help="training config (with --split): evaluate its held-out split")
 @overrides_argument("config overrides (with --config or --checkpoint and --split)")

@@ -46,6 +46,11 @@ PROG = "headpose-train"
 )
 @click.option("--print-config", is_flag=True, help="print the resolved config and exit")
 @click.option("--list-configs", is_flag=True, help="list the built-in configs and exit")
+@click.option(
+    "--list-plugins",
+    is_flag=True,
+    help="list the registered methods, SSL tasks, dataset kinds, backbones, detectors and exit",
+)
 def cli(
     config: str | None,
     overrides: list[str],
@@ -54,6 +59,7 @@ def cli(
     check_data: bool,
     print_config: bool,
     list_configs: bool,
+    list_plugins: bool,
 ) -> int:
     """Train a head-pose model from a YAML config, with dotted KEY=VALUE overrides such as
     model.backbone=resnet18 optim.lr=0.01 runtime.device=cpu."""
@@ -65,6 +71,11 @@ def cli(
         return missing_extra(PROG, exc, "train")
     if list_configs:
         print("\n".join(list_builtin_configs()))
+        return 0
+    if list_plugins:
+        from headpose.training.plugins import describe_registries
+
+        print(describe_registries())
         return 0
     try:
         cfg = load_config(config, overrides)

@@ -124,40 +124,44 @@ class Method:
 
 
 def build_method(cfg: Config) -> Method:
-    """The :class:`Method` of ``cfg.method`` with its task, bins and loss settings."""
-    name = cfg.method
+    """The :class:`Method` of ``cfg.method`` (a :class:`~headpose.training.plugins.MethodSpec`
+    from the registry) with its task, bins and loss settings."""
+    from headpose.training.plugins import METHODS
+
+    spec = METHODS[cfg.method]
     task = None
-    if name in ("sl-puzzled", "hmtl", "ssl-pretrain"):
+    if spec.task_input:
         from headpose.training.ssl import build_task
 
         task = build_task(cfg.ssl.task, cfg.ssl.grid)
     bins = Bins(width=cfg.model.bin_width, count=cfg.model.bin_count, low=cfg.model.bin_low)
     return Method(
-        name=name,
+        name=spec.name,
         task=task,
-        uses_pose_loss=name != "ssl-pretrain",
-        uses_ssl_loss=name in ("hmtl", "ssl-pretrain"),
+        uses_pose_loss=spec.pose_loss,
+        uses_ssl_loss=spec.ssl_loss,
         bins=bins,
         angles=tuple(cfg.model.angles),
         alpha=cfg.loss.alpha,
         regression_only=cfg.loss.regression_only,
         reduction=cfg.loss.reduction,
-        ssl_weight=cfg.ssl.weight if name == "hmtl" else 1.0 if name == "ssl-pretrain" else 0.0,
-        separate_input=name == "hmtl" and cfg.ssl.input == "separate",
+        ssl_weight=cfg.ssl.weight if spec.ssl_weight is None else spec.ssl_weight,
+        separate_input=spec.separate_input and cfg.ssl.input == "separate",
     )
 
 
 def describe(cfg: Config) -> str:
     """Short human description of the method for the model metadata, e.g. ``hmtl (puzzle 3x3, flag 3)``."""
-    if cfg.method == "sl":
-        return "sl"
+    from headpose.training.plugins import METHODS
+
+    spec = METHODS[cfg.method]
+    if not spec.task_input:
+        return spec.name
     task = f"{cfg.ssl.task} {cfg.ssl.grid}x{cfg.ssl.grid}"
-    if cfg.method == "sl-puzzled":
-        return f"sl-puzzled ({task})"
-    separate = ", separate input" if cfg.method == "hmtl" and cfg.ssl.input == "separate" else ""
-    return (
-        f"{cfg.method} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g}{separate})"
-    )
+    if not spec.ssl_loss:
+        return f"{spec.name} ({task})"
+    separate = ", separate input" if spec.separate_input and cfg.ssl.input == "separate" else ""
+    return f"{spec.name} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g}{separate})"
 
 
 def scalar_parts(

@@ -2,7 +2,8 @@
 
 The four feature maps are the paper's "flag points" 1-4 (after ResNet ``layer1`` .. ``layer4``,
 strides 4, 8, 16, 32). Any timm model with at least four feature levels works; the registry
-:data:`BACKBONES` lists the tested ones and :func:`register_backbone` adds more.
+:data:`BACKBONES` (in :mod:`headpose.training.plugins`, read by the config) lists the tested
+ones and :func:`register_backbone` adds more.
 
 Pretrained weights: ``None`` (random init), ``"imagenet"`` (timm download; needs network) or the
 path of a local timm-compatible state dict (``.pth``/``.pt``/``.bin``/``.safetensors``, possibly
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,47 +22,11 @@ from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.training.engine.checkpoint import read_torch_file
+from headpose.training.plugins import BACKBONES, BackboneSpec, register_backbone
+
+__all__ = ["BACKBONES", "Backbone", "BackboneSpec", "read_weights_file", "register_backbone"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BackboneSpec:
-    """How to build a registered backbone with timm."""
-
-    timm_name: str
-    out_indices: tuple[int, ...] | None = None  # None: the last four feature levels
-    timm_kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-BACKBONES: dict[str, BackboneSpec] = {}
-
-
-def register_backbone(
-    name: str,
-    timm_name: str | None = None,
-    out_indices: tuple[int, ...] | None = None,
-    **timm_kwargs: Any,
-) -> None:
-    """Register ``name`` as timm model ``timm_name`` (default: ``name``) tapped at ``out_indices``
-    (four feature levels; default the last four). Extra keyword arguments go to
-    ``timm.create_model``."""
-    if out_indices is not None and len(out_indices) != 4:
-        raise InvalidInputError(f"register_backbone('{name}'): out_indices must have 4 entries")
-    BACKBONES[name] = BackboneSpec(timm_name or name, out_indices, dict(timm_kwargs))
-
-
-for _name in (
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "mobilenetv3_large_100",
-    "mobilenetv3_small_100",
-    "efficientnet_lite0",
-    "efficientnet_b0",
-):
-    register_backbone(_name)
-register_backbone("mobilenetv3", "mobilenetv3_large_100")
 
 
 def _spec_for(name: str) -> BackboneSpec:
@@ -129,7 +93,7 @@ class Backbone(nn.Module):
         super().__init__()
         spec = _spec_for(name)
         download = pretrained == "imagenet"
-        kwargs = dict(spec.timm_kwargs, features_only=True, pretrained=download)
+        kwargs = dict(spec.timm_kwargs or {}, features_only=True, pretrained=download)
         if spec.out_indices is None:
             probe = timm.create_model(spec.timm_name, features_only=True, pretrained=False)
             levels = len(probe.feature_info)

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from headpose.detectors import Detections, get_detector
+from headpose.detectors import Detections, get_detector, registered
 from headpose.errors import InvalidImageError, InvalidModelError
 
-NAMES = ["yunet", "yunet-cv2", "blazeface"]
+NAMES = registered()  # every registered detector, as timm tests every registered model
 CROPS = ["image00002.jpg", "image00013.jpg", "image00014.jpg"]
 PHOTOS = ["pose_left_0.jpg", "pose_right_0.jpg", "pose_mid_0.jpg", "pose_up_0.jpg"]
 

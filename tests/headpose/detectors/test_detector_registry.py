@@ -73,7 +73,7 @@ def test_missing_dependency_names_the_extra(clean_registry: None) -> None:
     assert "needs-pkg" not in available()
     assert "needs-pkg" in registry.registered()
     with pytest.raises(
-        MissingDependencyError, match=r"surely_not_installed_pkg_x.*headpose\[mediapipe\]"
+        MissingDependencyError, match=r"surely_not_installed_pkg_x.*pip install mediapipe"
     ):
         get_detector("needs-pkg")
 
@@ -88,5 +88,5 @@ def test_missing_onnxruntime_names_the_cpu_extra(clean_registry: None, monkeypat
         lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
     )
     assert "yunet" not in available() and "yunet-cv2" in available()
-    with pytest.raises(MissingDependencyError, match=r"headpose\[(cpu|gpu)\]"):
+    with pytest.raises(MissingDependencyError, match=r"headpose-hmtl\[(cpu|gpu)\]"):
         get_detector("yunet")
