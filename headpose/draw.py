@@ -42,11 +42,12 @@ def cube_points(matrix: np.ndarray, centre: Sequence[float], size: float) -> np.
         ],
         dtype=np.float64,
     )  # head frame: z = -half is the face side (the face points along -z)
-    rotated = corners @ np.asarray(matrix, dtype=np.float64).T
-    return np.asarray(centre, dtype=np.float64)[None, :] + rotated[:, :2]
+    rotated: np.ndarray = corners @ np.asarray(matrix, dtype=np.float64).T
+    points: np.ndarray = np.asarray(centre, dtype=np.float64)[None, :] + rotated[:, :2]
+    return points
 
 
-def _pt(p: np.ndarray) -> tuple[int, int]:
+def _pt(p: np.ndarray | Sequence[float]) -> tuple[int, int]:
     return int(round(float(p[0]))), int(round(float(p[1])))
 
 

@@ -214,7 +214,7 @@ class Estimator:
 
     def __init__(
         self,
-        model: str | os.PathLike | PoseModel | None = None,
+        model: str | os.PathLike[str] | PoseModel | None = None,
         detector: Any = "auto",
         providers: Sequence[str] | str | None = None,
         min_score: float = 0.5,
@@ -370,7 +370,8 @@ class Estimator:
     def tracker(self, **overrides: float) -> Tracker:
         """A new :class:`~headpose.smoothing.Tracker` with this Estimator's smoothing settings
         (``min_cutoff``, ``beta``, ``d_cutoff``, ``iou_threshold``, ``max_missing`` overridable)."""
-        return Tracker(**{**self.smoothing, **overrides})
+        settings: dict[str, Any] = {**self.smoothing, **overrides}
+        return Tracker(**settings)
 
     def video_tracker(
         self,

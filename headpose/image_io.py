@@ -26,7 +26,7 @@ import numpy as np
 
 from headpose.errors import InvalidImageError, InvalidInputError
 
-ImageInput = Any  # str | os.PathLike | np.ndarray | PIL.Image.Image
+ImageInput = Any  # str | os.PathLike[str] | np.ndarray | PIL.Image.Image
 
 #: The largest image (width x height) a file may decode to: 100 megapixels (a 300 MB BGR array;
 #: PIL's decompression-bomb limit is 179 MP). A small PNG can claim gigapixels; such a file is
@@ -132,7 +132,7 @@ def load_image(image: ImageInput, name: str = "image") -> np.ndarray:
     )
 
 
-def read_image_file(path: str | os.PathLike) -> np.ndarray:
+def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file to BGR uint8 ``(H, W, 3)``; errors name the file."""
     p = Path(path)
     if not p.exists():
@@ -184,16 +184,19 @@ def _to_uint8(arr: np.ndarray, name: str) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if kind == "b":
-        return arr.astype(np.uint8) * np.uint8(255)
+        out: np.ndarray = arr.astype(np.uint8) * np.uint8(255)
+        return out
     if arr.dtype == np.uint16:
         return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     if kind in "iu":
-        return np.clip(arr, 0, 255).astype(np.uint8)
+        clipped: np.ndarray = np.clip(arr, 0, 255)
+        return clipped.astype(np.uint8)
     if kind == "f":
         if not np.isfinite(arr).all():
             raise InvalidImageError(f"{name}: float image contains NaN or inf pixels")
         scale = 255.0 if float(arr.max()) <= 1.0 else 1.0
-        return np.clip(np.rint(arr.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+        scaled: np.ndarray = np.clip(np.rint(arr.astype(np.float32) * scale), 0, 255)
+        return scaled.astype(np.uint8)
     raise InvalidImageError(
         f"{name}: expected an integer or float pixel dtype (uint8, uint16, float32, ...), "
         f"got {arr.dtype}"

@@ -33,7 +33,7 @@ class PoseModel:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         providers: Sequence[str] | str | None = None,
         threads: int | None = None,
     ) -> None:

@@ -83,7 +83,7 @@ def import_onnxruntime() -> ModuleType:
     except Exception:  # pragma: no cover - very old onnxruntime
         pass
     _ort = ort
-    return ort
+    return _ort
 
 
 def tensorrt_cache_dir() -> Path:

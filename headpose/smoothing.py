@@ -179,7 +179,8 @@ class Tracker:
             if not self.smooth:
                 out.append(replace(face, track_id=track.id))
                 continue
-            yaw, pitch, roll = track.filter(np.array([face.yaw, face.pitch, face.roll]), now)
+            smoothed = np.asarray(track.filter(np.array([face.yaw, face.pitch, face.roll]), now))
+            yaw, pitch, roll = (float(v) for v in smoothed)
             matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
             out.append(
                 replace(

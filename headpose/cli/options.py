@@ -40,7 +40,7 @@ ZOOM = click.FloatRange(0.0, 1.0, min_open=True)
 SCORE = click.FloatRange(0.0, 1.0)
 
 
-class KeyValue(click.ParamType):
+class KeyValue(click.ParamType):  # type: ignore[type-arg]
     """``key=value`` text -> ``(key, value)`` strings (the value may be empty, never the key)."""
 
     name = "key=value"
@@ -54,7 +54,7 @@ class KeyValue(click.ParamType):
         return key.strip(), rest
 
 
-class CommaList(click.ParamType):
+class CommaList(click.ParamType):  # type: ignore[type-arg]
     """``"cuda,cpu"`` -> ``["cuda", "cpu"]`` (blanks dropped)."""
 
     name = "a,b,..."
@@ -68,7 +68,7 @@ class CommaList(click.ParamType):
         return items
 
 
-class LiveChoice(click.ParamType):
+class LiveChoice(click.ParamType):  # type: ignore[type-arg]
     """One of the names ``names()`` returns when the value is checked (a registry read at parse
     time, so entries registered by plug-ins count)."""
 
@@ -87,7 +87,7 @@ class LiveChoice(click.ParamType):
         return "[" + "|".join(self.names()) + "]"
 
 
-class DetectorName(click.ParamType):
+class DetectorName(click.ParamType):  # type: ignore[type-arg]
     """A face detector name from :func:`headpose.detectors.registered` (read when the value is
     checked, so detectors registered by a plug-in count), ``auto``, or ``none`` when
     ``allow_none``."""

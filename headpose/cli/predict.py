@@ -353,7 +353,10 @@ def _run(args: SimpleNamespace, est: Any, writer: RecordWriter) -> int:
     from headpose.image_io import read_image_file
 
     def predict(image: np.ndarray) -> list[Any]:
-        return est.predict_crops([image]) if est.detector is None else est.predict(image)
+        faces: list[Any] = (
+            est.predict_crops([image]) if est.detector is None else est.predict(image)
+        )
+        return faces
 
     def emit(file: str, frame: int | None, faces: list[Any]) -> None:
         for i, face in enumerate(faces):

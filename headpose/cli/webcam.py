@@ -92,7 +92,11 @@ def run(
             busy += dt
             count += 1
             shown_fps = 1.0 / dt if shown_fps == 0 else 0.9 * shown_fps + 0.1 / dt
-            if show is not None and not show(draw_fps(annotated, shown_fps)):
+            if (
+                show is not None
+                and annotated is not None
+                and not show(draw_fps(annotated, shown_fps))
+            ):
                 break
     except KeyboardInterrupt:  # Ctrl+C ends the run like q does
         pass

@@ -43,7 +43,7 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
 
 def too_small(image: np.ndarray) -> bool:
     """True when the image is smaller than :data:`MIN_IMAGE_SIDE` on a side (or empty)."""
-    return min(image.shape[0], image.shape[1]) < MIN_IMAGE_SIDE
+    return bool(min(image.shape[0], image.shape[1]) < MIN_IMAGE_SIDE)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -56,7 +56,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return inter / np.maximum(union, 1e-9)
+    iou: np.ndarray = inter / np.maximum(union, 1e-9)
+    return iou
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
