@@ -7,8 +7,6 @@ project's angle convention; an empty cell means a missing label) and image paths
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,19 +16,20 @@ import cv2
 import numpy as np
 
 from headpose.errors import InvalidImageError, InvalidInputError
+from headpose.image_io import IMAGE_SUFFIXES
 from headpose.metadata import ModelMetadata
 from headpose.preprocess import resize_image, to_input_tensor
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LABEL_FILE = "labels.csv"
 LABEL_COLUMNS = ("image", "yaw", "pitch", "roll")
 
 
 def default_crops_dir() -> Path | None:
-    """The AFLW2000 crops of the shared data folder (``$HEADPOSE_SHARED`` or ``../shared`` beside
-    the checkout), or None when absent."""
+    """The AFLW2000 crops of the shared data folder: ``$HEADPOSE_SHARED``, else ``../shared`` from
+    the current folder (a checkout's root, as in the README), or None when absent. Never a path
+    relative to this file: an installed package is not inside a checkout."""
     env = os.environ.get("HEADPOSE_SHARED")
-    shared = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    shared = Path(env) if env else Path.cwd().parent / "shared"
     folder = shared / "data" / "aflw2000-crops"
     return folder if folder.is_dir() else None
 
@@ -80,48 +79,31 @@ class LabelledSet:
 
 
 def read_labelled_folder(folder: str | Path, limit: int | None = None) -> LabelledSet:
-    """Read a labelled crop folder (``labels.csv``: ``image,yaw,pitch,roll``).
+    """Read a labelled crop folder (``labels.csv``: ``image,yaw,pitch,roll``) with the project's
+    one label reader, :func:`headpose.training.data.csv_folder.read_pose_csv` (BOM tolerated,
+    empty cell = unknown, inf refused). At most ``limit`` rows.
 
-    Raises :class:`InvalidInputError` naming the file and row for a bad header, a non-numeric
+    Raises :class:`InvalidInputError` naming the file and line for a bad header, a non-numeric
     angle or an image that does not exist.
     """
+    from headpose.training.data.csv_folder import read_pose_csv
+    from headpose.training.data.errors import DataError
+    from headpose.training.data.records import stack_targets
+
     root = Path(folder)
     csv_path = root / LABEL_FILE
     if not csv_path.is_file():
         raise InvalidInputError(
             f"labelled folder {root}: no {LABEL_FILE} (expected columns {LABEL_COLUMNS})"
         )
-    paths: list[Path] = []
-    rows: list[list[float]] = []
-    with csv_path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = tuple(reader.fieldnames or ())
-        missing = [c for c in LABEL_COLUMNS if c not in header]
-        if missing:
-            raise InvalidInputError(
-                f"{csv_path}: missing column(s) {missing}; expected header {','.join(LABEL_COLUMNS)}, "
-                f"got {','.join(header) or '<empty>'}"
-            )
-        for line, row in enumerate(reader, start=2):
-            image = root / (row["image"] or "").strip()
-            if not row["image"] or not image.is_file():
-                raise InvalidInputError(
-                    f"{csv_path} row {line}: image {row['image']!r} not found in {root}"
-                )
-            angles = []
-            for name in LABEL_COLUMNS[1:]:
-                cell = (row[name] or "").strip()
-                try:
-                    value = float(cell) if cell else math.nan
-                except ValueError:
-                    raise InvalidInputError(
-                        f"{csv_path} row {line}: {name} must be a number in degrees or empty, got {cell!r}"
-                    ) from None
-                angles.append(value)
-            paths.append(image)
-            rows.append(angles)
-            if limit is not None and len(paths) >= limit:
-                break
-    if not paths:
+    try:
+        records = read_pose_csv(csv_path)
+    except DataError as exc:
+        raise InvalidInputError(str(exc)) from None
+    if not records:
         raise InvalidInputError(f"{csv_path}: no rows")
-    return LabelledSet(paths=paths, labels=np.asarray(rows, dtype=np.float64).reshape(-1, 3))
+    records = records[:limit] if limit is not None else records
+    return LabelledSet(
+        paths=[Path(r.image) for r in records],
+        labels=stack_targets(records).astype(np.float64).reshape(-1, 3),
+    )

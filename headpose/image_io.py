@@ -26,7 +26,11 @@ import numpy as np
 
 from headpose.errors import InvalidImageError, InvalidInputError
 
-ImageInput = Any  # str | os.PathLike[str] | np.ndarray | PIL.Image.Image
+ImageInput = Any  # str | os.PathLike | np.ndarray | PIL.Image.Image
+
+#: File suffixes headpose reads as images (lower case), everywhere: headpose-predict folders,
+#: export crop folders, unlabeled training folders.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm")
 
 #: The largest image (width x height) a file may decode to: 100 megapixels (a 300 MB BGR array;
 #: PIL's decompression-bomb limit is 179 MP). A small PNG can claim gigapixels; such a file is

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from headpose.errors import HeadPoseError, InvalidInputError, InvalidModelError
+from headpose.errors import HeadPoseError, InvalidInputError, InvalidModelError, first_line
 from headpose.image_io import to_bgr_uint8
 from headpose.metadata import ModelMetadata, read_metadata
 from headpose.preprocess import resize_image, to_input_tensor
@@ -53,9 +53,9 @@ class PoseModel:
         except HeadPoseError:  # bad providers, onnxruntime missing: already clear
             raise
         except Exception as exc:  # onnxruntime raises its own (pybind) exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InvalidModelError(
-                f"{src}: cannot load as an ONNX model (truncated or corrupt?): {first[:300]}"
+                f"{src}: cannot load as an ONNX model (truncated or corrupt?): "
+                f"{first_line(exc)[:300]}"
             ) from exc
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.meta: ModelMetadata = read_metadata(props, source=src)

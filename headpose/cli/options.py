@@ -121,6 +121,39 @@ KEY_VALUE = KeyValue()
 COMMA_LIST = CommaList()
 
 
+def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F], F]:
+    """The options every runtime command shares: ``--model``, ``--detector``, ``--providers``,
+    ``--threads`` (the :class:`~headpose.Estimator` arguments)."""
+
+    def decorate(fn: F) -> F:
+        for option in reversed(
+            [
+                click.option(
+                    "--model",
+                    type=EXISTING_FILE,
+                    help="exported headpose .onnx (default: the shipped model)",
+                ),
+                click.option(
+                    "--detector",
+                    type=DetectorName(allow_none=allow_no_detector),
+                    default="auto",
+                    show_default=True,
+                    help=detector_help,
+                ),
+                click.option(
+                    "--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu"
+                ),
+                click.option(
+                    "--threads", type=COUNT, help="onnxruntime threads (default: automatic)"
+                ),
+            ]
+        ):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 def overrides_argument(help_text: str = "dotted config overrides") -> Callable[[F], F]:
     """``key=value ...`` config overrides, accepted anywhere on the line (before, between or
     after options); checked here for the ``=``, typed later by the config."""

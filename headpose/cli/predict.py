@@ -24,21 +24,19 @@ import cv2
 import numpy as np
 
 from headpose.cli.options import (
-    COMMA_LIST,
     COUNT,
-    EXISTING_FILE,
     OUTPUT_DIR,
     OUTPUT_FILE,
     SCORE,
-    DetectorName,
     command,
     run,
+    runtime_options,
 )
 from headpose.errors import HeadPoseError, InvalidImageError
+from headpose.image_io import IMAGE_SUFFIXES
 
 PROG = "headpose-predict"
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 CSV_FIELDS = [
     "file",
@@ -66,7 +64,7 @@ def expand_inputs(inputs: Sequence[str]) -> Iterator[tuple[Path, Path]]:
         path = Path(item)
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS:
+                if f.is_file() and f.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_EXTS):
                     yield f, f.relative_to(path)
         else:
             yield path, Path(path.name)
@@ -282,24 +280,15 @@ class AnnotationPaths:
     metavar="DIR",
     help="write annotated copies to DIR, mirroring the input tree (never one name twice)",
 )
-@click.option(
-    "--model", type=EXISTING_FILE, help="exported headpose .onnx (default: the shipped model)"
-)
-@click.option(
-    "--detector",
-    type=DetectorName(allow_none=True),
-    default="auto",
-    show_default=True,
-    help="face detector, or 'none' to take each whole image as one face crop",
+@runtime_options(
+    "face detector, or 'none' to take each whole image as one face crop", allow_no_detector=True
 )
 @click.option("--json", "json_out", is_flag=True, help="print one JSON record per face on stdout")
-@click.option("--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu")
 @click.option(
     "--min-score", type=SCORE, default=0.5, show_default=True, help="detector score threshold"
 )
 @click.option("--max-faces", type=COUNT, help="keep at most this many faces per image")
 @click.option("--every", type=COUNT, default=1, metavar="N", help="videos: every N-th frame")
-@click.option("--threads", type=COUNT, help="onnxruntime threads (default: automatic)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
 def cli(**options: Any) -> int:
     """Head pose (yaw, pitch, roll in degrees) of every face in images, folders (recursive) and

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import cv2
 
-from headpose.cli.options import COMMA_LIST, COUNT, EXISTING_FILE, DetectorName, command
+from headpose.cli.options import COUNT, command, runtime_options
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError
 
@@ -114,22 +114,11 @@ def _show_window(frame: Any) -> bool:
     "--camera", type=click.IntRange(min=0), default=0, show_default=True, help="camera index"
 )
 @click.option("--source", help="a video file (or stream URL) to read instead of the camera")
-@click.option(
-    "--model", type=EXISTING_FILE, help="exported headpose .onnx (default: the shipped model)"
-)
-@click.option(
-    "--detector",
-    type=DetectorName(allow_none=False),
-    default="auto",
-    show_default=True,
-    help="face detector",
-)
-@click.option("--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu")
+@runtime_options("face detector", allow_no_detector=False)
 @click.option("--headless", is_flag=True, help="no window; print the FPS at the end")
 @click.option("--frames", type=COUNT, help="stop after N frames (default: until q / the end)")
 @click.option("--cube", is_flag=True, help="draw a 3D cube instead of the axes")
 @click.option("--no-smoothing", is_flag=True, help="raw angles, no One Euro filter")
-@click.option("--threads", type=COUNT, help="onnxruntime threads (default: automatic)")
 def cli(**options: Any) -> int:
     """Live head pose from a camera or a video file (q or Esc quits the window)."""
     args = SimpleNamespace(**options)

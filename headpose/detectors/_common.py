@@ -7,7 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from headpose.detectors.base import Detections
 from headpose.errors import InvalidImageError, InvalidModelError
+from headpose.image_io import clip_boxes
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -102,9 +104,12 @@ def weighted_nms(
     )
 
 
-def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Clip ``(N, 4)`` boxes to the image ``[0, width] x [0, height]`` (float32)."""
-    out = boxes.astype(np.float32, copy=True)
-    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
-    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
-    return out
+def clipped_detections(
+    boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray | None, width: int, height: int
+) -> tuple[Detections, np.ndarray]:
+    """:class:`Detections` with the boxes clipped to the image by the runtime's one rule,
+    :func:`headpose.image_io.clip_boxes` (a box empty after clipping is dropped with its score
+    and landmarks). Returns ``(detections, kept indices into boxes)``."""
+    clipped, kept = clip_boxes(boxes, width, height)
+    marks = None if landmarks is None else np.asarray(landmarks, np.float32)[kept]
+    return Detections(clipped.astype(np.float32), np.asarray(scores, np.float32)[kept], marks), kept

@@ -19,7 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from headpose.detectors._common import as_bgr, clip_boxes, model_file, too_small, weighted_nms
+from headpose.detectors._common import (
+    as_bgr,
+    clipped_detections,
+    model_file,
+    too_small,
+    weighted_nms,
+)
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
 
@@ -134,8 +140,8 @@ class BlazeFaceDetector(Detector):
         if self.box_style == "yunet":
             boxes = to_yunet_style(boxes)
         points = (points * INPUT_SIZE - offset) / scale
-        dets = Detections(clip_boxes(boxes, image.shape[1], image.shape[0]), scores, None)
-        return dets, points.astype(np.float32)
+        dets, kept = clipped_detections(boxes, scores, None, image.shape[1], image.shape[0])
+        return dets, points[kept].astype(np.float32)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         """Faces in a BGR uint8 image, best first; boxes in its pixels; ``landmarks=None``."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from headpose.detectors._common import as_bgr, clip_boxes, model_file, nms, too_small
+from headpose.detectors._common import as_bgr, clipped_detections, model_file, nms, too_small
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
 
@@ -133,11 +133,10 @@ class YuNetDetector(Detector):
             top = np.argsort(-all_scores, kind="stable")[: self.top_k]
             all_boxes, all_scores, all_points = all_boxes[top], all_scores[top], all_points[top]
         keep = nms(all_boxes, all_scores, self.nms_threshold)
-        return Detections(
-            clip_boxes(all_boxes[keep], image.shape[1], image.shape[0]),
-            all_scores[keep],
-            all_points[keep].astype(np.float32),
+        dets, _ = clipped_detections(
+            all_boxes[keep], all_scores[keep], all_points[keep], image.shape[1], image.shape[0]
         )
+        return dets
 
 
 class YuNetCV2Detector(Detector):
@@ -188,8 +187,5 @@ class YuNetCV2Detector(Detector):
         xywh = faces[:, :4] / scale
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], 1)
         points = (faces[:, 4:14] / scale).reshape(-1, 5, 2)
-        return Detections(
-            clip_boxes(boxes, image.shape[1], image.shape[0]),
-            faces[:, 14].astype(np.float32),
-            points.astype(np.float32),
-        )
+        dets, _ = clipped_detections(boxes, faces[:, 14], points, image.shape[1], image.shape[0])
+        return dets

@@ -46,16 +46,47 @@ def test_labelled_folder_errors(labelled_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(labelled_dir, folder)
     lines = (folder / "labels.csv").read_text().splitlines()
     (folder / "labels.csv").write_text("image,yaw,pitch\n" + "\n".join(lines[1:]))
-    with pytest.raises(InvalidInputError, match=r"missing column\(s\) \['roll'\]"):
+    with pytest.raises(
+        InvalidInputError, match="expected image,yaw,pitch,roll.*got image,yaw,pitch"
+    ):
         read_labelled_folder(folder)
     bad = lines[1].split(",")
     bad[2] = "up"
     (folder / "labels.csv").write_text("\n".join([lines[0], ",".join(bad)]))
-    with pytest.raises(InvalidInputError, match=r"labels.csv row 2: pitch must be a number.*'up'"):
+    with pytest.raises(InvalidInputError, match=r"labels.csv: line 2, column 'pitch'.*'up'"):
         read_labelled_folder(folder)
     (folder / "labels.csv").write_text(lines[0] + "\nimages/ghost.jpg,1,2,3\n")
-    with pytest.raises(InvalidInputError, match="row 2: image 'images/ghost.jpg' not found"):
+    with pytest.raises(InvalidInputError, match="line 2: image file not found: images/ghost.jpg"):
         read_labelled_folder(folder)
     (folder / "labels.csv").unlink()
     with pytest.raises(InvalidInputError, match="no labels.csv"):
         read_labelled_folder(folder)
+
+
+def test_labels_read_like_training_bom_and_inf(labelled_dir: Path, tmp_path: Path) -> None:
+    """export and training read labels.csv with the same reader: a BOM is fine, inf is not."""
+    from headpose.training.data.csv_folder import read_pose_csv
+
+    folder = tmp_path / "lab"
+    shutil.copytree(labelled_dir, folder)
+    text = (folder / "labels.csv").read_text()
+    (folder / "labels.csv").write_text("\ufeff" + text, encoding="utf-8")
+    data = read_labelled_folder(folder)
+    train = read_pose_csv(folder / "labels.csv")
+    assert [p.name for p in data.paths] == [Path(r.image).name for r in train]
+    lines = text.splitlines()
+    bad = lines[1].split(",")
+    bad[1] = "inf"
+    (folder / "labels.csv").write_text("\n".join([lines[0], ",".join(bad)]) + "\n")
+    with pytest.raises(InvalidInputError, match="column 'yaw'.*'inf'"):
+        read_labelled_folder(folder)
+
+
+def test_default_crops_dir_is_not_looked_up_beside_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from headpose.export.images import default_crops_dir
+
+    monkeypatch.delenv("HEADPOSE_SHARED", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ../shared here
+    assert default_crops_dir() is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _unshadow_headpose() -> None:
@@ -38,6 +39,28 @@ import pytest  # noqa: E402
 from headpose.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
 
 TINY_SIZE = 32
+
+
+class SpySession:
+    """Test double: wraps an onnxruntime session, counts ``run()`` calls and their batch sizes
+    (``batches``), and passes everything else through."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.batches: list[int] = []
+
+    def run(self, names: Any, feeds: dict[str, Any]) -> Any:
+        self.batches.append(int(next(iter(feeds.values())).shape[0]))
+        return self._session.run(names, feeds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+@pytest.fixture
+def spy_session() -> type[SpySession]:
+    """The :class:`SpySession` class: ``spy = spy_session(model.session)``."""
+    return SpySession
 
 
 def build_tiny_model(

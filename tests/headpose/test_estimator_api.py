@@ -19,19 +19,6 @@ from headpose.pose_model import PoseModel
 FACE_BOX = [250.0, 120.0, 430.0, 350.0]  # around the face in the 640x480 pose photos
 
 
-class SpySession:
-    def __init__(self, session) -> None:
-        self._session = session
-        self.batches: list[int] = []
-
-    def run(self, names, feeds):
-        self.batches.append(int(next(iter(feeds.values())).shape[0]))
-        return self._session.run(names, feeds)
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
-
-
 class FakeDetector:
     """Returns fixed detections (unsorted, one below threshold, one NaN, one off-image)."""
 
@@ -53,9 +40,9 @@ def est(tiny_model: Path) -> Estimator:
 
 
 @pytest.fixture
-def spy(est: Estimator):
+def spy(est: Estimator, spy_session):
     original = est.model.session
-    est.model.session = SpySession(original)
+    est.model.session = spy_session(original)
     yield est.model.session
     est.model.session = original
 
@@ -84,9 +71,7 @@ def test_face_to_dict_is_json(est: Estimator, crops_dir: Path, aflw_crops: list[
     assert np.allclose(back["matrix"], face.matrix)
 
 
-def test_all_faces_in_one_batched_call(
-    est: Estimator, spy: SpySession, pose_photos: list[Path]
-) -> None:
+def test_all_faces_in_one_batched_call(est: Estimator, spy, pose_photos: list[Path]) -> None:
     boxes = [FACE_BOX, [10, 10, 110, 110], [500, 300, 600, 420], [200, 50, 300, 150]]
     faces = est.predict(pose_photos[0], boxes=boxes)
     assert len(faces) == 4
@@ -104,7 +89,7 @@ def test_same_result_as_pose_model_on_the_crop(est: Estimator, pose_photos: list
     assert np.allclose(face.angles, angles[0])
 
 
-def test_predict_crops_batched(est: Estimator, spy: SpySession, aflw_crops: list[Path]) -> None:
+def test_predict_crops_batched(est: Estimator, spy, aflw_crops: list[Path]) -> None:
     images = [cv2.imread(str(p)) for p in aflw_crops]
     faces = est.predict_crops([aflw_crops[0], *images[1:]])  # paths and arrays mixed
     assert len(faces) == len(aflw_crops)

@@ -12,21 +12,6 @@ from headpose.metadata import ModelMetadata
 from headpose.pose_model import PoseModel
 
 
-class SpySession:
-    """Wraps an onnxruntime session and counts run() calls and batch sizes."""
-
-    def __init__(self, session) -> None:
-        self._session = session
-        self.batches: list[int] = []
-
-    def run(self, names, feeds):
-        self.batches.append(int(next(iter(feeds.values())).shape[0]))
-        return self._session.run(names, feeds)
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
-
-
 def test_loads_metadata_and_contract(tiny_model: Path) -> None:
     model = PoseModel(tiny_model, providers=["CPUExecutionProvider"], threads=1)
     assert model.meta.backbone == "tiny-test"
@@ -36,11 +21,13 @@ def test_loads_metadata_and_contract(tiny_model: Path) -> None:
     assert "tiny-test" in repr(model)
 
 
-def test_predict_crops_shapes_and_one_call(tiny_model: Path, aflw_crops: list[Path]) -> None:
+def test_predict_crops_shapes_and_one_call(
+    tiny_model: Path, aflw_crops: list[Path], spy_session
+) -> None:
     import cv2
 
     model = PoseModel(tiny_model)
-    spy = SpySession(model.session)
+    spy = spy_session(model.session)
     model.session = spy
     crops = [cv2.imread(str(p)) for p in aflw_crops]
     crops.append(cv2.resize(crops[0], (50, 70)))  # any size: resized whole
@@ -132,9 +119,9 @@ def test_two_angle_model_maps_roll_to_nan(make_model, crop_bgr: np.ndarray) -> N
     assert np.allclose(full[0, :2], angles[0]) and np.isnan(full[0, 2])
 
 
-def test_fixed_batch_model_runs_in_chunks(make_model, crop_bgr: np.ndarray) -> None:
+def test_fixed_batch_model_runs_in_chunks(make_model, crop_bgr: np.ndarray, spy_session) -> None:
     model = PoseModel(make_model("batch1.onnx", batch=1))
-    spy = SpySession(model.session)
+    spy = spy_session(model.session)
     model.session = spy
     crops = [crop_bgr, crop_bgr[::-1], crop_bgr[:, ::-1]]
     angles, _ = model.predict_crops(crops)

@@ -9,14 +9,12 @@ import cv2
 import numpy as np
 
 from headpose.errors import InvalidImageError
-from headpose.image_io import decode_image_bytes
+from headpose.image_io import IMAGE_SUFFIXES, decode_image_bytes
 from headpose.preprocess import cut_region
 
 from .errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "cut_region", "read_rgb"]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def read_rgb(path: str | Path) -> np.ndarray:

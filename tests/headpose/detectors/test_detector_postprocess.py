@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from headpose.detectors._common import clip_boxes, iou_matrix, nms, weighted_nms
+from headpose.detectors._common import clipped_detections, iou_matrix, nms, weighted_nms
 from headpose.detectors.blazeface import ssd_anchor_centres
 
 
@@ -44,7 +44,11 @@ def test_blazeface_anchor_layout() -> None:
     assert np.all((anchors > 0) & (anchors < 1))
 
 
-def test_clip_boxes_to_image() -> None:
-    boxes = np.array([[-5, -2, 30, 50]], np.float64)
-    out = clip_boxes(boxes, width=20, height=40)
-    assert out.dtype == np.float32 and out.tolist() == [[0, 0, 20, 40]]
+def test_detections_are_clipped_to_the_image_by_the_runtime_rule() -> None:
+    boxes = np.array([[-5, -2, 30, 50], [25, 0, 30, 10]], np.float64)  # 2nd: fully outside
+    scores = np.array([0.9, 0.8])
+    marks = np.zeros((2, 5, 2))
+    dets, kept = clipped_detections(boxes, scores, marks, width=20, height=40)
+    assert dets.boxes.dtype == np.float32 and dets.boxes.tolist() == [[0, 0, 20, 40]]
+    assert kept.tolist() == [0] and dets.scores.tolist() == [np.float32(0.9)]
+    assert dets.landmarks is not None and dets.landmarks.shape == (1, 5, 2)
