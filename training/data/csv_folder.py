@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from headpose.metadata import CropRule
 from headpose.preprocess import crop_box
@@ -189,6 +188,8 @@ class BoxJitter:
     aspect: float = 0.0
 
     def __call__(self, box: tuple[float, float, float, float]) -> tuple[float, ...]:
+        import torch  # seeded per sample by the training loop; csv datasets import no torch
+
         u = (torch.rand(4, dtype=torch.float64) * 2.0 - 1.0).tolist()
         x1, y1, x2, y2 = (float(v) for v in box)
         w, h = x2 - x1, y2 - y1
