@@ -28,12 +28,14 @@ class CheckpointError(InvalidModelError):
     checkpoint, holds pickled objects that were not trusted, or does not build a model."""
 
 
-def first_line(exc: BaseException, containing: str | None = None) -> str:
+def first_line(exc: BaseException | str, containing: str | None = None) -> str:
     """The first non-empty line of ``str(exc)`` (the first one containing ``containing`` when
-    there is one), or the exception's class name when the message is empty."""
+    there is one), or the exception's class name (for text: ``"error"``) when it is empty."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if containing is not None:
         picked = [line for line in lines if containing in line]
         if picked:
             return picked[0]
-    return lines[0] if lines else type(exc).__name__
+    if lines:
+        return lines[0]
+    return "error" if isinstance(exc, str) else type(exc).__name__

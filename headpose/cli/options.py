@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from headpose._version import DIST_NAME, __version__
+from headpose.errors import first_line
 
 #: Exit code of every usage error (bad option, bad value, missing file, bad config key).
 EXIT_USAGE = 2
@@ -195,8 +196,7 @@ def command(prog: str, help_text: str | None = None) -> Callable[[F], click.Comm
 
 def usage_error(prog: str, message: str) -> int:
     """Print ``PROG: error: MESSAGE`` (first line only) on stderr; return :data:`EXIT_USAGE`."""
-    line = message.strip().splitlines()[0] if message.strip() else "invalid usage"
-    print(f"{prog}: error: {line}", file=sys.stderr)
+    print(f"{prog}: error: {first_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
