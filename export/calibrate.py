@@ -43,7 +43,7 @@ from typing import Any
 import click
 import numpy as np
 
-from headpose.errors import HeadPoseError, InvalidInputError
+from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.metadata import METADATA_KEY, Calibration, read_metadata
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
@@ -526,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return EXIT_BAD_INPUT
     except (HeadPoseError, ValueError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         click.echo(f"{PROG}: error: {message}", err=True)
         return EXIT_BAD_INPUT
 

@@ -93,7 +93,8 @@ class Calibration:
 
     def interval(self, spread: np.ndarray) -> np.ndarray:
         """Half-width (degrees) of the ``coverage`` interval for ``spread`` ``(N, A)`` -> ``(N, A)``."""
-        return np.asarray(self.interval_factor) * self.expected_error(spread)
+        half: np.ndarray = np.asarray(self.interval_factor) * self.expected_error(spread)
+        return half
 
     def validate(self, n_angles: int, source: str = "<metadata>") -> None:
         """Raise :class:`InvalidModelError` if a field has the wrong length or range."""

@@ -100,9 +100,7 @@ def test_predict_crops_batched(est: Estimator, spy, aflw_crops: list[Path]) -> N
     assert est.predict_crops([]) == []
 
 
-def test_long_crop_lists_run_in_chunks(
-    est: Estimator, spy: SpySession, aflw_crops: list[Path]
-) -> None:
+def test_long_crop_lists_run_in_chunks(est: Estimator, spy, aflw_crops: list[Path]) -> None:
     from headpose.estimator import CROP_CHUNK
 
     images = [cv2.imread(str(p)) for p in aflw_crops] * 5  # 20 crops

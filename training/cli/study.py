@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import click
 
-from headpose.errors import HeadPoseError
+from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-study"
 DEFAULT_ROOT = "runs/study"
@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return 2
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         click.echo(f"{PROG}: error: {message}", err=True)
         return 2
     except KeyboardInterrupt:
