@@ -103,7 +103,16 @@ def run(
     return count, (count / busy if busy > 0 else 0.0)
 
 
+_SIZED_WINDOWS: set[str] = set()
+MAX_WINDOW = (1280, 800)  # width, height in pixels
+
+
 def _show_window(frame: Any) -> bool:
+    if WINDOW not in _SIZED_WINDOWS:  # open at the frame's size (Qt's default is 400x300)
+        h, w = frame.shape[:2]
+        scale = min(1.0, MAX_WINDOW[0] / w, MAX_WINDOW[1] / h)
+        cv2.resizeWindow(WINDOW, round(w * scale), round(h * scale))
+        _SIZED_WINDOWS.add(WINDOW)
     cv2.imshow(WINDOW, frame)
     key = cv2.waitKey(1) & 0xFF
     return key not in (ord("q"), ord("Q"), 27)
