@@ -28,20 +28,10 @@ import cv2
 import numpy as np
 
 from headpose.detectors import get_detector
-from headpose.detectors.base import Detector
+from headpose.training.data.detector_boxes import best_box
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEADPOSE_SHARED", REPO.parent / "shared"))
-
-
-def central_box(det: Detector, image: np.ndarray) -> np.ndarray | None:
-    """The detected box nearest the image centre, (4,) x1, y1, x2, y2, or None."""
-    found = det.detect(image)
-    if len(found) == 0:
-        return None
-    h, w = image.shape[:2]
-    centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2.0
-    return found.boxes[int(np.argmin(np.hypot(centres[:, 0] - w / 2, centres[:, 1] - h / 2)))]
 
 
 def box_change(ref: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -95,20 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[np.ndarray]] = {}
     for path in files:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        ref = central_box(yunet, image)
+        ref = best_box(yunet, image)
         if ref is None:
             continue
-        other = central_box(blaze, image)
+        other = best_box(blaze, image)
         if other is not None:
             rows.setdefault("BlazeFace (native box) vs YuNet", []).append(box_change(ref, other))
             pairs.append((np.asarray(ref, np.float64), np.asarray(other, np.float64)))
-        other = central_box(styled, image)
+        other = best_box(styled, image)
         if other is not None:
             rows.setdefault("BlazeFace (YuNet-style box) vs YuNet", []).append(
                 box_change(ref, other)
             )
         for name, img, back in _perturbations(image, rng):
-            box = central_box(yunet, img)
+            box = best_box(yunet, img)
             if box is not None:
                 rows.setdefault(f"YuNet, {name} vs original", []).append(
                     box_change(ref, back(np.asarray(box, dtype=np.float64)))
@@ -120,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             ok, frame = cap.read()
             if not ok:
                 break
-            box = central_box(yunet, frame)
+            box = best_box(yunet, frame)
             if box is not None and prev is not None:
                 rows.setdefault(f"YuNet, consecutive frames of {clip.name}", []).append(
                     box_change(prev, box)

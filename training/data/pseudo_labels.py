@@ -29,12 +29,13 @@ from headpose.detectors import get_detector
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 
+from .csv_folder import BOX_COLUMNS, SPREAD_COLUMNS
+from .csv_folder import HEADER as LABEL_HEADER
 from .detector_boxes import best_box
 from .errors import DataError
 from .unlabeled import find_images
 
-SPREAD_COLUMNS = ("spread_yaw", "spread_pitch", "spread_roll")
-HEADER = ("image", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2", *SPREAD_COLUMNS)
+HEADER = (*LABEL_HEADER, *BOX_COLUMNS, *SPREAD_COLUMNS)
 
 
 def write_pseudo_labels(
