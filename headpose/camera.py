@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from headpose.errors import InvalidInputError
+from headpose.errors import InvalidInputError, options_from_mapping
 from headpose.rotation import euler_to_matrix, matrix_to_euler
 
 DEFAULT_FOV = 60.0  # degrees, horizontal
@@ -85,13 +85,7 @@ class Camera:
         if isinstance(value, Camera):
             return value
         if isinstance(value, Mapping):
-            known = {f.name for f in fields(Camera)}
-            unknown = set(value) - known
-            if unknown:
-                raise InvalidInputError(
-                    f"camera: unknown key(s) {sorted(unknown)}, expected {sorted(known)}"
-                )
-            return Camera(**value)
+            return options_from_mapping(Camera, value, "camera")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return Camera(fov=float(value))
         try:

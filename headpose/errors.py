@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
+_Options = TypeVar("_Options")
+
 
 class HeadPoseError(Exception):
     """Base class of every error headpose raises on purpose."""
@@ -39,3 +45,15 @@ def first_line(exc: BaseException | str, containing: str | None = None) -> str:
     if lines:
         return lines[0]
     return "error" if isinstance(exc, str) else type(exc).__name__
+
+
+def options_from_mapping(cls: type[_Options], value: Mapping[str, Any], what: str) -> _Options:
+    """``cls(**value)`` for a dataclass ``cls``; a key it lacks is an :class:`InvalidInputError`
+    naming ``what`` (the argument), the unknown keys and the expected ones."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(value) - known
+    if unknown:
+        raise InvalidInputError(
+            f"{what}: unknown key(s) {sorted(unknown)}, expected {sorted(known)}"
+        )
+    return cls(**value)

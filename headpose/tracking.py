@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from headpose.detectors._common import iou_matrix
-from headpose.errors import InvalidImageError, InvalidInputError
+from headpose.errors import InvalidImageError, InvalidInputError, options_from_mapping
 from headpose.image_io import ImageInput, clip_boxes, load_image
 from headpose.smoothing import Tracker
 
@@ -81,13 +81,7 @@ class VideoOptions:
         if isinstance(value, VideoOptions):
             return value
         if isinstance(value, Mapping):
-            known = {f.name for f in fields(VideoOptions)}
-            unknown = set(value) - known
-            if unknown:
-                raise InvalidInputError(
-                    f"video: unknown key(s) {sorted(unknown)}, expected {sorted(known)}"
-                )
-            return VideoOptions(**value)
+            return options_from_mapping(VideoOptions, value, "video")
         raise InvalidInputError(
             f"video: expected None, True/False, a dict or VideoOptions, got {type(value).__name__}"
         )
