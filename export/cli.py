@@ -23,6 +23,7 @@ from headpose.cli.options import (
     ZOOM,
     command,
     missing_extra,
+    trust_checkpoint_option,
 )
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError, InvalidImageError, InvalidInputError, InvalidModelError
@@ -107,11 +108,7 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
     "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
 )
-@click.option(
-    "--trust-checkpoint",
-    is_flag=True,
-    help="allow arbitrary pickled objects in the checkpoint (runs code from the file)",
-)
+@trust_checkpoint_option("the checkpoint")
 def cli(**options: Any) -> int:
     """Export headpose training checkpoints (.pt) to an ONNX model for the runtime (pose network
     only, SSL branches stripped), verified against PyTorch on face crops; several checkpoints

@@ -155,6 +155,20 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
     return decorate
 
 
+TRUST_FLAG = "--trust-checkpoint"
+
+
+def trust_checkpoint_option(subject: str) -> Callable[[F], F]:
+    """The one switch (train, eval, export) that lets ``subject`` hold pickled objects other
+    than tensors; the loader warns when it is used."""
+    return click.option(
+        TRUST_FLAG,
+        "trust_checkpoint",
+        is_flag=True,
+        help=f"{subject} may hold pickled objects other than tensors (runs code from the file)",
+    )
+
+
 def overrides_argument(help_text: str = "dotted config overrides") -> Callable[[F], F]:
     """``key=value ...`` config overrides, accepted anywhere on the line (before, between or
     after options); checked here for the ``=``, typed later by the config."""

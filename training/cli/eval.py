@@ -31,6 +31,7 @@ from headpose.cli.options import (
     command,
     missing_extra,
     overrides_argument,
+    trust_checkpoint_option,
     usage_error,
 )
 from headpose.cli.options import (
@@ -79,11 +80,7 @@ def labelled_kinds() -> list[str]:
     help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
 )
 @click.option("--json", "json_out", is_flag=True, help="print only a JSON object")
-@click.option(
-    "--trust-checkpoint",
-    is_flag=True,
-    help="the checkpoint may hold pickled objects other than tensors (runs code from the file)",
-)
+@trust_checkpoint_option("the checkpoint")
 def cli(**options: Any) -> int:
     """MAE (degrees) of a head-pose checkpoint or exported ONNX model on a labelled dataset.
     The images are the dataset's face crops, resized whole (no face detector runs)."""

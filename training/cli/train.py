@@ -19,7 +19,14 @@ from collections.abc import Sequence
 
 import click
 
-from headpose.cli.options import command, missing_extra, overrides_argument, run, usage_error
+from headpose.cli.options import (
+    command,
+    missing_extra,
+    overrides_argument,
+    run,
+    trust_checkpoint_option,
+    usage_error,
+)
 from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-train"
@@ -34,11 +41,7 @@ PROG = "headpose-train"
 )
 @overrides_argument()
 @click.option("--resume", is_flag=True, help="continue from <out_dir>/last.pt exactly")
-@click.option(
-    "--trust-checkpoint",
-    is_flag=True,
-    help="model.init may hold pickled objects other than tensors (runs code from the file)",
-)
+@trust_checkpoint_option("model.init")
 @click.option(
     "--check-data",
     is_flag=True,

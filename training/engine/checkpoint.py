@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from headpose.cli.options import TRUST_FLAG
 from headpose.errors import CheckpointError, first_line
 
 FORMAT = "headpose-checkpoint"
@@ -31,10 +32,6 @@ FORMAT_VERSION = 1
 #: the keys every headpose checkpoint has (train, eval and export read only these and
 #: the training state); checked by :func:`check_checkpoint`
 REQUIRED_KEYS = ("format", "format_version", "config", "model_config", "model", "metadata")
-
-
-#: the one command-line switch that allows full unpickling (train, eval and export)
-TRUST_FLAG = "--trust-checkpoint"
 
 
 def _fsync_dir(folder: Path) -> None:
