@@ -128,6 +128,11 @@ class SSLConfig:
     # the SSL branch; separate: the pose heads see the clean image and the SSL branch a transformed
     # copy (one batched pass of 2N images: twice the compute, no puzzled pose inputs)
     input: str = "shared"
+    # share of training images that get the SSL transform (the rest go through clean and carry
+    # no SSL labels): 1 = all, as in the paper; with a shared pass, the share of puzzled pose inputs
+    share: float = 1.0
+    # the SSL loss weight ramps linearly from 0 to ``weight`` over this many epochs (0: off)
+    warmup_epochs: float = 0.0
 
 
 @dataclass
@@ -146,6 +151,7 @@ class SemiConfig:
     spread_ref: float = 0.0  # degrees
     max_images: int = 0  # >0: use only the first N pseudo-labelled rows
     labelled_repeat: int = 1
+    per_epoch: int = 0  # >0: pseudo-labelled rows per epoch, resampled every epoch
 
 
 @dataclass
@@ -595,6 +601,7 @@ def validate(cfg: Config) -> None:
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
     _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
+    _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
     _choice("ssl.task", cfg.ssl.task, list(plugins.TASKS))
     task = plugins.TASKS[cfg.ssl.task]
     if not task.keeps_pose and method.pose_sees_task_image(cfg.ssl.input):
@@ -606,6 +613,11 @@ def validate(cfg: Config) -> None:
     _positive("ssl.grid", cfg.ssl.grid)
     _positive("ssl.weight", cfg.ssl.weight, allow_zero=True)
     _choice("ssl.input", cfg.ssl.input, ("shared", "separate"))
+    if not 0.0 < cfg.ssl.share <= 1.0:
+        raise ConfigError(
+            f"config key 'ssl.share': expected a number in (0, 1], got {cfg.ssl.share}"
+        )
+    _positive("ssl.warmup_epochs", cfg.ssl.warmup_epochs, allow_zero=True)
     if not method.needs_labels and d.kind != "unlabeled" and not d.root:
         raise ConfigError(f"config key 'data.root': {cfg.method} needs a folder of images")
     if method.needs_labels and d.kind == "unlabeled":

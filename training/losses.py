@@ -172,6 +172,9 @@ def regression_loss(
     return out
 
 
+IGNORE = -100  # SSL label of a sample that was not transformed (no SSL target)
+
+
 def ssl_loss(
     logits: Mapping[str, Tensor], labels: Mapping[str, Tensor], weight: float = 50.0
 ) -> dict[str, Tensor]:
@@ -179,11 +182,13 @@ def ssl_loss(
 
     Args:
         logits: branch name -> ``(N, H, C)`` logits (H heads = image regions, C classes).
-        labels: branch name -> ``(N, H)`` int64 class per head; same keys as ``logits``.
+        labels: branch name -> ``(N, H)`` int64 class per head; same keys as ``logits``; a
+            sample whose labels are all ``IGNORE`` (-100) has no SSL target (``ssl.share`` < 1)
+            and does not count.
         weight: multiplier of the summed branch losses.
 
     Returns:
-        ``{<branch>: CE summed over heads and averaged over the batch, "sum": sum over
+        ``{<branch>: CE summed over heads and averaged over the labelled samples, "sum": sum over
         branches, "total": weight * sum}``.
     """
     if set(logits) != set(labels):
@@ -206,13 +211,16 @@ def ssl_loss(
             if n == 0:
                 value = lg.float().sum() * 0.0
             else:
+                lb = lb.to(lg.device).long()
+                counted = (lb != IGNORE).any(dim=1).sum().clamp_min(1)  # no host read
                 value = (
                     F.cross_entropy(
                         lg.float().reshape(n * h, c),
-                        lb.to(lg.device).long().reshape(n * h),
+                        lb.reshape(n * h),
                         reduction="sum",
+                        ignore_index=IGNORE,
                     )
-                    / n
+                    / counted
                 )
         out[name] = value
         parts.append(value)

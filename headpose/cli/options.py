@@ -155,6 +155,32 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
     return decorate
 
 
+def video_options(fn: F) -> F:
+    """``--no-roi`` and ``--redetect-every N``: video mode's settings
+    (:class:`~headpose.tracking.VideoOptions`) on commands that read videos."""
+    fn = click.option(
+        "--redetect-every",
+        type=COUNT,
+        metavar="N",
+        help="video mode: search the whole frame every N frames (default 10; 1 = every frame)",
+    )(fn)
+    return click.option(
+        "--no-roi",
+        is_flag=True,
+        help="video mode off: search the whole frame on every frame (slower, as predict does)",
+    )(fn)
+
+
+def video_settings(options: Any) -> dict[str, Any]:
+    """The ``Estimator(video=...)`` dict of :func:`video_options`' values (empty: defaults)."""
+    out: dict[str, Any] = {}
+    if getattr(options, "no_roi", False):
+        out["roi"] = False
+    if getattr(options, "redetect_every", None) is not None:
+        out["redetect_every"] = int(options.redetect_every)
+    return out
+
+
 TRUST_FLAG = "--trust-checkpoint"
 
 

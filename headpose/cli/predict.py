@@ -31,6 +31,8 @@ from headpose.cli.options import (
     command,
     run,
     runtime_options,
+    video_options,
+    video_settings,
 )
 from headpose.errors import HeadPoseError, InvalidImageError
 from headpose.image_io import IMAGE_SUFFIXES
@@ -289,6 +291,7 @@ class AnnotationPaths:
 )
 @click.option("--max-faces", type=COUNT, help="keep at most this many faces per image")
 @click.option("--every", type=COUNT, default=1, metavar="N", help="videos: every N-th frame")
+@video_options
 @click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
 def cli(**options: Any) -> int:
     """Head pose (yaw, pitch, roll in degrees) of every face in images, folders (recursive) and
@@ -310,6 +313,7 @@ def cli(**options: Any) -> int:
             min_score=args.min_score,
             max_faces=args.max_faces,
             threads=args.threads,
+            video=video_settings(args),
         )
     except HeadPoseError as exc:
         print(f"error: {exc}", file=sys.stderr)

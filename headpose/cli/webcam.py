@@ -16,7 +16,7 @@ from typing import Any
 import click
 import cv2
 
-from headpose.cli.options import COUNT, command, runtime_options
+from headpose.cli.options import COUNT, command, runtime_options, video_options, video_settings
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError
 
@@ -128,6 +128,7 @@ def _show_window(frame: Any) -> bool:
 @click.option("--frames", type=COUNT, help="stop after N frames (default: until q / the end)")
 @click.option("--cube", is_flag=True, help="draw a 3D cube instead of the axes")
 @click.option("--no-smoothing", is_flag=True, help="raw angles, no One Euro filter")
+@video_options
 def cli(**options: Any) -> int:
     """Live head pose from a camera or a video file (q or Esc quits the window)."""
     args = SimpleNamespace(**options)
@@ -142,6 +143,7 @@ def cli(**options: Any) -> int:
             detector=args.detector,
             providers=args.providers,
             threads=args.threads,
+            video=video_settings(args),
         )
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:

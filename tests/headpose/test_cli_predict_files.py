@@ -245,3 +245,31 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
     long.step()
     long.close()
     assert "1/50" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "want"),
+    [([], {}), (["--no-roi"], {"roi": False}), (["--redetect-every", "3"], {"redetect_every": 3})],
+)
+def test_video_mode_flags_reach_the_estimator(
+    flags: list[str], want: dict, tiny_video: Path, tiny_model: Path, monkeypatch, capsys
+) -> None:
+    from headpose.estimator import Estimator
+    from headpose.tracking import VideoOptions
+
+    made: list[VideoOptions] = []
+    original = Estimator.__init__
+
+    def spy(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        made.append(self.video)
+
+    monkeypatch.setattr(Estimator, "__init__", spy)
+    code = main([str(tiny_video), "--model", str(tiny_model), "--json", "-q", *flags])
+    assert code == 0 and capsys.readouterr().out.strip()
+    assert made == [VideoOptions(**want)]
+
+
+def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, capsys) -> None:
+    assert main([str(tiny_video), "--model", str(tiny_model), "--redetect-every", "0"]) == 2
+    assert "--redetect-every" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from headpose.metadata import Bins
-from headpose.training.losses import pose_loss, regression_loss, ssl_loss
+from headpose.training.losses import IGNORE, pose_loss, regression_loss, ssl_loss
 
 # 4 bins of 10 degrees over [-20, 20): centres -15, -5, 5, 15
 BINS = Bins(width=10.0, count=4, low=-20.0)
@@ -117,6 +117,19 @@ def test_ssl_loss_by_hand() -> None:
     assert out["total"].item() == pytest.approx(50 * expected_sum, abs=1e-4)
     out["total"].backward()
     assert puzzle.grad.abs().sum() > 0
+
+
+def test_ssl_loss_skips_samples_without_ssl_target() -> None:
+    # sample 1 was left clean (ssl.share < 1): its labels are IGNORE and its logits do not count
+    logits = torch.zeros(2, 2, 2)
+    logits[1] = 9.0 * torch.tensor([[1.0, -1.0], [1.0, -1.0]])  # would cost a lot if counted
+    logits.requires_grad_(True)
+    out = ssl_loss({"puzzle": logits}, {"puzzle": torch.tensor([[0, 1], [IGNORE, IGNORE]])})
+    assert out["puzzle"].item() == pytest.approx(2 * math.log(2), abs=1e-6)  # mean over 1 sample
+    out["total"].backward()
+    assert logits.grad[1].abs().sum() == 0 and logits.grad[0].abs().sum() > 0
+    none = ssl_loss({"puzzle": logits}, {"puzzle": torch.full((2, 2), IGNORE)})
+    assert none["total"].item() == 0.0  # a batch with no puzzled image: zero, not NaN
 
 
 def test_ssl_loss_branch_mismatch_is_an_error() -> None:

@@ -74,12 +74,15 @@ class MethodSamples(Dataset):
         self.index = torch.tensor(method.angle_index)
         # per-sample, per-angle loss weights (N, 3) [yaw, pitch, roll]; None: every label weighs 1
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
-        if self.weights is not None and self.weights.shape != (len(base), 3):
-            raise ValueError(f"weights: expected shape ({len(base)}, 3), got {self.weights.shape}")
+        rows = getattr(base, "source_len", len(base))
+        if self.weights is not None and self.weights.shape != (rows, 3):
+            raise ValueError(f"weights: expected shape ({rows}, 3), got {self.weights.shape}")
 
     def set_epoch(self, epoch: int) -> None:
         if not self.fixed:
             self.epoch = int(epoch)
+            if hasattr(self.base, "set_epoch"):  # e.g. pseudo-labels resampled every epoch
+                self.base.set_epoch(self.epoch)
 
     def __len__(self) -> int:
         return len(self.base)
@@ -99,7 +102,8 @@ class MethodSamples(Dataset):
                 image, labels = self.method.prepare(image, gen)
             target = torch.as_tensor(np.asarray(target, dtype=np.float32))[self.index]
             if self.weights is not None:
-                sample["weight"] = torch.from_numpy(self.weights[i])[self.index]
+                row = self.base.source_index(i) if hasattr(self.base, "source_index") else i
+                sample["weight"] = torch.from_numpy(self.weights[row])[self.index]
             return {"image": image, "target": target, "ssl": labels, **sample}
 
         try:
@@ -208,21 +212,88 @@ def data_root(cfg: Config, value: str, key: str) -> Path:
     return path
 
 
+class EpochSubset:
+    """``count`` rows of ``view``, drawn anew (without replacement) every epoch from ``seed`` and
+    the epoch number, so a large pseudo-labelled set adds a fixed share to each epoch while all of
+    it is seen over the run. Resumes exactly: the rows depend only on (seed, epoch)."""
+
+    def __init__(self, view: Any, count: int, seed: int) -> None:
+        if count < 1:
+            raise ValueError(f"EpochSubset: expected count >= 1, got {count}")
+        self.view = view
+        self.count = min(int(count), len(view))
+        self.seed = int(seed)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        rng = np.random.default_rng([self.seed, int(epoch)])
+        self.rows = np.sort(rng.permutation(len(self.view))[: self.count])
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def source_len(self) -> int:
+        return len(self.view)
+
+    def source_index(self, index: int) -> int:
+        """The row of ``view`` that ``index`` reads this epoch."""
+        return int(self.rows[index])
+
+    def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.view.load(self.source_index(index), train)
+
+    @property
+    def records(self) -> list[Any]:
+        records = self.view.records
+        return [records[r] for r in self.rows]
+
+    def targets(self) -> np.ndarray:
+        return self.view.targets()[self.rows]
+
+
 class ConcatView:
-    """Several dataset views as one: ``load(i)``, ``records``, ``targets()`` and ``len``."""
+    """Several dataset views as one: ``load(i)``, ``records``, ``targets()`` and ``len``.
+
+    Views with ``set_epoch`` (an :class:`EpochSubset`) are told the epoch; ``source_index(i)``
+    is the row of ``i`` in the concatenation of the views' full sources (for per-row weights).
+    """
 
     def __init__(self, views: list[Any]) -> None:
         self.views = list(views)
         self.offsets = np.cumsum([0] + [len(v) for v in self.views])
+        self.source_offsets = np.cumsum(
+            [0] + [getattr(v, "source_len", len(v)) for v in self.views]
+        )
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def source_len(self) -> int:
+        return int(self.source_offsets[-1])
+
+    def set_epoch(self, epoch: int) -> None:
+        for view in {id(v): v for v in self.views}.values():
+            if hasattr(view, "set_epoch"):
+                view.set_epoch(epoch)
+
+    def _locate(self, index: int) -> tuple[int, int]:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range 0..{len(self) - 1}")
         k = int(np.searchsorted(self.offsets, index, side="right")) - 1
-        return self.views[k].load(index - int(self.offsets[k]), train)
+        return k, index - int(self.offsets[k])
+
+    def source_index(self, index: int) -> int:
+        k, j = self._locate(index)
+        view = self.views[k]
+        return int(self.source_offsets[k]) + (
+            view.source_index(j) if hasattr(view, "source_index") else j
+        )
+
+    def load(self, index: int, train: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        k, j = self._locate(index)
+        return self.views[k].load(j, train)
 
     @property
     def records(self) -> list[Any]:
@@ -274,9 +345,11 @@ def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | N
     )
     n = len(pseudo) if not s.max_images else min(s.max_images, len(pseudo))
     pseudo_view = pseudo.view(list(range(n)), train=True)
+    weights = pseudo_label_weights(pseudo_view.records, s.weight, s.spread_ref)
+    if s.per_epoch:
+        pseudo_view = EpochSubset(pseudo_view, s.per_epoch, cfg.runtime.seed + 7919)
     views = [train_view] * s.labelled_repeat + [pseudo_view]
     labelled = np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)
-    weights = pseudo_label_weights(pseudo_view.records, s.weight, s.spread_ref)
     return ConcatView(views), np.concatenate([labelled, weights])
 
 

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from headpose.metadata import Bins
 from headpose.training.config import ANGLES, Config
-from headpose.training.losses import pose_loss, regression_loss, ssl_loss
+from headpose.training.losses import IGNORE, pose_loss, regression_loss, ssl_loss
 
 
 @dataclass
@@ -45,6 +45,8 @@ class Method:
     reduction: str = "mean"  # pose loss over angles: mean | sum (the paper's)
     ssl_weight: float = 50.0
     separate_input: bool = False  # hmtl: pose on the clean image, SSL on a transformed copy
+    ssl_share: float = 1.0  # probability that a training image gets the SSL transform
+    ssl_warmup_epochs: float = 0.0  # the SSL weight ramps from 0 over this many epochs
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -68,8 +70,18 @@ class Method:
         """The network input for one training image ``(C, H, W)`` and its SSL labels."""
         if self.task is None:
             return image, {}
+        if self.ssl_share < 1.0 and float(torch.rand(1, generator=generator)) >= self.ssl_share:
+            # left clean: no SSL target (ssl_loss skips IGNORE labels)
+            heads = self.task.heads if self.uses_ssl_loss else {}
+            return image, {k: torch.full((int(h),), IGNORE) for k, (h, _c) in heads.items()}
         image, labels = self.task(image, generator)
         return image, (dict(labels) if self.uses_ssl_loss else {})
+
+    def ssl_scale(self, epochs_done: float) -> float:
+        """The SSL weight's warm-up factor after ``epochs_done`` (fractional) epochs: 0 -> 1."""
+        if self.ssl_warmup_epochs <= 0:
+            return 1.0
+        return min(1.0, max(0.0, epochs_done / self.ssl_warmup_epochs))
 
     def forward(self, net: Any, images: Tensor, ssl_images: Tensor | None = None) -> dict[str, Any]:
         """Network outputs of a batch: ``net(images)``, or with ``ssl_images`` (separate input)
@@ -86,12 +98,14 @@ class Method:
         target: Tensor | None,
         ssl_labels: Mapping[str, Tensor],
         weight: Tensor | None = None,
+        ssl_scale: float = 1.0,
     ) -> dict[str, Tensor]:
         """All loss parts of one batch; ``"loss"`` is what is optimised.
 
         ``outputs``: PoseNet output; ``target``: ``(N, A)`` degrees in the model's angle order
         (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``;
-        ``weight``: ``(N, A)`` per-label weights of the pose loss (pseudo-labels), or None.
+        ``weight``: ``(N, A)`` per-label weights of the pose loss (pseudo-labels), or None;
+        ``ssl_scale``: multiplies the SSL weight (:meth:`ssl_scale`, the warm-up).
         """
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
@@ -115,7 +129,7 @@ class Method:
             parts.update({f"pose/{k}": v for k, v in pose.items()})
             total = pose["total"]
         if self.uses_ssl_loss:
-            ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight)
+            ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight * ssl_scale)
             parts.update({f"ssl/{k}": v for k, v in ssl.items()})
             total = ssl["total"] if total is None else total + ssl["total"]
         assert total is not None
@@ -147,6 +161,8 @@ def build_method(cfg: Config) -> Method:
         reduction=cfg.loss.reduction,
         ssl_weight=cfg.ssl.weight if spec.ssl_weight is None else spec.ssl_weight,
         separate_input=spec.separate_input and cfg.ssl.input == "separate",
+        ssl_share=cfg.ssl.share,
+        ssl_warmup_epochs=cfg.ssl.warmup_epochs,
     )
 
 

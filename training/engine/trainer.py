@@ -389,7 +389,8 @@ class Trainer:
         with self._autocast():
             outputs = self.method.forward(self.net, images, ssl_images)
         # float32, outside autocast
-        parts = self.method.losses(outputs, target, labels, weight=weight)
+        scale = self.method.ssl_scale(self.epoch + self.step_in_epoch / self.steps_per_epoch)
+        parts = self.method.losses(outputs, target, labels, weight=weight, ssl_scale=scale)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["loss"]).backward()
         self.scaler.step(self.optimizer)

@@ -114,3 +114,37 @@ def test_ssl_pretrain_then_initialise_sl(tmp_path: Path, shared_dir: Path, crops
     meta = load_checkpoint(sl / "last.pt")["metadata"]
     assert "UTKFace" in meta["license"] and "initialised from" in meta["train_data"]
     assert "initialised from ssl-pretrain" in meta["method"]
+
+
+def test_ssl_share_leaves_images_clean_without_ssl_labels(crops_dir: Path, tmp_path: Path) -> None:
+    from headpose.training.engine.methods import build_method
+    from headpose.training.losses import IGNORE
+
+    cfg = tiny(tmp_path, crops_dir, "method=hmtl", "ssl.share=0.5")
+    method = build_method(cfg)
+    image = torch.rand(3, 48, 48)
+    gen = torch.Generator().manual_seed(0)
+    clean = 0
+    for _ in range(200):
+        out, labels = method.prepare(image, gen)
+        if torch.equal(out, image):
+            clean += 1
+            assert torch.all(labels["puzzle"] == IGNORE) and labels["puzzle"].shape == (9,)
+        else:
+            assert torch.all(labels["puzzle"] >= 0)
+    assert 70 <= clean <= 130  # about half
+
+
+def test_ssl_warmup_ramps_the_ssl_weight(crops_dir: Path, tmp_path: Path) -> None:
+    from headpose.training.engine.methods import build_method
+
+    method = build_method(tiny(tmp_path, crops_dir, "method=hmtl", "ssl.warmup_epochs=2"))
+    assert [method.ssl_scale(e) for e in (0, 0.5, 1, 2, 5)] == [0, 0.25, 0.5, 1, 1]
+    out = tmp_path / "run"
+    train(tiny(out, crops_dir, "method=hmtl", "ssl.warmup_epochs=2", "optim.epochs=1"))
+    rows = [r for r in read_rows(out / "log.csv") if r["kind"] == "step"]
+    # first step: scale 0 -> the logged SSL total is 0 while its unweighted sum is not
+    assert float(rows[0]["train/ssl/total"]) == 0.0 and float(rows[0]["train/ssl/sum"]) > 0
+    assert float(rows[1]["train/ssl/total"]) == pytest.approx(
+        50 * 0.25 * float(rows[1]["train/ssl/sum"]), rel=1e-4
+    )

@@ -77,3 +77,31 @@ def test_semi_run_trains(tmp_path: Path, crops_dir: Path, pseudo_csv: Path) -> N
 def test_semi_needs_a_pose_method(tmp_path: Path, crops_dir: Path, pseudo_csv: Path) -> None:
     with pytest.raises(ConfigError, match="semi.pseudo_labels"):
         _cfg(tmp_path, crops_dir, pseudo_csv, "method=ssl-pretrain", "data.kind=unlabeled")
+
+
+def test_per_epoch_draws_pseudo_rows_anew_each_epoch_with_their_weights(
+    tmp_path: Path, crops_dir: Path, pseudo_csv: Path
+) -> None:
+    cfg = _cfg(tmp_path, crops_dir, pseudo_csv, "semi.spread_ref=10", "semi.per_epoch=2")
+    data = build_run_data(cfg, build_method(cfg))
+    assert len(data.train) == 6 * 2 + 2
+    base = data.train.base
+    drawn = []
+    for epoch in range(6):
+        data.train.set_epoch(epoch)
+        rows = [base.source_index(12 + k) - 12 for k in range(2)]
+        assert len(set(rows)) == 2 and all(0 <= r < 4 for r in rows)
+        for k, r in enumerate(rows):  # the weight follows the drawn row (spread 5 or 30)
+            want = 1 / (1 + 0.25) if r % 2 == 0 else 1 / (1 + 9.0)
+            assert torch.allclose(data.train[12 + k]["weight"], torch.full((3,), want))
+        drawn.append(tuple(rows))
+    assert len(set(drawn)) > 1  # resampled, not a fixed subset
+    again = build_run_data(cfg, build_method(cfg))  # same (seed, epoch) -> same rows: exact resume
+    again.train.set_epoch(5)
+    assert tuple(again.train.base.source_index(12 + k) - 12 for k in range(2)) == drawn[5]
+
+
+def test_per_epoch_run_trains(tmp_path: Path, crops_dir: Path, pseudo_csv: Path) -> None:
+    torch.set_num_threads(1)
+    row = train(_cfg(tmp_path, crops_dir, pseudo_csv, "semi.per_epoch=2", "optim.epochs=2"))
+    assert row["step"] == 2 * (14 // 4) and np.isfinite(row["train/loss"])
