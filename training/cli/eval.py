@@ -63,7 +63,9 @@ def labelled_kinds() -> list[str]:
 @click.option("--config", help="training config (with --split): evaluate its held-out split")
 @overrides_argument("config overrides (with --config or --checkpoint and --split)")
 @click.option(
-    "--split", type=click.Choice(["val"]), help="evaluate the validation split of --config"
+    "--split",
+    type=click.Choice(["val", "tune"]),
+    help="evaluate the validation (or tuning: data.split.tune_fraction) split of --config",
 )
 @click.option("--batch-size", type=COUNT, default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="torch device for checkpoints")
@@ -115,7 +117,11 @@ def run(args: SimpleNamespace) -> int:
             validate,
         )
         from headpose.training.engine.checkpoint import load_checkpoint
-        from headpose.training.engine.data_setup import data_root, open_dataset, split_train_val
+        from headpose.training.engine.data_setup import (
+            data_root,
+            open_dataset,
+            split_train_tune_val,
+        )
 
         if args.config:
             cfg = load_config(args.config, args.overrides)
@@ -133,8 +139,14 @@ def run(args: SimpleNamespace) -> int:
         if args.model is None and args.checkpoint is None:
             args.checkpoint = str(Path(expand_path(cfg.runtime.out_dir, cfg)) / "best.pt")
         full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-        train_idx, val_idx = split_train_val(cfg, full)
-        if cfg.data.val_root:
+        train_idx, tune_idx, val_idx = split_train_tune_val(cfg, full)
+        if args.split == "tune":
+            if not tune_idx:
+                return _usage_error(
+                    f"config '{cfg.name}' has no tuning split (data.split.tune_fraction is 0)"
+                )
+            dataset = full.view(tune_idx)
+        elif cfg.data.val_root:
             dataset = open_dataset(
                 cfg,
                 cfg.data.val_kind or cfg.data.kind,
@@ -147,7 +159,8 @@ def run(args: SimpleNamespace) -> int:
         else:
             dataset = full.view(val_idx)
         train_targets = full.view(train_idx).targets()
-        source = f"{cfg.name} validation split ({len(dataset)} images)"
+        part = "tuning" if args.split == "tune" else "validation"
+        source = f"{cfg.name} {part} split ({len(dataset)} images)"
     else:
         if args.overrides:
             return _usage_error(

@@ -146,6 +146,21 @@ def test_eval_json_keys_and_split_baseline(
     logged = load_checkpoint(trained / "best.pt")["history"][-1]
     assert split["yaw"] == pytest.approx(logged["val/mae_yaw"], abs=1e-3)
 
+    # the tuning split: the images split_images(cfg, "tune") names, none of them in validation
+    from headpose.training.config import apply_overrides, config_from_dict
+    from headpose.training.engine.data_setup import split_images
+
+    base = ["--checkpoint", str(trained / "best.pt"), "--json", f"data.root={crops_dir}"]
+    assert eval_cli.main([*base, "--split", "tune", "data.split.tune_fraction=0.1"]) == 0
+    tune = json.loads(capsys.readouterr().out)
+    cfg = config_from_dict(load_checkpoint(trained / "best.pt")["config"], "trained")
+    apply_overrides(cfg, [f"data.root={crops_dir}", "data.split.tune_fraction=0.1"])
+    tune_files, _ = split_images(cfg, "tune")
+    assert tune["n"] == len(tune_files) > 0
+    assert not set(tune_files) & set(split_images(cfg, "val")[0])
+    assert eval_cli.main([*base, "--split", "tune"]) == 2  # the run had no tuning split
+    assert "no tuning split" in capsys.readouterr().err
+
 
 def test_train_refuses_to_overwrite_a_run(
     trained: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str]
