@@ -2,7 +2,8 @@
 
     python bench/accuracy.py --config default/hmtl_lite0_128 [--model M.onnx] [--out FILE.md]
 
-Images: the validation split of ``--config`` (the images its training never saw), read from the
+Images: the validation split of ``--config`` (the images its training never saw; ``--split tune``:
+its tuning split, for choices that must not look at validation), read from the
 original AFLW2000 crops in ``../shared``. Each method is measured
 
 * (a) on the given crops: the whole loose crop is the model input, resized;
@@ -87,10 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="default/hmtl_lite0_128", help="training config")
     parser.add_argument("--model", default=str(REPO / "headpose/models/headpose_default.onnx"))
     parser.add_argument("--out", default=str(REPO / "bench/results/accuracy.md"))
-    parser.add_argument("--limit", type=int, default=0, help="first N validation images only")
+    parser.add_argument("--limit", type=int, default=0, help="first N images only")
+    parser.add_argument(
+        "--split",
+        choices=("val", "tune"),
+        default="val",
+        help="the config's validation split (reported) or its tuning split (for choosing)",
+    )
     args = parser.parse_args(argv)
 
-    paths, target = split_images(load_config(args.config), "val")
+    paths, target = split_images(load_config(args.config), args.split)
     if args.limit:
         paths, target = paths[: args.limit], target[: args.limit]
     val = paths
@@ -120,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         "# Accuracy and speed, side by side",
         "",
         f"Command: `python bench/accuracy.py --config {args.config}"
+        + (f" --split {args.split}" if args.split != "val" else "")
         + (f" --limit {args.limit}" if args.limit else "")
         + "`  ",
         f"Run: {dt.datetime.now().isoformat(timespec='minutes')}, {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}.  ",
-        f"Images: validation split of `{args.config}` ({len(val)} AFLW2000 crops from ../shared, "
+        f"Images: {'tuning' if args.split == 'tune' else 'validation'} split of `{args.config}` ({len(val)} AFLW2000 crops from ../shared, "
         f"never trained on; {int(np.isnan(target[:, 1]).sum())} of them have yaw only). "
         f"The detector found a face in {len(found)} of {len(val)}; (b) uses those.",
         "",
