@@ -335,10 +335,12 @@ def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -
 
 
 def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | None]:
-    """The training view with ``cfg.semi``'s pseudo-labelled rows added, and the loss weights
-    (None when semi-supervision is off)."""
+    """The training view (repeated ``semi.labelled_repeat`` times) with ``cfg.semi``'s
+    pseudo-labelled rows added, and the loss weights (None when semi-supervision is off)."""
     s = cfg.semi
     if not s.pseudo_labels:
+        if s.labelled_repeat > 1:
+            return ConcatView([train_view] * s.labelled_repeat), None
         return train_view, None
     pseudo = open_dataset(
         cfg, "csv", data_root(cfg, s.pseudo_labels, "semi.pseudo_labels"), options={}

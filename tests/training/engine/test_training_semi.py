@@ -105,3 +105,13 @@ def test_per_epoch_run_trains(tmp_path: Path, crops_dir: Path, pseudo_csv: Path)
     torch.set_num_threads(1)
     row = train(_cfg(tmp_path, crops_dir, pseudo_csv, "semi.per_epoch=2", "optim.epochs=2"))
     assert row["step"] == 2 * (14 // 4) and np.isfinite(row["train/loss"])
+
+
+def test_labelled_repeat_without_pseudo_labels(tmp_path: Path, crops_dir: Path) -> None:
+    """The labelled-only control at the same compute: each labelled image several times."""
+    cfg = _cfg(
+        tmp_path, crops_dir, Path("unused.csv"), "semi.pseudo_labels=", "semi.labelled_repeat=3"
+    )
+    data = build_run_data(cfg, build_method(cfg))
+    assert len(data.train) == 6 * 3 and data.train.weights is None
+    assert "weight" not in data.train[0]
