@@ -28,6 +28,7 @@ from headpose.detectors._common import (
 )
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
+from headpose.preprocess import area_downscale
 
 BLAZEFACE_FILE = "blazeface_short_range.onnx"
 INPUT_SIZE = 128
@@ -108,8 +109,10 @@ class BlazeFaceDetector(Detector):
         h, w = image.shape[:2]
         scale = INPUT_SIZE / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-        small = cv2.resize(image, (nw, nh), interpolation=interp)
+        if scale < 1.0:
+            small = area_downscale(image, (nh, nw))
+        else:
+            small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
         pad_x, pad_y = (INPUT_SIZE - nw) // 2, (INPUT_SIZE - nh) // 2
         canvas = np.zeros((INPUT_SIZE, INPUT_SIZE, 3), np.float32)  # 0 = mid-grey after scaling
         canvas[pad_y : pad_y + nh, pad_x : pad_x + nw] = small[:, :, ::-1] / 127.5 - 1.0

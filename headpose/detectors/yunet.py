@@ -23,6 +23,7 @@ import numpy as np
 from headpose.detectors._common import as_bgr, clipped_detections, model_file, nms, too_small
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
+from headpose.preprocess import area_downscale
 
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
 STRIDES = (8, 16, 32)
@@ -43,7 +44,7 @@ def _resize_for_model(image: np.ndarray, max_side: int) -> tuple[np.ndarray, flo
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image = area_downscale(image, (size[1], size[0]))
     return image, scale
 
 
