@@ -48,7 +48,11 @@ class VideoOptions:
     than this fraction of the pixels of the whole frame (large faces), the whole frame is searched
     instead; so is a frame that the detector sees with fewer than ``min_frame_area`` pixels
     (default 320 x 240: a search of such a frame costs little, and an ROI would save little).
-    Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
+    ``roi_face_px`` > 0: an ROI whose face would be larger than this many detector pixels is
+    shrunk further, so that it is about that size (a large face costs the detector as much as a
+    small one; its box is then less exact: 0 keeps the frame's scale, the default, because on
+    ``webcam_roll_nod.mp4`` 96 px saved 1-2 ms a frame but doubled the |track - predict| angle
+    difference, to about 1 degree). Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
     roi: bool = True
@@ -56,6 +60,7 @@ class VideoOptions:
     roi_scale: float = 1.5
     max_roi_area: float = 0.5
     min_frame_area: int = 320 * 240
+    roi_face_px: float = 0.0
 
     def __post_init__(self) -> None:
         if int(self.redetect_every) < 1:
@@ -65,6 +70,10 @@ class VideoOptions:
         if not (math.isfinite(self.roi_scale) and self.roi_scale >= 1.0):
             raise InvalidInputError(
                 f"video roi_scale: expected a number >= 1, got {self.roi_scale}"
+            )
+        if not (math.isfinite(self.roi_face_px) and self.roi_face_px >= 0.0):
+            raise InvalidInputError(
+                f"video roi_face_px: expected a number >= 0, got {self.roi_face_px}"
             )
         if not (0.0 < self.max_roi_area <= 1.0):
             raise InvalidInputError(
@@ -172,6 +181,10 @@ class VideoTracker:
         self._boxes = found[0]
         return found
 
+    def _roi_scale(self, box: np.ndarray, scale: float) -> float:
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        return _roi_face_scale(side, scale, self.options.roi_face_px)
+
     def _detect_rois(
         self, img: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
@@ -188,10 +201,11 @@ class VideoTracker:
             return None  # searching the ROIs would cost about as much as the whole frame
         boxes, scores, points = [], [], []
         with_points = True
-        # the frame as the detector sees it whole: each ROI is on its stride grid
-        shrunk = (max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else (h, w)
         for box, roi_box in zip(self._boxes, rois, strict=True):
-            roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, scale, shrunk), scale)
+            s = self._roi_scale(box, scale)
+            # the frame as the detector sees it at scale s: the ROI is on its stride grid
+            shrunk = (max(1, round(h * s)), max(1, round(w * s))) if s < 1 else (h, w)
+            roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, s, shrunk), s)
             if roi.shape[0] < 2 or roi.shape[1] < 2:
                 return None  # nothing left of the ROI inside the frame
             self.roi_detections += 1
@@ -221,6 +235,14 @@ class VideoTracker:
             return None
         keep = keep[kept]
         return clipped, all_scores[keep], None if all_points is None else all_points[keep]
+
+
+def _roi_face_scale(side: float, scale: float, face_px: float) -> float:
+    """The detector scale for an ROI around a face ``side`` frame pixels long: the frame's
+    ``scale``, or smaller so that the face is ``face_px`` detector pixels (``face_px`` 0: off)."""
+    if face_px <= 0 or side * scale <= face_px:
+        return scale
+    return face_px / side
 
 
 # ROIs cut from the frame as the detector sees it start on this grid (the coarsest stride of

@@ -212,3 +212,28 @@ def test_small_frames_are_searched_whole(
     stream = est.video_tracker()
     assert [len(stream.process(f)) for f in frames] == [1] * 4
     assert stream.full_detections == 4 and stream.roi_detections == 0
+
+
+def test_roi_face_px_shrinks_large_faces_rois_and_keeps_the_face(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    frames = list(walk(faces, 6))
+    shapes = {}
+    boxes = {}
+    for px in (0.0, 48.0):
+        det = CountingDetector(yunet)
+        est = Estimator(tiny_model, detector=det, threads=1, video={"roi_face_px": px})
+        stream = est.video_tracker(smooth=False)
+        out = [stream.process(f) for f in frames]
+        assert [len(f) for f in out] == [1] * 6 and stream.roi_detections == 5
+        shapes[px] = [s for s in det.shapes if s != (480, 640)]
+        boxes[px] = np.array([f[0].box for f in out])
+    # the face is ~100 px: at 48 px its ROI is about half as wide for the detector
+    assert max(max(s) for s in shapes[48.0]) < 0.75 * min(max(s) for s in shapes[0.0])
+    ious = box_iou(boxes[48.0], boxes[0.0]).diagonal()
+    assert ious.min() > 0.7  # the same face, a less exact box
+
+
+def test_roi_face_px_is_checked() -> None:
+    with pytest.raises(InvalidInputError, match="roi_face_px"):
+        VideoOptions(roi_face_px=-1.0)
