@@ -16,13 +16,7 @@ from headpose.training.data.registry import available_datasets
 from headpose.training.engine.methods import build_method
 from headpose.training.ssl import build_task
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", list(plugins.METHODS))

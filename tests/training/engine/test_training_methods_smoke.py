@@ -12,7 +12,7 @@ from headpose.training.config import load_config
 from headpose.training.engine.checkpoint import load_checkpoint
 from headpose.training.engine.trainer import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 
 def tiny(out_dir: Path, root: Path, *extra: str, base: str = "cpu/sl_resnet18_128"):
@@ -39,14 +39,6 @@ def tiny(out_dir: Path, root: Path, *extra: str, base: str = "cpu/sl_resnet18_12
 def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(
