@@ -37,7 +37,13 @@ from headpose.tracking import (
     open_video,
 )
 
-DEFAULT_MODEL = "headpose_default.onnx"
+#: Pose models shipped in the package, by name (``Estimator(model=NAME)``, ``--model NAME``);
+#: the model card in the README has their accuracy and speed.
+BUNDLED_MODELS: dict[str, str] = {
+    "default": "headpose_default.onnx",  # 2 networks x mirror (4 passes): the most accurate
+    "fast": "headpose_fast.onnx",  # 1 network, 1 pass at 112 px: ~4x faster, less accurate
+}
+DEFAULT_MODEL = BUNDLED_MODELS["default"]
 # Smaller images cannot hold a detectable face: the detector is not run, predict returns [].
 MIN_DETECT_SIDE = 8
 # predict_crops runs long lists in chunks of this many crops: large batches thrash the CPU caches
@@ -162,13 +168,39 @@ def make_face(
     )
 
 
-def default_model_path() -> Path:
-    """Path of the model shipped in the package (``headpose/models/headpose_default.onnx``)."""
-    path = Path(str(resources.files("headpose.models").joinpath(DEFAULT_MODEL)))
+def bundled_model_path(name: str = "default") -> Path:
+    """Path of the pose model shipped in the package under ``name`` (see :data:`BUNDLED_MODELS`)."""
+    if name not in BUNDLED_MODELS:
+        raise InvalidInputError(
+            f"model: {name!r} is not a shipped model; expected one of {sorted(BUNDLED_MODELS)} "
+            "or the path of an exported headpose .onnx"
+        )
+    path = Path(str(resources.files("headpose.models").joinpath(BUNDLED_MODELS[name])))
     if not path.is_file():
         raise InvalidModelError(
-            f"{path}: the default pose model is not in this installation; pass "
+            f"{path}: the shipped pose model {name!r} is not in this installation; pass "
             "model='path/to/model.onnx' (an exported headpose model, see headpose-export)"
+        )
+    return path
+
+
+def default_model_path() -> Path:
+    """Path of the model shipped in the package (``headpose/models/headpose_default.onnx``)."""
+    return bundled_model_path("default")
+
+
+def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
+    """``None`` -> the default model; a name in :data:`BUNDLED_MODELS` -> that shipped model;
+    anything else -> a path (checked when the model loads)."""
+    if model is None:
+        return default_model_path()
+    if isinstance(model, str) and model in BUNDLED_MODELS:
+        return bundled_model_path(model)
+    path = Path(model)
+    if not path.suffix and not path.exists():
+        raise InvalidInputError(
+            f"model: {str(model)!r} is neither a file nor a shipped model name; expected one of "
+            f"{sorted(BUNDLED_MODELS)} or the path of an exported headpose .onnx"
         )
     return path
 
@@ -195,7 +227,8 @@ def resolve_detector(detector: Any, options: dict[str, Any] | None = None) -> An
 class Estimator:
     """Head pose of every face in an image.
 
-    ``model``: ``None`` (the model shipped in the package), a path to an exported headpose
+    ``model``: ``None`` or ``"default"`` (the most accurate shipped model), ``"fast"`` (the
+    shipped one-pass model, see :data:`BUNDLED_MODELS`), a path to an exported headpose
     ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. ``detector``: ``"auto"`` (the best
     detector shipped), a registry name (see ``headpose.detectors.available()``), an object with
     ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
@@ -237,8 +270,7 @@ class Estimator:
         if isinstance(model, PoseModel):
             self.model = model
         else:
-            path = default_model_path() if model is None else Path(model)
-            self.model = PoseModel(path, providers=providers, threads=threads)
+            self.model = PoseModel(resolve_model_path(model), providers=providers, threads=threads)
         options = dict(detector_options or {})
         if threads is not None and isinstance(detector, str) and detector.lower() != "none":
             from headpose.detectors import accepts_option

@@ -88,6 +88,28 @@ class LiveChoice(click.ParamType):  # type: ignore[type-arg]
         return "[" + "|".join(self.names()) + "]"
 
 
+class ModelName(click.ParamType):  # type: ignore[type-arg]
+    """A shipped pose model's name (:data:`headpose.estimator.BUNDLED_MODELS`) or an existing
+    model file."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str | Path:
+        from headpose.estimator import BUNDLED_MODELS
+
+        if isinstance(value, str) and value in BUNDLED_MODELS:
+            return value
+        if isinstance(value, str) and not Path(value).suffix and not Path(value).exists():
+            self.fail(
+                f"{value!r} is neither a file nor a shipped model "
+                f"({', '.join(sorted(BUNDLED_MODELS))})",
+                param,
+                ctx,
+            )
+        path: Path = EXISTING_FILE.convert(value, param, ctx)
+        return path
+
+
 class DetectorName(click.ParamType):  # type: ignore[type-arg]
     """A face detector name from :func:`headpose.detectors.registered` (read when the value is
     checked, so detectors registered by a plug-in count), ``auto``, or ``none`` when
@@ -131,8 +153,9 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
             [
                 click.option(
                     "--model",
-                    type=EXISTING_FILE,
-                    help="exported headpose .onnx (default: the shipped model)",
+                    type=ModelName(),
+                    help="a shipped model (default, fast) or an exported headpose .onnx "
+                    "(default: default)",
                 ),
                 click.option(
                     "--detector",

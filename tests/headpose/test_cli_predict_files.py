@@ -273,3 +273,16 @@ def test_video_mode_flags_reach_the_estimator(
 def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, capsys) -> None:
     assert main([str(tiny_video), "--model", str(tiny_model), "--redetect-every", "0"]) == 2
     assert "--redetect-every" in capsys.readouterr().err
+
+
+def test_shipped_model_by_name(pose_photos: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "fast.jsonl"
+    assert main([str(pose_photos[0]), "--model", "fast", "--output", str(out), "-q"]) == 0
+    (record,) = _records(out)
+    assert record["file"] == str(pose_photos[0]) and abs(record["yaw"]) < 90
+
+
+def test_unknown_model_name_exits_2(folder: Path, capsys) -> None:
+    assert main([str(folder), "--detector", "none", "--model", "fastest"]) == 2
+    err = capsys.readouterr().err
+    assert "'fastest' is neither a file nor a shipped model (default, fast)" in err

@@ -24,13 +24,13 @@ def test_notice_lists_each_shipped_model_with_its_sha256() -> None:
         assert listed[name] == digest, f"NOTICE.md has a stale sha256 for {name}"
 
 
-def test_default_model_metadata_states_its_licence_and_recipe() -> None:
+@pytest.mark.parametrize("name", ["default", "fast"])
+def test_shipped_pose_model_metadata_states_its_licence_and_recipe(name: str) -> None:
+    from headpose.estimator import BUNDLED_MODELS
     from headpose.pose_model import PoseModel
 
-    path = MODELS / "headpose_default.onnx"
-    if not path.exists():
-        pytest.skip("the default model is not built yet")
+    path = MODELS / BUNDLED_MODELS[name]
     meta = PoseModel(path).meta
     assert "non-commercial" in meta.license
     assert meta.angles == ("yaw", "pitch", "roll")
-    assert path.stat().st_size <= 50e6  # the issue's size limit for a shipped model
+    assert path.stat().st_size <= 25e6  # issue 8's size limit for a shipped model

@@ -1,5 +1,5 @@
-"""End-to-end with the model shipped in the package (skips until it is built): Estimator()
-on the pose photos gets the sign of each pose right."""
+"""End-to-end with the models shipped in the package: Estimator() and Estimator(model="fast") on
+the pose photos get the sign of each pose right; a model name is resolved or named in the error."""
 
 from __future__ import annotations
 
@@ -15,7 +15,18 @@ def _direction(path: Path) -> str:
     return re.sub(r"\d+$", "", path.stem.split("_")[1])  # pose_right1.jpg -> "right"
 
 
-def test_pose_photo_signs(shipped_estimator, pose_photos: list[Path]) -> None:
+@pytest.fixture(scope="module")
+def fast_estimator():
+    from headpose.estimator import Estimator
+
+    return Estimator(model="fast")
+
+
+@pytest.mark.parametrize("which", ["shipped_estimator", "fast_estimator"])
+def test_pose_photo_signs(
+    which: str, request: pytest.FixtureRequest, pose_photos: list[Path]
+) -> None:
+    shipped_estimator = request.getfixturevalue(which)
     checks = {
         "left": lambda f: f.yaw < -5,  # pose_left faces the image's right: negative yaw
         "right": lambda f: f.yaw > 5,
@@ -32,6 +43,29 @@ def test_pose_photo_signs(shipped_estimator, pose_photos: list[Path]) -> None:
 def test_missing_default_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from headpose import estimator
 
-    monkeypatch.setattr(estimator, "DEFAULT_MODEL", "not_shipped.onnx")
+    monkeypatch.setitem(estimator.BUNDLED_MODELS, "default", "not_shipped.onnx")
     with pytest.raises(InvalidModelError, match="not_shipped.onnx.*pass model="):
         estimator.Estimator(detector=None)
+
+
+def test_fast_model_is_one_pass_and_calibrated() -> None:
+    from headpose.estimator import Estimator
+
+    meta = Estimator(model="fast", detector=None).model.meta
+    assert meta.input_size == (112, 112)
+    assert "ensemble" not in meta.extra and not meta.extra.get("flip_average", False)
+    assert meta.calibration is not None and "tune split" in meta.calibration.data
+
+
+def test_unknown_model_name_lists_the_shipped_ones() -> None:
+    from headpose.errors import InvalidInputError
+    from headpose.estimator import Estimator
+
+    with pytest.raises(InvalidInputError, match=r"'fastest'.*\['default', 'fast'\]"):
+        Estimator(model="fastest", detector=None)
+
+
+def test_model_name_default_is_the_default_model() -> None:
+    from headpose.estimator import Estimator, default_model_path
+
+    assert Estimator(model="default", detector=None).model.path == default_model_path()
