@@ -37,7 +37,7 @@ import numpy as np
 
 from headpose import Estimator, Face
 from headpose.detectors import get_detector
-from headpose.estimator import CROP_CHUNK, make_face
+from headpose.estimator import CROP_CHUNK, make_face, resolve_model_path
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.smoothing import Tracker, box_iou
@@ -209,7 +209,8 @@ def video_section(
         "## Video",
         "",
         f"Video mode settings: ROI search {'on' if opts.roi else 'off'}, whole frame every "
-        f"{opts.redetect_every} frames or when a face is lost, ROI {opts.roi_scale:g}x the box "
+        f"{opts.redetect_every} frames or when a face is lost, detector on the ROIs every "
+        f"{opts.detect_every} frame(s) (the last boxes kept in between), ROI {opts.roi_scale:g}x the box "
         f"(whole frame when the ROIs exceed {opts.max_roi_area:g} of it or the frame has fewer "
         f"than {opts.min_frame_area} pixels as the detector sees it); smoothing "
         f"{est.smoothing}. ms per frame: mean over "
@@ -269,8 +270,13 @@ def video_section(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(REPO / "headpose/models/headpose_default.onnx"))
+    parser.add_argument(
+        "--model", default="default", help="a shipped model's name (default, fast) or an .onnx"
+    )
     parser.add_argument("--runs", type=int, default=10, help="image mode: rounds over the photos")
+    parser.add_argument(
+        "--detect-every", type=int, default=1, help="video mode: detector every N frames"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video-runs", type=int, default=1, help="passes over each clip")
     parser.add_argument("--clips", type=Path, default=VIDEO_DIR, help="folder of .mp4 clips")
@@ -279,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     frames = [cv2.imread(str(p)) for p in sorted((SHARED / "data/pose-photos").glob("*.jpg"))]
-    est = Estimator(args.model, threads=args.threads)
-    pose = PoseModel(args.model, threads=args.threads)
+    model_path = resolve_model_path(args.model)
+    est = Estimator(model_path, threads=args.threads, video={"detect_every": args.detect_every})
+    pose = PoseModel(model_path, threads=args.threads)
     detector = get_detector("auto", threads=args.threads)
     fsa_predict, fsa_rule = fsanet_method(SHARED / "peers")
 
@@ -297,9 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Speed, side by side",
         "",
-        f"Command: `python bench/speed.py --runs {args.runs} --threads {args.threads} "
-        f"--video-runs {args.video_runs}`  ",
-        f"Model: `{Path(args.model).name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
+        f"Command: `python bench/speed.py --model {args.model} --runs {args.runs} "
+        f"--threads {args.threads} --video-runs {args.video_runs} "
+        f"--detect-every {args.detect_every}`  ",
+        f"Model: `{model_path.name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
         f"networks: {len(pose.meta.extra.get('ensemble', [])) or 1}, "
         f"flip average: {bool(pose.meta.extra.get('flip_average'))}, "
         f"input zoom: {pose.meta.extra.get('input_zoom', 1.0):g}). "

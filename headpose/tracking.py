@@ -13,6 +13,7 @@ list as :meth:`~headpose.estimator.Estimator.predict`, with ``track_id`` set.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -52,7 +53,11 @@ class VideoOptions:
     shrunk further, so that it is about that size (a large face costs the detector as much as a
     small one; its box is then less exact: 0 keeps the frame's scale, the default, because on
     ``webcam_roll_nod.mp4`` 96 px saved 1-2 ms a frame but doubled the |track - predict| angle
-    difference, to about 1 degree). Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
+    difference, to about 1 degree). ``detect_every`` > 1: between whole-frame searches the
+    detector runs on the ROIs only every N frames; on the frames in between each face keeps its
+    last box (the pose network still runs on every frame). It saves most of the detector's cost,
+    and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
+    up to N - 1 frames late. Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
     roi: bool = True
@@ -61,12 +66,13 @@ class VideoOptions:
     max_roi_area: float = 0.5
     min_frame_area: int = 320 * 240
     roi_face_px: float = 0.0
+    detect_every: int = 1
 
     def __post_init__(self) -> None:
-        if int(self.redetect_every) < 1:
-            raise InvalidInputError(
-                f"video redetect_every: expected an integer >= 1, got {self.redetect_every}"
-            )
+        for name in ("redetect_every", "detect_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise InvalidInputError(f"video {name}: expected an integer >= 1, got {value!r}")
         if not (math.isfinite(self.roi_scale) and self.roi_scale >= 1.0):
             raise InvalidInputError(
                 f"video roi_scale: expected a number >= 1, got {self.roi_scale}"
@@ -123,7 +129,8 @@ class VideoTracker:
     <headpose.estimator.Estimator.track>` drives one over a whole video. ``smooth=False`` keeps
     identities but returns the raw per-frame angles; ``raw`` holds the last frame's faces before
     smoothing either way. Counters: ``full_detections`` (frames where the whole frame was
-    searched), ``roi_detections`` (detector runs on an ROI), ``frames``.
+    searched), ``roi_detections`` (detector runs on an ROI), ``reused_boxes`` (frames whose faces
+    kept their last boxes, ``detect_every``), ``frames``.
     """
 
     def __init__(
@@ -146,8 +153,11 @@ class VideoTracker:
         self.frames = 0
         self.full_detections = 0
         self.roi_detections = 0
+        self.reused_boxes = 0
         self._last_full: int | None = None
+        self._last_detect: int | None = None  # the last frame the detector ran on
         self._boxes = np.zeros((0, 4))  # boxes of the faces returned for the previous frame
+        self._found: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.raw: list[Face] = []
 
     def process(self, frame: ImageInput, t: float | None = None) -> list[Face]:
@@ -171,14 +181,21 @@ class VideoTracker:
         opts = self.options
         due = self._last_full is None or index - self._last_full >= opts.redetect_every
         if opts.roi and not due and len(self._boxes):
+            assert self._last_detect is not None and self._found is not None
+            if index - self._last_detect < opts.detect_every:
+                self.reused_boxes += 1
+                return self._found  # the faces keep their last boxes this frame
             found = self._detect_rois(img)
             if found is not None:
-                self._boxes = found[0]
-                return found
+                return self._keep(found, index)
         self._last_full = index
         self.full_detections += 1
-        found = self.estimator._detect(img)
-        self._boxes = found[0]
+        return self._keep(self.estimator._detect(img), index)
+
+    def _keep(
+        self, found: tuple[np.ndarray, np.ndarray, np.ndarray | None], index: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        self._boxes, self._found, self._last_detect = found[0], found, index
         return found
 
     def _roi_scale(self, box: np.ndarray, scale: float) -> float:

@@ -179,8 +179,15 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
 
 
 def video_options(fn: F) -> F:
-    """``--no-roi`` and ``--redetect-every N``: video mode's settings
+    """``--no-roi``, ``--redetect-every N`` and ``--detect-every N``: video mode's settings
     (:class:`~headpose.tracking.VideoOptions`) on commands that read videos."""
+    fn = click.option(
+        "--detect-every",
+        type=COUNT,
+        metavar="N",
+        help="video mode: run the detector on the faces' regions every N frames, keeping the "
+        "last boxes in between (default 1; 2 suits --model fast)",
+    )(fn)
     fn = click.option(
         "--redetect-every",
         type=COUNT,
@@ -199,8 +206,9 @@ def video_settings(options: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if getattr(options, "no_roi", False):
         out["roi"] = False
-    if getattr(options, "redetect_every", None) is not None:
-        out["redetect_every"] = int(options.redetect_every)
+    for name in ("redetect_every", "detect_every"):
+        if getattr(options, name, None) is not None:
+            out[name] = int(getattr(options, name))
     return out
 
 

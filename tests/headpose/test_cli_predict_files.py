@@ -249,7 +249,12 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
 
 @pytest.mark.parametrize(
     ("flags", "want"),
-    [([], {}), (["--no-roi"], {"roi": False}), (["--redetect-every", "3"], {"redetect_every": 3})],
+    [
+        ([], {}),
+        (["--no-roi"], {"roi": False}),
+        (["--redetect-every", "3"], {"redetect_every": 3}),
+        (["--detect-every", "2"], {"detect_every": 2}),
+    ],
 )
 def test_video_mode_flags_reach_the_estimator(
     flags: list[str], want: dict, tiny_video: Path, tiny_model: Path, monkeypatch, capsys

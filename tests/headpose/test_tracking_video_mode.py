@@ -95,6 +95,25 @@ def test_roi_search_finds_the_same_boxes_as_the_whole_frame(
     assert {f[0].track_id for f in out} == {0}
 
 
+def test_detect_every_keeps_the_last_boxes_between_roi_searches(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    det = CountingDetector(yunet)
+    est = Estimator(
+        tiny_model, detector=det, threads=1, video={"redetect_every": 6, "detect_every": 2}
+    )
+    stream = est.video_tracker(smooth=False)
+    out = [stream.process(f) for f in walk(faces, 9)]
+    assert [len(f) for f in out] == [1] * 9 and {f[0].track_id for f in out} == {0}
+    # whole frame on 0 and 6; ROI on 2, 4 and 8; the odd frames reuse the boxes before them
+    assert (stream.full_detections, stream.roi_detections, stream.reused_boxes) == (2, 3, 4)
+    assert len(det.shapes) == 5
+    for i in (1, 3, 5, 7):
+        assert out[i][0].box == out[i - 1][0].box
+    # the face moves on: the box follows at the next search
+    assert out[8][0].box[0] > out[4][0].box[0] + 6
+
+
 def test_identity_kept_across_an_roi_miss(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
@@ -191,6 +210,10 @@ def test_bad_video_sources_are_clear_errors(
 def test_video_options_are_checked() -> None:
     with pytest.raises(InvalidInputError, match="redetect_every"):
         VideoOptions(redetect_every=0)
+    with pytest.raises(InvalidInputError, match="detect_every.*got 0"):
+        VideoOptions(detect_every=0)
+    with pytest.raises(InvalidInputError, match="detect_every.*got 1.5"):
+        VideoOptions(detect_every=1.5)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="roi_scale"):
         VideoOptions(roi_scale=0.5)
     with pytest.raises(InvalidInputError, match="unknown key"):
