@@ -71,6 +71,7 @@ class Run:
     pose_seconds: float = 0.0  # of which in the headpose pose network (prepare + run)
     frames: list[list[Face]] = field(default_factory=list)
     counters: tuple[int, int] = (0, 0)  # video mode: whole-frame searches, ROI searches
+    reused: int = 0  # video mode: frames whose faces kept their last boxes (detect_every)
 
     def ms(self) -> float:
         return 1000.0 * self.seconds / max(len(self.frames), 1)
@@ -163,6 +164,7 @@ def video_pass(
     runs["track_raw"].seconds = runs["track"].seconds
     runs["track_raw"].pose_seconds = runs["track"].pose_seconds
     runs["track"].counters = (video.full_detections, video.roi_detections)
+    runs["track"].reused = video.reused_boxes
     return runs
 
 
@@ -253,13 +255,19 @@ def video_section(
         full, rois = best["track"].counters
         track = best["track"]
         one_pass = track.ms() - track.pose_ms() * (1.0 - 1.0 / passes_of(est))
+        estimate = (
+            f" Estimate for a one-pass pose model (the pose network's share divided by its "
+            f"{passes_of(est)} passes, the rest as measured): `track` {one_pass:.2f} ms/frame, "
+            f"{one_pass / ref:.2f}x YuNet + FSA-Net."
+            if passes_of(est) > 1
+            else ""
+        )
         notes.append(
             f"- {path.name}: video mode before smoothing vs `predict` on each frame: mean |diff| "
             f"yaw / pitch / roll {' / '.join(f'{v:.2f}' for v in agree)} deg over {pairs} faces; "
             f"faces found by `predict` and not by video mode: {missing}; whole-frame searches "
-            f"{full} of {n} frames, ROI searches {rois}. Estimate for a one-pass pose model "
-            f"(the pose network's share divided by its {passes_of(est)} passes, the rest as "
-            f"measured): `track` {one_pass:.2f} ms/frame, {one_pass / ref:.2f}x YuNet + FSA-Net."
+            f"{full} of {n} frames, ROI searches {rois}, frames that kept their last boxes "
+            f"{best['track'].reused}.{estimate}"
         )
     credits = [f"`{name}`: {text}" for name, text in CREDITS.items() if VIDEO_DIR / name in clips]
     lines += ["", *notes, ""]
@@ -306,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `python bench/speed.py --model {args.model} --runs {args.runs} "
         f"--threads {args.threads} --video-runs {args.video_runs} "
-        f"--detect-every {args.detect_every}`  ",
+        f"--detect-every {args.detect_every}{' --no-images' if args.no_images else ''}"
+        f"{'' if args.clips == VIDEO_DIR else f' --clips {args.clips}'}`  ",
         f"Model: `{model_path.name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
         f"networks: {len(pose.meta.extra.get('ensemble', [])) or 1}, "
         f"flip average: {bool(pose.meta.extra.get('flip_average'))}, "
@@ -376,12 +385,13 @@ def image_section(
     one_pass = results["headpose: Estimator.predict (YuNet + pose)"] - results[
         "headpose pose network only"
     ] * (1.0 - 1.0 / passes)
-    lines += [
-        "",
-        f"Estimate for a one-pass pose model (the pose network's time divided by its {passes} "
-        f"passes, the rest as measured): `Estimator.predict` {one_pass:.2f} ms, "
-        f"{one_pass / ref_pipe:.2f}x YuNet + FSA-Net. Rerun with `--model` once it exists.",
-    ]
+    if passes > 1:
+        lines += [
+            "",
+            f"Estimate for a one-pass pose model (the pose network's time divided by its "
+            f"{passes} passes, the rest as measured): `Estimator.predict` {one_pass:.2f} ms, "
+            f"{one_pass / ref_pipe:.2f}x YuNet + FSA-Net (`--model fast` measures one).",
+        ]
     crops = [crop_ours] * CHUNKS[-1]
     per_crop = {}
     for chunk in CHUNKS:  # pose model alone, so the chunk size is the only difference
