@@ -186,7 +186,7 @@ def video_options(fn: F) -> F:
         type=COUNT,
         metavar="N",
         help="video mode: run the detector on the faces' regions every N frames, keeping the "
-        "last boxes in between (default 1; 2 suits --model fast)",
+        "last boxes in between (default 1; 2 or 3 suit --model fast)",
     )(fn)
     fn = click.option(
         "--redetect-every",
