@@ -189,6 +189,13 @@ def default_model_path() -> Path:
     return bundled_model_path("default")
 
 
+def is_unknown_model_name(model: str | os.PathLike[str]) -> bool:
+    """True for a value meant as a shipped model's name that is not one: no file extension and
+    no such file (a typo such as ``"fastest"``, rather than a missing ``.onnx``)."""
+    path = Path(model)
+    return str(model) not in BUNDLED_MODELS and not path.suffix and not path.exists()
+
+
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     """``None`` -> the default model; a name in :data:`BUNDLED_MODELS` -> that shipped model;
     anything else -> a path (checked when the model loads)."""
@@ -197,7 +204,7 @@ def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     if isinstance(model, str) and model in BUNDLED_MODELS:
         return bundled_model_path(model)
     path = Path(model)
-    if not path.suffix and not path.exists():
+    if is_unknown_model_name(model):
         raise InvalidInputError(
             f"model: {str(model)!r} is neither a file nor a shipped model name; expected one of "
             f"{sorted(BUNDLED_MODELS)} or the path of an exported headpose .onnx"

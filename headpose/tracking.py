@@ -156,7 +156,7 @@ class VideoTracker:
         self.reused_boxes = 0
         self._last_full: int | None = None
         self._last_detect: int | None = None  # the last frame the detector ran on
-        self._boxes = np.zeros((0, 4))  # boxes of the faces returned for the previous frame
+        # the last detection (boxes, scores, landmarks), reused on frames between searches
         self._found: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.raw: list[Face] = []
 
@@ -180,8 +180,8 @@ class VideoTracker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         opts = self.options
         due = self._last_full is None or index - self._last_full >= opts.redetect_every
-        if opts.roi and not due and len(self._boxes):
-            assert self._last_detect is not None and self._found is not None
+        if opts.roi and not due and self._found is not None and len(self._found[0]):
+            assert self._last_detect is not None
             if index - self._last_detect < opts.detect_every:
                 self.reused_boxes += 1
                 return self._found  # the faces keep their last boxes this frame
@@ -195,7 +195,7 @@ class VideoTracker:
     def _keep(
         self, found: tuple[np.ndarray, np.ndarray, np.ndarray | None], index: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        self._boxes, self._found, self._last_detect = found[0], found, index
+        self._found, self._last_detect = found, index
         return found
 
     def _roi_scale(self, box: np.ndarray, scale: float) -> float:
@@ -212,13 +212,15 @@ class VideoTracker:
         scale = detector_scale(detector, h, w)
         if h * w * scale * scale < self.options.min_frame_area:
             return None  # a small frame: the whole-frame search is cheap already
-        rois = [roi_around(box, self.options.roi_scale, w, h) for box in self._boxes]
+        assert self._found is not None
+        last_boxes = self._found[0]  # of the faces returned for the previous frame
+        rois = [roi_around(box, self.options.roi_scale, w, h) for box in last_boxes]
         roi_area = sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in rois)
         if roi_area >= self.options.max_roi_area * h * w:
             return None  # searching the ROIs would cost about as much as the whole frame
         boxes, scores, points = [], [], []
         with_points = True
-        for box, roi_box in zip(self._boxes, rois, strict=True):
+        for box, roi_box in zip(last_boxes, rois, strict=True):
             s = self._roi_scale(box, scale)
             # the frame as the detector sees it at scale s: the ROI is on its stride grid
             shrunk = (max(1, round(h * s)), max(1, round(w * s))) if s < 1 else (h, w)

@@ -95,11 +95,11 @@ class ModelName(click.ParamType):  # type: ignore[type-arg]
     name = "model"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str | Path:
-        from headpose.estimator import BUNDLED_MODELS
+        from headpose.estimator import BUNDLED_MODELS, is_unknown_model_name
 
         if isinstance(value, str) and value in BUNDLED_MODELS:
             return value
-        if isinstance(value, str) and not Path(value).suffix and not Path(value).exists():
+        if is_unknown_model_name(value):
             self.fail(
                 f"{value!r} is neither a file nor a shipped model "
                 f"({', '.join(sorted(BUNDLED_MODELS))})",
