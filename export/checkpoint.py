@@ -16,7 +16,7 @@ from torch import nn
 from headpose._version import __version__
 from headpose.errors import CheckpointError, first_line
 from headpose.metadata import Bins, CropRule, ModelMetadata
-from headpose.training.engine.checkpoint import load_checkpoint
+from headpose.training.engine.checkpoint import inference_weights, load_checkpoint
 
 __all__ = ["CheckpointError", "build_export_modules", "load_checkpoint", "metadata_from_checkpoint"]
 
@@ -113,11 +113,14 @@ def build_export_modules(
     source: str,
     flip_average: bool = False,
     centre_crop: tuple[int, int] | None = None,
+    weights: str = "auto",
 ) -> ExportModules:
     """Build the full model from ``model_config``, load the weights, keep ``pose_network()``.
 
-    Raises :class:`CheckpointError` if the config does not build, the weights do not fit, or
-    the pose network's logits do not have the shape the metadata describes.
+    ``weights``: which weights (:func:`headpose.training.engine.checkpoint.inference_weights`:
+    ``auto`` takes the moving average when the run kept one). Raises :class:`CheckpointError` if
+    the config does not build, the weights do not fit, or the pose network's logits do not have
+    the shape the metadata describes.
     """
     from headpose.training.models import DecodedPoseNetwork, build_model
 
@@ -131,7 +134,7 @@ def build_export_modules(
             f"{first_line(exc)}); model_config = {ckpt['model_config']!r}"
         ) from exc
     try:
-        result = model.load_state_dict(ckpt["model"], strict=False)
+        result = model.load_state_dict(inference_weights(ckpt, weights, source), strict=False)
     except RuntimeError as exc:
         raise CheckpointError(
             f"{source}: weights do not fit model_config: {first_line(exc, 'size mismatch')}"

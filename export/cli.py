@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from headpose.cli.options import (
+    CHECKPOINT_WEIGHTS,
     COUNT,
     EXISTING_DIR,
     EXISTING_FILE,
@@ -108,6 +109,14 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
     "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
 )
+@click.option(
+    "--weights",
+    type=click.Choice(CHECKPOINT_WEIGHTS),
+    default="auto",
+    show_default=True,
+    help="auto: the moving average of the weights when the run kept one (optim.ema_decay), "
+    "else the trained weights; ema or raw to choose",
+)
 @trust_checkpoint_option("the checkpoint")
 def cli(**options: Any) -> int:
     """Export headpose training checkpoints (.pt) to an ONNX model for the runtime (pose network
@@ -168,6 +177,7 @@ def run(args: SimpleNamespace) -> int:
         verify_count=args.verify_count,
         trusted=args.trust_checkpoint,
         flip_average=args.flip_average,
+        weights=args.weights,
         describe=dict(args.describe),
         input_zoom=args.input_zoom,
     )

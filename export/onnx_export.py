@@ -90,6 +90,7 @@ def export_onnx(
     flip_average: bool = False,
     describe: dict[str, str] | None = None,
     input_zoom: float = 1.0,
+    weights: str = "auto",
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -107,6 +108,10 @@ def export_onnx(
     to ``input_size / input_zoom`` and the graph passes its central ``input_size`` pixels to the
     network, i.e. the network sees the crop zoomed in by ``input_zoom`` at full resolution
     (match the mean zoom of the training augmentation); recorded as ``extra["input_zoom"]``.
+
+    ``weights``: ``auto`` (the moving average of the weights when the run kept one, else the
+    trained weights), ``ema`` or ``raw``; a moving average used is recorded as
+    ``extra["weights"] = "ema"``.
 
     Several checkpoints (a list) export one graph that averages their predictions (see
     :mod:`headpose.export.ensemble`); they must share the input contract.
@@ -136,6 +141,8 @@ def export_onnx(
     meta = merge_metadata(metas, sources)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
+    if weights != "raw" and any(c.get("ema") for c in ckpts):
+        meta = dataclasses.replace(meta, extra={**meta.extra, "weights": "ema"})
     from headpose.training.models.posenet import zoom_input
 
     meta, centre_crop = zoom_input(meta, input_zoom)
@@ -148,7 +155,9 @@ def export_onnx(
         meta = dataclasses.replace(meta, **describe)
     modules = combine_modules(
         [
-            build_export_modules(c, meta, s, flip_average=flip_average, centre_crop=centre_crop)
+            build_export_modules(
+                c, meta, s, flip_average=flip_average, centre_crop=centre_crop, weights=weights
+            )
             for c, s in zip(ckpts, sources, strict=True)
         ]
     )

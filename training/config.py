@@ -155,6 +155,25 @@ class SemiConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Online distillation (off while ``teacher`` is empty): a teacher model (an ``.onnx`` written
+    by ``headpose-export``, e.g. the shipped four-pass ensemble) labels every training batch as
+    the student sees it, the same augmented crops, so the student matches the teacher's function
+    and not only its answers on clean faces. Each image's target is the teacher's angle with a
+    soft bin distribution (a Gaussian of the teacher's spread, at least ``min_sigma`` degrees),
+    weighted ``weight / (1 + (spread / spread_ref)^2)`` (``spread_ref`` 0: no spread weighting);
+    the loss is added to the pose loss on the labels. ``threads``: onnxruntime threads of the
+    teacher (it runs on the CPU, in the training process).
+    """
+
+    teacher: str = ""
+    weight: float = 1.0
+    min_sigma: float = 1.5  # degrees
+    spread_ref: float = 0.0  # degrees
+    threads: int = 1
+
+
+@dataclass
 class LossConfig:
     """Pose loss: cross-entropy over bins + ``alpha`` * RMSE of the expectation."""
 
@@ -183,6 +202,10 @@ class OptimConfig:
     scheduler: str = "step"  # step (every step_size epochs) | multistep (at milestones)
     # multistep: the epochs after which the lr is multiplied by gamma
     milestones: list[int] = field(default_factory=list)
+    # >0: keep an exponential moving average of the weights (and BatchNorm statistics), updated
+    # after every step with decay min(ema_decay, (1 + t) / (10 + t)); validation, export and
+    # evaluation use the average (the raw weights stay in the checkpoint for resuming)
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -214,6 +237,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -602,6 +626,22 @@ def validate(cfg: Config) -> None:
     _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
+    k = cfg.distill
+    if k.teacher and not method.pose_loss:
+        raise ConfigError(
+            f"config key 'distill.teacher': a teacher trains the pose heads, so the method must "
+            f"be one with a pose loss, got '{cfg.method}'"
+        )
+    if k.teacher and method.pose_sees_task_image(cfg.ssl.input):
+        raise ConfigError(
+            f"config key 'distill.teacher': method '{cfg.method}' feeds the pose heads "
+            "transformed (puzzled) images, which a teacher cannot label; use ssl.input=separate "
+            "or a method whose pose heads see the clean image"
+        )
+    _positive("distill.weight", k.weight, allow_zero=True)
+    _positive("distill.min_sigma", k.min_sigma)
+    _positive("distill.spread_ref", k.spread_ref, allow_zero=True)
+    _positive("distill.threads", k.threads)
     _choice("ssl.task", cfg.ssl.task, list(plugins.TASKS))
     task = plugins.TASKS[cfg.ssl.task]
     if not task.keeps_pose and method.pose_sees_task_image(cfg.ssl.input):
@@ -634,6 +674,10 @@ def validate(cfg: Config) -> None:
     _positive("optim.epochs", o.epochs)
     _positive("optim.step_size", o.step_size)
     _positive("optim.gamma", o.gamma)
+    if not 0.0 <= o.ema_decay < 1.0:
+        raise ConfigError(
+            f"config key 'optim.ema_decay': expected 0 <= value < 1 (0: off), got {o.ema_decay!r}"
+        )
     if o.scheduler == "multistep" and (
         not o.milestones or o.milestones[0] < 1 or sorted(set(o.milestones)) != o.milestones
     ):

@@ -172,6 +172,70 @@ def regression_loss(
     return out
 
 
+def soft_pose_loss(
+    logits: Tensor,
+    mean_deg: Tensor,
+    sigma_deg: Tensor,
+    bins: Bins,
+    alpha: float = 2.0,
+    angles: Sequence[str] | None = None,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> dict[str, Tensor]:
+    """Distillation loss against a teacher's soft answer.
+
+    Per angle: cross-entropy between the student's bin softmax and a Gaussian over the bin
+    centres (mean ``mean_deg``, standard deviation ``sigma_deg``, renormalised over the bins),
+    plus ``alpha`` * RMSE between the student's expectation and ``mean_deg``.
+
+    Args:
+        logits: ``(N, A, B)`` student bin logits.
+        mean_deg: ``(N, A)`` teacher angles in degrees (NaN = no target).
+        sigma_deg: ``(N, A)`` standard deviations in degrees (> 0).
+        bins, alpha, angles, reduction: as in :func:`pose_loss`.
+        weight: ``(N, A)`` per-sample, per-angle weights (None: all 1).
+
+    Returns:
+        ``{"ce", "rmse", "total"}`` scalars, ``total = ce + alpha * rmse``; 0 (still in the graph)
+        when no target is given.
+    """
+    _check_pose_inputs(logits, mean_deg, bins)
+    if sigma_deg.shape != mean_deg.shape:
+        raise ValueError(
+            f"sigma_deg: expected shape {tuple(mean_deg.shape)} (N, A), got {tuple(sigma_deg.shape)}"
+        )
+    _angle_names(logits.shape[1], angles)
+    with full_precision(logits.device.type):
+        logits = logits.float()
+        mean = mean_deg.to(device=logits.device, dtype=torch.float32)
+        sigma = sigma_deg.to(device=logits.device, dtype=torch.float32)
+        has_target = ~(torch.isnan(mean) | torch.isnan(sigma))
+        w = (
+            has_target.float()
+            if weight is None
+            else torch.where(
+                has_target, weight.to(logits.device, torch.float32), torch.zeros_like(mean)
+            )
+        )
+        mean0 = torch.where(has_target, mean, torch.zeros_like(mean))
+        sigma0 = torch.where(has_target, sigma.clamp_min(1e-3), torch.ones_like(sigma))
+        centres = bin_centres(bins, device=logits.device)  # (B,)
+        z = (centres - mean0.unsqueeze(-1)) / sigma0.unsqueeze(-1)
+        soft = torch.softmax(-0.5 * z * z, dim=-1)  # (N, A, B), sums to 1 over the bins
+        log_p = torch.log_softmax(logits, dim=-1)
+        ce = -(soft * log_p).sum(dim=-1)  # (N, A)
+        expected = log_p.exp() @ centres
+        error = torch.where(has_target, expected - mean0, torch.zeros_like(expected))
+        has = has_target.any(dim=0).float()
+        denom = w.sum(dim=0).clamp_min(1e-12)
+        ce_a = (ce * w).sum(dim=0) / denom
+        rmse_a = torch.sqrt((w * error * error).sum(dim=0) / denom + _RMSE_EPS) * has
+    has_list = list(has)
+    ce_total = _reduce(list(ce_a), has_list, reduction)
+    rmse_total = _reduce(list(rmse_a), has_list, reduction)
+    return {"ce": ce_total, "rmse": rmse_total, "total": ce_total + alpha * rmse_total}
+
+
 IGNORE = -100  # SSL label of a sample that was not transformed (no SSL target)
 
 

@@ -213,6 +213,8 @@ def video_settings(options: Any) -> dict[str, Any]:
 
 
 TRUST_FLAG = "--trust-checkpoint"
+#: which weights of a training checkpoint export/evaluation use (the export and training CLIs)
+CHECKPOINT_WEIGHTS = ("auto", "ema", "raw")
 
 
 def trust_checkpoint_option(subject: str) -> Callable[[F], F]:

@@ -70,6 +70,11 @@ def test_cli_bad_input_exit_2(tiny_checkpoint: Path, tmp_path: Path, capsys) -> 
     code, err = _run([str(tiny_checkpoint), "-o", str(tmp_path)], capsys)
     assert code == EXIT_BAD_INPUT and "is a folder" in err
     assert not list(tmp_path.glob("*.onnx"))
+    code, err = _run(
+        [str(tiny_checkpoint), "--weights", "ema", "-o", str(tmp_path / "e.onnx")], capsys
+    )
+    assert code == EXIT_BAD_INPUT and "tiny.pt: has no moving average of the weights" in err
+    assert not (tmp_path / "e.onnx").exists()
     code, err = _run([str(tiny_checkpoint), "--opset", "x"], capsys)  # click usage errors too
     assert code == EXIT_BAD_INPUT and "'--opset'" in err and err.count("\n") == 1
 

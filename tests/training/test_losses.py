@@ -174,3 +174,52 @@ def test_weighted_pose_loss_equals_plain_with_unit_weights_and_drops_zero_weight
     assert torch.allclose(pose_loss(logits, target, bins, weight=w2)["total"], tripled["total"])
     with pytest.raises(ValueError, match="weight"):
         pose_loss(logits, target, bins, weight=torch.ones(5))
+
+
+POSE_BINS = Bins(width=3.0, count=66, low=-99.0)  # the models' bins
+
+
+def test_soft_pose_loss_by_hand_and_its_minimum() -> None:
+    """CE against the Gaussian over the bin centres (by hand), plus alpha * RMSE to the mean; a
+    student whose softmax is that Gaussian has the lowest CE (the target's entropy)."""
+    from headpose.training.losses import soft_pose_loss
+
+    mean = torch.tensor([[10.0, -20.0, 0.0]])
+    sigma = torch.tensor([[3.0, 6.0, 2.0]])
+    centres = torch.arange(POSE_BINS.count) * POSE_BINS.width + POSE_BINS.low + POSE_BINS.width / 2
+    z = (centres - mean.unsqueeze(-1)) / sigma.unsqueeze(-1)
+    logits = torch.log_softmax(-0.5 * z**2, -1)  # the student already matches the target
+    soft = logits.exp()
+    out = soft_pose_loss(logits, mean, sigma, POSE_BINS, alpha=0.0)
+    entropy = -(soft * logits).sum(-1).mean()
+    assert torch.allclose(out["ce"], entropy, atol=1e-5)
+    other = soft_pose_loss(logits + torch.randn_like(logits), mean, sigma, POSE_BINS, alpha=0.0)
+    assert other["ce"] > out["ce"]
+    # the expectation of that softmax is the mean (away from the range's ends): RMSE ~ 0
+    assert out["rmse"] < 0.05
+    shifted = soft_pose_loss(logits, mean + 4.0, sigma, POSE_BINS, alpha=2.0)
+    assert torch.allclose(shifted["rmse"], torch.tensor(4.0), atol=0.05)
+    assert torch.allclose(shifted["total"], shifted["ce"] + 2.0 * shifted["rmse"])
+
+
+def test_soft_pose_loss_skips_missing_targets_and_weights_samples() -> None:
+    from headpose.training.losses import soft_pose_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, POSE_BINS.count, requires_grad=True)
+    mean = torch.tensor([[5.0, 5.0, 5.0], [40.0, 40.0, 40.0]])
+    sigma = torch.full((2, 3), 3.0)
+    first = soft_pose_loss(logits[:1], mean[:1], sigma[:1], POSE_BINS)
+    weighted = soft_pose_loss(
+        logits, mean, sigma, POSE_BINS, weight=torch.tensor([[1.0] * 3, [0.0] * 3])
+    )
+    masked = soft_pose_loss(
+        logits, torch.stack([mean[0], torch.full((3,), float("nan"))]), sigma, POSE_BINS
+    )
+    assert torch.allclose(weighted["total"], first["total"], atol=1e-5)
+    assert torch.allclose(masked["total"], first["total"], atol=1e-5)
+    none = soft_pose_loss(logits, torch.full((2, 3), float("nan")), sigma, POSE_BINS)
+    none["total"].backward()
+    assert none["total"] == 0 and logits.grad is not None and torch.isfinite(logits.grad).all()
+    with pytest.raises(ValueError, match="sigma_deg"):
+        soft_pose_loss(logits, mean, sigma[:, :2], POSE_BINS)

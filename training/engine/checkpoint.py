@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from headpose.cli.options import TRUST_FLAG
+from headpose.cli.options import CHECKPOINT_WEIGHTS, TRUST_FLAG
 from headpose.errors import CheckpointError, first_line
 
 FORMAT = "headpose-checkpoint"
@@ -200,6 +200,29 @@ def check_checkpoint(state: Any, source: str) -> dict[str, Any]:
 def is_checkpoint(obj: Any) -> bool:
     """True if ``obj`` (a loaded torch file) claims to be a headpose checkpoint."""
     return isinstance(obj, Mapping) and obj.get("format") == FORMAT
+
+
+#: which weights of a checkpoint to use for inference (export, evaluation, initialisation)
+WEIGHTS = CHECKPOINT_WEIGHTS
+
+
+def inference_weights(
+    state: Mapping[str, Any], weights: str = "auto", source: str = "<checkpoint>"
+) -> dict[str, Any]:
+    """The state dict to run a checkpoint with: its moving average of the weights (``"ema"``,
+    written when ``optim.ema_decay`` > 0) for ``auto`` and ``ema``, else the trained weights
+    (``"model"``). ``ema`` on a checkpoint without one is a :class:`CheckpointError`."""
+    if weights not in WEIGHTS:
+        raise CheckpointError(f"weights: expected one of {list(WEIGHTS)}, got {weights!r}")
+    ema = state.get("ema")
+    if weights == "ema" and not ema:
+        raise CheckpointError(
+            f"{source}: has no moving average of the weights (trained with optim.ema_decay=0); "
+            "use the trained weights (weights 'raw' or 'auto')"
+        )
+    if weights != "raw" and ema:
+        return {k[len("module.") :]: v for k, v in ema.items() if k.startswith("module.")}
+    return dict(state["model"])
 
 
 def load_checkpoint(

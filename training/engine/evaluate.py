@@ -121,13 +121,13 @@ def checkpoint_predictor(
     :func:`headpose.training.engine.checkpoint.read_torch_file`."""
     import torch
 
-    from headpose.training.engine.checkpoint import load_checkpoint
+    from headpose.training.engine.checkpoint import inference_weights, load_checkpoint
     from headpose.training.models import DecodedPoseNetwork, build_model
     from headpose.training.models.posenet import zoom_input
 
     state = load_checkpoint(path, trusted=trusted)
     model = build_model(**{**state["model_config"], "pretrained": None})
-    model.load_state_dict(state["model"])
+    model.load_state_dict(inference_weights(state, source=str(path)))
     meta = metadata_from_dict(state["metadata"])
     meta, centre_crop = zoom_input(meta, input_zoom)
     net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average, centre_crop)

@@ -12,8 +12,10 @@ ssl-pretrain   ssl.task(image)         ssl.task.heads  ssl (no labels needed)
 HMTL follows the paper by default (``ssl.input: shared``): the puzzled/rotated image goes through
 the network once; the pose heads at the end and the SSL branch at the flag point share that one
 forward pass. With ``ssl.input: separate`` the pose heads see the clean image and the SSL branch a
-transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Every loss part is
-returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
+transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Any method whose
+pose heads see the clean image can add online distillation (``distill.teacher``): a teacher's
+answers on the batch join the loss as :func:`~headpose.training.losses.soft_pose_loss`
+(``distill/...``). Every loss part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from torch import Tensor
 
 from headpose.metadata import Bins
 from headpose.training.config import ANGLES, Config
-from headpose.training.losses import IGNORE, pose_loss, regression_loss, ssl_loss
+from headpose.training.losses import (
+    IGNORE,
+    pose_loss,
+    regression_loss,
+    soft_pose_loss,
+    ssl_loss,
+)
 
 
 @dataclass
@@ -47,6 +55,9 @@ class Method:
     separate_input: bool = False  # hmtl: pose on the clean image, SSL on a transformed copy
     ssl_share: float = 1.0  # probability that a training image gets the SSL transform
     ssl_warmup_epochs: float = 0.0  # the SSL weight ramps from 0 over this many epochs
+    distill_weight: float = 0.0  # online distillation (a teacher labels the batch): its weight
+    distill_min_sigma: float = 1.5  # degrees: floor of the soft target's standard deviation
+    distill_spread_ref: float = 0.0  # degrees: teacher-spread weighting (0: none)
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -99,13 +110,16 @@ class Method:
         ssl_labels: Mapping[str, Tensor],
         weight: Tensor | None = None,
         ssl_scale: float = 1.0,
+        teacher: tuple[Tensor, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """All loss parts of one batch; ``"loss"`` is what is optimised.
 
         ``outputs``: PoseNet output; ``target``: ``(N, A)`` degrees in the model's angle order
         (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``;
         ``weight``: ``(N, A)`` per-label weights of the pose loss (pseudo-labels), or None;
-        ``ssl_scale``: multiplies the SSL weight (:meth:`ssl_scale`, the warm-up).
+        ``ssl_scale``: multiplies the SSL weight (:meth:`ssl_scale`, the warm-up);
+        ``teacher``: ``(angles, spread)``, ``(N, A)`` degrees, a teacher's answers on these very
+        images (online distillation, weighted ``distill_weight``), or None.
         """
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
@@ -128,6 +142,25 @@ class Method:
                 )
             parts.update({f"pose/{k}": v for k, v in pose.items()})
             total = pose["total"]
+        if teacher is not None and self.distill_weight > 0:
+            angles, spread = teacher
+            sigma = spread.clamp_min(self.distill_min_sigma)
+            w = None
+            if self.distill_spread_ref > 0:
+                w = 1.0 / (1.0 + (spread / self.distill_spread_ref) ** 2)
+            soft = soft_pose_loss(
+                outputs["pose"],
+                angles,
+                sigma,
+                self.bins,
+                self.alpha,
+                self.angles,
+                w,
+                self.reduction,
+            )
+            parts.update({f"distill/{k}": v for k, v in soft.items()})
+            part = self.distill_weight * soft["total"]
+            total = part if total is None else total + part
         if self.uses_ssl_loss:
             ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight * ssl_scale)
             parts.update({f"ssl/{k}": v for k, v in ssl.items()})
@@ -163,6 +196,9 @@ def build_method(cfg: Config) -> Method:
         separate_input=spec.separate_input and cfg.ssl.input == "separate",
         ssl_share=cfg.ssl.share,
         ssl_warmup_epochs=cfg.ssl.warmup_epochs,
+        distill_weight=cfg.distill.weight if cfg.distill.teacher else 0.0,
+        distill_min_sigma=cfg.distill.min_sigma,
+        distill_spread_ref=cfg.distill.spread_ref,
     )
 
 

@@ -44,10 +44,12 @@ from headpose.training.engine.checkpoint import (
     set_rng_state,
 )
 from headpose.training.engine.data_setup import RunData, build_run_data, iterate_loader
+from headpose.training.engine.ema import build_ema
 from headpose.training.engine.methods import Method, build_method, describe
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
 from headpose.training.engine.schedulers import build_scheduler
+from headpose.training.engine.teacher import OnnxTeacher
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -207,6 +209,8 @@ class Trainer:
 
         torch.manual_seed(r.seed)  # identical initial weights on every rank
         self.model = self._build_model().to(self.device)
+        self.ema = build_ema(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
+        self.teacher = self._build_teacher()
         self.optimizer = build_optimizer(cfg, self.model.parameters())
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp is torch.float16)
@@ -275,10 +279,30 @@ class Trainer:
             trusted=self.trust_checkpoint,
         )
 
+    def _build_teacher(self) -> OnnxTeacher | None:
+        d = self.cfg.distill
+        if not d.teacher:
+            return None
+        return OnnxTeacher(
+            expand_path(d.teacher, self.cfg),
+            angles=self.method.angles,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            crop=(self.cfg.data.crop_scale, self.cfg.data.crop_shift_y),
+            threads=d.threads,
+        )
+
     def _resume(self) -> None:
         path = self.out_dir / "last.pt"
         state = load_checkpoint(path, map_location="cpu")
         self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            if not state.get("ema"):
+                raise ConfigError(
+                    f"{path}: trained without optim.ema_decay, cannot resume with "
+                    f"optim.ema_decay={self.cfg.optim.ema_decay}"
+                )
+            self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self._resume_scaler(path, state)
@@ -327,6 +351,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "model_config": dict(self.model.model_config),
             "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else {},
             "metadata": build_metadata(self.cfg, self.data.train_name, self.init_metadata),
             "epoch": self.epoch,
             "step": self.step,
@@ -386,15 +411,20 @@ class Trainer:
         weight = batch.get("weight")
         if weight is not None:
             weight = weight.to(self.device, non_blocking=True)
+        taught = self.teacher(images) if self.teacher is not None else None
         with self._autocast():
             outputs = self.method.forward(self.net, images, ssl_images)
         # float32, outside autocast
         scale = self.method.ssl_scale(self.epoch + self.step_in_epoch / self.steps_per_epoch)
-        parts = self.method.losses(outputs, target, labels, weight=weight, ssl_scale=scale)
+        parts = self.method.losses(
+            outputs, target, labels, weight=weight, ssl_scale=scale, teacher=taught
+        )
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["loss"]).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         return {k: v.detach().float() for k, v in parts.items()}
 
     def _accumulate(self, parts: dict[str, torch.Tensor]) -> None:
@@ -540,31 +570,40 @@ class Trainer:
         """Validation metrics: MAE per angle (degrees) for pose methods, SSL loss/accuracy otherwise.
 
         ``val/...`` come from the set that picks best.pt; with a tuning split
-        (``data.split.tune_fraction``) the held-out set is reported as ``test/...`` too.
+        (``data.split.tune_fraction``) the held-out set is reported as ``test/...`` too. With a
+        moving average of the weights (``optim.ema_decay``) these are the average's numbers, and
+        the trained weights' are reported as ``val_raw/...`` (and ``test_raw/...``).
         """
         out: dict[str, float] = {}
-        for prefix, dataset in (("val/", self.data.val), ("test/", self.data.test)):
-            if dataset is not None:
-                values = self._evaluate(dataset)
-                out.update({prefix + k.split("/", 1)[1]: v for k, v in values.items()})
+        models: list[tuple[str, nn.Module]] = [("", self.model)]
+        if self.ema is not None:
+            models = [("", self.ema.module), ("_raw", self.model)]
+        for suffix, model in models:
+            for prefix, dataset in (("val", self.data.val), ("test", self.data.test)):
+                if dataset is not None:
+                    values = self._evaluate(dataset, model)
+                    out.update(
+                        {f"{prefix}{suffix}/" + k.split("/", 1)[1]: v for k, v in values.items()}
+                    )
         return out
 
-    def _evaluate(self, dataset: Any) -> dict[str, float]:
-        self.model.eval()
+    def _evaluate(self, dataset: Any, model: nn.Module) -> dict[str, float]:
+        model.eval()
         bs = self.cfg.runtime.val_batch_size or self.cfg.optim.batch_size
         loader = self._loader(dataset, None, bs, drop_last=False)
         try:
             if self.method.uses_pose_loss:
-                return self._validate_pose(loader)
-            return self._validate_ssl(loader)
+                return self._validate_pose(loader, model)
+            return self._validate_ssl(loader, model)
         finally:
             self.model.train()
 
-    def _validate_pose(self, loader: DataLoader) -> dict[str, float]:
+    def _validate_pose(self, loader: DataLoader, model: nn.Module) -> dict[str, float]:
         from headpose.training.engine.metrics import mae_per_angle
         from headpose.training.models import DecodedPoseNetwork
 
-        decoded = DecodedPoseNetwork(self.model.pose_network(), self.method.bins).to(self.device)
+        pose = model.pose_network()  # type: ignore[operator]
+        decoded = DecodedPoseNetwork(pose, self.method.bins).to(self.device)
         preds, targets = [], []
         for batch in iterate_loader(loader):
             with self._autocast():
@@ -574,13 +613,13 @@ class Trainer:
         mae = mae_per_angle(np.concatenate(preds), np.concatenate(targets), self.method.angles)
         return {f"val/mae_{k}": float(v) for k, v in mae.items() if k != "n"}
 
-    def _validate_ssl(self, loader: DataLoader) -> dict[str, float]:
+    def _validate_ssl(self, loader: DataLoader, model: nn.Module) -> dict[str, float]:
         sums: dict[str, torch.Tensor] = {}  # on the device; one host copy at the end
         n = 0
         for batch in iterate_loader(loader):
             labels = {k: v.to(self.device) for k, v in batch["ssl"].items()}
             with self._autocast():
-                outputs = self.model(batch["image"].to(self.device))
+                outputs = model(batch["image"].to(self.device))
             parts = self.method.losses(outputs, None, labels)  # float32, outside autocast
             size = len(batch["image"])
             n += size

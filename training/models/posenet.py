@@ -223,7 +223,9 @@ def load_pretrained_checkpoint(
             f"{source}: not a headpose checkpoint (expected format '{CHECKPOINT_FORMAT}' with a "
             "'model' state dict)"
         )
-    state: Mapping[str, Tensor] = obj["model"]
+    from headpose.training.engine.checkpoint import inference_weights
+
+    state: Mapping[str, Tensor] = inference_weights(obj, source=source)
     theirs = (obj.get("model_config") or {}).get("backbone")
     backbone_state = _prefixed(state, "backbone.")
     if not _try_load(model.backbone, backbone_state):
