@@ -19,6 +19,7 @@ With three angles ``"sum"`` makes the pose loss 3x larger, so a fixed SSL weight
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -56,13 +57,19 @@ def _check_pose_inputs(logits: Tensor, target_deg: Tensor, bins: Bins) -> None:
 
 
 def _per_angle_terms(
-    logits: Tensor, target_deg: Tensor, bins: Bins, weight: Tensor | None = None
+    logits: Tensor,
+    target_deg: Tensor,
+    bins: Bins,
+    weight: Tensor | None = None,
+    sigma_deg: Tensor | None = None,
 ) -> list[tuple[Tensor, Tensor, Tensor]]:
     """For each angle: (ce, rmse, has_label), float32 scalars; ce and rmse are 0 without labels.
 
-    ``weight`` ``(N, A)``: per-sample, per-angle weights of the means (None: all 1). Masked
-    weighted means over the batch instead of boolean gathers: no value leaves the device and no
-    shape depends on the data, so a step never waits for the GPU here.
+    ``weight`` ``(N, A)``: per-sample, per-angle weights of the means (None: all 1).
+    ``sigma_deg`` ``(N, A)``: the cross-entropy is against a Gaussian over the bin centres
+    (mean ``target_deg``, this standard deviation, renormalised over the bins) instead of the
+    target's bin. Masked weighted means over the batch instead of boolean gathers: no value
+    leaves the device and no shape depends on the data, so a step never waits for the GPU here.
     """
     with full_precision(logits.device.type):
         logits = logits.float()
@@ -80,10 +87,18 @@ def _per_angle_terms(
         has = labelled.any(dim=0).float()  # (A,)
         denom = w.sum(dim=0).clamp_min(1e-12)
         centres = bin_centres(bins, device=logits.device)
-        labels = angle_to_bin(target, bins)  # IGNORE_INDEX where the label is missing
-        ce = F.cross_entropy(
-            logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
-        )  # (N, A), 0 where missing
+        if sigma_deg is None:
+            labels = angle_to_bin(target, bins)  # IGNORE_INDEX where the label is missing
+            ce = F.cross_entropy(
+                logits.transpose(1, 2), labels, ignore_index=IGNORE_INDEX, reduction="none"
+            )  # (N, A), 0 where missing
+        else:
+            mean = torch.where(labelled, target, torch.zeros_like(target)).unsqueeze(-1)
+            sigma = sigma_deg.to(device=logits.device, dtype=torch.float32).clamp_min(1e-3)
+            z = (centres - mean) / sigma.unsqueeze(-1)
+            soft = torch.softmax(-0.5 * z * z, dim=-1)  # (N, A, B)
+            ce = -(soft * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+            ce = torch.where(labelled, ce, torch.zeros_like(ce))
         expected = torch.softmax(logits, dim=-1) @ centres  # (N, A)
         error = torch.where(labelled, expected - target, torch.zeros_like(expected))
         ce_a = (ce * w).sum(dim=0) / denom
@@ -205,35 +220,12 @@ def soft_pose_loss(
             f"sigma_deg: expected shape {tuple(mean_deg.shape)} (N, A), got {tuple(sigma_deg.shape)}"
         )
     _angle_names(logits.shape[1], angles)
-    with full_precision(logits.device.type):
-        logits = logits.float()
-        mean = mean_deg.to(device=logits.device, dtype=torch.float32)
-        sigma = sigma_deg.to(device=logits.device, dtype=torch.float32)
-        has_target = ~(torch.isnan(mean) | torch.isnan(sigma))
-        w = (
-            has_target.float()
-            if weight is None
-            else torch.where(
-                has_target, weight.to(logits.device, torch.float32), torch.zeros_like(mean)
-            )
-        )
-        mean0 = torch.where(has_target, mean, torch.zeros_like(mean))
-        sigma0 = torch.where(has_target, sigma.clamp_min(1e-3), torch.ones_like(sigma))
-        centres = bin_centres(bins, device=logits.device)  # (B,)
-        z = (centres - mean0.unsqueeze(-1)) / sigma0.unsqueeze(-1)
-        soft = torch.softmax(-0.5 * z * z, dim=-1)  # (N, A, B), sums to 1 over the bins
-        log_p = torch.log_softmax(logits, dim=-1)
-        ce = -(soft * log_p).sum(dim=-1)  # (N, A)
-        expected = log_p.exp() @ centres
-        error = torch.where(has_target, expected - mean0, torch.zeros_like(expected))
-        has = has_target.any(dim=0).float()
-        denom = w.sum(dim=0).clamp_min(1e-12)
-        ce_a = (ce * w).sum(dim=0) / denom
-        rmse_a = torch.sqrt((w * error * error).sum(dim=0) / denom + _RMSE_EPS) * has
-    has_list = list(has)
-    ce_total = _reduce(list(ce_a), has_list, reduction)
-    rmse_total = _reduce(list(rmse_a), has_list, reduction)
-    return {"ce": ce_total, "rmse": rmse_total, "total": ce_total + alpha * rmse_total}
+    target = torch.where(torch.isnan(sigma_deg), torch.full_like(mean_deg, math.nan), mean_deg)
+    terms = _per_angle_terms(logits, target, bins, weight, sigma_deg=sigma_deg)
+    has = [t[2] for t in terms]
+    ce = _reduce([t[0] for t in terms], has, reduction)
+    rmse = _reduce([t[1] for t in terms], has, reduction)
+    return {"ce": ce, "rmse": rmse, "total": ce + alpha * rmse}
 
 
 IGNORE = -100  # SSL label of a sample that was not transformed (no SSL target)
