@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from headpose.cli.options import (
+    CHECKPOINT_WEIGHTS,
     COUNT,
     EXISTING_FILE,
     ZOOM,
@@ -80,6 +81,14 @@ def labelled_kinds() -> list[str]:
     default=1.0,
     metavar="Z",
     help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
+)
+@click.option(
+    "--weights",
+    type=click.Choice(CHECKPOINT_WEIGHTS),
+    default="auto",
+    show_default=True,
+    help="checkpoints: auto = the moving average of the weights when the run kept one, as "
+    "headpose-export --weights",
 )
 @click.option("--json", "json_out", is_flag=True, help="print only a JSON object")
 @trust_checkpoint_option("the checkpoint")
@@ -181,7 +190,12 @@ def run(args: SimpleNamespace) -> int:
         what = args.model
     else:
         predict, _meta = E.checkpoint_predictor(
-            args.checkpoint, args.device, args.flip_average, args.input_zoom, args.trust_checkpoint
+            args.checkpoint,
+            args.device,
+            args.flip_average,
+            args.input_zoom,
+            args.trust_checkpoint,
+            weights=args.weights,
         )
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)

@@ -114,11 +114,13 @@ def checkpoint_predictor(
     flip_average: bool = False,
     input_zoom: float = 1.0,
     trusted: bool = False,
+    weights: str = "auto",
 ) -> tuple[Predictor, ModelMetadata]:
     """A predictor running the pose network of a training checkpoint in torch (eval mode);
     ``flip_average`` and ``input_zoom`` as in ``headpose-export`` (crops are resized to
     ``input_size / input_zoom`` and the network sees their centre); ``trusted`` as in
-    :func:`headpose.training.engine.checkpoint.read_torch_file`."""
+    :func:`headpose.training.engine.checkpoint.read_torch_file`; ``weights`` as in
+    :func:`headpose.training.engine.checkpoint.inference_weights`."""
     import torch
 
     from headpose.training.engine.checkpoint import inference_weights, load_checkpoint
@@ -127,7 +129,7 @@ def checkpoint_predictor(
 
     state = load_checkpoint(path, trusted=trusted)
     model = build_model(**{**state["model_config"], "pretrained": None})
-    model.load_state_dict(inference_weights(state, source=str(path)))
+    model.load_state_dict(inference_weights(state, weights, source=str(path)))
     meta = metadata_from_dict(state["metadata"])
     meta, centre_crop = zoom_input(meta, input_zoom)
     net = DecodedPoseNetwork(model.pose_network(), meta.bins, flip_average, centre_crop)

@@ -120,7 +120,7 @@ def test_distillation_needs_clean_pose_inputs(tmp_path: Path, crops_dir: Path) -
 
 
 def test_distilled_run_with_ema_resumes_exactly_and_exports_the_average(
-    tmp_path: Path, crops_dir: Path, teacher: Path
+    tmp_path: Path, crops_dir: Path, teacher: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     torch.set_num_threads(1)
     straight = tmp_path / "straight"
@@ -166,16 +166,33 @@ def test_distilled_run_with_ema_resumes_exactly_and_exports_the_average(
         verify_images=crops_dir / "images",
         weights="raw",
     )
+    from headpose.training.cli import eval as eval_cli
+
+    def eval_mae(*extra: str) -> float:
+        argv = ["--checkpoint", str(straight / "last.pt"), "--data", str(crops_dir), "--json"]
+        assert eval_cli.main([*argv, *extra]) == 0
+        return float(json.loads(capsys.readouterr().out)["mean"])
+
+    capsys.readouterr()
+    assert eval_mae() == eval_mae("--weights", "ema") != eval_mae("--weights", "raw")
     crops = _crops(crops_dir)
     assert not np.allclose(
         PoseModel(out.path).predict_crops(crops)[0], PoseModel(raw_out.path).predict_crops(crops)[0]
     )
 
 
-def test_ema_weights_of_a_run_without_them_is_a_clear_error(teacher: Path) -> None:
+def test_ema_weights_of_a_run_without_them_is_a_clear_error(
+    teacher: Path, crops_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # the teacher's own run kept no moving average
     state = load_checkpoint(teacher.parent / "run" / "last.pt")
     assert not state["ema"]
     with pytest.raises(CheckpointError, match="no moving average"):
         inference_weights(state, "ema", "last.pt")
     assert inference_weights(state).keys() == state["model"].keys()
+    from headpose.training.cli import eval as eval_cli
+
+    last = str(teacher.parent / "run" / "last.pt")
+    code = eval_cli.main(["--checkpoint", last, "--data", str(crops_dir), "--weights", "ema"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no moving average" in err and err.startswith("headpose-eval: ")
