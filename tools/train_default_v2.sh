@@ -14,6 +14,8 @@
 #   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx).
 # EXTRA="optim.epochs=1 data.low_data=64 semi.per_epoch=64" adds overrides to every training run
 # (a smoke test of the whole pipeline in minutes; the result is then not the shipped model).
+# STUDENT=default/distil_lite0_112_long trains the online-distillation recipe instead (the teacher
+# labels every batch; bench/results/default_model_v2.md section 5).
 # SEEDS="0 1 2" (default) trains one student per seed. Writes under $HEADPOSE_RUNS (default runs/)
 # and never over the shipped model: copy OUT to headpose/models/ by hand after reading the tables.
 set -euo pipefail
