@@ -16,12 +16,12 @@ from typing import Any
 import click
 
 from headpose.cli.options import (
-    CHECKPOINT_WEIGHTS,
     COUNT,
     EXISTING_DIR,
     EXISTING_FILE,
     KEY_VALUE,
     ZOOM,
+    checkpoint_weights_option,
     command,
     missing_extra,
     trust_checkpoint_option,
@@ -109,13 +109,9 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
     "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
 )
-@click.option(
-    "--weights",
-    type=click.Choice(CHECKPOINT_WEIGHTS),
-    default="auto",
-    show_default=True,
-    help="auto: the moving average of the weights when the run kept one (optim.ema_decay), "
-    "else the trained weights; ema or raw to choose",
+@checkpoint_weights_option(
+    "auto: the moving average of the weights when the run kept one (optim.ema_decay), "
+    "else the trained weights; ema or raw to choose"
 )
 @trust_checkpoint_option("the checkpoint")
 def cli(**options: Any) -> int:

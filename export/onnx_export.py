@@ -38,6 +38,7 @@ from headpose.export.verify import (
     verify_onnx,
 )
 from headpose.metadata import METADATA_KEY, ModelMetadata
+from headpose.training.engine.checkpoint import uses_average
 
 PRODUCER = "headpose-export"
 #: protobuf's hard limit for a single ONNX file without external data.
@@ -141,7 +142,7 @@ def export_onnx(
     meta = merge_metadata(metas, sources)
     if flip_average:
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
-    if weights != "raw" and any(c.get("ema") for c in ckpts):
+    if any(uses_average(c, weights, s) for c, s in zip(ckpts, sources, strict=True)):
         meta = dataclasses.replace(meta, extra={**meta.extra, "weights": "ema"})
     from headpose.training.models.posenet import zoom_input
 

@@ -163,7 +163,7 @@ class DistillConfig:
     soft bin distribution (a Gaussian of the teacher's spread, at least ``min_sigma`` degrees),
     weighted ``weight / (1 + (spread / spread_ref)^2)`` (``spread_ref`` 0: no spread weighting);
     the loss is added to the pose loss on the labels. ``threads``: onnxruntime threads of the
-    teacher (it runs on the CPU, in the training process).
+    teacher (it runs in the training process, on CUDA when onnxruntime has it, else the CPU).
     """
 
     teacher: str = ""

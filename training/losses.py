@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -119,6 +120,17 @@ def _reduce(values: list[Tensor], has: list[Tensor], reduction: str) -> Tensor:
     return total if reduction == "sum" else total / weights.sum().clamp_min(1.0)
 
 
+def _hybrid(
+    terms: list[tuple[Tensor, Tensor, Tensor]], alpha: float, reduction: str
+) -> dict[str, Tensor]:
+    """``{"ce", "rmse", "total"}`` of per-angle terms: reduced over the angles with labels,
+    ``total = ce + alpha * rmse``."""
+    has = [t[2] for t in terms]
+    ce = _reduce([t[0] for t in terms], has, reduction)
+    rmse = _reduce([t[1] for t in terms], has, reduction)
+    return {"ce": ce, "rmse": rmse, "total": ce + alpha * rmse}
+
+
 def pose_loss(
     logits: Tensor,
     target_deg: Tensor,
@@ -148,11 +160,7 @@ def pose_loss(
     _check_pose_inputs(logits, target_deg, bins)
     names = _angle_names(logits.shape[1], angles)
     terms = _per_angle_terms(logits, target_deg, bins, weight)
-    has = [t[2] for t in terms]
-    out: dict[str, Tensor] = {}
-    ce = _reduce([t[0] for t in terms], has, reduction)
-    rmse = _reduce([t[1] for t in terms], has, reduction)
-    out["ce"], out["rmse"], out["total"] = ce, rmse, ce + alpha * rmse
+    out = _hybrid(terms, alpha, reduction)
     for name, (ce_a, rmse_a, _) in zip(names, terms, strict=True):
         out[f"ce_{name}"] = ce_a
         out[f"rmse_{name}"] = rmse_a
@@ -221,11 +229,15 @@ def soft_pose_loss(
         )
     _angle_names(logits.shape[1], angles)
     target = torch.where(torch.isnan(sigma_deg), torch.full_like(mean_deg, math.nan), mean_deg)
-    terms = _per_angle_terms(logits, target, bins, weight, sigma_deg=sigma_deg)
-    has = [t[2] for t in terms]
-    ce = _reduce([t[0] for t in terms], has, reduction)
-    rmse = _reduce([t[1] for t in terms], has, reduction)
-    return {"ce": ce, "rmse": rmse, "total": ce + alpha * rmse}
+    return _hybrid(
+        _per_angle_terms(logits, target, bins, weight, sigma_deg=sigma_deg), alpha, reduction
+    )
+
+
+def spread_weight(spread: Any, spread_ref: float) -> Any:
+    """Loss weight of a teacher's answer from its spread (degrees; a tensor or an array):
+    ``1 / (1 + (spread / spread_ref)^2)``, 1 at spread 0, 1/2 at ``spread_ref``."""
+    return 1.0 / (1.0 + (spread / spread_ref) ** 2)
 
 
 IGNORE = -100  # SSL label of a sample that was not transformed (no SSL target)

@@ -228,6 +228,18 @@ def trust_checkpoint_option(subject: str) -> Callable[[F], F]:
     )
 
 
+def checkpoint_weights_option(help_text: str) -> Callable[[F], F]:
+    """``--weights auto|ema|raw`` (export, eval): which weights of a training checkpoint run
+    (:func:`headpose.training.engine.checkpoint.inference_weights`)."""
+    return click.option(
+        "--weights",
+        type=click.Choice(CHECKPOINT_WEIGHTS),
+        default="auto",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def overrides_argument(help_text: str = "dotted config overrides") -> Callable[[F], F]:
     """``key=value ...`` config overrides, accepted anywhere on the line (before, between or
     after options); checked here for the ``=``, typed later by the config."""

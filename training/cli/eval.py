@@ -24,11 +24,11 @@ from typing import Any
 import click
 
 from headpose.cli.options import (
-    CHECKPOINT_WEIGHTS,
     COUNT,
     EXISTING_FILE,
     ZOOM,
     LiveChoice,
+    checkpoint_weights_option,
     command,
     missing_extra,
     overrides_argument,
@@ -82,13 +82,9 @@ def labelled_kinds() -> list[str]:
     metavar="Z",
     help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
 )
-@click.option(
-    "--weights",
-    type=click.Choice(CHECKPOINT_WEIGHTS),
-    default="auto",
-    show_default=True,
-    help="checkpoints: auto = the moving average of the weights when the run kept one, as "
-    "headpose-export --weights",
+@checkpoint_weights_option(
+    "checkpoints: auto = the moving average of the weights when the run kept one, as "
+    "headpose-export --weights"
 )
 @click.option("--json", "json_out", is_flag=True, help="print only a JSON object")
 @trust_checkpoint_option("the checkpoint")

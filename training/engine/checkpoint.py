@@ -202,25 +202,32 @@ def is_checkpoint(obj: Any) -> bool:
     return isinstance(obj, Mapping) and obj.get("format") == FORMAT
 
 
-#: which weights of a checkpoint to use for inference (export, evaluation, initialisation)
-WEIGHTS = CHECKPOINT_WEIGHTS
+def uses_average(
+    state: Mapping[str, Any], weights: str = "auto", source: str = "<checkpoint>"
+) -> bool:
+    """Whether ``weights`` (``auto``, ``ema`` or ``raw``, :data:`CHECKPOINT_WEIGHTS`) runs the
+    checkpoint's moving average of the weights (``"ema"``, written when ``optim.ema_decay`` > 0):
+    ``auto`` when it has one, ``ema`` always (a :class:`CheckpointError` without one)."""
+    if weights not in CHECKPOINT_WEIGHTS:
+        raise CheckpointError(
+            f"weights: expected one of {list(CHECKPOINT_WEIGHTS)}, got {weights!r}"
+        )
+    has = bool(state.get("ema"))
+    if weights == "ema" and not has:
+        raise CheckpointError(
+            f"{source}: has no moving average of the weights (trained with optim.ema_decay=0); "
+            "use the trained weights (weights 'raw' or 'auto')"
+        )
+    return has and weights != "raw"
 
 
 def inference_weights(
     state: Mapping[str, Any], weights: str = "auto", source: str = "<checkpoint>"
 ) -> dict[str, Any]:
-    """The state dict to run a checkpoint with: its moving average of the weights (``"ema"``,
-    written when ``optim.ema_decay`` > 0) for ``auto`` and ``ema``, else the trained weights
-    (``"model"``). ``ema`` on a checkpoint without one is a :class:`CheckpointError`."""
-    if weights not in WEIGHTS:
-        raise CheckpointError(f"weights: expected one of {list(WEIGHTS)}, got {weights!r}")
-    ema = state.get("ema")
-    if weights == "ema" and not ema:
-        raise CheckpointError(
-            f"{source}: has no moving average of the weights (trained with optim.ema_decay=0); "
-            "use the trained weights (weights 'raw' or 'auto')"
-        )
-    if weights != "raw" and ema:
+    """The state dict to run a checkpoint with: its moving average of the weights when
+    :func:`uses_average`, else the trained weights (``"model"``)."""
+    if uses_average(state, weights, source):
+        ema = state["ema"]
         return {k[len("module.") :]: v for k, v in ema.items() if k.startswith("module.")}
     return dict(state["model"])
 

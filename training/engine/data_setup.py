@@ -23,6 +23,7 @@ from headpose.errors import first_line
 from headpose.training.config import Config, ConfigError, expand_path
 from headpose.training.data.errors import DataError
 from headpose.training.engine.methods import Method
+from headpose.training.losses import spread_weight
 
 
 def sample_seed(*parts: int) -> int:
@@ -330,7 +331,7 @@ def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -
         for i, r in enumerate(records):
             if r.spread is not None:
                 s = np.nan_to_num(r.spread, nan=0.0)
-                out[i] *= 1.0 / (1.0 + (s / spread_ref) ** 2)
+                out[i] *= spread_weight(s, spread_ref)
     return out
 
 

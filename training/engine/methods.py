@@ -34,6 +34,7 @@ from headpose.training.losses import (
     pose_loss,
     regression_loss,
     soft_pose_loss,
+    spread_weight,
     ssl_loss,
 )
 
@@ -147,7 +148,7 @@ class Method:
             sigma = spread.clamp_min(self.distill_min_sigma)
             w = None
             if self.distill_spread_ref > 0:
-                w = 1.0 / (1.0 + (spread / self.distill_spread_ref) ** 2)
+                w = spread_weight(spread, self.distill_spread_ref)
             soft = soft_pose_loss(
                 outputs["pose"],
                 angles,

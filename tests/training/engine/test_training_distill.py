@@ -67,16 +67,11 @@ def teacher(tmp_path_factory: pytest.TempPathFactory, crops_dir: Path) -> Path:
 def _crops(crops_dir: Path, n: int = 3) -> list[np.ndarray]:
     import cv2
 
-    model_rule = None
     out = []
     for path in sorted((crops_dir / "images").glob("*.jpg"))[:n]:
         img = cv2.imread(str(path))
         h, w = img.shape[:2]
-        out.append(
-            crop_face(
-                img, [w * 0.2, h * 0.2, w * 0.8, h * 0.8], model_rule or _rule(), (SIZE, SIZE)
-            )
-        )
+        out.append(crop_face(img, [w * 0.2, h * 0.2, w * 0.8, h * 0.8], _rule(), (SIZE, SIZE)))
     return out
 
 
