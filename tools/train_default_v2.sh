@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
 # The v2 default-model pipeline (one network, one pass per face), from scratch on a CPU with the
-# project's own commands and the data in ../shared (tools/reproduce_default_model.sh reproduces
-# the previous, four-pass v1 model, which is the teacher here):
+# project's own commands and the data in ../shared:
 #   bash tools/train_default_v2.sh
 # Steps: (1) YuNet boxes for the labelled crops; (2) the teacher: the v1 recipe (two HMTL
 # networks, one of them from UTKFace rotation pre-training, exported as one mirror-averaged
-# ensemble); (3) the teacher pseudo-labels the 9,780 unlabelled UTKFace faces; (4) the student
-# (default/semi_lite0_112_long) trains with each seed of SEEDS on the labelled crops + the
-# pseudo-labels; (5) every seed is exported and scored on the TUNING split (never trained on);
-# the best there is calibrated on the tuning split, checked on validation and copied to OUT;
-# every seed is then scored on validation (the reported mean +- std).
-# TEACHER=path.onnx skips step 2 (e.g. the v1 model from git history:
-#   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx).
+# ensemble) trained WITHOUT the tuning split (default/teacher_hmtl_lite0_128*), so the tuning
+# split stays fair for choosing and calibrating distilled students; (3) the teacher
+# pseudo-labels the 9,780 unlabelled UTKFace faces; (4) the student trains with each seed of
+# SEEDS on the labelled crops + the pseudo-labels (+ the teacher on every batch for distillation
+# recipes); (5) every seed is exported and scored on the TUNING split (never trained on); the
+# best there is calibrated on the tuning split, checked on validation and copied to OUT; every
+# seed is then scored on validation (the reported mean +- std).
+# The teacher and pseudo-label files are the student config's (distill.teacher,
+# semi.pseudo_labels); a recipe without distill.teacher uses TEACHER (default
+# $HEADPOSE_RUNS/teacher_clean.onnx). An existing teacher file skips step 2. The shipped `fast`
+# model was made with TEACHER=runs/teacher_v1.onnx, the v1 model from git history (it trained on
+# the tuning split):
+#   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx
+# STUDENT: default/semi_lite0_112_long (default: pseudo-labels only, the shipped `fast` recipe),
+#   default/distil_clean_lite0_112_long (online distillation from the clean teacher),
+#   default/distil_lite0_112_long (the same from the v1 teacher; bench/results/default_model_v2.md).
+# SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
+# cores shared out (OMP_NUM_THREADS); the two teacher networks also train side by side when
+# JOBS > 1.
 # EXTRA="optim.epochs=1 data.low_data=64 semi.per_epoch=64" adds overrides to every training run
 # (a smoke test of the whole pipeline in minutes; the result is then not the shipped model).
-# STUDENT=default/distil_lite0_112_long trains the online-distillation recipe instead (the teacher
-# labels every batch; bench/results/default_model_v2.md section 5).
-# SEEDS="0 1 2" (default) trains one student per seed. Writes under $HEADPOSE_RUNS (default runs/)
-# and never over the shipped model: copy OUT to headpose/models/ by hand after reading the tables.
+# Writes under $HEADPOSE_RUNS (default runs/) and never over the shipped model: copy OUT to
+# headpose/models/ by hand after reading the tables. Resumable: rerun it after a stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADPOSE_SHARED=${HEADPOSE_SHARED:-../shared}
@@ -38,29 +47,51 @@ train() {  # resumable: a finished run is kept, a killed one continues
 [ -f "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv" ] || python -m headpose.training.data.detector_boxes \
     "$HEADPOSE_SHARED/data/aflw2000-crops" -o "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv"
 
-# 2. the teacher (v1 recipe): rotation pre-training, two HMTL networks, mirror-averaged ensemble
-TEACHER=${TEACHER:-$HEADPOSE_RUNS/teacher_v1.onnx}
+# the student's teacher and pseudo-label files, as its config resolves them
+config_path() {
+    python -c 'import operator, sys; from headpose.training.config import load_config, expand_path
+cfg = load_config(sys.argv[1]); value = operator.attrgetter(sys.argv[2])(cfg)
+print(expand_path(value, cfg) if value else "")' "$@"
+}
+from_config=$(config_path "$STUDENT" distill.teacher)
+TEACHER=${from_config:-${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}}
+PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
+JOBS=${JOBS:-1}
+threads=$(( $(nproc) / JOBS )); [ "$threads" -ge 1 ] || threads=1
+side_by_side() {  # side_by_side CMD ARG... per line of stdin: JOBS at a time, fail if any fails
+    local pids=() line status=0
+    while read -r line; do
+        if [ "$JOBS" -gt 1 ]; then OMP_NUM_THREADS=$threads "$@" $line </dev/null & pids+=($!)
+        else "$@" $line </dev/null || status=1; fi
+        if [ "${#pids[@]}" -ge "$JOBS" ]; then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+    return $status
+}
+
+# 2. the teacher (the v1 recipe without the tuning split): rotation pre-training, two HMTL
+#    networks, mirror-averaged ensemble
 if [ ! -f "$TEACHER" ]; then
     train default/ssl_rotation_lite0_utkface
-    train default/hmtl_lite0_128_clean
-    train default/hmtl_lite0_128_sslinit_clean
-    headpose-export "$HEADPOSE_RUNS/default_hmtl_lite0_128_clean/last.pt" \
-        "$HEADPOSE_RUNS/default_hmtl_lite0_128_sslinit_clean/last.pt" \
+    printf '%s\n' default/teacher_hmtl_lite0_128 default/teacher_hmtl_lite0_128_sslinit | side_by_side train
+    headpose-export "$HEADPOSE_RUNS/default_teacher_hmtl_lite0_128/last.pt" \
+        "$HEADPOSE_RUNS/default_teacher_hmtl_lite0_128_sslinit/last.pt" \
         -o "$TEACHER" --flip-average --input-zoom 0.9
 fi
 
 # 3. pseudo-labels of the unlabelled faces (the teacher's angles, boxes and spreads)
-[ -f "$HEADPOSE_RUNS/utkface-pseudo.csv" ] || python -m headpose.training.data.pseudo_labels \
-    "$HEADPOSE_SHARED/data/utkface" --teacher "$TEACHER" -o "$HEADPOSE_RUNS/utkface-pseudo.csv"
+[ -z "$PSEUDO" ] || [ -f "$PSEUDO" ] || python -m headpose.training.data.pseudo_labels \
+    "$HEADPOSE_SHARED/data/utkface" --teacher "$TEACHER" -o "$PSEUDO"
 
 # 4. the students: one network each, trained on labelled crops + pseudo-labels (fixed epochs;
 #    last.pt is the model: nothing is picked on validation)
 base=$(name_of "$STUDENT")
 run_of() { if [ "$1" = 0 ]; then echo "$HEADPOSE_RUNS/$base"; else echo "$HEADPOSE_RUNS/${base}_seed$1"; fi; }
 for seed in $SEEDS; do
-    seed_args=(runtime.seed="$seed")
-    [ "$seed" = 0 ] || seed_args+=(name="${base}_seed$seed")
-    train "$STUDENT" "${seed_args[@]}"
+    if [ "$seed" = 0 ]; then echo "$STUDENT runtime.seed=0"
+    else echo "$STUDENT runtime.seed=$seed name=${base}_seed$seed"; fi
+done | side_by_side train
+for seed in $SEEDS; do
     # export (SSL branches stripped, parity with PyTorch verified); no input zoom: the training
     # crops are the runtime's (box jitter, no central zoom)
     run=$(run_of "$seed")
