@@ -118,6 +118,6 @@ cp "$run/model.onnx" "$OUT"
 # 6. the reported numbers: every seed on validation (given crops and end to end, FSA-Net beside)
 for seed in $SEEDS; do
     python bench/accuracy.py --config "$STUDENT" --model "$(run_of "$seed")/model_uncalibrated.onnx" \
-        --out "$HEADPOSE_RUNS/accuracy_seed$seed.md"
+        --out "$(run_of "$seed")/accuracy_val.md"
 done
 echo "made $OUT in $(( ($(date +%s) - start) / 60 )) min"
