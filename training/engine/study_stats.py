@@ -45,6 +45,28 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, n, sd)
 
 
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Interval:
+    """Two-sided Welch t-interval of ``mean(a) - mean(b)`` for two unpaired samples (e.g. the
+    seeds of two recipes); ``sd`` is the difference's standard error. NaN bounds when either
+    sample has fewer than 2 values."""
+    from scipy import stats
+
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    n = int(min(x.size, y.size))
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, math.nan)
+    diff = float(x.mean() - y.mean())
+    if n < 2:
+        return Interval(diff, math.nan, math.nan, n, math.nan)
+    vx, vy = float(x.var(ddof=1)) / x.size, float(y.var(ddof=1)) / y.size
+    se = math.sqrt(vx + vy)
+    if se == 0.0:
+        return Interval(diff, diff, diff, n, 0.0)
+    dof = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
+    return Interval(diff, diff - half, diff + half, n, se)
+
+
 def paired_differences(
     scores: Mapping[str, Mapping[Pair, float]], plus: Sequence[str], minus: Sequence[str]
 ) -> dict[Pair, float]:

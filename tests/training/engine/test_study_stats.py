@@ -12,6 +12,7 @@ from headpose.training.engine.study_stats import (
     paired_differences,
     t_interval,
     verdict,
+    welch_interval,
 )
 
 
@@ -71,3 +72,26 @@ def test_verdict_needs_two_pairs_and_mean_std() -> None:
     assert verdict(Interval(1.0, math.nan, math.nan, 1, math.nan), +1) == "inconclusive"
     mean, sd, n = mean_std([1.0, 3.0, float("nan")])
     assert (mean, n) == (2.0, 2) and sd == pytest.approx(math.sqrt(2))
+
+
+def test_welch_interval_matches_hand_computation_and_scipy() -> None:
+    # a = 1, 2, 3 (var 1), b = 2, 4, 6 (var 4): diff -2, se = sqrt(1/3 + 4/3) = 1.2909944,
+    # dof = (5/3)^2 / ((1/3)^2 / 2 + (4/3)^2 / 2) = 2.9411765
+    from scipy import stats
+
+    ci = welch_interval([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+    assert ci.mean == pytest.approx(-2.0)
+    assert ci.sd == pytest.approx(1.2909944, abs=1e-6)
+    ref = stats.ttest_ind([1, 2, 3], [2, 4, 6], equal_var=False).confidence_interval(0.95)
+    assert (ci.low, ci.high) == pytest.approx((ref.low, ref.high), abs=1e-9)
+    assert verdict(ci, 0) == "no difference detected"
+    apart = welch_interval([1.0, 1.1, 0.9], [3.0, 3.1, 2.9])
+    assert apart.high < 0 and verdict(apart, 0) == "differs"
+
+
+def test_welch_interval_small_and_constant_samples() -> None:
+    one = welch_interval([1.0], [2.0, 3.0])
+    assert one.mean == pytest.approx(-1.5) and math.isnan(one.low) and math.isnan(one.high)
+    assert welch_interval([], [1.0]).n == 0
+    flat = welch_interval([2.0, 2.0], [1.0, 1.0])
+    assert (flat.low, flat.mean, flat.high) == (1.0, 1.0, 1.0)
