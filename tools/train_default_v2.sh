@@ -71,6 +71,11 @@ side_by_side() {  # side_by_side CMD ARG... per line of stdin: JOBS at a time, f
 
 # 2. the teacher (the v1 recipe without the tuning split): rotation pre-training, two HMTL
 #    networks, mirror-averaged ensemble
+if [ ! -f "$TEACHER" ] && [ "$(basename "$TEACHER")" != teacher_clean.onnx ]; then
+    echo "train_default_v2.sh: teacher $TEACHER not found; this script makes only teacher_clean.onnx" \
+        "(for teacher_v1.onnx see the header)" >&2
+    exit 2
+fi
 if [ ! -f "$TEACHER" ]; then
     train default/ssl_rotation_lite0_utkface
     printf '%s\n' default/teacher_hmtl_lite0_128 default/teacher_hmtl_lite0_128_sslinit | side_by_side train
