@@ -43,19 +43,6 @@ train() {  # resumable: a finished run is kept, a killed one continues
     else headpose-train --config "$@" runtime.progress=false ${EXTRA:-}; fi
 }
 
-# 1. face boxes from the runtime's detector, so training crops faces as the runtime will
-[ -f "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv" ] || python -m headpose.training.data.detector_boxes \
-    "$HEADPOSE_SHARED/data/aflw2000-crops" -o "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv"
-
-# the student's teacher and pseudo-label files, as its config resolves them
-config_path() {
-    python -c 'import operator, sys; from headpose.training.config import load_config, expand_path
-cfg = load_config(sys.argv[1]); value = operator.attrgetter(sys.argv[2])(cfg)
-print(expand_path(value, cfg) if value else "")' "$@"
-}
-from_config=$(config_path "$STUDENT" distill.teacher)
-TEACHER=${from_config:-${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}}
-PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
 JOBS=${JOBS:-1}
 threads=$(( $(nproc) / JOBS )); [ "$threads" -ge 1 ] || threads=1
 side_by_side() {  # side_by_side CMD ARG... per line of stdin: JOBS at a time, fail if any fails
@@ -69,19 +56,34 @@ side_by_side() {  # side_by_side CMD ARG... per line of stdin: JOBS at a time, f
     return $status
 }
 
-# 2. the teacher (the v1 recipe without the tuning split): rotation pre-training, two HMTL
-#    networks, mirror-averaged ensemble
+# the student's teacher and pseudo-label files, as its config resolves them
+config_path() {
+    python -c 'import operator, sys; from headpose.training.config import load_config, expand_path
+cfg = load_config(sys.argv[1]); value = operator.attrgetter(sys.argv[2])(cfg)
+print(expand_path(value, cfg) if value else "")' "$@"
+}
+from_config=$(config_path "$STUDENT" distill.teacher)
+TEACHER=${from_config:-${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}}
+PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
 if [ ! -f "$TEACHER" ] && [ "$(basename "$TEACHER")" != teacher_clean.onnx ]; then
     echo "train_default_v2.sh: teacher $TEACHER not found; this script makes only teacher_clean.onnx" \
         "(for teacher_v1.onnx see the header)" >&2
     exit 2
 fi
+
+# 1. face boxes from the runtime's detector, so training crops faces as the runtime will
+[ -f "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv" ] || python -m headpose.training.data.detector_boxes \
+    "$HEADPOSE_SHARED/data/aflw2000-crops" -o "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv"
+
+# 2. the teacher (the v1 recipe without the tuning split): rotation pre-training, two HMTL
+#    networks, mirror-averaged ensemble
 if [ ! -f "$TEACHER" ]; then
     train default/ssl_rotation_lite0_utkface
-    printf '%s\n' default/teacher_hmtl_lite0_128 default/teacher_hmtl_lite0_128_sslinit | side_by_side train
-    headpose-export "$HEADPOSE_RUNS/default_teacher_hmtl_lite0_128/last.pt" \
-        "$HEADPOSE_RUNS/default_teacher_hmtl_lite0_128_sslinit/last.pt" \
-        -o "$TEACHER" --flip-average --input-zoom 0.9
+    recipes=(default/teacher_hmtl_lite0_128 default/teacher_hmtl_lite0_128_sslinit)
+    printf '%s\n' "${recipes[@]}" | side_by_side train
+    checkpoints=()
+    for recipe in "${recipes[@]}"; do checkpoints+=("$HEADPOSE_RUNS/$(name_of "$recipe")/last.pt"); done
+    headpose-export "${checkpoints[@]}" -o "$TEACHER" --flip-average --input-zoom 0.9
 fi
 
 # 3. pseudo-labels of the unlabelled faces (the teacher's angles, boxes and spreads)
@@ -91,11 +93,9 @@ fi
 # 4. the students: one network each, trained on labelled crops + pseudo-labels (fixed epochs;
 #    last.pt is the model: nothing is picked on validation)
 base=$(name_of "$STUDENT")
-run_of() { if [ "$1" = 0 ]; then echo "$HEADPOSE_RUNS/$base"; else echo "$HEADPOSE_RUNS/${base}_seed$1"; fi; }
-for seed in $SEEDS; do
-    if [ "$seed" = 0 ]; then echo "$STUDENT runtime.seed=0"
-    else echo "$STUDENT runtime.seed=$seed name=${base}_seed$seed"; fi
-done | side_by_side train
+seed_name() { if [ "$1" = 0 ]; then echo "$base"; else echo "${base}_seed$1"; fi; }
+run_of() { echo "$HEADPOSE_RUNS/$(seed_name "$1")"; }
+for seed in $SEEDS; do echo "$STUDENT runtime.seed=$seed name=$(seed_name "$seed")"; done | side_by_side train
 for seed in $SEEDS; do
     # export (SSL branches stripped, parity with PyTorch verified); no input zoom: the training
     # crops are the runtime's (box jitter, no central zoom)
