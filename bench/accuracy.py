@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -44,6 +45,24 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEADPOSE_SHARED", REPO.parent / "shared"))
 ANGLES = ("yaw", "pitch", "roll")
 Predict = Callable[[np.ndarray], np.ndarray]  # BGR crop -> (3,) yaw, pitch, roll degrees
+
+
+#: the table's input settings: (a) the given crops, (b) end to end through the default detector
+SETTINGS = {"given": "(a) given crops", "e2e": f"(b) {DEFAULT_DETECTOR} + crop"}
+_BOLD = re.compile(r"\*\*([-+0-9.]+)\*\*")
+
+
+def table_mean(path: Path, which: str = "given") -> float:
+    """Mean MAE (degrees) of the headpose row for setting ``which`` (:data:`SETTINGS`) in a table
+    this script wrote; ``ValueError`` naming the file when the row is not there."""
+    label = SETTINGS[which]
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 7 and cells[0].startswith("headpose") and cells[1] == label:
+            found = _BOLD.search(cells[6])
+            if found:
+                return float(found.group(1))
+    raise ValueError(f"{path}: no headpose row for '{label}' (a bench/accuracy.py table?)")
 
 
 def headpose_method(model_path: Path) -> tuple[Predict, CropRule]:
@@ -117,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         crops_b = [crop_face(images[i], boxes[i], rule, (256, 256)) for i in found]
         pred_b, _ = run(predict, crops_b)
         for setting, pred, tgt in (
-            ("(a) given crops", pred_a, target),
-            (f"(b) {DEFAULT_DETECTOR} + crop", pred_b, target[found]),
+            (SETTINGS["given"], pred_a, target),
+            (SETTINGS["e2e"], pred_b, target[found]),
         ):
             mae = mae_per_angle(pred, tgt, ANGLES)
             rows.append((name, setting, mae, ms_a))

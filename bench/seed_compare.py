@@ -3,7 +3,8 @@
     python bench/seed_compare.py --a A_seed0.md A_seed1.md ... --b B_seed0.md ... [--input given|e2e]
 
 Each file is a table written by ``bench/accuracy.py`` (one trained seed); its headpose row for
-the given crops (``--input given``, default) or end to end (``e2e``) gives that seed's mean MAE.
+the given crops (``--input given``, default) or end to end (``e2e``) gives that seed's mean MAE
+(``accuracy.table_mean``).
 Seeds of two recipes are not paired, so the interval is Welch's (unequal variances,
 ``headpose.training.engine.study_stats.welch_interval``); an interval that excludes 0 says the
 recipes differ on this split beyond seed noise.
@@ -12,28 +13,13 @@ recipes differ on this split beyond seed noise.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from accuracy import SETTINGS, table_mean
+
 from headpose.training.engine.study_stats import mean_std, welch_interval
-
-INPUTS = {"given": "(a) given crops", "e2e": "(b) yunet + crop"}
-_BOLD = re.compile(r"\*\*([-+0-9.]+)\*\*")
-
-
-def seed_mae(path: Path, which: str = "given") -> float:
-    """Mean MAE (degrees) of the headpose row for input ``which`` in a ``bench/accuracy.py``
-    table; ``ValueError`` naming the file when the row is not there."""
-    label = INPUTS[which]
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 7 and cells[0].startswith("headpose") and cells[1] == label:
-            found = _BOLD.search(cells[6])
-            if found:
-                return float(found.group(1))
-    raise ValueError(f"{path}: no headpose row for '{label}' (a bench/accuracy.py table?)")
 
 
 def compare(a: Sequence[float], b: Sequence[float]) -> str:
@@ -52,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--a", nargs="+", type=Path, required=True, help="recipe A's tables")
     parser.add_argument("--b", nargs="+", type=Path, required=True, help="recipe B's tables")
-    parser.add_argument("--input", choices=sorted(INPUTS), default="given")
+    parser.add_argument("--input", choices=sorted(SETTINGS), default="given")
     args = parser.parse_args(argv)
     try:
-        a = [seed_mae(p, args.input) for p in args.a]
-        b = [seed_mae(p, args.input) for p in args.b]
+        a = [table_mean(p, args.input) for p in args.a]
+        b = [table_mean(p, args.input) for p in args.b]
     except (OSError, ValueError) as exc:
         print(f"seed_compare: {exc}", file=sys.stderr)
         return 2

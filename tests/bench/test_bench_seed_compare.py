@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import accuracy
 import pytest
 import seed_compare
 
@@ -13,8 +14,8 @@ TABLE = RESULTS / "v2_long" / "accuracy_val_seed2.md"
 
 def test_seed_mae_reads_the_headpose_rows() -> None:
     text = TABLE.read_text(encoding="utf-8")
-    given = seed_compare.seed_mae(TABLE, "given")
-    e2e = seed_compare.seed_mae(TABLE, "e2e")
+    given = accuracy.table_mean(TABLE, "given")
+    e2e = accuracy.table_mean(TABLE, "e2e")
     assert "| (a) given crops | 278 |" in text and f"**{given:.2f}**" in text
     assert f"**{e2e:.2f}**" in text and 1.0 < given < 20.0 and given != e2e
 
@@ -23,7 +24,7 @@ def test_a_file_without_the_row_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "notes.md"
     bad.write_text("| FSA-Net | (a) given crops | 278 | 1 | 2 | 3 | **2.00** | 1.0 |\n")
     with pytest.raises(ValueError, match="notes.md: no headpose row"):
-        seed_compare.seed_mae(bad)
+        accuracy.table_mean(bad)
     assert seed_compare.main(["--a", str(bad), "--b", str(TABLE)]) == 2
 
 
