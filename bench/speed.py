@@ -93,6 +93,45 @@ def jitter(frames: list[list[Face]]) -> np.ndarray:
     return np.nanmean(diffs, axis=0) if diffs else np.full(3, np.nan)
 
 
+def lag_ms(
+    smoothed: list[list[Face]], raw: list[list[Face]], fps: float, max_frames: int = 15
+) -> float:
+    """How far smoothed angles trail the raw ones, in ms: the shift ``k`` (whole frames from -2
+    to ``max_frames``, then refined by a parabola through the three best) that minimises the
+    mean of (s_t - r_(t-k))^2 over every face and angle (``smoothed[i][j]`` is ``raw[i][j]``
+    after smoothing; faces linked by ``track_id`` of ``smoothed``). Whole-frame shifts only:
+    interpolating ``r`` between frames would average its noise and pull the minimum to half
+    frames. Jitter alone can be lowered by any amount of lag; this is the other side of the
+    trade-off. NaN when no face is seen in three frames or more."""
+    tracks: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+    for t, (sf, rf) in enumerate(zip(smoothed, raw, strict=True)):
+        for s, r in zip(sf, rf, strict=True):
+            if np.isfinite(s.angles).all() and np.isfinite(r.angles).all():
+                tracks.setdefault(s.track_id, {})[t] = (s.angles, r.angles)
+    shifts = np.arange(-2, max_frames + 1)
+    cost = np.full(len(shifts), np.inf)
+    for i, k in enumerate(shifts):
+        diffs = [
+            s_ang - rows[t - k][1]
+            for rows in tracks.values()
+            if len(rows) >= 3
+            for t, (s_ang, _) in rows.items()
+            if t - k in rows
+        ]
+        if diffs:
+            cost[i] = float(np.mean(np.square(diffs)))
+    if not np.isfinite(cost).any():
+        return float("nan")
+    i = int(np.argmin(cost))
+    k = float(shifts[i])
+    if 0 < i < len(shifts) - 1 and np.isfinite(cost[i - 1 : i + 2]).all():
+        left, mid, right = cost[i - 1 : i + 2]
+        curve = left - 2.0 * mid + right
+        if curve > 0:
+            k += 0.5 * (left - right) / curve
+    return 1000.0 * k / fps
+
+
 def agreement(a: list[list[Face]], b: list[list[Face]]) -> tuple[np.ndarray, int, int]:
     """Mean |a - b| per angle over faces paired by box IoU >= 0.5 in the same frame, the number
     of pairs and the faces of ``b`` with no partner in ``a``."""
@@ -219,11 +258,12 @@ def video_section(
         f"the clip's frames (decoding excluded), best of {passes} pass(es); the pipelines see each "
         "frame in turn, so the ratios are measured under the same load. Jitter in degrees "
         "[yaw / pitch / roll]. `track` is the smoothed output of `Estimator.track`; "
-        "`track, before smoothing` the same run's raw angles.",
+        "`track, before smoothing` the same run's raw angles. Smoothing lag: how far `track` "
+        "trails its own raw angles (`lag_ms`); less jitter can always be bought with more lag.",
         "",
         "| clip | frames | pipeline | ms/frame | of which pose network | vs YuNet + FSA-Net | "
-        "faces/frame | jitter yaw / pitch / roll |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+        "faces/frame | jitter yaw / pitch / roll | smoothing lag ms |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     notes = []
     labels = {
@@ -247,9 +287,13 @@ def video_section(
             jit = jitter(run.frames)
             faces = np.mean([len(f) for f in run.frames]) if run.frames else float("nan")
             pose_ms = f"{run.pose_ms():.2f}" if key != "fsa" else ""
+            lag = (
+                f"{lag_ms(run.frames, best['track_raw'].frames, fps):.0f}" if key == "track" else ""
+            )
             lines.append(
                 f"| {path.name} | {n} | {label} | {run.ms():.2f} | {pose_ms} | "
-                f"{run.ms() / ref:.2f}x | {faces:.2f} | {' / '.join(f'{v:.2f}' for v in jit)} |"
+                f"{run.ms() / ref:.2f}x | {faces:.2f} | {' / '.join(f'{v:.2f}' for v in jit)} "
+                f"| {lag} |"
             )
         agree, pairs, missing = agreement(best["track_raw"].frames, best["predict"].frames)
         full, rois = best["track"].counters
@@ -276,6 +320,28 @@ def video_section(
     return lines
 
 
+def fsa_pipeline_of(
+    detector: Any,
+    min_score: float,
+    fsa_predict: Callable[[np.ndarray], np.ndarray],
+    fsa_rule: Any,
+) -> Callable[[np.ndarray], list[Face]]:
+    """The peer pipeline on a frame: ``detector`` (the same as headpose's), FSA-Net's crop rule
+    and its two ONNX models on a 64 px crop; faces with NaN spread."""
+
+    def pipeline(frame: np.ndarray) -> list[Face]:
+        found = detector.detect(frame)
+        keep = found.scores >= min_score
+        return [
+            make_face(
+                box, score, fsa_predict(crop_face(frame, box, fsa_rule, (64, 64))), [np.nan] * 3
+            )
+            for box, score in zip(found.boxes[keep], found.scores[keep], strict=True)
+        ]
+
+    return pipeline
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -298,16 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     pose = PoseModel(model_path, threads=args.threads)
     detector = get_detector("auto", threads=args.threads)
     fsa_predict, fsa_rule = fsanet_method(SHARED / "peers")
-
-    def fsa_pipeline(frame: np.ndarray) -> list[Face]:
-        found = detector.detect(frame)
-        keep = found.scores >= est.min_score
-        return [
-            make_face(
-                box, score, fsa_predict(crop_face(frame, box, fsa_rule, (64, 64))), [np.nan] * 3
-            )
-            for box, score in zip(found.boxes[keep], found.scores[keep], strict=True)
-        ]
+    fsa_pipeline = fsa_pipeline_of(detector, est.min_score, fsa_predict, fsa_rule)
 
     lines = [
         "# Speed, side by side",

@@ -1,0 +1,110 @@
+"""bench/speed.lag_ms and bench/smoothing.py: the lag that any jitter figure costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import smoothing
+from speed import VIDEO_DIR, lag_ms
+
+from headpose import Face
+from headpose.estimator import make_face
+from headpose.smoothing import Tracker
+
+FPS = 30.0
+
+
+def faces_of(angles: np.ndarray, track_id: int = 0) -> list[list[Face]]:
+    """One face per frame with the given (T, 3) angles and a fixed box."""
+    from dataclasses import replace
+
+    return [
+        [replace(make_face([10, 10, 60, 60], 0.9, a, [np.nan] * 3), track_id=track_id)]
+        for a in angles
+    ]
+
+
+def wave(t: np.ndarray) -> np.ndarray:
+    return np.stack([20 * np.sin(t / 9.0), 10 * np.cos(t / 13.0), 5 * np.sin(t / 7.0)], axis=1)
+
+
+def test_a_copy_delayed_by_whole_frames_lags_by_them() -> None:
+    t = np.arange(200, dtype=np.float64)
+    raw = faces_of(wave(t))
+    assert lag_ms(raw, raw, FPS) == pytest.approx(0.0, abs=0.5)
+    delayed = faces_of(wave(t - 3))
+    assert lag_ms(delayed, raw, FPS) == pytest.approx(100.0, abs=0.5)
+
+
+def test_a_fractional_delay_is_found_between_frames() -> None:
+    t = np.arange(300, dtype=np.float64)
+    raw = faces_of(wave(t))
+    assert lag_ms(faces_of(wave(t - 2.5)), raw, FPS) == pytest.approx(2.5 / FPS * 1000, abs=5.0)
+
+
+def test_one_euro_lag_falls_as_beta_rises() -> None:
+    """The real filter on a noisy moving head: more beta, less lag; lower cutoff, more lag."""
+    rng = np.random.default_rng(0)
+    t = np.arange(240, dtype=np.float64)
+    raw = faces_of(wave(t) + rng.normal(0, 0.4, (len(t), 3)))
+
+    def lag_of(**setting: float) -> float:
+        tracker = Tracker(**setting, freq=FPS)
+        out = [tracker.update(f, t=i / FPS) for i, f in enumerate(raw)]
+        return lag_ms(out, raw, FPS)
+
+    slow = lag_of(min_cutoff=0.2, beta=0.0)
+    assert slow > lag_of(min_cutoff=0.2, beta=0.05) > 0
+    assert slow > lag_of(min_cutoff=1.0, beta=0.0)
+
+
+def test_no_face_in_three_frames_gives_nan() -> None:
+    raw = faces_of(wave(np.arange(2, dtype=np.float64)))
+    assert np.isnan(lag_ms(raw, raw, FPS))
+
+
+def test_choose_takes_the_least_lag_setting_within_the_reference_jitter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = [{"min_cutoff": c, "beta": 0.0, "d_cutoff": 1.0} for c in (0.1, 0.5, 2.0)]
+    monkeypatch.setattr(smoothing, "GRID", grid)
+    pts = {
+        "a": [
+            smoothing.Point(np.full(3, j), lag) for j, lag in ((0.01, 300), (0.05, 100), (0.2, 20))
+        ]
+    }
+    ref = {"a": smoothing.Point(np.full(3, 0.06), 90.0)}
+    assert smoothing.choose(pts, ref, ["a"]) == 1
+    ref = {"a": smoothing.Point(np.array([0.06, 0.06, 0.005]), 90.0)}
+    assert smoothing.choose(pts, ref, ["a"]) is None  # no setting meets roll's jitter
+
+
+def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
+    """A 40-frame excerpt of a real clip, both pipelines, the whole grid."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    cap = cv2.VideoCapture(str(VIDEO_DIR / "carphone_qcif.mp4"))
+    writer = None
+    for _ in range(40):
+        ok, frame = cap.read()
+        assert ok
+        if writer is None:
+            h, w = frame.shape[:2]
+            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+            writer = cv2.VideoWriter(str(clips / "excerpt.mp4"), fourcc, FPS, (w, h))
+        writer.write(frame)
+    cap.release()
+    assert writer is not None
+    writer.release()
+    out, png = tmp_path / "smoothing.md", tmp_path / "smoothing.png"
+    argv = ["--models", "fast:3", "--clips", str(clips), "--choose-on", "excerpt.mp4"]
+    assert smoothing.main([*argv, "--out", str(out), "--plot", str(png)]) == 0
+    text = out.read_text()
+    assert "| excerpt.mp4 (choosing) | fast (detect every 3) | default:" in text
+    assert "| excerpt.mp4 (choosing) | YuNet + FSA-Net | default:" in text
+    assert png.stat().st_size > 1000
+    with pytest.raises(SystemExit):
+        smoothing.main([*argv[:4], "--choose-on", "missing.mp4", "--out", str(out)])
