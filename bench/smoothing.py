@@ -40,6 +40,7 @@ from speed import CREDITS, VIDEO_DIR, fsa_pipeline_of, jitter, lag_ms, read_fram
 
 REPO = Path(__file__).resolve().parents[1]
 FSA = "YuNet + FSA-Net"
+MAX_LAG_FRAMES = 45  # lags are searched up to this many frames (1.5 s at 30 fps)
 # One Euro settings tried: min_cutoff (Hz) x beta (1/deg) x d_cutoff (Hz).
 GRID: list[dict[str, float]] = [
     {"min_cutoff": mc, "beta": b, "d_cutoff": dc}
@@ -78,7 +79,7 @@ def smoothed(raw: list[list[Face]], setting: dict[str, float], fps: float) -> Po
         [replace(r, track_id=s.track_id) for r, s in zip(rf, sf, strict=True)]
         for rf, sf in zip(raw, out, strict=True)
     ]
-    return Point(jitter(out), lag_ms(out, linked, fps))
+    return Point(jitter(out), lag_ms(out, linked, fps, MAX_LAG_FRAMES))
 
 
 def choose(

@@ -102,7 +102,8 @@ def lag_ms(
     after smoothing; faces linked by ``track_id`` of ``smoothed``). Whole-frame shifts only:
     interpolating ``r`` between frames would average its noise and pull the minimum to half
     frames. Jitter alone can be lowered by any amount of lag; this is the other side of the
-    trade-off. NaN when no face is seen in three frames or more."""
+    trade-off. A lag beyond ``max_frames`` reads as ``max_frames``. NaN when no face is seen in
+    three frames or more."""
     tracks: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
     for t, (sf, rf) in enumerate(zip(smoothed, raw, strict=True)):
         for s, r in zip(sf, rf, strict=True):
