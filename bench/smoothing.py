@@ -257,6 +257,7 @@ def plot(
             if chosen[p] is not None:
                 c = pts[chosen[p]]
                 ax.scatter([c.lag], [c.mean_jitter], s=90, marker="*", c=color)
+        ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("lag behind the raw angles, ms")
         ax.set_ylabel("jitter, degrees (mean of 3 angles)")
