@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     models: dict[str, Estimator] = {}
     for spec in args.models:
         name, _, every = spec.partition(":")
-        models[f"{Path(name).stem} (detect every {every or 1})"] = Estimator(
+        # a shipped model by its name, an .onnx by its folder and stem (run folders hold
+        # files of the same name)
+        short = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
+        models[f"{short} (detect every {every or 1})"] = Estimator(
             resolve_model_path(name), threads=args.threads, video={"detect_every": int(every or 1)}
         )
     first = next(iter(models.values()))
@@ -182,6 +185,20 @@ def report(
         f"each of {len(GRID)} settings. Jitter: mean |a_t - (a_t-1 + a_t+1)/2|, degrees, yaw / "
         "pitch / roll; lag: ms by which the smoothed angles trail the raw ones (`speed.lag_ms`). "
         f"Runtime default: {fmt(DEFAULT_SMOOTHING)}.",
+        "",
+        "At the runtime's default setting, mean jitter (degrees) / lag (ms) per clip:",
+        "",
+        "| pipeline | " + " | ".join(names) + " |",
+        "| --- |" + " ---: |" * len(names),
+        *(
+            f"| {p} | "
+            + " | ".join(
+                f"{points[p][c][default_i].mean_jitter:.3f} / {points[p][c][default_i].lag:.0f}"
+                for c in names
+            )
+            + " |"
+            for p in pipelines
+        ),
         "",
         f"Chosen per pipeline on {', '.join(args.choose_on)} (checked on "
         f"{', '.join(checks) or 'no other clip'}): the least-lag setting whose jitter is no "
