@@ -174,6 +174,22 @@ class DistillConfig:
 
 
 @dataclass
+class StabilityConfig:
+    """Stability training (off while ``weight`` is 0; Zheng et al., CVPR 2016): every training
+    batch also goes through the network slightly perturbed (a random shift of up to ``shift`` of
+    the side, a zoom of up to ``scale``, Gaussian noise of standard deviation ``noise`` in
+    normalised input units), in the same forward pass, and ``weight`` x the mean absolute
+    difference of the two expected angles (degrees) joins the loss, so that one pass per frame
+    answers nearby frames alike (video jitter). Needs pose heads that see the clean image."""
+
+    weight: float = 0.0
+    share: float = 1.0  # the first share of each batch gets a perturbed copy (cost: 1 + share)
+    shift: float = 0.01  # fraction of the image side, uniform +-
+    scale: float = 0.02  # relative zoom, uniform +-
+    noise: float = 0.03  # standard deviation, normalised units (ImageNet std: ~2 grey levels)
+
+
+@dataclass
 class LossConfig:
     """Pose loss: cross-entropy over bins + ``alpha`` * RMSE of the expectation."""
 
@@ -238,6 +254,7 @@ class Config:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -642,6 +659,22 @@ def validate(cfg: Config) -> None:
     _positive("distill.min_sigma", k.min_sigma)
     _positive("distill.spread_ref", k.spread_ref, allow_zero=True)
     _positive("distill.threads", k.threads)
+    st = cfg.stability
+    _positive("stability.weight", st.weight, allow_zero=True)
+    if not 0.0 < st.share <= 1.0:
+        raise ConfigError(
+            f"config key 'stability.share': expected a number in (0, 1], got {st.share!r}"
+        )
+    _positive("stability.shift", st.shift, allow_zero=True)
+    _positive("stability.scale", st.scale, allow_zero=True)
+    _positive("stability.noise", st.noise, allow_zero=True)
+    if st.weight > 0 and (not method.pose_loss or method.pose_sees_task_image(cfg.ssl.input)):
+        raise ConfigError(
+            f"config key 'stability.weight': stability compares the pose heads' answers on the "
+            f"clean and the perturbed image, so the method must have a pose loss and feed the pose "
+            f"heads the clean image (ssl.input=separate for hmtl), got '{cfg.method}' with "
+            f"ssl.input={cfg.ssl.input}"
+        )
     _choice("ssl.task", cfg.ssl.task, list(plugins.TASKS))
     task = plugins.TASKS[cfg.ssl.task]
     if not task.keeps_pose and method.pose_sees_task_image(cfg.ssl.input):

@@ -28,7 +28,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from headpose.metadata import Bins
-from headpose.training.bins import IGNORE_INDEX, angle_to_bin, bin_centres, full_precision
+from headpose.training.bins import (
+    IGNORE_INDEX,
+    angle_to_bin,
+    bin_centres,
+    expectation_and_spread,
+    full_precision,
+)
 
 DEFAULT_ANGLES = ("yaw", "pitch", "roll")
 _RMSE_EPS = 1e-8  # keeps the gradient of sqrt finite when the error is exactly zero
@@ -296,3 +302,16 @@ def ssl_loss(
     out["sum"] = total
     out["total"] = weight * total
     return out
+
+
+def stability_loss(logits: Tensor, perturbed_logits: Tensor, bins: Bins) -> Tensor:
+    """Mean absolute difference in degrees between the expected angles of the same images seen
+    as they are and slightly perturbed (stability training): ``(N, A, B)`` twice -> scalar."""
+    if logits.shape != perturbed_logits.shape:
+        raise ValueError(
+            f"perturbed_logits: expected shape {tuple(logits.shape)}, "
+            f"got {tuple(perturbed_logits.shape)}"
+        )
+    a, _ = expectation_and_spread(logits.float(), bins)
+    b, _ = expectation_and_spread(perturbed_logits.float(), bins)
+    return (a - b).abs().mean()

@@ -36,6 +36,7 @@ from headpose.training.losses import (
     soft_pose_loss,
     spread_weight,
     ssl_loss,
+    stability_loss,
 )
 
 
@@ -59,6 +60,7 @@ class Method:
     distill_weight: float = 0.0  # online distillation (a teacher labels the batch): its weight
     distill_min_sigma: float = 1.5  # degrees: floor of the soft target's standard deviation
     distill_spread_ref: float = 0.0  # degrees: teacher-spread weighting (0: none)
+    stability_weight: float = 0.0  # stability training: weight of clean-vs-perturbed agreement
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -95,14 +97,33 @@ class Method:
             return 1.0
         return min(1.0, max(0.0, epochs_done / self.ssl_warmup_epochs))
 
-    def forward(self, net: Any, images: Tensor, ssl_images: Tensor | None = None) -> dict[str, Any]:
-        """Network outputs of a batch: ``net(images)``, or with ``ssl_images`` (separate input)
-        one pass over both, pose logits from ``images`` and SSL logits from ``ssl_images``."""
-        if ssl_images is None:
+    def forward(
+        self,
+        net: Any,
+        images: Tensor,
+        ssl_images: Tensor | None = None,
+        perturbed: Tensor | None = None,
+    ) -> dict[str, Any]:
+        """Network outputs of a batch: ``net(images)``, or in one pass with ``ssl_images``
+        (separate input: pose logits from ``images``, SSL logits from ``ssl_images``) and/or
+        ``perturbed`` (stability training: copies of the first images of the batch, their
+        pose logits as ``"pose_perturbed"``)."""
+        if ssl_images is None and perturbed is None:
             return net(images)
         n = images.shape[0]
-        out = net(torch.cat([images, ssl_images]))
-        return {"pose": out["pose"][:n], "ssl": {k: v[n:] for k, v in out["ssl"].items()}}
+        parts = [images] + [x for x in (ssl_images, perturbed) if x is not None]
+        out = net(torch.cat(parts))
+        result: dict[str, Any] = {"pose": out["pose"][:n], "ssl": out.get("ssl", {})}
+        start = n
+        if ssl_images is not None:
+            stop = start + ssl_images.shape[0]
+            result["ssl"] = {k: v[start:stop] for k, v in out["ssl"].items()}
+            start = stop
+        else:
+            result["ssl"] = {k: v[:n] for k, v in out.get("ssl", {}).items()}
+        if perturbed is not None:
+            result["pose_perturbed"] = out["pose"][start : start + perturbed.shape[0]]
+        return result
 
     def losses(
         self,
@@ -162,6 +183,12 @@ class Method:
             parts.update({f"distill/{k}": v for k, v in soft.items()})
             part = self.distill_weight * soft["total"]
             total = part if total is None else total + part
+        if self.stability_weight > 0 and "pose_perturbed" in outputs:
+            moved = outputs["pose_perturbed"]  # of the batch's first images
+            steady = stability_loss(outputs["pose"][: moved.shape[0]], moved, self.bins)
+            parts["stability"] = steady
+            part = self.stability_weight * steady
+            total = part if total is None else total + part
         if self.uses_ssl_loss:
             ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight * ssl_scale)
             parts.update({f"ssl/{k}": v for k, v in ssl.items()})
@@ -200,6 +227,7 @@ def build_method(cfg: Config) -> Method:
         distill_weight=cfg.distill.weight if cfg.distill.teacher else 0.0,
         distill_min_sigma=cfg.distill.min_sigma,
         distill_spread_ref=cfg.distill.spread_ref,
+        stability_weight=cfg.stability.weight,
     )
 
 

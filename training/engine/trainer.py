@@ -46,6 +46,7 @@ from headpose.training.engine.checkpoint import (
 from headpose.training.engine.data_setup import RunData, build_run_data, iterate_loader
 from headpose.training.engine.ema import build_ema
 from headpose.training.engine.methods import Method, build_method, describe
+from headpose.training.engine.perturb import perturb_batch
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
 from headpose.training.engine.schedulers import build_scheduler
@@ -412,8 +413,13 @@ class Trainer:
         if weight is not None:
             weight = weight.to(self.device, non_blocking=True)
         taught = self.teacher(images) if self.teacher is not None else None
+        perturbed = None
+        if self.method.stability_weight > 0:
+            st = self.cfg.stability
+            k = max(1, round(st.share * images.shape[0]))
+            perturbed = perturb_batch(images[:k], st.shift, st.scale, st.noise)
         with self._autocast():
-            outputs = self.method.forward(self.net, images, ssl_images)
+            outputs = self.method.forward(self.net, images, ssl_images, perturbed)
         # float32, outside autocast
         scale = self.method.ssl_scale(self.epoch + self.step_in_epoch / self.steps_per_epoch)
         parts = self.method.losses(
