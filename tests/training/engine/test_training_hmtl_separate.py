@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,35 +16,14 @@ from headpose.training.engine.trainer import train
 from headpose.training.ssl import build_task
 
 
-def config(crops_dir: Path, out: Path, *extra: str):
-    return load_config(
-        "cpu/hmtl_puzzle3_flag3_resnet18_128",
-        [
-            f"data.root={crops_dir}",
-            f"runtime.out_dir={out}",
-            "model.backbone=mobilenetv3_small_100",
-            "model.input_size=48",
-            "optim.batch_size=4",
-            "optim.epochs=1",
-            "data.low_data=8",
-            "data.split.val_fraction=0.005",
-            "runtime.workers=0",
-            "runtime.progress=false",
-            *extra,
-        ],
-    )
-
-
 def test_sample_keeps_the_clean_image_and_adds_the_puzzled_copy(
-    crops_dir: Path, tmp_path: Path
+    tiny_hmtl_config: Callable[..., Any], tmp_path: Path
 ) -> None:
-    cfg = config(
-        crops_dir, tmp_path, "ssl.input=separate", "data.augmentation=0", "data.flip=false"
-    )
+    cfg = tiny_hmtl_config(tmp_path, "ssl.input=separate", "data.augmentation=0", "data.flip=false")
     method = build_method(cfg)
     sample = build_run_data(cfg, method).train[0]
-    shared = config(
-        crops_dir, tmp_path, "ssl.input=shared", "data.augmentation=0", "data.flip=false"
+    shared = tiny_hmtl_config(
+        tmp_path, "ssl.input=shared", "data.augmentation=0", "data.flip=false"
     )
     plain = build_run_data(shared, build_method(shared)).train[0]
     # the shared sample's image is the puzzled one; the separate sample keeps the clean image
@@ -69,8 +50,8 @@ def test_forward_takes_pose_from_clean_and_ssl_from_puzzled() -> None:
 
 
 @pytest.mark.slow
-def test_separate_input_trains(crops_dir: Path, tmp_path: Path) -> None:
-    row = train(config(crops_dir, tmp_path / "run", "ssl.input=separate"))
+def test_separate_input_trains(tiny_hmtl_config: Callable[..., Any], tmp_path: Path) -> None:
+    row = train(tiny_hmtl_config(tmp_path / "run", "ssl.input=separate"))
     assert row["train/ssl/puzzle"] > 0 and row["val/mae_mean"] > 0
 
 

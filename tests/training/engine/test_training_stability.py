@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -15,26 +17,6 @@ from headpose.training.engine.trainer import train
 from headpose.training.losses import stability_loss
 
 BINS = Bins(width=3.0, count=66, low=-99.0)
-
-
-def config(crops_dir: Path, out: Path, *extra: str):
-    return load_config(
-        "cpu/hmtl_puzzle3_flag3_resnet18_128",
-        [
-            f"data.root={crops_dir}",
-            f"runtime.out_dir={out}",
-            "model.backbone=mobilenetv3_small_100",
-            "model.input_size=48",
-            "optim.batch_size=4",
-            "optim.epochs=1",
-            "data.low_data=8",
-            "data.split.val_fraction=0.005",
-            "runtime.workers=0",
-            "runtime.progress=false",
-            "ssl.input=separate",
-            *extra,
-        ],
-    )
 
 
 def test_no_perturbation_is_the_identity() -> None:
@@ -113,6 +95,11 @@ def test_a_method_whose_pose_heads_see_the_puzzle_is_refused() -> None:
 
 
 @pytest.mark.slow
-def test_stability_trains_and_logs_its_part(crops_dir: Path, tmp_path: Path) -> None:
-    row = train(config(crops_dir, tmp_path / "run", "stability.weight=0.5", "stability.share=0.5"))
+def test_stability_trains_and_logs_its_part(
+    tiny_hmtl_config: Callable[..., Any], tmp_path: Path
+) -> None:
+    cfg = tiny_hmtl_config(
+        tmp_path / "run", "ssl.input=separate", "stability.weight=0.5", "stability.share=0.5"
+    )
+    row = train(cfg)
     assert row["train/stability"] > 0 and row["val/mae_mean"] > 0
