@@ -212,6 +212,20 @@ def video_settings(options: Any) -> dict[str, Any]:
     return out
 
 
+def smoothing_settings(pairs: Sequence[tuple[str, str]]) -> dict[str, float]:
+    """The ``Estimator(smoothing=...)`` dict of ``--smoothing KEY=VALUE`` pairs (the Estimator
+    names unknown keys); a value that is not a number is a :class:`click.BadParameter`."""
+    out: dict[str, float] = {}
+    for key, text in pairs:
+        try:
+            out[key] = float(text)
+        except ValueError:
+            raise click.BadParameter(
+                f"{key}: expected a number, got {text!r}", param_hint="'--smoothing'"
+            ) from None
+    return out
+
+
 TRUST_FLAG = "--trust-checkpoint"
 #: which weights of a training checkpoint export/evaluation use (the export and training CLIs)
 CHECKPOINT_WEIGHTS = ("auto", "ema", "raw")

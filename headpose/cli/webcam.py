@@ -16,7 +16,15 @@ from typing import Any
 import click
 import cv2
 
-from headpose.cli.options import COUNT, command, runtime_options, video_options, video_settings
+from headpose.cli.options import (
+    COUNT,
+    KEY_VALUE,
+    command,
+    runtime_options,
+    smoothing_settings,
+    video_options,
+    video_settings,
+)
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError
 
@@ -128,10 +136,22 @@ def _show_window(frame: Any) -> bool:
 @click.option("--frames", type=COUNT, help="stop after N frames (default: until q / the end)")
 @click.option("--cube", is_flag=True, help="draw a 3D cube instead of the axes")
 @click.option("--no-smoothing", is_flag=True, help="raw angles, no One Euro filter")
+@click.option(
+    "--smoothing",
+    "smoothing",
+    type=KEY_VALUE,
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="One Euro setting, repeatable: min_cutoff (Hz), beta, d_cutoff (Hz); lower min_cutoff "
+    "and beta: steadier angles, more lag (bench/results/smoothing.md)",
+)
 @video_options
 def cli(**options: Any) -> int:
     """Live head pose from a camera or a video file (q or Esc quits the window)."""
     args = SimpleNamespace(**options)
+    if args.no_smoothing and args.smoothing:
+        raise click.UsageError("--smoothing and --no-smoothing: give one of them")
+    smoothing = smoothing_settings(args.smoothing)
     if not args.headless and not gui_available():
         print(f"error: {NO_GUI_HELP}", file=sys.stderr)
         return 2
@@ -144,6 +164,7 @@ def cli(**options: Any) -> int:
             providers=args.providers,
             threads=args.threads,
             video=video_settings(args),
+            smoothing=smoothing,
         )
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:

@@ -84,3 +84,37 @@ def test_run_with_injected_source_and_display(tiny_model: Path, pose_photos: lis
     count, fps = webcam.run(Source(), Estimator(tiny_model, detector=Det()), show=show)
     assert count == 3 and fps > 0
     assert shown[0].shape == (480, 640, 3)
+
+
+def test_smoothing_settings_reach_the_estimator(
+    tiny_video: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _needs_detector()
+    seen = {}
+
+    def fake_run(capture, est, **kwargs):
+        seen.update(est.smoothing, smooth=kwargs["smoothing"])
+        return 1, 30.0
+
+    monkeypatch.setattr(webcam, "run", fake_run)
+    argv = ["--headless", "--source", str(tiny_video), "--model", str(tiny_model)]
+    code = webcam.main([*argv, "--smoothing", "min_cutoff=0.1", "--smoothing", "beta=0.01"])
+    assert code == 0
+    assert seen["min_cutoff"] == 0.1 and seen["beta"] == 0.01 and seen["smooth"] is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--smoothing", "beta=fast"], "beta: expected a number, got 'fast'"),
+        (["--smoothing", "cutoff=1"], "unknown key(s) ['cutoff']"),
+        (["--smoothing", "beta=0.1", "--no-smoothing"], "give one of them"),
+    ],
+)
+def test_bad_smoothing_is_named(
+    tiny_video: Path, tiny_model: Path, capsys, extra: list[str], message: str
+) -> None:
+    _needs_detector()
+    argv = ["--headless", "--source", str(tiny_video), "--model", str(tiny_model)]
+    assert webcam.main([*argv, *extra]) == 2
+    assert message in capsys.readouterr().err
