@@ -15,7 +15,8 @@ forward pass. With ``ssl.input: separate`` the pose heads see the clean image an
 transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Any method whose
 pose heads see the clean image can add online distillation (``distill.teacher``): a teacher's
 answers on the batch join the loss as :func:`~headpose.training.losses.soft_pose_loss`
-(``distill/...``). Every loss part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
+(``distill/...``), and stability training (``stability.weight``): slightly perturbed copies of
+the batch in the same pass, their answers held to the clean ones (``stability``). Every loss part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Method:
         n = images.shape[0]
         parts = [images] + [x for x in (ssl_images, perturbed) if x is not None]
         out = net(torch.cat(parts))
-        result: dict[str, Any] = {"pose": out["pose"][:n], "ssl": out.get("ssl", {})}
+        result: dict[str, Any] = {"pose": out["pose"][:n]}
         start = n
         if ssl_images is not None:
             stop = start + ssl_images.shape[0]
