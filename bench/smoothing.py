@@ -23,7 +23,7 @@ import argparse
 import itertools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -36,7 +36,15 @@ from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import SHARED, fsanet_method  # noqa: E402
-from speed import CREDITS, VIDEO_DIR, fsa_pipeline_of, jitter, lag_ms, read_frames  # noqa: E402
+from speed import (  # noqa: E402
+    CREDITS,
+    VIDEO_DIR,
+    fsa_pipeline_of,
+    jitter,
+    lag_ms,
+    read_frames,
+    with_ids_of,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FSA = "YuNet + FSA-Net"
@@ -75,11 +83,7 @@ def smoothed(raw: list[list[Face]], setting: dict[str, float], fps: float) -> Po
     """``raw`` through the runtime's tracker with One Euro ``setting``: jitter and lag."""
     tracker = Tracker(**setting, freq=fps)
     out = [tracker.update(faces, t=i / fps) for i, faces in enumerate(raw)]
-    linked = [
-        [replace(r, track_id=s.track_id) for r, s in zip(rf, sf, strict=True)]
-        for rf, sf in zip(raw, out, strict=True)
-    ]
-    return Point(jitter(out), lag_ms(out, linked, fps, MAX_LAG_FRAMES))
+    return Point(jitter(out), lag_ms(out, with_ids_of(raw, out), fps, MAX_LAG_FRAMES))
 
 
 def choose(

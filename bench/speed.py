@@ -109,13 +109,13 @@ def lag_ms(
         for s, r in zip(sf, rf, strict=True):
             if np.isfinite(s.angles).all() and np.isfinite(r.angles).all():
                 tracks.setdefault(s.track_id, {})[t] = (s.angles, r.angles)
+    long_tracks = [rows for rows in tracks.values() if len(rows) >= 3]
     shifts = np.arange(-2, max_frames + 1)
     cost = np.full(len(shifts), np.inf)
     for i, k in enumerate(shifts):
         diffs = [
             s_ang - rows[t - k][1]
-            for rows in tracks.values()
-            if len(rows) >= 3
+            for rows in long_tracks
             for t, (s_ang, _) in rows.items()
             if t - k in rows
         ]
@@ -131,6 +131,15 @@ def lag_ms(
         if curve > 0:
             k += 0.5 * (left - right) / curve
     return 1000.0 * k / fps
+
+
+def with_ids_of(raw: list[list[Face]], smoothed: list[list[Face]]) -> list[list[Face]]:
+    """``raw``'s faces with the ``track_id`` of their smoothed twins (``smoothed[i][j]`` is
+    ``raw[i][j]`` after the tracker), so raw and smoothed angles follow the same tracks."""
+    return [
+        [replace(r, track_id=s.track_id) for r, s in zip(rf, sf, strict=True)]
+        for rf, sf in zip(raw, smoothed, strict=True)
+    ]
 
 
 def agreement(a: list[list[Face]], b: list[list[Face]]) -> tuple[np.ndarray, int, int]:
@@ -222,12 +231,7 @@ def _interleave(
         faces = timed("predict", lambda: est.predict(frame))  # noqa: B023
         runs["predict"].frames.append(ids["predict"].update(faces))
         runs["track"].frames.append(timed("track", lambda: video.process(frame)))  # noqa: B023
-        runs["track_raw"].frames.append(
-            [
-                replace(r, track_id=s.track_id)
-                for r, s in zip(video.raw, runs["track"].frames[-1], strict=True)
-            ]
-        )
+        runs["track_raw"].frames += with_ids_of([video.raw], runs["track"].frames[-1:])
         runs["whole"].frames.append(timed("whole", lambda: whole.process(frame)))  # noqa: B023
         faces = timed("fsa", lambda: fsa_pipeline(frame))  # noqa: B023
         runs["fsa"].frames.append(ids["fsa"].update(faces))

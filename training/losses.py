@@ -32,8 +32,8 @@ from headpose.training.bins import (
     IGNORE_INDEX,
     angle_to_bin,
     bin_centres,
-    expectation_and_spread,
     full_precision,
+    softmax_expectation,
 )
 
 DEFAULT_ANGLES = ("yaw", "pitch", "roll")
@@ -312,6 +312,5 @@ def stability_loss(logits: Tensor, perturbed_logits: Tensor, bins: Bins) -> Tens
             f"perturbed_logits: expected shape {tuple(logits.shape)}, "
             f"got {tuple(perturbed_logits.shape)}"
         )
-    a, _ = expectation_and_spread(logits.float(), bins)
-    b, _ = expectation_and_spread(perturbed_logits.float(), bins)
-    return (a - b).abs().mean()
+    gap = softmax_expectation(logits, bins) - softmax_expectation(perturbed_logits, bins)
+    return gap.abs().mean()

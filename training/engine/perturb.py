@@ -41,6 +41,7 @@ def perturb_batch(
     out = F.grid_sample(
         images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False
     )
-    if noise > 0:
-        out = out + noise * torch.randn(out.shape, generator=generator).to(dev)
+    if noise > 0:  # drawn where the batch is, unless a (CPU) generator is given
+        where = dev if generator is None else torch.device("cpu")
+        out = out + noise * torch.randn(out.shape, generator=generator, device=where).to(dev)
     return out.to(dtype)
