@@ -1,11 +1,12 @@
 """Jitter against lag of the One Euro smoothing, for each pose model on the real clips.
 
-    python bench/smoothing.py [--models default:1 fast:3] [--choose-on CLIP ...]
+    python bench/smoothing.py [--models default:1 fast:3:box_min_cutoff=1] [--choose-on CLIP ...]
                               [--clips DIR] [--out FILE.md] [--plot FILE.png]
 
 Smoothing trades jitter for lag: any jitter target can be met by smoothing more, so a jitter
 number means little without the lag it cost. For every clip in ../shared/data/video, each model
-(``NAME:DETECT_EVERY``, video mode as ``Estimator.track`` runs it) and YuNet + FSA-Net give their
+(``NAME:DETECT_EVERY[:KEY=VALUE,...]``, video mode as ``Estimator.track`` runs it, with
+those ``VideoOptions``) and YuNet + FSA-Net give their
 raw per-frame angles once; then every One Euro setting of :data:`GRID` smooths them with the
 runtime's own :class:`~headpose.smoothing.Tracker`. Reported per clip and pipeline: jitter
 (``speed.jitter``, mean of the three angles and per angle) and lag (``speed.lag_ms``: how far
@@ -79,15 +80,24 @@ def raw_angles(
     return [step(frame) for frame in frames]
 
 
-def smoothed(raw: list[list[Face]], setting: dict[str, float], fps: float) -> Point:
-    """``raw`` through the runtime's tracker with One Euro ``setting``: jitter and lag."""
-    tracker = Tracker(**setting, freq=fps)
+def smoothed(
+    raw: list[list[Face]],
+    setting: dict[str, float],
+    fps: float,
+    lag_reference: list[list[Face]] | None = None,
+) -> Point:
+    """``raw`` through the runtime's tracker with One Euro ``setting``: jitter and lag behind
+    ``lag_reference`` (the same faces in the same order; default ``raw``). A pipeline that
+    smooths its boxes is timed against its angles with unsmoothed boxes, so the lag the box
+    filter adds is counted too."""
+    tracker = Tracker(**setting, freq=fps)  # type: ignore[arg-type]
     out = [tracker.update(faces, t=i / fps) for i, faces in enumerate(raw)]
-    return Point(jitter(out), lag_ms(out, with_ids_of(raw, out), fps, MAX_LAG_FRAMES))
+    ref = with_ids_of(raw if lag_reference is None else lag_reference, out)
+    return Point(jitter(out), lag_ms(out, ref, fps, MAX_LAG_FRAMES))
 
 
 def choose(
-    points: dict[str, dict[str, list[Point]]], reference: dict[str, Point], clips: list[str]
+    points: dict[str, list[Point]], reference: dict[str, Point], clips: list[str]
 ) -> int | None:
     """Index in :data:`GRID` of the least-lag setting (mean over ``clips``) whose jitter is no
     worse than ``reference`` on every angle of each of ``clips``; ``None`` if none is."""
@@ -100,6 +110,37 @@ def choose(
     return None if best is None else best[1]
 
 
+def model_spec(spec: str) -> tuple[str, dict[str, float]]:
+    """``NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...]`` -> (model, video options): e.g.
+    ``fast:3`` or ``fast:3:box_min_cutoff=1,box_beta=0.5`` (keys of ``VideoOptions``)."""
+    name, *parts = spec.split(":")
+    video: dict[str, float] = {"detect_every": 1}
+    for part in parts:
+        if part.isdigit():
+            video["detect_every"] = int(part)
+            continue
+        for item in filter(None, part.split(",")):
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise SystemExit(f"--models {spec}: expected KEY=VALUE, got {item!r}")
+            video[key.strip()] = float(value)
+    return name, video
+
+
+BOX_KEYS = ("box_min_cutoff", "box_beta")
+
+
+def smooths_boxes(video: dict[str, float]) -> bool:
+    """Whether video options ``video`` smooth the face boxes."""
+    return video.get("box_min_cutoff", 0.0) > 0
+
+
+def front_at(points: list[Point], lag: float) -> int | None:
+    """Index of the least mean jitter among ``points`` with no more than ``lag`` ms of lag."""
+    ok = [i for i, pt in enumerate(points) if pt.lag <= lag + 1e-9]
+    return min(ok, key=lambda i: points[i].mean_jitter) if ok else None
+
+
 def fmt(setting: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in setting.items())
 
@@ -110,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         "--models",
         nargs="+",
         default=["default:1", "fast:3"],
-        help="NAME_OR_ONNX:DETECT_EVERY; the first sets the reference jitter",
+        help="NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...] (video options); the first sets the "
+        "reference jitter",
     )
     parser.add_argument(
         "--choose-on",
@@ -130,14 +172,25 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--choose-on: no such clip(s) {unknown} in {args.clips}, have {names}")
     models: dict[str, Estimator] = {}
+    wanted: dict[str, tuple[str, str]] = {}  # a pipeline that smooths boxes -> its twin's key
+    twins: dict[tuple[str, str], str] = {}  # (model, other video options) -> pipeline
     for spec in args.models:
-        name, _, every = spec.partition(":")
+        name, video = model_spec(spec)
         # a shipped model by its name, an .onnx by its folder and stem (run folders hold
         # files of the same name)
         short = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
-        models[f"{short} (detect every {every or 1})"] = Estimator(
-            resolve_model_path(name), threads=args.threads, video={"detect_every": int(every or 1)}
-        )
+        extra = "".join(f", {k} {v:g}" for k, v in video.items() if k != "detect_every")
+        label = f"{short} (detect every {video['detect_every']}{extra})"
+        models[label] = Estimator(resolve_model_path(name), threads=args.threads, video=video)
+        rest = repr(sorted((k, v) for k, v in video.items() if k not in BOX_KEYS))
+        if smooths_boxes(video):
+            wanted[label] = (name, rest)
+        else:
+            twins[(name, rest)] = label
+    missing = [label for label, key in wanted.items() if key not in twins]
+    if missing:
+        parser.error(f"{missing}: also give each model without box smoothing in --models")
+    base_of = {label: twins[key] for label, key in wanted.items()}
     first = next(iter(models.values()))
     fsa_predict, fsa_rule = fsanet_method(SHARED / "peers")
     detector = get_detector("auto", threads=args.threads)
@@ -150,9 +203,13 @@ def main(argv: list[str] | None = None) -> int:
         fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
         frames = list(read_frames(path))
         for label, est in models.items():
-            video = est.video_tracker(fps, smooth=False)
-            raw = raw_angles(frames, video.process)
-            points[label][path.name] = [smoothed(raw, s, fps) for s in GRID]
+            stream = est.video_tracker(fps, smooth=False)
+            raw = raw_angles(frames, stream.process)
+            ref = None
+            if label in base_of:  # lag behind the angles of unsmoothed boxes
+                plain = est.video_tracker(fps, video={"box_min_cutoff": 0.0}, smooth=False)
+                ref = raw_angles(frames, plain.process)
+            points[label][path.name] = [smoothed(raw, s, fps, ref) for s in GRID]
             print(f"{path.name}: {label} done", flush=True)
         raw = raw_angles(frames, fsa)
         points[FSA][path.name] = [smoothed(raw, s, fps) for s in GRID]
@@ -161,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_label = pipelines[0]
     reference = {c: points[ref_label][c][default_i] for c in names}
     chosen = {p: choose(points[p], reference, args.choose_on) for p in pipelines}
-    lines = report(args, points, pipelines, names, default_i, chosen)
+    lines = report(args, points, pipelines, names, default_i, chosen, base_of)
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
@@ -177,6 +234,7 @@ def report(
     names: list[str],
     default_i: int,
     chosen: dict[str, int | None],
+    base_of: dict[str, str],
 ) -> list[str]:
     ref_label = pipelines[0]
     checks = [c for c in names if c not in args.choose_on]
@@ -215,8 +273,9 @@ def report(
         role = "choosing" if clip in args.choose_on else "check"
         for p in pipelines:
             rows = [("default", default_i)]
-            if chosen[p] is not None and chosen[p] != default_i:
-                rows.append(("chosen", chosen[p]))
+            pick = chosen[p]
+            if pick is not None and pick != default_i:
+                rows.append(("chosen", pick))
             for tag, i in rows:
                 pt = points[p][clip][i]
                 jit = " / ".join(f"{v:.3f}" for v in pt.jitter)
@@ -226,8 +285,8 @@ def report(
                 )
     lines += ["", "Chosen settings:", ""]
     for p in pipelines:
-        i = chosen[p]
-        lines.append(f"- {p}: " + ("none of the grid" if i is None else fmt(GRID[i])))
+        pick = chosen[p]
+        lines.append(f"- {p}: " + ("none of the grid" if pick is None else fmt(GRID[pick])))
     lines += [
         "",
         "Least jitter at no more lag than each pipeline's default setting has (the Pareto front "
@@ -238,13 +297,39 @@ def report(
     ]
     for clip in names:
         for p in pipelines:
-            lag0 = points[p][clip][default_i].lag
-            i = min(
-                (i for i in range(len(GRID)) if points[p][clip][i].lag <= lag0 + 1e-9),
-                key=lambda i: points[p][clip][i].mean_jitter,  # noqa: B023
+            best = front_at(points[p][clip], points[p][clip][default_i].lag)
+            assert best is not None  # the default setting itself qualifies
+            pt = points[p][clip][best]
+            lines.append(
+                f"| {clip} | {p} | {fmt(GRID[best])} | {pt.mean_jitter:.3f} | {pt.lag:.0f} |"
             )
-            pt = points[p][clip][i]
-            lines.append(f"| {clip} | {p} | {fmt(GRID[i])} | {pt.mean_jitter:.3f} | {pt.lag:.0f} |")
+    if base_of:
+        lines += [
+            "",
+            "Box smoothing (`box_min_cutoff`, `box_beta`: the face box is smoothed before the crop) "
+            "against smoothing the angles alone: each pipeline at the default angle setting, lag "
+            "measured behind the angles of unsmoothed boxes, and the least jitter its twin without "
+            "box smoothing reaches at no more lag with any of the settings. `better`: less jitter "
+            "at no more lag than angle smoothing alone can give.",
+            "",
+            "| clip | pipeline | mean jitter | lag ms | without box smoothing, at no more lag "
+            "| better |",
+            "| --- | --- | ---: | ---: | --- | --- |",
+        ]
+        for clip in names:
+            for p, base in base_of.items():
+                pt = points[p][clip][default_i]
+                best = front_at(points[base][clip], pt.lag)
+                alone = (
+                    "none at that lag"
+                    if best is None
+                    else f"{points[base][clip][best].mean_jitter:.3f} ({fmt(GRID[best])})"
+                )
+                won = best is None or pt.mean_jitter < points[base][clip][best].mean_jitter
+                lines.append(
+                    f"| {clip} | {p} | {pt.mean_jitter:.3f} | {pt.lag:.0f} | {alone} | "
+                    f"{'yes' if won else 'no'} |"
+                )
     credits = [f"`{n}`: {t}" for n, t in CREDITS.items() if n in names]
     lines += ["", f"Plot: `{Path(args.plot).name}`.", ""]
     if credits:
@@ -275,8 +360,9 @@ def plot(
             ax.scatter([q.lag for q in pts], [q.mean_jitter for q in pts], s=8, c=color, label=p)
             d = pts[default_i]
             ax.scatter([d.lag], [d.mean_jitter], s=70, marker="o", facecolors="none", ec=color)
-            if chosen[p] is not None:
-                c = pts[chosen[p]]
+            pick = chosen[p]
+            if pick is not None:
+                c = pts[pick]
                 ax.scatter([c.lag], [c.mean_jitter], s=90, marker="*", c=color)
         ax.set_xscale("log")
         ax.set_yscale("log")

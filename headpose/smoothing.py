@@ -100,6 +100,87 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou_matrix(a, b)
 
 
+def match_boxes(old: np.ndarray, new: np.ndarray, iou_threshold: float) -> dict[int, int]:
+    """Greedy match of ``new (M, 4)`` boxes to ``old (N, 4)`` ones by greatest IoU (at least
+    ``iou_threshold``; each box used once): ``{new index: old index}``."""
+    matched: dict[int, int] = {}
+    if len(old) == 0 or len(new) == 0:
+        return matched
+    iou = box_iou(old, new)
+    pairs = np.argwhere(iou >= iou_threshold)
+    order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")
+    used: set[int] = set()
+    for oi, ni in pairs[order]:
+        if int(oi) in used or int(ni) in matched:
+            continue
+        used.add(int(oi))
+        matched[int(ni)] = int(oi)
+    return matched
+
+
+class BoxSmoother:
+    """One Euro smoothing of face boxes across video frames, before the faces are cropped.
+
+    A detector's box moves by a pixel or two from frame to frame even on a still face, and the
+    pose network answers to the crop: part of the angles' jitter is the box's. ``update(boxes,
+    t) -> boxes``: each new box is matched to a box of the previous frame (greatest IoU, at
+    least ``iou_threshold``) and replaced by its filtered value; unmatched boxes start anew and
+    boxes not seen this frame are forgotten. The filter runs on the box centre in units of the
+    box's first side and on the log of its width and height, so ``min_cutoff`` (Hz) and
+    ``beta`` (1 / (sides per second)) mean the same for small and large faces. The angles come
+    from the current frame's pixels either way: smoothing the box adds little lag to them.
+    """
+
+    def __init__(
+        self,
+        min_cutoff: float,
+        beta: float = 0.0,
+        d_cutoff: float = 1.0,
+        freq: float = 30.0,
+        iou_threshold: float = 0.3,
+    ) -> None:
+        OneEuroFilter(min_cutoff, beta, d_cutoff, freq)  # validates the settings now
+        self.settings = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
+        self.iou_threshold = float(iou_threshold)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all boxes."""
+        self._raw = np.zeros((0, 4))
+        self._state: list[tuple[float, OneEuroFilter]] = []  # (first side, filter) per box
+
+    def update(self, boxes: np.ndarray, t: float | None = None) -> np.ndarray:
+        """Smoothed ``boxes (N, 4)`` ``(x1, y1, x2, y2)`` pixels, same order and shape."""
+        raw = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        matched = match_boxes(self._raw, raw, self.iou_threshold)
+        state, out = [], np.empty_like(raw)
+        for i, box in enumerate(raw):
+            w, h = max(box[2] - box[0], 1e-6), max(box[3] - box[1], 1e-6)
+            if i in matched:
+                side, filt = self._state[matched[i]]
+            else:
+                side, filt = max(w, h), OneEuroFilter(**self.settings)
+            units = np.array(
+                [
+                    (box[0] + box[2]) / 2 / side,
+                    (box[1] + box[3]) / 2 / side,
+                    math.log(w),
+                    math.log(h),
+                ]
+            )
+            cx, cy, lw, lh = np.asarray(filt.filter(units, t), dtype=np.float64)
+            half_w, half_h = math.exp(lw) / 2, math.exp(lh) / 2
+            out[i] = (
+                cx * side - half_w,
+                cy * side - half_h,
+                cx * side + half_w,
+                cy * side + half_h,
+            )
+            state.append((side, filt))
+        self._raw, self._state = raw, state
+        return out
+
+
 class _Track:
     def __init__(self, track_id: int, box: np.ndarray, filt: OneEuroFilter) -> None:
         self.id = track_id
@@ -156,17 +237,11 @@ class Tracker:
         now = (0.0 if self._t is None else self._t + 1.0 / self.freq) if t is None else float(t)
         self._t = now
         boxes = np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4)
-        assigned: dict[int, _Track] = {}
-        if self._tracks and len(faces):
-            iou = box_iou(np.array([tr.box for tr in self._tracks]), boxes)
-            pairs = np.argwhere(iou >= self.iou_threshold)
-            order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind="stable")
-            used_tracks: set[int] = set()
-            for ti, fi in pairs[order]:
-                if ti in used_tracks or fi in assigned:
-                    continue
-                used_tracks.add(int(ti))
-                assigned[int(fi)] = self._tracks[int(ti)]
+        old_boxes = np.array([tr.box for tr in self._tracks]).reshape(-1, 4)
+        assigned = {
+            fi: self._tracks[ti]
+            for fi, ti in match_boxes(old_boxes, boxes, self.iou_threshold).items()
+        }
         out = []
         for i, face in enumerate(faces):
             track = assigned.get(i)

@@ -26,7 +26,7 @@ import numpy as np
 from headpose.detectors._common import iou_matrix
 from headpose.errors import InvalidImageError, InvalidInputError, options_from_mapping
 from headpose.image_io import ImageInput, clip_boxes, load_image
-from headpose.smoothing import Tracker
+from headpose.smoothing import BoxSmoother, Tracker
 
 if TYPE_CHECKING:  # pragma: no cover
     from headpose.estimator import Estimator, Face
@@ -53,7 +53,10 @@ class VideoOptions:
     shrunk further, so that it is about that size (a large face costs the detector as much as a
     small one; its box is then less exact: 0 keeps the frame's scale, the default, because on
     ``webcam_roll_nod.mp4`` 96 px saved 1-2 ms a frame but doubled the |track - predict| angle
-    difference, to about 1 degree). ``detect_every`` > 1: between whole-frame searches the
+    difference, to about 1 degree). ``box_min_cutoff`` > 0 (Hz): each face's box is smoothed
+    over the frames (:class:`~headpose.smoothing.BoxSmoother`, One Euro with ``box_beta`` per box
+    side per second) before the face is cropped, so the pose network sees a steadier crop; the
+    returned ``Face.box`` is the smoothed box (0: off). ``detect_every`` > 1: between whole-frame searches the
     detector runs on the ROIs only every N frames; on the frames in between each face keeps its
     last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
@@ -67,6 +70,8 @@ class VideoOptions:
     min_frame_area: int = 320 * 240
     roi_face_px: float = 0.0
     detect_every: int = 1
+    box_min_cutoff: float = 0.0
+    box_beta: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("redetect_every", "detect_every"):
@@ -81,6 +86,12 @@ class VideoOptions:
             raise InvalidInputError(
                 f"video roi_face_px: expected a number >= 0, got {self.roi_face_px}"
             )
+        for name in ("box_min_cutoff", "box_beta"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise InvalidInputError(f"video {name}: expected a number >= 0, got {value!r}")
+            if not (math.isfinite(float(value)) and float(value) >= 0.0):
+                raise InvalidInputError(f"video {name}: expected a number >= 0, got {value}")
         if not (0.0 < self.max_roi_area <= 1.0):
             raise InvalidInputError(
                 f"video max_roi_area: expected a number in (0, 1], got {self.max_roi_area}"
@@ -159,6 +170,11 @@ class VideoTracker:
         # the last detection (boxes, scores, landmarks), reused on frames between searches
         self._found: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self.raw: list[Face] = []
+        self.box_smoother = (
+            BoxSmoother(options.box_min_cutoff, options.box_beta, freq=self.fps)
+            if options.box_min_cutoff > 0
+            else None
+        )
 
     def process(self, frame: ImageInput, t: float | None = None) -> list[Face]:
         """Faces of the next frame (best detector score first), with ``track_id`` set.
@@ -167,8 +183,12 @@ class VideoTracker:
         now = self.frames / self.fps if t is None else float(t)
         index = self.frames
         self.frames += 1
-        found = self._detect(img, index)
-        self.raw = self.estimator._faces_in_image(img, *found)
+        boxes, scores, points = self._detect(img, index)
+        if self.box_smoother is not None:
+            h, w = img.shape[:2]
+            boxes, kept = clip_boxes(self.box_smoother.update(boxes, now), w, h)
+            scores, points = scores[kept], None if points is None else points[kept]
+        self.raw = self.estimator._faces_in_image(img, boxes, scores, points)
         out = self.tracker.update(self.raw, t=now)
         if not self.tracker.smooth:
             return out
