@@ -16,7 +16,7 @@ RECIPES=${RECIPES:-${RECIPE:-"default/hmtl_lite0_128_clean default/hmtl_lite0_12
 OUT=${OUT:-headpose/models/headpose_default.onnx}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)
-name_of() { headpose-train --config "$1" --print-config | sed -n 's/^name: //p'; }
+source tools/common.sh  # name_of
 
 # 1. face boxes from the runtime's detector, so training crops faces as the runtime will
 python -m headpose.training.data.detector_boxes "$HEADPOSE_SHARED/data/aflw2000-crops" \

@@ -36,25 +36,7 @@ STUDENT=${STUDENT:-default/semi_lite0_112_long}
 SEEDS=${SEEDS:-0 1 2}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)
-name_of() { headpose-train --config "$1" --print-config "${@:2}" | sed -n 's/^name: //p'; }
-train() {  # resumable: a finished run is kept, a killed one continues
-    local out; out="$HEADPOSE_RUNS/$(name_of "$@")"
-    if [ -f "$out/last.pt" ]; then headpose-train --config "$@" --resume runtime.progress=false ${EXTRA:-}
-    else headpose-train --config "$@" runtime.progress=false ${EXTRA:-}; fi
-}
-
-JOBS=${JOBS:-1}
-threads=$(( $(nproc) / JOBS )); [ "$threads" -ge 1 ] || threads=1
-side_by_side() {  # side_by_side CMD ARG... per line of stdin: JOBS at a time, fail if any fails
-    local pids=() line status=0
-    while read -r line; do
-        if [ "$JOBS" -gt 1 ]; then OMP_NUM_THREADS=$threads "$@" $line </dev/null & pids+=($!)
-        else "$@" $line </dev/null || status=1; fi
-        if [ "${#pids[@]}" -ge "$JOBS" ]; then wait "${pids[0]}" || status=1; pids=("${pids[@]:1}"); fi
-    done
-    for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-    return $status
-}
+source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a time)
 
 # the student's teacher and pseudo-label files, as its config resolves them
 config_path() {

@@ -66,6 +66,12 @@ class SplitConfig:
     # >0: this fraction of the training split is set aside as a tuning split (seed + 1000): never
     # trained on, for choices and calibration, so the validation split stays untouched
     tune_fraction: float = 0.0
+    # >0 (instead of tune_fraction): the tuning split is fold ``tune_fold`` of a seeded
+    # ``tune_folds``-way partition of the training split (seed + 1000), so k runs with
+    # tune_fold 0..k-1 each leave out another part: out-of-fold rows over the whole training
+    # split, e.g. for calibrating a model trained on all of it
+    tune_folds: int = 0
+    tune_fold: int = 0
     # which split picks best.pt: val (the validation split) | tune (the tuning split; the
     # validation split is then only reported, as test/ metrics: the paper configs and the study)
     select_on: str = "val"
@@ -608,10 +614,22 @@ def validate(cfg: Config) -> None:
         raise ConfigError(
             f"config key 'data.split.tune_fraction': expected 0 <= value < 1, got {d.split.tune_fraction!r}"
         )
+    if d.split.tune_folds:
+        if d.split.tune_folds < 2 or not 0 <= d.split.tune_fold < d.split.tune_folds:
+            raise ConfigError(
+                "config keys 'data.split.tune_folds' / 'tune_fold': expected tune_folds >= 2 and "
+                f"0 <= tune_fold < tune_folds, got {d.split.tune_folds} / {d.split.tune_fold}"
+            )
+        if d.split.tune_fraction > 0:
+            raise ConfigError(
+                "config keys 'data.split.tune_fraction' and 'tune_folds': give one of them, "
+                f"got {d.split.tune_fraction} and {d.split.tune_folds}"
+            )
     _choice("data.split.select_on", d.split.select_on, ("val", "tune"))
-    if d.split.select_on == "tune" and d.split.tune_fraction <= 0:
+    if d.split.select_on == "tune" and d.split.tune_fraction <= 0 and not d.split.tune_folds:
         raise ConfigError(
-            "config key 'data.split.select_on': 'tune' needs data.split.tune_fraction > 0"
+            "config key 'data.split.select_on': 'tune' needs data.split.tune_fraction > 0 "
+            "or data.split.tune_folds"
         )
     if d.split.by == "kfold" and not 0 <= d.split.fold < d.split.folds:
         raise ConfigError(

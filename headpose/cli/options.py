@@ -179,8 +179,16 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
 
 
 def video_options(fn: F) -> F:
-    """``--no-roi``, ``--redetect-every N`` and ``--detect-every N``: video mode's settings
-    (:class:`~headpose.tracking.VideoOptions`) on commands that read videos."""
+    """``--no-roi``, ``--redetect-every N``, ``--detect-every N`` and ``--box-smoothing HZ``:
+    video mode's settings (:class:`~headpose.tracking.VideoOptions`) on commands that read
+    videos."""
+    fn = click.option(
+        "--box-smoothing",
+        type=click.FloatRange(min=0.0),
+        metavar="HZ",
+        help="video mode: smooth each face's box over the frames before the crop, with this "
+        "One Euro min_cutoff in Hz (0 = off; see bench/results/box_smoothing.md)",
+    )(fn)
     fn = click.option(
         "--detect-every",
         type=COUNT,
@@ -209,6 +217,8 @@ def video_settings(options: Any) -> dict[str, Any]:
     for name in ("redetect_every", "detect_every"):
         if getattr(options, name, None) is not None:
             out[name] = int(getattr(options, name))
+    if getattr(options, "box_smoothing", None) is not None:
+        out["box_min_cutoff"] = float(options.box_smoothing)
     return out
 
 

@@ -254,6 +254,8 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
         (["--no-roi"], {"roi": False}),
         (["--redetect-every", "3"], {"redetect_every": 3}),
         (["--detect-every", "2"], {"detect_every": 2}),
+        (["--box-smoothing", "1.5"], {"box_min_cutoff": 1.5}),
+        (["--box-smoothing", "0"], {"box_min_cutoff": 0.0}),
     ],
 )
 def test_video_mode_flags_reach_the_estimator(
@@ -278,6 +280,8 @@ def test_video_mode_flags_reach_the_estimator(
 def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, capsys) -> None:
     assert main([str(tiny_video), "--model", str(tiny_model), "--redetect-every", "0"]) == 2
     assert "--redetect-every" in capsys.readouterr().err
+    assert main([str(tiny_video), "--model", str(tiny_model), "--box-smoothing", "-1"]) == 2
+    assert "--box-smoothing" in capsys.readouterr().err
 
 
 def test_shipped_model_by_name(pose_photos: list[Path], tmp_path: Path) -> None:

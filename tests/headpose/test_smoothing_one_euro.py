@@ -9,7 +9,7 @@ import pytest
 
 from headpose.errors import InvalidInputError
 from headpose.estimator import make_face
-from headpose.smoothing import DEFAULT_SMOOTHING, OneEuroFilter, Tracker
+from headpose.smoothing import DEFAULT_SMOOTHING, BoxSmoother, OneEuroFilter, Tracker, match_boxes
 
 
 def test_reduces_jitter_on_a_noisy_constant() -> None:
@@ -91,3 +91,50 @@ def test_tracker_new_face_gets_new_id_and_old_tracks_expire() -> None:
 def test_tracker_bad_settings() -> None:
     with pytest.raises(InvalidInputError, match="iou_threshold"):
         Tracker(iou_threshold=0)
+
+
+def test_box_smoother_steadies_a_jittering_box_and_keeps_its_size() -> None:
+    rng = np.random.default_rng(0)
+    smoother = BoxSmoother(min_cutoff=1.0, beta=0.0)
+    truth = np.array([100.0, 80.0, 200.0, 200.0])
+    raw = truth + rng.normal(0, 2.0, (90, 4))
+    out = np.array([smoother.update(b[None], t=i / 30)[0] for i, b in enumerate(raw)])
+    assert np.allclose(out[0], raw[0])  # the first box is returned as it is
+    second_diff = lambda x: np.abs(x[1:-1] - (x[:-2] + x[2:]) / 2).mean()  # noqa: E731
+    assert second_diff(out) < 0.3 * second_diff(raw)
+    assert np.abs(out[30:].mean(0) - truth).max() < 1.0  # no drift, no shrinking
+
+
+def test_box_smoother_means_the_same_for_small_and_large_faces() -> None:
+    rng = np.random.default_rng(1)
+    small, large = BoxSmoother(1.0, 1.0), BoxSmoother(1.0, 1.0)
+    base = np.array([10.0, 10.0, 50.0, 50.0])
+    steps = rng.normal(0, 0.02, (40, 4)).cumsum(0)  # in units of the box side (40 px)
+    a = np.array([small.update((base + 40 * s)[None])[0] for s in steps])
+    b = np.array([large.update((5 * base + 200 * s)[None])[0] for s in steps])
+    assert np.allclose(5 * a, b, rtol=1e-9, atol=1e-6)  # 5x the face: 5x the same boxes
+
+
+def test_box_smoother_follows_each_face_and_starts_new_ones_fresh() -> None:
+    smoother = BoxSmoother(0.5, 0.0)
+    a, b = np.array([0.0, 0.0, 50.0, 50.0]), np.array([300.0, 0.0, 360.0, 60.0])
+    smoother.update(np.array([a, b]))
+    moved = smoother.update(np.array([b + 4, a + 4]))  # order swapped, both moved 4 px
+    assert 0 < moved[0, 0] - b[0] < 4 and 0 < moved[1, 0] - a[0] < 4  # each lags its own past
+    c = np.array([500.0, 300.0, 540.0, 340.0])
+    assert np.allclose(smoother.update(np.array([c]))[0], c)  # unseen before: as it is
+    assert smoother.update(np.zeros((0, 4))).shape == (0, 4)
+
+
+def test_box_smoother_bad_settings() -> None:
+    with pytest.raises(InvalidInputError, match="min_cutoff"):
+        BoxSmoother(0.0)
+    with pytest.raises(InvalidInputError, match="beta"):
+        BoxSmoother(1.0, -1.0)
+
+
+def test_match_boxes_is_greedy_by_iou_and_uses_each_box_once() -> None:
+    old = np.array([[0.0, 0, 10, 10], [100, 100, 110, 110]])
+    new = np.array([[101.0, 101, 111, 111], [0, 0, 10, 10], [1, 1, 11, 11], [500, 500, 510, 510]])
+    assert match_boxes(old, new, 0.3) == {0: 1, 1: 0}  # [1,1,11,11] loses to the exact box
+    assert match_boxes(old[:0], new, 0.3) == {}

@@ -260,3 +260,32 @@ def test_roi_face_px_shrinks_large_faces_rois_and_keeps_the_face(
 def test_roi_face_px_is_checked() -> None:
     with pytest.raises(InvalidInputError, match="roi_face_px"):
         VideoOptions(roi_face_px=-1.0)
+
+
+def test_box_smoothing_crops_the_smoothed_box(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    frames = list(walk(faces, 8))
+    plain = Estimator(tiny_model, detector=yunet, threads=1).video_tracker(smooth=False)
+    est = Estimator(tiny_model, detector=yunet, threads=1, video={"box_min_cutoff": 1.0})
+    stream = est.video_tracker(smooth=False)
+    raw = [plain.process(f)[0] for f in frames]
+    out = [stream.process(f)[0] for f in frames]
+    assert out[0].box == pytest.approx(raw[0].box)  # first frame: as detected
+    assert out[0].yaw == pytest.approx(raw[0].yaw, abs=1e-4)
+    for r, s in zip(raw[1:], out[1:], strict=True):
+        assert s.box[0] < r.box[0]  # the face drifts right; the smoothed box trails it
+        assert s.track_id == 0
+    # the pose is that of the crop at the smoothed box
+    (again,) = est.predict(frames[-1], boxes=[out[-1].box])
+    assert again.yaw == pytest.approx(out[-1].yaw, abs=1e-4)
+
+
+def test_box_smoothing_options_are_checked() -> None:
+    with pytest.raises(InvalidInputError, match="box_min_cutoff.*got -1"):
+        VideoOptions(box_min_cutoff=-1.0)
+    with pytest.raises(InvalidInputError, match="box_beta.*got nan"):
+        VideoOptions(box_beta=float("nan"))
+    with pytest.raises(InvalidInputError, match="box_beta.*got 'x'"):
+        VideoOptions.make({"box_beta": "x"})
+    assert VideoOptions().box_min_cutoff >= 0.0

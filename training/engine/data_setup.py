@@ -367,8 +367,9 @@ def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], 
     """Train, tuning and validation indices of ``full``.
 
     The tuning split is ``data.split.tune_fraction`` of the training split (drawn with seed
-    ``split.seed + 1000``), filtered by ``data.train_max_abs_angle`` like training; empty when the
-    fraction is 0. Validation never changes with either setting.
+    ``split.seed + 1000``), or fold ``tune_fold`` of ``tune_folds`` of it, filtered by
+    ``data.train_max_abs_angle`` like training; empty when both are 0. Validation never changes
+    with any of these settings.
     """
     from headpose.training.data import (
         kfold_split,
@@ -393,9 +394,13 @@ def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], 
             split = kfold_split(full, s.folds, s.fold, seed=s.seed)
         train, val = split.train.tolist(), split.val.tolist()
     tune: list[int] = []
-    if s.tune_fraction > 0 and train:
+    if (s.tune_fraction > 0 or s.tune_folds) and train:
         order = np.random.default_rng(s.seed + 1000).permutation(len(train))
-        chosen = set(order[: max(1, round(s.tune_fraction * len(train)))].tolist())
+        if s.tune_folds:
+            held = np.array_split(order, s.tune_folds)[s.tune_fold]
+        else:
+            held = order[: max(1, round(s.tune_fraction * len(train)))]
+        chosen = set(held.tolist())
         tune = [i for k, i in enumerate(train) if k in chosen]
         train = [i for k, i in enumerate(train) if k not in chosen]
     if cfg.data.train_max_abs_angle is not None:
@@ -484,7 +489,10 @@ def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]
     full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
     chosen = dict(zip(parts, split_train_tune_val(cfg, full), strict=True))[part]
     if not chosen:
-        why = {"tune": "data.split.tune_fraction is 0", "val": "data.split.by is none"}
+        why = {
+            "tune": "data.split.tune_fraction and tune_folds are 0",
+            "val": "data.split.by is none",
+        }
         raise ConfigError(
             f"config '{cfg.name}' has no {part} images ({why.get(part, 'empty training split')})"
         )
