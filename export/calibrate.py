@@ -298,6 +298,26 @@ def fit_calibration(
     )
 
 
+def outside_tolerance(
+    report: dict[str, dict[str, float]],
+    coverage: float,
+    coverage_tol: float,
+    ratio_tol: float,
+    rows: list[str],
+) -> list[str]:
+    """What of ``report`` (:func:`check_calibration`) misses the tolerances, one text per miss
+    (empty: within): per row of ``rows``, coverage within ``coverage_tol`` of ``coverage`` and
+    mean |error| / expected within ``ratio_tol`` of 1."""
+    misses = []
+    for row in rows:
+        got = report[row]
+        if abs(got["coverage"] - coverage) > coverage_tol:
+            misses.append(f"{row} coverage {got['coverage']:.1%}")
+        if abs(got["ratio"] - 1.0) > ratio_tol:
+            misses.append(f"{row} ratio {got['ratio']:.2f}")
+    return misses
+
+
 def check_calibration(
     cal: Calibration, faces: Faces, angles: Sequence[str]
 ) -> dict[str, dict[str, float]]:
@@ -424,6 +444,11 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
 @click.option("--check", "check_only", is_flag=True, help="report on a calibrated model")
 @click.option("--coverage-tol", type=float, default=0.05, show_default=True)
 @click.option("--ratio-tol", type=float, default=0.15, show_default=True)
+@click.option(
+    "--per-angle",
+    is_flag=True,
+    help="--check: each angle's row must be within the tolerances too, not only all angles'",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the result as one JSON object")
 def cli(
     model: Path,
@@ -442,6 +467,7 @@ def cli(
     check_only: bool,
     coverage_tol: float,
     ratio_tol: float,
+    per_angle: bool,
     as_json: bool,
 ) -> int:
     if check_only and output is not None:
@@ -485,18 +511,19 @@ def cli(
         if cal is None:
             raise InvalidInputError(f"{model}: has no calibration to check (fit one first)")
         report = check_calibration(cal, faces, angles)
-        ok = (
-            abs(report["all"]["coverage"] - cal.coverage) <= coverage_tol
-            and abs(report["all"]["ratio"] - 1.0) <= ratio_tol
-        )
+        rows = ["all", *angles] if per_angle else ["all"]
+        misses = outside_tolerance(report, cal.coverage, coverage_tol, ratio_tol, rows)
+        ok = not misses
         result.update(check=report, within_tolerance=ok, calibration=dataclasses.asdict(cal))
+        result["outside_tolerance"] = misses
         lines = [
             f"{model}: calibration check on {faces.source}, {len(faces.pred)} faces"
             + (f" ({faces.skipped} without a detected face skipped)" if faces.skipped else ""),
             *_describe_fit(cal, angles),
             *_describe_check(report, cal),
             f"within tolerance (coverage {cal.coverage:.0%} +- {coverage_tol:.0%} points, "
-            f"ratio 1 +- {ratio_tol:.0%}): {'yes' if ok else 'NO'}",
+            f"ratio 1 +- {ratio_tol:.0%}; rows {', '.join(rows)}): "
+            + ("yes" if ok else "NO: " + "; ".join(misses)),
         ]
         code = 0 if ok else EXIT_OUTSIDE
     else:

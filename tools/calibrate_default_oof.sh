@@ -63,5 +63,5 @@ done
 python -m headpose.export.calibrate "$MODEL" "${faces[@]}" -o "$OUT/default_calibrated.onnx" --overwrite
 first=${RECIPES%% *}
 python -m headpose.export.calibrate --check "$OUT/default_calibrated.onnx" --config "$first" \
-    --split val --detect || echo "calibration outside its target on validation (see above)"
+    --split val --detect --per-angle || echo "calibration outside its target on validation (see above)"
 echo "made $OUT/default_calibrated.onnx in $(( ($(date +%s) - start) / 60 )) min"

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from headpose.estimator import Estimator, default_model_path
-from headpose.export.calibrate import Faces, _fit_line, check_calibration, fit_calibration, main
+from headpose.export.calibrate import (
+    Faces,
+    _fit_line,
+    check_calibration,
+    fit_calibration,
+    main,
+    outside_tolerance,
+)
 from headpose.pose_model import PoseModel
 
 
@@ -165,3 +172,31 @@ def test_saved_faces_fit_like_the_model_run(
     assert a.n == b.n and "fold.csv" in a.data
     for field in ("intercept", "slope", "interval_factor"):
         np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=2e-3)
+
+
+def test_outside_tolerance_names_each_miss_and_per_angle_is_stricter() -> None:
+    report = {
+        "all": {"coverage": 0.854, "ratio": 1.14},
+        "yaw": {"coverage": 0.855, "ratio": 1.25},
+        "pitch": {"coverage": 0.845, "ratio": 1.08},
+        "roll": {"coverage": 0.861, "ratio": 1.09},
+    }
+    assert outside_tolerance(report, 0.9, 0.05, 0.15, ["all"]) == []
+    assert outside_tolerance(report, 0.9, 0.05, 0.15, ["all", "yaw", "pitch", "roll"]) == [
+        "yaw ratio 1.25",
+        "pitch coverage 84.5%",
+    ]
+
+
+def test_check_per_angle_flag_reaches_the_verdict(
+    calibrated: Path, labelled_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    base = ["--check", str(calibrated), "--data", str(labelled_dir), "--json"]
+    main([*base, "--ratio-tol", "0.2"])
+    loose = json.loads(capsys.readouterr().out)
+    main([*base, "--ratio-tol", "0.2", "--per-angle"])
+    strict = json.loads(capsys.readouterr().out)
+    assert loose["check"] == strict["check"]
+    want = outside_tolerance(strict["check"], 0.9, 0.05, 0.2, ["all", "yaw", "pitch", "roll"])
+    assert strict["outside_tolerance"] == want and strict["within_tolerance"] == (not want)
+    assert set(strict["outside_tolerance"]) >= set(loose["outside_tolerance"])
