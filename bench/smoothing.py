@@ -202,14 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in clips:
         fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
         frames = list(read_frames(path))
-        for label, est in models.items():
-            stream = est.video_tracker(fps, smooth=False)
-            raw = raw_angles(frames, stream.process)
-            ref = None
-            if label in base_of:  # lag behind the angles of unsmoothed boxes
-                plain = est.video_tracker(fps, video={"box_min_cutoff": 0.0}, smooth=False)
-                ref = raw_angles(frames, plain.process)
-            points[label][path.name] = [smoothed(raw, s, fps, ref) for s in GRID]
+        raws: dict[str, list[list[Face]]] = {}
+        # pipelines without box smoothing first: their raw angles (the same detections, boxes
+        # unsmoothed) are the lag reference of their box-smoothing twins
+        for label in sorted(models, key=lambda p: p in base_of):
+            raws[label] = raw_angles(frames, models[label].video_tracker(fps, smooth=False).process)
+            ref = raws[base_of[label]] if label in base_of else None
+            points[label][path.name] = [smoothed(raws[label], s, fps, ref) for s in GRID]
             print(f"{path.name}: {label} done", flush=True)
         raw = raw_angles(frames, fsa)
         points[FSA][path.name] = [smoothed(raw, s, fps) for s in GRID]
