@@ -59,8 +59,8 @@ class VideoOptions:
     returned ``Face.box`` is the smoothed box (0: off, the default: ``bench/smoothing.py``
     found it better than smoothing the angles alone for ``model="fast"`` on large faces, not on
     small ones, see ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between
-    whole-frame searches the detector runs on the ROIs only every N frames; on the frames in between each face keeps its
-    last box (the pose network still runs on every frame). It saves most of the detector's cost,
+    whole-frame searches the detector runs on the ROIs only every N frames; on the frames in
+    between each face keeps its last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
     up to N - 1 frames late. Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """
@@ -84,11 +84,7 @@ class VideoOptions:
             raise InvalidInputError(
                 f"video roi_scale: expected a number >= 1, got {self.roi_scale}"
             )
-        if not (math.isfinite(self.roi_face_px) and self.roi_face_px >= 0.0):
-            raise InvalidInputError(
-                f"video roi_face_px: expected a number >= 0, got {self.roi_face_px}"
-            )
-        for name in ("box_min_cutoff", "box_beta"):
+        for name in ("roi_face_px", "box_min_cutoff", "box_beta"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise InvalidInputError(f"video {name}: expected a number >= 0, got {value!r}")

@@ -148,7 +148,8 @@ def run(args: SimpleNamespace) -> int:
         if args.split == "tune":
             if not tune_idx:
                 return _usage_error(
-                    f"config '{cfg.name}' has no tuning split (data.split.tune_fraction and tune_folds are 0)"
+                    f"config '{cfg.name}' has no tuning split "
+                    "(data.split.tune_fraction and tune_folds are 0)"
                 )
             dataset = full.view(tune_idx)
         elif cfg.data.val_root:

@@ -16,7 +16,9 @@ transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`)
 pose heads see the clean image can add online distillation (``distill.teacher``): a teacher's
 answers on the batch join the loss as :func:`~headpose.training.losses.soft_pose_loss`
 (``distill/...``), and stability training (``stability.weight``): slightly perturbed copies of
-the batch in the same pass, their answers held to the clean ones (``stability``). Every loss part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to ``loss``.
+the batch in the same pass, their answers held to the clean ones (``stability``). Every loss
+part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to
+``loss``.
 """
 
 from __future__ import annotations
