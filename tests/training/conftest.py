@@ -46,3 +46,22 @@ def tiny_hmtl_config(crops_dir: Path) -> Callable[..., Any]:
         )
 
     return make
+
+
+class PassRecorder:
+    """A stand-in network for :meth:`Method.forward` tests: pose = each image's channel means
+    ``(N, 1, C)``, SSL ``puzzle`` = two pixels of its first channel; ``batches`` records the
+    batch size of every pass."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def __call__(self, x: torch.Tensor) -> dict[str, Any]:
+        self.batches.append(x.shape[0])
+        return {"pose": x.mean(dim=(2, 3))[:, None, :], "ssl": {"puzzle": x[:, :1, 0, :2]}}
+
+
+@pytest.fixture
+def pass_recorder() -> PassRecorder:
+    """A fresh :class:`PassRecorder`."""
+    return PassRecorder()

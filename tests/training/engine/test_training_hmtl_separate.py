@@ -33,19 +33,13 @@ def test_sample_keeps_the_clean_image_and_adds_the_puzzled_copy(
     assert torch.equal(task.invert(sample["ssl_image"], sample["ssl"]), sample["image"])
 
 
-def test_forward_takes_pose_from_clean_and_ssl_from_puzzled() -> None:
-    seen = []
-
-    def net(x):
-        seen.append(x.shape[0])
-        return {"pose": x.mean(dim=(2, 3))[:, None, :], "ssl": {"puzzle": x[:, :1, 0, :2]}}
-
+def test_forward_takes_pose_from_clean_and_ssl_from_puzzled(pass_recorder) -> None:
     method = build_method(
         load_config("cpu/hmtl_puzzle3_flag3_resnet18_128", ["ssl.input=separate"])
     )
     clean, puzzled = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
-    out = method.forward(net, clean, puzzled)
-    assert seen == [4]  # one pass of 2N
+    out = method.forward(pass_recorder, clean, puzzled)
+    assert pass_recorder.batches == [4]  # one pass of 2N
     assert torch.all(out["pose"] == 0) and torch.all(out["ssl"]["puzzle"] == 1)
 
 

@@ -60,13 +60,7 @@ def test_stability_loss_is_the_mean_gap_between_expected_angles() -> None:
         stability_loss(logits, logits[:1], BINS)
 
 
-def test_forward_adds_the_perturbed_pose_in_the_same_pass() -> None:
-    seen = []
-
-    def net(x):
-        seen.append(x.shape[0])
-        return {"pose": x.mean(dim=(2, 3))[:, None, :], "ssl": {"puzzle": x[:, :1, 0, :2]}}
-
+def test_forward_adds_the_perturbed_pose_in_the_same_pass(pass_recorder) -> None:
     cfg = load_config(
         "cpu/hmtl_puzzle3_flag3_resnet18_128", ["ssl.input=separate", "stability.weight=1"]
     )
@@ -77,8 +71,8 @@ def test_forward_adds_the_perturbed_pose_in_the_same_pass() -> None:
         torch.ones(2, 3, 4, 4),
         torch.full((2, 3, 4, 4), 2.0),
     )
-    out = method.forward(net, clean, puzzled, moved)
-    assert seen == [6]
+    out = method.forward(pass_recorder, clean, puzzled, moved)
+    assert pass_recorder.batches == [6]
     assert torch.all(out["pose"] == 0) and torch.all(out["ssl"]["puzzle"] == 1)
     assert torch.all(out["pose_perturbed"] == 2)
 
