@@ -21,6 +21,10 @@ the ONNX metadata; the runtime then reports ``Face.uncertainty`` as the expected
 Out-of-fold fitting (the model never saw the faces it is calibrated on): run each k-fold model
 on its own held-out fold with ``--save-faces FOLD_i.csv`` (no ``-o``), then fit the final model
 from all of them: ``... FINAL.onnx --faces FOLD_1.csv --faces FOLD_2.csv ... -o OUT.onnx``.
+The fold models train on fewer faces than the final model and are less confident at the same
+error; ``--faces-ref FOLD_i_TRAIN.csv`` (one per ``--faces``) with ``--model-ref FINAL_TRAIN.csv``
+(each model's rows on its own training faces) rescales every fold's spreads by the ratio of the
+two models' median training-face spreads before the fit.
 
 Faces are the labelled images themselves (each resized whole, like ``predict_crops``), or with
 ``--detect`` the runtime's path: the default detector's box nearest the centre, cut with the
@@ -245,6 +249,50 @@ def load_faces(paths: Sequence[str | Path], angles: Sequence[str]) -> Faces:
     )
 
 
+def median_spread(faces: Faces) -> np.ndarray:
+    """Per angle, the median spread ``(A,)`` degrees over the faces (finite values only)."""
+    out = []
+    for j in range(faces.spread.shape[1]):
+        s = faces.spread[:, j]
+        s = s[np.isfinite(s)]
+        if not len(s) or np.median(s) <= 0:
+            raise InvalidInputError(f"{faces.source}: no positive spreads to take a median of")
+        out.append(float(np.median(s)))
+    return np.array(out)
+
+
+def load_scaled_faces(
+    paths: Sequence[str | Path],
+    refs: Sequence[str | Path],
+    model_reference: str | Path,
+    angles: Sequence[str],
+) -> Faces:
+    """Saved faces of other models (e.g. k-fold models on their held-out folds) with each file's
+    spreads put into the calibrated model's units: times ``m_model / m_file``, per angle, where
+    ``m`` is a model's median spread on its own training faces (``refs[i]``: the rows of
+    the model behind ``paths[i]`` on the faces it trained on; ``model_reference``: the same for
+    the model being calibrated). Models trained on more faces are more confident at the same
+    error; the median on their own training faces measures that for each model alike."""
+    if len(paths) != len(refs):
+        raise InvalidInputError(
+            f"--faces-ref: expected one per --faces file ({len(paths)}), got {len(refs)}"
+        )
+    target = median_spread(load_faces([model_reference], angles))
+    parts = []
+    for path, ref in zip(paths, refs, strict=True):
+        faces = load_faces([path], angles)
+        scale = target / median_spread(load_faces([ref], angles))
+        parts.append(dataclasses.replace(faces, spread=faces.spread * scale))
+    return Faces(
+        labels=np.concatenate([f.labels for f in parts]),
+        pred=np.concatenate([f.pred for f in parts]),
+        spread=np.concatenate([f.spread for f in parts]),
+        source=f"saved faces {', '.join(Path(p).name for p in paths)} (spreads scaled by the "
+        f"training-face medians of {', '.join(Path(r).name for r in [*refs, model_reference])})",
+        images=tuple(i for f in parts for i in f.images),
+    )
+
+
 def _fit_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted least-squares ``y = a + b x``, forced monotone (b >= 0) and positive (a >= 0)."""
     xm, ym = np.average(x, weights=w), np.average(y, weights=w)
@@ -436,6 +484,19 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
     help="use saved per-face rows (--save-faces) instead of running MODEL; repeatable",
 )
 @click.option(
+    "--faces-ref",
+    "faces_ref",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="one per --faces: rows (--save-faces) of that file's model on its own training faces; "
+    "with --model-ref, spreads are scaled by the ratio of training-face medians",
+)
+@click.option(
+    "--model-ref",
+    type=click.Path(path_type=Path),
+    help="rows (--save-faces) of MODEL on its own training faces (with --faces-ref)",
+)
+@click.option(
     "--save-faces", "save_faces_to", type=click.Path(path_type=Path), help="write per-face rows"
 )
 @click.option("--bins", type=int, default=10, show_default=True, help="spread groups for the fit")
@@ -460,6 +521,8 @@ def cli(
     seed: int,
     detect: bool,
     faces_csv: tuple[Path, ...],
+    faces_ref: tuple[Path, ...],
+    model_ref: Path | None,
     save_faces_to: Path | None,
     bins: int,
     output: Path | None,
@@ -490,7 +553,14 @@ def cli(
             raise InvalidInputError(
                 "--faces replaces --data/--config/--detect: give one or the other"
             )
-        faces = load_faces(faces_csv, angles)
+        if bool(faces_ref) != (model_ref is not None):
+            raise InvalidInputError("--faces-ref and --model-ref go together: give both or neither")
+        if model_ref is None:
+            faces = load_faces(faces_csv, angles)
+        else:
+            faces = load_scaled_faces(faces_csv, faces_ref, model_ref, angles)
+    elif faces_ref or model_ref is not None:
+        raise InvalidInputError("--faces-ref / --model-ref scale saved rows: give --faces too")
     else:
         paths, labels, source = load_labelled(data, images, config, split)
         paths, labels = select_images(paths, labels, limit, seed)

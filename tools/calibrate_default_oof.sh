@@ -7,8 +7,10 @@
 # training crop is predicted once by an ensemble that never trained on it. Those rows (end to
 # end: detector box + crop rule) fit the map from spread to expected error and the 90% interval
 # of headpose/models/headpose_default.onnx (python -m headpose.export.calibrate --faces ...),
-# which is then checked on the validation split, never used for fitting. Writes under
-# $HEADPOSE_RUNS/calib_oof (never over the shipped model: copy by hand after reading the check).
+# each fold's spreads first scaled into the shipped model's units (--faces-ref / --model-ref:
+# the models' median spreads on their own training faces). The fit is then checked on the
+# validation split, never used for fitting. Writes under $HEADPOSE_RUNS/calib_oof (never over
+# the shipped model: copy by hand after reading the check).
 # Resumable: rerun it after a stop; finished folds are kept. JOBS=2 trains a fold's two networks
 # side by side (about 35 min a fold on 2 cores). EXTRA="optim.epochs=1 data.low_data=64" is a
 # smoke test of the pipeline in minutes (the result is then meaningless).
@@ -56,12 +58,25 @@ for fold in $(seq 0 $((FOLDS - 1))); do
     [ -f "$rows" ] || python -m headpose.export.calibrate "$model" \
         --config "$(dirname "${checkpoints[0]}")/config.yaml" --split tune --detect --save-faces "$rows"
     faces+=(--faces "$rows")
+    # the fold ensemble on the faces it trained on: its median spread there scales its rows
+    rows_train="$OUT/fold${fold}of${FOLDS}_train_faces.csv"
+    [ -f "$rows_train" ] || python -m headpose.export.calibrate "$model" \
+        --config "$(dirname "${checkpoints[0]}")/config.yaml" --split train --detect \
+        --save-faces "$rows_train"
+    faces+=(--faces-ref "$rows_train")
     echo "fold $fold of $FOLDS done ($(( ($(date +%s) - start) / 60 )) min)"
 done
 
-# fit on every out-of-fold row, then check on the validation split
-python -m headpose.export.calibrate "$MODEL" "${faces[@]}" -o "$OUT/default_calibrated.onnx" --overwrite
+# the shipped model on the faces it trained on (its first recipe's training split)
 first=${RECIPES%% *}
+model_train="$OUT/model_train_faces.csv"
+[ -f "$model_train" ] || python -m headpose.export.calibrate "$MODEL" --config "$first" \
+    --split train --detect --save-faces "$model_train"
+# fit on every out-of-fold row, each fold's spreads scaled into the shipped model's units (the
+# ratio of the two models' median spreads on their own training faces), then check on the
+# validation split
+python -m headpose.export.calibrate "$MODEL" "${faces[@]}" --model-ref "$model_train" \
+    -o "$OUT/default_calibrated.onnx" --overwrite
 python -m headpose.export.calibrate --check "$OUT/default_calibrated.onnx" --config "$first" \
     --split val --detect --per-angle || echo "calibration outside its target on validation (see above)"
 echo "made $OUT/default_calibrated.onnx in $(( ($(date +%s) - start) / 60 )) min"

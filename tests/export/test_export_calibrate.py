@@ -16,8 +16,11 @@ from headpose.export.calibrate import (
     _fit_line,
     check_calibration,
     fit_calibration,
+    load_faces,
+    load_scaled_faces,
     main,
     outside_tolerance,
+    save_faces,
 )
 from headpose.pose_model import PoseModel
 
@@ -130,13 +133,14 @@ def test_detector_path_counts_faces(
     assert "detector crops" in result["data"]
 
 
-def _synthetic(n: int, seed: int) -> Faces:
-    """Errors whose size grows with spread: |N(0, (0.5 + 0.15 s)^2)| per angle."""
+def _synthetic(n: int, seed: int, confidence: float = 1.0) -> Faces:
+    """Errors whose size grows with spread: |N(0, (0.5 + 0.15 s)^2)| per angle. A model with
+    ``confidence`` c reports spread s / c for the same error."""
     rng = np.random.default_rng(seed)
     spread = rng.uniform(5.0, 30.0, size=(n, 3))
     labels = rng.uniform(-60, 60, size=(n, 3))
     pred = labels + rng.normal(size=(n, 3)) * (0.5 + 0.15 * spread)
-    return Faces(labels=labels, pred=pred, spread=spread, source="synthetic")
+    return Faces(labels=labels, pred=pred, spread=spread / confidence, source="synthetic")
 
 
 def test_fit_holds_on_fresh_data_from_the_same_distribution() -> None:
@@ -200,3 +204,45 @@ def test_check_per_angle_flag_reaches_the_verdict(
     want = outside_tolerance(strict["check"], 0.9, 0.05, 0.2, ["all", "yaw", "pitch", "roll"])
     assert strict["outside_tolerance"] == want and strict["within_tolerance"] == (not want)
     assert set(strict["outside_tolerance"]) >= set(loose["outside_tolerance"])
+
+
+def test_spreads_of_less_confident_fold_models_are_rescaled(tmp_path: Path) -> None:
+    """Fold models 1.3x / 1.1x less confident than the final model (their spreads, also on their
+    own training faces, are that much larger at the same error): unscaled, a fit on their rows
+    under-states the final model's errors; scaled by the training-face medians it holds."""
+    angles = ["yaw", "pitch", "roll"]
+    files: dict[str, list[Path]] = {"faces": [], "refs": []}
+    for i, c in enumerate((1 / 1.3, 1 / 1.1)):
+        for kind, seed in (("faces", 10 + i), ("refs", 20 + i)):
+            path = tmp_path / f"fold{i}_{kind}.csv"
+            files[kind].append(save_faces(_synthetic(2000, seed, confidence=c), angles, path))
+    # the final model on its own training faces: smaller errors (in-sample), same spreads
+    final_train = _synthetic(2000, 30)
+    model_ref = save_faces(final_train, angles, tmp_path / "final_train.csv")
+    fresh = _synthetic(4000, 31)  # the final model on faces it never saw
+    scaled = load_scaled_faces(files["faces"], files["refs"], model_ref, angles)
+    assert "scaled" in scaled.source and len(scaled.pred) == 4000
+    ratio = check_calibration(fit_calibration(scaled, angles), fresh, angles)["all"]["ratio"]
+    assert ratio == pytest.approx(1.0, abs=0.05)
+    plain = load_faces(files["faces"], angles)
+    ratio = check_calibration(fit_calibration(plain, angles), fresh, angles)["all"]["ratio"]
+    assert ratio > 1.1
+
+
+def test_scaling_options_are_checked(
+    shipped: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rows = save_faces(_synthetic(100, 0), ["yaw", "pitch", "roll"], tmp_path / "rows.csv")
+    missing = tmp_path / "no.csv"
+    pair = ["--faces", rows, "--faces-ref", rows]
+    bad = {
+        "one per --faces": [*pair, "--faces-ref", rows, "--model-ref", rows],
+        "go together": pair,
+        "give --faces too": ["--data", tmp_path, "--model-ref", rows],
+        f"file not found: {missing}": [*pair[:3], missing, "--model-ref", rows],
+    }
+    for words, args in bad.items():
+        out = tmp_path / "out.onnx"
+        assert main([str(shipped), *map(str, args), "-o", str(out)]) == 2
+        assert words in capsys.readouterr().err
+        assert not out.exists()
