@@ -109,12 +109,13 @@ def test_calibration_with_wrong_angle_count_is_refused(make_model: Callable[...,
         PoseModel(path)
 
 
-def test_shipped_model_metadata_reads_back_identically() -> None:
-    """A model written before calibration existed: the same metadata JSON after a read/write cycle
-    and no calibration."""
-    from headpose.estimator import default_model_path
+def test_shipped_models_metadata_reads_back_identically() -> None:
+    """Both shipped models carry a calibration, and their metadata JSON survives a read/write
+    cycle unchanged (the uncalibrated format is checked above)."""
+    from headpose.estimator import bundled_model_path
     from headpose.metadata import METADATA_KEY
 
-    model = PoseModel(default_model_path(), threads=1)
-    stored = dict(model.session.get_modelmeta().custom_metadata_map)[METADATA_KEY]
-    assert model.meta.calibration is None and model.meta.to_json() == stored
+    for name in ("default", "fast"):
+        model = PoseModel(bundled_model_path(name), threads=1)
+        stored = dict(model.session.get_modelmeta().custom_metadata_map)[METADATA_KEY]
+        assert model.meta.calibration is not None and model.meta.to_json() == stored
