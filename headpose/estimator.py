@@ -242,7 +242,7 @@ class Estimator:
     ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
     loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
     (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
-    ``beta``, ``d_cutoff``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
+    ``beta``, ``d_cutoff``, ``stages``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
     threads of the pose model and of a detector chosen by name (default
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of
@@ -288,6 +288,7 @@ class Estimator:
         self.min_score = float(min_score)
         self.max_faces = None if max_faces is None else int(max_faces)
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
+        self.tracker()  # names a bad setting now, not at the first track()
         self.video = VideoOptions.make(video)
         self.camera = Camera.make(camera)
 
@@ -408,7 +409,8 @@ class Estimator:
     # ------------------------------------------------------------------ video
     def tracker(self, **overrides: float) -> Tracker:
         """A new :class:`~headpose.smoothing.Tracker` with this Estimator's smoothing settings
-        (``min_cutoff``, ``beta``, ``d_cutoff``, ``iou_threshold``, ``max_missing`` overridable)."""
+        (``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``, ``iou_threshold``, ``max_missing``
+        overridable)."""
         settings: dict[str, Any] = {**self.smoothing, **overrides}
         return Tracker(**settings)
 

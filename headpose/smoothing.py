@@ -3,6 +3,10 @@
 A low-pass filter whose cutoff rises with the speed of the signal: strong smoothing when the head
 is still, little lag when it moves. ``min_cutoff`` (Hz): lower = smoother at rest;
 ``beta`` (1/unit): higher = less lag during fast motion (angles in degrees: try 0.001-0.1).
+``stages``: that many One Euro filters in a row (each with these settings and its own speed
+estimate). Two stages with a higher cutoff remove much more frame-to-frame noise than one stage
+at the same lag: each stage falls off as 1/f above its cutoff, so the pair falls off as 1/f^2
+(``bench/results/smoothing_stages.md``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:
 
 
 class OneEuroFilter:
-    """One Euro filter of a scalar or a vector signal (each component filtered independently).
+    """One Euro filter of a scalar or a vector signal (each component filtered independently),
+    ``stages`` filters in a row (1: the classic filter).
 
     ``filter(x, t)`` with ``t`` in seconds (increasing); without ``t`` the samples are taken
     ``1 / freq`` seconds apart. NaN components are passed through as NaN and leave that
@@ -37,22 +42,26 @@ class OneEuroFilter:
         beta: float = 0.0,
         d_cutoff: float = 1.0,
         freq: float = 30.0,
+        stages: int = 1,
     ) -> None:
         for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff), ("freq", freq)):
             if not (value > 0 and math.isfinite(value)):
                 raise InvalidInputError(f"OneEuroFilter {name}: expected a number > 0, got {value}")
         if not (beta >= 0 and math.isfinite(beta)):
             raise InvalidInputError(f"OneEuroFilter beta: expected a number >= 0, got {beta}")
+        if isinstance(stages, bool) or not float(stages).is_integer() or not 1 <= stages <= 4:
+            raise InvalidInputError(f"OneEuroFilter stages: expected 1, 2, 3 or 4, got {stages}")
         self.min_cutoff = float(min_cutoff)
         self.beta = float(beta)
         self.d_cutoff = float(d_cutoff)
         self.freq = float(freq)
+        self.stages = int(stages)
         self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next sample is returned unchanged."""
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._x: list[np.ndarray] = []  # per stage: last output
+        self._dx: list[np.ndarray] = []  # per stage: filtered speed
         self._t: float | None = None
 
     def __call__(self, x: float | np.ndarray, t: float | None = None) -> float | np.ndarray:
@@ -62,35 +71,45 @@ class OneEuroFilter:
         """Filtered value of the new sample ``x`` (same shape and type as ``x``)."""
         scalar = np.ndim(x) == 0
         value = np.array(x, dtype=np.float64, ndmin=1)
-        if self._x is None or self._x.shape != value.shape:
-            self._x = value.copy()
-            self._dx = np.zeros_like(value)
+        if not self._x or self._x[0].shape != value.shape:
+            self._x = [value.copy() for _ in range(self.stages)]
+            self._dx = [np.zeros_like(value) for _ in range(self.stages)]
             self._t = 0.0 if t is None else float(t)
             return float(value[0]) if scalar else value.copy()
-        assert self._dx is not None and self._t is not None
+        assert self._t is not None
         now = self._t + 1.0 / self.freq if t is None else float(t)
         dt = now - self._t
         if dt <= 0:  # repeated or out-of-order time stamp: fall back to the nominal rate
             dt = 1.0 / self.freq
         self._t = now
+        for stage in range(self.stages):
+            value = self._step(stage, value, dt)
+        return float(value[0]) if scalar else value
+
+    def _step(self, stage: int, value: np.ndarray, dt: float) -> np.ndarray:
+        """One One Euro stage: its output for input ``value`` (NaN where ``value`` is NaN)."""
         known = np.isfinite(value)
-        prev = self._x
+        prev = self._x[stage]
         # the first finite sample of a component that was NaN so far starts it fresh
         fresh = known & ~np.isfinite(prev)
         dx = np.where(known & ~fresh, (value - prev) / dt, 0.0)
         a_d = _alpha(self.d_cutoff, dt)
-        dx_hat = a_d * dx + (1.0 - a_d) * self._dx
+        dx_hat = a_d * dx + (1.0 - a_d) * self._dx[stage]
         cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
         a = _alpha(cutoff, dt)
         x_hat = a * value + (1.0 - a) * prev
         x_hat = np.where(fresh, value, x_hat)
-        self._x = np.where(known, x_hat, prev)
-        self._dx = np.where(known, dx_hat, self._dx)
-        out = np.where(known, self._x, np.nan)
-        return float(out[0]) if scalar else out
+        self._x[stage] = np.where(known, x_hat, prev)
+        self._dx[stage] = np.where(known, dx_hat, self._dx[stage])
+        return np.where(known, self._x[stage], np.nan)
 
 
-DEFAULT_SMOOTHING: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0}
+DEFAULT_SMOOTHING: dict[str, float] = {
+    "min_cutoff": 0.5,
+    "beta": 0.02,
+    "d_cutoff": 1.0,
+    "stages": 1,
+}
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -139,8 +158,13 @@ class BoxSmoother:
         freq: float = 30.0,
         iou_threshold: float = 0.3,
     ) -> None:
-        OneEuroFilter(min_cutoff, beta, d_cutoff, freq)  # validates the settings now
-        self.settings = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
+        self.settings: dict[str, Any] = {
+            "min_cutoff": min_cutoff,
+            "beta": beta,
+            "d_cutoff": d_cutoff,
+            "freq": freq,
+        }
+        OneEuroFilter(**self.settings)  # validates the settings now
         self.iou_threshold = float(iou_threshold)
         self.reset()
 
@@ -195,7 +219,7 @@ class Tracker:
     ``update(faces, t=None) -> faces``: each :class:`~headpose.estimator.Face` of the new frame
     is matched to a track of the previous frames by greatest box IoU (at least
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the One Euro
-    filtered values of its track and ``track_id`` is set. Unmatched faces start new tracks;
+    filtered values of its track (``stages`` filters in a row, see :class:`OneEuroFilter`) and ``track_id`` is set. Unmatched faces start new tracks;
     tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in seconds (else
     frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left as given.
     """
@@ -209,6 +233,7 @@ class Tracker:
         max_missing: int = 10,
         freq: float = 30.0,
         smooth: bool = True,
+        stages: int = int(DEFAULT_SMOOTHING["stages"]),
     ) -> None:
         if not (0.0 < iou_threshold <= 1.0):
             raise InvalidInputError(
@@ -216,8 +241,14 @@ class Tracker:
             )
         if int(max_missing) < 0:
             raise InvalidInputError(f"max_missing: expected an integer >= 0, got {max_missing}")
-        OneEuroFilter(min_cutoff, beta, d_cutoff, freq)  # validates the settings now
-        self.settings = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
+        self.settings: dict[str, Any] = {
+            "min_cutoff": min_cutoff,
+            "beta": beta,
+            "d_cutoff": d_cutoff,
+            "freq": freq,
+            "stages": stages,
+        }
+        OneEuroFilter(**self.settings)  # validates the settings now
         self.iou_threshold = float(iou_threshold)
         self.max_missing = int(max_missing)
         self.freq = float(freq)

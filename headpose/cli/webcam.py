@@ -142,8 +142,8 @@ def _show_window(frame: Any) -> bool:
     type=KEY_VALUE,
     multiple=True,
     metavar="KEY=VALUE",
-    help="One Euro setting, repeatable: min_cutoff (Hz), beta, d_cutoff (Hz); lower min_cutoff "
-    "and beta: steadier angles, more lag (bench/results/smoothing.md)",
+    help="One Euro setting, repeatable: min_cutoff (Hz), beta, d_cutoff (Hz), stages (filters in "
+    "a row); lower min_cutoff and beta: steadier angles, more lag (bench/results/smoothing.md)",
 )
 @video_options
 def cli(**options: Any) -> int:

@@ -82,6 +82,29 @@ def test_choose_takes_the_least_lag_setting_within_the_reference_jitter(
     assert smoothing.choose(pts, ref, ["a"]) is None  # no setting meets roll's jitter
 
 
+def test_default_rule_picks_least_jitter_within_the_previous_lag_and_checks_every_pipeline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = [{"min_cutoff": c, "beta": 0.0, "d_cutoff": 1.0, "stages": 1} for c in (0.1, 0.5, 2.0)]
+    monkeypatch.setattr(smoothing, "GRID", grid)
+    P = smoothing.Point  # noqa: N806
+    # setting 0 is steadiest but lags more than the previous default (1); setting 2 qualifies
+    ours = {
+        c: [P(np.full(3, 0.01), 300), P(np.full(3, 0.10), 80), P(np.full(3, 0.05), 70)]
+        for c in ("x", "y")
+    }
+    other = {
+        c: [P(np.full(3, 0.01), 300), P(np.full(3, 0.20), 80), P(np.full(3, 0.15), 85)]
+        for c in ("x", "y")
+    }
+    best, misses = smoothing.choose_default({"ours": ours, "other": other}, "ours", 1, ["x", "y"])
+    assert (best, misses) == (2, [])
+    other["y"][2] = P(np.full(3, 0.15), 95)  # 15 ms more lag for the other pipeline on y
+    ours["x"][2] = P(np.full(3, 0.095), 70)  # only 5% steadier on x
+    _, misses = smoothing.choose_default({"ours": ours, "other": other}, "ours", 1, ["x", "y"])
+    assert misses == ["ours on x: jitter 0.100 -> 0.095", "other on y: lag 80 -> 95 ms"]
+
+
 def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
     """A 40-frame excerpt of a real clip, both pipelines, the whole grid."""
     clips = tmp_path / "clips"
@@ -105,6 +128,7 @@ def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| excerpt.mp4 (choosing) | fast (detect every 3) | default:" in text
     assert "| excerpt.mp4 (choosing) | YuNet + FSA-Net | default:" in text
+    assert "Runtime default rule, on excerpt.mp4 with fast (detect every 3)" in text
     assert png.stat().st_size > 1000
     with pytest.raises(SystemExit):
         smoothing.main([*argv[:4], "--choose-on", "missing.mp4", "--out", str(out)])

@@ -98,9 +98,20 @@ def test_smoothing_settings_reach_the_estimator(
 
     monkeypatch.setattr(webcam, "run", fake_run)
     argv = ["--headless", "--source", str(tiny_video), "--model", str(tiny_model)]
-    code = webcam.main([*argv, "--smoothing", "min_cutoff=0.1", "--smoothing", "beta=0.01"])
+    code = webcam.main(
+        [
+            *argv,
+            "--smoothing",
+            "min_cutoff=0.1",
+            "--smoothing",
+            "beta=0.01",
+            "--smoothing",
+            "stages=2",
+        ]
+    )
     assert code == 0
     assert seen["min_cutoff"] == 0.1 and seen["beta"] == 0.01 and seen["smooth"] is True
+    assert seen["stages"] == 2
 
 
 @pytest.mark.parametrize(
@@ -108,6 +119,7 @@ def test_smoothing_settings_reach_the_estimator(
     [
         (["--smoothing", "beta=fast"], "beta: expected a number, got 'fast'"),
         (["--smoothing", "cutoff=1"], "unknown key(s) ['cutoff']"),
+        (["--smoothing", "stages=9"], "stages: expected 1, 2, 3 or 4, got 9"),
         (["--smoothing", "beta=0.1", "--no-smoothing"], "give one of them"),
     ],
 )

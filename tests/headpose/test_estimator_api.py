@@ -237,6 +237,13 @@ def test_track_reads_a_capture(est: Estimator, pose_photos: list[Path]) -> None:
     assert len(list(tracked_est.track(Capture()))) == 3
 
 
+def test_smoothing_stages_reach_the_tracker(tiny_model: Path) -> None:
+    est = Estimator(tiny_model, detector=None, smoothing={"stages": 2, "min_cutoff": 1.5})
+    settings = est.tracker().settings
+    assert settings["stages"] == 2 and settings["min_cutoff"] == 1.5
+    assert est.tracker(stages=1).settings["stages"] == 1
+
+
 def test_bad_options(tiny_model: Path) -> None:
     with pytest.raises(InvalidInputError, match="min_score"):
         Estimator(tiny_model, detector=None, min_score=2)
@@ -244,6 +251,9 @@ def test_bad_options(tiny_model: Path) -> None:
         Estimator(tiny_model, detector=None, max_faces=0)
     with pytest.raises(InvalidInputError, match="smoothing"):
         Estimator(tiny_model, detector=None, smoothing={"speed": 1})
+    for bad in ({"stages": 0}, {"min_cutoff": -1.0}):  # values are checked up front too
+        with pytest.raises(InvalidInputError, match=next(iter(bad))):
+            Estimator(tiny_model, detector=None, smoothing=bad)
     with pytest.raises(InvalidInputError, match="detector"):
         Estimator(tiny_model, detector=3.5)
     with pytest.raises(InvalidModelError, match="not found"):

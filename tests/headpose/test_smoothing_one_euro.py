@@ -51,6 +51,46 @@ def test_bad_settings() -> None:
         OneEuroFilter(min_cutoff=0)
     with pytest.raises(InvalidInputError, match="beta"):
         OneEuroFilter(beta=-1)
+    for stages in (0, 5, 1.5, True):
+        with pytest.raises(InvalidInputError, match=f"stages: expected 1, 2, 3 or 4, got {stages}"):
+            OneEuroFilter(stages=stages)
+
+
+def test_two_stages_are_two_filters_in_a_row() -> None:
+    rng = np.random.default_rng(1)
+    signal = np.c_[np.cumsum(rng.normal(0, 1, 200)), rng.normal(0, 3, 200)]
+    signal[50:60, 1] = np.nan  # a component that goes missing for a while
+    settings = {"min_cutoff": 1.5, "beta": 0.05}
+    two, first, second = (
+        OneEuroFilter(**settings, stages=2),
+        OneEuroFilter(**settings),
+        OneEuroFilter(**settings),
+    )
+    for i, x in enumerate(signal):
+        t = i / 30
+        np.testing.assert_array_equal(two(x, t), second(first(x, t), t))
+
+
+def _lag_frames(out: np.ndarray, clean: np.ndarray) -> int:
+    """The whole-frame shift of ``clean`` that ``out`` matches best."""
+    costs = [np.mean((out[60:] - clean[60 - k : len(clean) - k]) ** 2) for k in range(15)]
+    return int(np.argmin(costs))
+
+
+def test_two_stages_at_twice_the_cutoff_are_steadier_at_the_same_lag() -> None:
+    """Each first-order stage delays by 1 / (2 pi fc) and passes noise above fc as fc / f: two
+    stages at 2 fc keep the lag and pass (2 fc / f)^2, far less frame-to-frame noise."""
+    rng = np.random.default_rng(2)
+    t = np.arange(900) / 30
+    clean = 20 * np.sin(2 * np.pi * 0.2 * t)
+    noisy = clean + rng.normal(0, 1.0, len(t))
+    outs = {}
+    for stages, cutoff in ((1, 1.0), (2, 2.0)):
+        f = OneEuroFilter(min_cutoff=cutoff, beta=0.0, stages=stages)
+        outs[stages] = np.array([f(x, ti) for x, ti in zip(noisy, t, strict=True)])
+    jitter = {k: np.mean(np.abs(v[1:-1] - (v[:-2] + v[2:]) / 2)) for k, v in outs.items()}
+    assert abs(_lag_frames(outs[2], clean) - _lag_frames(outs[1], clean)) <= 1
+    assert jitter[2] < 0.5 * jitter[1]
 
 
 def _face(box, yaw):
