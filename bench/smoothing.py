@@ -122,9 +122,11 @@ def choose(
 def choose_default(
     points: dict[str, dict[str, list[Point]]], first: str, previous_i: int, clips: list[str]
 ) -> tuple[int, list[str]]:
-    """The runtime-default rule: for pipeline ``first`` (the default model), the setting with
-    the least jitter (mean over ``clips``) among those that lag no more than the previous
-    default on each of ``clips``; and what keeps it from becoming the default (empty: nothing):
+    """The runtime-default rule: for pipeline ``first`` (the default model), among the settings
+    that lag no more than the previous default on each of ``clips``, the one whose worst clip
+    keeps the smallest share of the previous default's jitter (min over settings of max over
+    ``clips`` of new / previous jitter); and what keeps it from becoming the default (empty:
+    nothing):
     its jitter must be at least :data:`MIN_GAIN` lower than the previous default's on each of
     ``clips`` for ``first``, and lower for every other pipeline there at no more than
     :data:`LAG_SLACK_MS` more lag."""
@@ -134,7 +136,10 @@ def choose_default(
         for i in range(len(GRID))
         if all(ours[c][i].lag <= ours[c][previous_i].lag + 1e-9 for c in clips)
     ]
-    best = min(ok, key=lambda i: float(np.mean([ours[c][i].mean_jitter for c in clips])))
+    best = min(
+        ok,
+        key=lambda i: max(ours[c][i].mean_jitter / ours[c][previous_i].mean_jitter for c in clips),
+    )
     misses = []
     for p, by_clip in points.items():
         for c in clips:
@@ -388,9 +393,10 @@ def default_rule(
     verdict = "qualifies" if not misses else "does not qualify: " + "; ".join(misses)
     lines = [
         "",
-        f"Runtime default rule, on {', '.join(args.choose_on)} with {pipelines[0]}: the setting "
-        "with the least mean jitter among those lagging no more than the previous default "
-        f"({fmt(PREVIOUS_DEFAULT)}) on each of those clips: **{fmt(GRID[best])}**, which "
+        f"Runtime default rule, on {', '.join(args.choose_on)} with {pipelines[0]}: among the "
+        "settings lagging no more than the previous default "
+        f"({fmt(PREVIOUS_DEFAULT)}) on each of those clips, the one with the lowest worst-clip "
+        f"ratio of jitter to the previous default's: **{fmt(GRID[best])}**, which "
         f"{verdict} (it needs {MIN_GAIN:.0%} less jitter there for {pipelines[0]}, and less "
         f"jitter at no more than {LAG_SLACK_MS:.0f} ms more lag for every other pipeline). The "
         f"runtime's default now: {fmt(DEFAULT_SMOOTHING)}.",
