@@ -4,6 +4,8 @@
 #   continues); EXTRA adds overrides to every run.
 # side_by_side CMD ARG...: runs CMD ARG... LINE for each line of stdin, JOBS at a time, the cores
 #   shared out (OMP_NUM_THREADS); fails if any fails.
+# config_path CONFIG KEY: the file a config's KEY (e.g. semi.pseudo_labels) names, resolved as
+#   training resolves it (empty if unset).
 name_of() { headpose-train --config "$1" --print-config "${@:2}" | sed -n 's/^name: //p'; }
 train() {
     local out; out="$HEADPOSE_RUNS/$(name_of "$@")"
@@ -21,4 +23,9 @@ side_by_side() {
     done
     for pid in "${pids[@]}"; do wait "$pid" || status=1; done
     return $status
+}
+config_path() {
+    python -c 'import operator, sys; from headpose.training.config import load_config, expand_path
+cfg = load_config(sys.argv[1]); value = operator.attrgetter(sys.argv[2])(cfg)
+print(expand_path(value, cfg) if value else "")' "$@"
 }

@@ -39,11 +39,6 @@ start=$(date +%s)
 source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a time)
 
 # the student's teacher and pseudo-label files, as its config resolves them
-config_path() {
-    python -c 'import operator, sys; from headpose.training.config import load_config, expand_path
-cfg = load_config(sys.argv[1]); value = operator.attrgetter(sys.argv[2])(cfg)
-print(expand_path(value, cfg) if value else "")' "$@"
-}
 from_config=$(config_path "$STUDENT" distill.teacher)
 TEACHER=${from_config:-${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}}
 PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
