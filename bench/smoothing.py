@@ -184,6 +184,11 @@ def front_at(points: list[Point], lag: float) -> int | None:
     return min(ok, key=lambda i: points[i].mean_jitter) if ok else None
 
 
+def role_of(clip: str, choose_on: list[str]) -> str:
+    """How a clip serves in the report: it chooses settings or only checks them."""
+    return "choosing" if clip in choose_on else "check"
+
+
 def fmt(setting: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:g}" for k, v in setting.items())
 
@@ -313,7 +318,7 @@ def report(
         "| --- | --- | --- | --- | ---: | ---: |",
     ]
     for clip in names:
-        role = "choosing" if clip in args.choose_on else "check"
+        role = role_of(clip, args.choose_on)
         for p in pipelines:
             rows = [("default", default_i)]
             pick = chosen[p]
@@ -405,7 +410,7 @@ def default_rule(
         "| --- | --- | ---: | ---: |",
     ]
     for clip in names:
-        role = "choosing" if clip in args.choose_on else "check"
+        role = role_of(clip, args.choose_on)
         for p in pipelines:
             old, new = points[p][clip][previous_i], points[p][clip][best]
             lines.append(
