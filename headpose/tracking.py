@@ -57,8 +57,8 @@ class VideoOptions:
     over the frames (:class:`~headpose.smoothing.BoxSmoother`, One Euro with ``box_beta`` per box
     side per second) before the face is cropped, so the pose network sees a steadier crop; the
     returned ``Face.box`` is the smoothed box (0: off, the default: ``bench/smoothing.py``
-    found it better than smoothing the angles alone for ``model="fast"`` on large faces, not on
-    small ones, see ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between
+    found two-stage angle smoothing, ``Estimator(smoothing={"stages": 2, ...})``, better, see
+    ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between
     whole-frame searches the detector runs on the ROIs only every N frames; on the frames in
     between each face keeps its last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
