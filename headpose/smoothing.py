@@ -49,8 +49,12 @@ class OneEuroFilter:
                 raise InvalidInputError(f"OneEuroFilter {name}: expected a number > 0, got {value}")
         if not (beta >= 0 and math.isfinite(beta)):
             raise InvalidInputError(f"OneEuroFilter beta: expected a number >= 0, got {beta}")
-        if isinstance(stages, bool) or not float(stages).is_integer() or not 1 <= stages <= 4:
-            raise InvalidInputError(f"OneEuroFilter stages: expected 1, 2, 3 or 4, got {stages}")
+        if (
+            isinstance(stages, bool)
+            or not isinstance(stages, (int, float))
+            or stages not in range(1, 5)
+        ):
+            raise InvalidInputError(f"OneEuroFilter stages: expected 1, 2, 3 or 4, got {stages!r}")
         self.min_cutoff = float(min_cutoff)
         self.beta = float(beta)
         self.d_cutoff = float(d_cutoff)
@@ -219,8 +223,9 @@ class Tracker:
     ``update(faces, t=None) -> faces``: each :class:`~headpose.estimator.Face` of the new frame
     is matched to a track of the previous frames by greatest box IoU (at least
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the One Euro
-    filtered values of its track (``stages`` filters in a row, see :class:`OneEuroFilter`) and ``track_id`` is set. Unmatched faces start new tracks;
-    tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in seconds (else
+    filtered values of its track (``stages`` filters in a row, see :class:`OneEuroFilter`) and
+    ``track_id`` is set. Unmatched faces start new tracks; tracks unseen for more than
+    ``max_missing`` frames are dropped. ``t``: time in seconds (else
     frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left as given.
     """
 

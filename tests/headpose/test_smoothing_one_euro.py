@@ -51,8 +51,10 @@ def test_bad_settings() -> None:
         OneEuroFilter(min_cutoff=0)
     with pytest.raises(InvalidInputError, match="beta"):
         OneEuroFilter(beta=-1)
-    for stages in (0, 5, 1.5, True):
-        with pytest.raises(InvalidInputError, match=f"stages: expected 1, 2, 3 or 4, got {stages}"):
+    for stages in (0, 5, 1.5, True, "2"):
+        with pytest.raises(
+            InvalidInputError, match=f"stages: expected 1, 2, 3 or 4, got {stages!r}"
+        ):
             OneEuroFilter(stages=stages)
 
 
