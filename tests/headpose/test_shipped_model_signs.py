@@ -54,7 +54,19 @@ def test_fast_model_is_one_pass_and_calibrated() -> None:
     meta = Estimator(model="fast", detector=None).model.meta
     assert meta.input_size == (112, 112)
     assert "ensemble" not in meta.extra and not meta.extra.get("flip_average", False)
-    assert meta.calibration is not None and "tune split" in meta.calibration.data
+    # calibrated out of fold (tools/calibrate_oof.sh): rows of 3 fold models over the training
+    # split, their spreads scaled to this model's
+    cal = meta.calibration
+    assert cal is not None and cal.n == (1093, 985, 985)
+    assert "scaled by the training-face medians" in cal.data
+
+
+def test_default_model_is_calibrated_out_of_fold() -> None:
+    from headpose.estimator import Estimator
+
+    cal = Estimator(detector=None).model.meta.calibration
+    assert cal is not None and cal.n == (1093, 985, 985)
+    assert "scaled by the training-face medians" in cal.data
 
 
 def test_unknown_model_name_lists_the_shipped_ones() -> None:
