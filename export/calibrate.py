@@ -264,20 +264,20 @@ def median_spread(faces: Faces) -> np.ndarray:
 def load_scaled_faces(
     paths: Sequence[str | Path],
     refs: Sequence[str | Path],
-    model_reference: str | Path,
+    model_ref: str | Path,
     angles: Sequence[str],
 ) -> Faces:
     """Saved faces of other models (e.g. k-fold models on their held-out folds) with each file's
     spreads put into the calibrated model's units: times ``m_model / m_file``, per angle, where
     ``m`` is a model's median spread on its own training faces (``refs[i]``: the rows of
-    the model behind ``paths[i]`` on the faces it trained on; ``model_reference``: the same for
+    the model behind ``paths[i]`` on the faces it trained on; ``model_ref``: the same for
     the model being calibrated). Models trained on more faces are more confident at the same
     error; the median on their own training faces measures that for each model alike."""
     if len(paths) != len(refs):
         raise InvalidInputError(
             f"--faces-ref: expected one per --faces file ({len(paths)}), got {len(refs)}"
         )
-    target = median_spread(load_faces([model_reference], angles))
+    target = median_spread(load_faces([model_ref], angles))
     parts = []
     for path, ref in zip(paths, refs, strict=True):
         faces = load_faces([path], angles)
@@ -288,7 +288,7 @@ def load_scaled_faces(
         pred=np.concatenate([f.pred for f in parts]),
         spread=np.concatenate([f.spread for f in parts]),
         source=f"saved faces {', '.join(Path(p).name for p in paths)} (spreads scaled by the "
-        f"training-face medians of {', '.join(Path(r).name for r in [*refs, model_reference])})",
+        f"training-face medians of {', '.join(Path(r).name for r in [*refs, model_ref])})",
         images=tuple(i for f in parts for i in f.images),
     )
 
