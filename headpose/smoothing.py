@@ -108,6 +108,13 @@ class OneEuroFilter:
         return np.where(known, self._x[stage], np.nan)
 
 
+def checked_filter_settings(**settings: Any) -> dict[str, Any]:
+    """``settings`` of the :class:`OneEuroFilter` s a smoother makes per face, checked now so a
+    bad value is named when the smoother is built, not at the first face."""
+    OneEuroFilter(**settings)
+    return settings
+
+
 DEFAULT_SMOOTHING: dict[str, float] = {
     "min_cutoff": 0.5,
     "beta": 0.02,
@@ -162,13 +169,9 @@ class BoxSmoother:
         freq: float = 30.0,
         iou_threshold: float = 0.3,
     ) -> None:
-        self.settings: dict[str, Any] = {
-            "min_cutoff": min_cutoff,
-            "beta": beta,
-            "d_cutoff": d_cutoff,
-            "freq": freq,
-        }
-        OneEuroFilter(**self.settings)  # validates the settings now
+        self.settings = checked_filter_settings(
+            min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, freq=freq
+        )
         self.iou_threshold = float(iou_threshold)
         self.reset()
 
@@ -246,14 +249,9 @@ class Tracker:
             )
         if int(max_missing) < 0:
             raise InvalidInputError(f"max_missing: expected an integer >= 0, got {max_missing}")
-        self.settings: dict[str, Any] = {
-            "min_cutoff": min_cutoff,
-            "beta": beta,
-            "d_cutoff": d_cutoff,
-            "freq": freq,
-            "stages": stages,
-        }
-        OneEuroFilter(**self.settings)  # validates the settings now
+        self.settings = checked_filter_settings(
+            min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, freq=freq, stages=stages
+        )
         self.iou_threshold = float(iou_threshold)
         self.max_missing = int(max_missing)
         self.freq = float(freq)
