@@ -42,7 +42,9 @@ start=$(date +%s)
 # face boxes from the runtime's detector (the training configs crop from them)
 [ -f "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv" ] || python -m headpose.training.data.detector_boxes \
     "$HEADPOSE_SHARED/data/aflw2000-crops" -o "$HEADPOSE_RUNS/aflw2000-crops-yunet.csv"
+declare -A run_name  # each recipe's run name, read once (name_of starts headpose-train)
 for recipe in $RECIPES; do
+    run_name[$recipe]=$(name_of "$recipe")
     # the rotation pre-training a recipe starts from, once
     if headpose-train --config "$recipe" --print-config | grep -q "default_ssl_rotation_lite0/best.pt"; then
         train default/ssl_rotation_lite0_utkface
@@ -59,7 +61,7 @@ done
 lines=()
 for fold in $(seq 0 $((FOLDS - 1))); do
     for recipe in $RECIPES; do
-        lines+=("$recipe $FOLD_OVERRIDES data.split.tune_folds=$FOLDS data.split.tune_fold=$fold name=$(name_of "$recipe")_oof${fold}of$FOLDS")
+        lines+=("$recipe $FOLD_OVERRIDES data.split.tune_folds=$FOLDS data.split.tune_fold=$fold name=${run_name[$recipe]}_oof${fold}of$FOLDS")
     done
 done
 printf '%s\n' "${lines[@]}" | side_by_side train
@@ -68,7 +70,7 @@ faces=()
 for fold in $(seq 0 $((FOLDS - 1))); do
     checkpoints=()
     for recipe in $RECIPES; do
-        checkpoints+=("$HEADPOSE_RUNS/$(name_of "$recipe")_oof${fold}of$FOLDS/last.pt")
+        checkpoints+=("$HEADPOSE_RUNS/${run_name[$recipe]}_oof${fold}of$FOLDS/last.pt")
     done
     fold_config="$(dirname "${checkpoints[0]}")/config.yaml"
     model="$OUT/fold${fold}of$FOLDS.onnx"
