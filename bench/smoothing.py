@@ -65,7 +65,7 @@ PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff
 for _setting in (DEFAULT_SMOOTHING, PREVIOUS_DEFAULT):
     if _setting not in GRID:
         GRID.append(dict(_setting))
-#: the rule for a new runtime default (fixed before its first run, bench/results/smoothing_stages.md)
+#: the rule for a new runtime default (fixed before its run; bench/results/smoothing_stages.md)
 MIN_GAIN = 0.10  # the default model's jitter must fall by at least this share on each choosing clip
 LAG_SLACK_MS = 10.0  # other pipelines may lag this much more than at the previous default
 

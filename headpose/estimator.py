@@ -242,8 +242,8 @@ class Estimator:
     ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
     loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
     (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
-    ``beta``, ``d_cutoff``, ``stages``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime intra-op
-    threads of the pose model and of a detector chosen by name (default
+    ``beta``, ``d_cutoff``, ``stages``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime
+    intra-op threads of the pose model and of a detector chosen by name (default
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of
     :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every

@@ -58,9 +58,9 @@ class VideoOptions:
     side per second) before the face is cropped, so the pose network sees a steadier crop; the
     returned ``Face.box`` is the smoothed box (0: off, the default: ``bench/smoothing.py``
     found two-stage angle smoothing, ``Estimator(smoothing={"stages": 2, ...})``, better, see
-    ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between
-    whole-frame searches the detector runs on the ROIs only every N frames; on the frames in
-    between each face keeps its last box (the pose network still runs on every frame). It saves most of the detector's cost,
+    ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between whole-frame searches the
+    detector runs on the ROIs only every N frames; on the frames in between each face keeps its
+    last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
     up to N - 1 frames late. Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
     """

@@ -184,9 +184,9 @@ class StabilityConfig:
     """Stability training (off while ``weight`` is 0; Zheng et al., CVPR 2016): the first
     ``share`` of every training batch also goes through the network slightly perturbed (a
     random shift of up to ``shift`` of the side, a zoom of up to ``scale``, Gaussian noise of
-    standard deviation ``noise`` in normalised input units), in the same forward pass, and ``weight`` x the mean absolute
-    difference of the two expected angles (degrees) joins the loss, so that one pass per frame
-    answers nearby frames alike (video jitter). Needs pose heads that see the clean image."""
+    standard deviation ``noise`` in normalised input units), in the same forward pass, and
+    ``weight`` x the mean absolute difference of the two expected angles (degrees) joins the
+    loss, so that one pass per frame answers nearby frames alike (video jitter). Needs pose heads that see the clean image."""
 
     weight: float = 0.0
     share: float = 1.0  # the first share of each batch gets a perturbed copy (cost: 1 + share)
