@@ -14,7 +14,8 @@
 # reading the check). Resumable: rerun it after a stop; finished trainings and rows are kept.
 # JOBS=2 trains two networks side by side (about 35 min a fold for the default model's two on
 # 2 cores). EXTRA="optim.epochs=1 data.low_data=64" is a smoke test of the pipeline in minutes
-# (the result is then meaningless).
+# (the result is then meaningless). A candidate before it ships: RECIPES=its recipe,
+# SHIPPED=its uncalibrated ONNX file, OUT=a new folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HEADPOSE_SHARED=${HEADPOSE_SHARED:-../shared}
@@ -33,7 +34,7 @@ case "$MODEL" in
         OUT=${OUT:-$HEADPOSE_RUNS/calib_oof_fast} ;;
     *) echo "calibrate_oof.sh: MODEL: expected default or fast, got '$MODEL'" >&2; exit 2 ;;
 esac
-SHIPPED=headpose/models/headpose_$MODEL.onnx
+SHIPPED=${SHIPPED:-headpose/models/headpose_$MODEL.onnx}  # the model calibrated
 FOLDS=${FOLDS:-3}
 source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a time), config_path
 mkdir -p "$OUT"
