@@ -155,9 +155,10 @@ def choose_default(
 
 def model_spec(spec: str) -> tuple[str, dict[str, float]]:
     """``NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...]`` -> (model, video options): e.g.
-    ``fast:3`` or ``fast:3:box_min_cutoff=1,box_beta=0.5`` (keys of ``VideoOptions``)."""
+    ``fast:3`` or ``fast:3:box_min_cutoff=1,box_beta=0.5`` (keys of ``VideoOptions``); without
+    them the model's recommended settings (its metadata) hold."""
     name, *parts = spec.split(":")
-    video: dict[str, float] = {"detect_every": 1}
+    video: dict[str, float] = {}
     for part in parts:
         if part.isdigit():
             video["detect_every"] = int(part)
@@ -227,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         # a shipped model by its name, an .onnx by its folder and stem (run folders hold
         # files of the same name)
         short = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
+        est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
         extra = "".join(f", {k} {v:g}" for k, v in video.items() if k != "detect_every")
-        label = f"{short} (detect every {video['detect_every']}{extra})"
-        models[label] = Estimator(resolve_model_path(name), threads=args.threads, video=video)
+        label = f"{short} (detect every {est.video.detect_every}{extra})"
+        models[label] = est
         rest = repr(sorted((k, v) for k, v in video.items() if k not in BOX_KEYS))
         if smooths_boxes(video):
             wanted[label] = (name, rest)

@@ -354,7 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=10, help="image mode: rounds over the photos")
     parser.add_argument(
-        "--detect-every", type=int, default=1, help="video mode: detector every N frames"
+        "--detect-every",
+        type=int,
+        help="video mode: detector every N frames (default: the model's recommendation, "
+        "its metadata's video settings, else 1)",
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video-runs", type=int, default=1, help="passes over each clip")
@@ -365,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
 
     frames = [cv2.imread(str(p)) for p in sorted((SHARED / "data/pose-photos").glob("*.jpg"))]
     model_path = resolve_model_path(args.model)
-    est = Estimator(model_path, threads=args.threads, video={"detect_every": args.detect_every})
+    video = {} if args.detect_every is None else {"detect_every": args.detect_every}
+    est = Estimator(model_path, threads=args.threads, video=video)
+    args.detect_every = est.video.detect_every  # the value used, for the command line below
     pose = PoseModel(model_path, threads=args.threads)
     detector = get_detector("auto", threads=args.threads)
     fsa_predict, fsa_rule = fsanet_method(SHARED / "peers")

@@ -109,6 +109,14 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
     "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
 )
+@click.option(
+    "--video",
+    type=KEY_VALUE,
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="a video-mode setting the runtime uses with this model unless told otherwise (a "
+    "VideoOptions field, e.g. detect_every=4); repeatable",
+)
 @checkpoint_weights_option(
     "auto: the moving average of the weights when the run kept one (optim.ema_decay), "
     "else the trained weights; ema or raw to choose"
@@ -158,6 +166,7 @@ def describe(meta) -> str:
 def run(args: SimpleNamespace) -> int:
     """Export as the parsed options ``args`` say; returns the exit code."""
     from headpose.export.onnx_export import export_onnx
+    from headpose.tracking import VideoOptions
 
     _check_args(args)
     if len(args.checkpoint) > 1 and args.output is None:
@@ -176,6 +185,7 @@ def run(args: SimpleNamespace) -> int:
         weights=args.weights,
         describe=dict(args.describe),
         input_zoom=args.input_zoom,
+        video=VideoOptions.parse(args.video, "--video"),
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")

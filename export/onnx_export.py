@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -92,6 +93,7 @@ def export_onnx(
     describe: dict[str, str] | None = None,
     input_zoom: float = 1.0,
     weights: str = "auto",
+    video: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -109,6 +111,10 @@ def export_onnx(
     to ``input_size / input_zoom`` and the graph passes its central ``input_size`` pixels to the
     network, i.e. the network sees the crop zoomed in by ``input_zoom`` at full resolution
     (match the mean zoom of the training augmentation); recorded as ``extra["input_zoom"]``.
+
+    ``video``: the video-mode settings the runtime should use with this model unless told
+    otherwise (fields of :class:`headpose.tracking.VideoOptions`, e.g. ``{"detect_every": 4}``
+    as measured with ``bench/speed.py``); checked, recorded as ``extra["video"]``.
 
     ``weights``: ``auto`` (the moving average of the weights when the run kept one, else the
     trained weights), ``ema`` or ``raw``; a moving average used is recorded as
@@ -147,6 +153,11 @@ def export_onnx(
     from headpose.training.models.posenet import zoom_input
 
     meta, centre_crop = zoom_input(meta, input_zoom)
+    if video:
+        from headpose.tracking import VideoOptions
+
+        VideoOptions.make(dict(video))  # a bad key or value is named before any work
+        meta = dataclasses.replace(meta, extra={**meta.extra, "video": dict(video)})
     if describe:
         unknown = sorted(set(describe) - set(DESCRIPTIVE_FIELDS))
         if unknown:

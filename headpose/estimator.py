@@ -247,7 +247,8 @@ class Estimator:
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of
     :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every
-    frame). ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in
+    frame); a dict changes only its keys of the model's recommended settings (its metadata,
+    ``headpose-export --video``; the library defaults without them), which :attr:`video` holds. ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in
     degrees, a dict of :class:`~headpose.camera.Camera` fields, ``(fx, fy, cx, cy)`` pixels, a
     3x3 matrix ``K``; default: 60 degrees horizontal, principal point at the image centre).
     """
@@ -289,7 +290,10 @@ class Estimator:
         self.max_faces = None if max_faces is None else int(max_faces)
         self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
         self.tracker()  # names a bad setting now, not at the first track()
-        self.video = VideoOptions.make(video)
+        # the model's own recommendation (its metadata), then the caller's changes
+        self.video = VideoOptions.recommended(self.model.meta.extra, str(self.model.path)).merged(
+            video
+        )
         self.camera = Camera.make(camera)
 
     # ------------------------------------------------------------------ images

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,12 @@ import cv2
 import numpy as np
 
 from headpose.detectors._common import iou_matrix
-from headpose.errors import InvalidImageError, InvalidInputError, options_from_mapping
+from headpose.errors import (
+    InvalidImageError,
+    InvalidInputError,
+    InvalidModelError,
+    options_from_mapping,
+)
 from headpose.image_io import ImageInput, clip_boxes, load_image
 from headpose.smoothing import BoxSmoother, Tracker
 
@@ -110,10 +115,61 @@ class VideoOptions:
             f"video: expected None, True/False, a dict or VideoOptions, got {type(value).__name__}"
         )
 
+    @staticmethod
+    def parse(pairs: Iterable[tuple[str, str]], what: str = "video") -> dict[str, Any]:
+        """``(KEY, VALUE)`` texts (a command line's ``KEY=VALUE``) -> a dict of these fields,
+        each value read as its field's type and the whole checked; a bad key or value is an
+        :class:`~headpose.errors.InvalidInputError` naming ``what``."""
+        kinds = {f.name: getattr(f.type, "__name__", str(f.type)) for f in fields(VideoOptions)}
+        out: dict[str, Any] = {}
+        for key, text in pairs:
+            kind = kinds.get(key)
+            if kind is None:
+                raise InvalidInputError(
+                    f"{what}: unknown key {key!r}, expected one of {sorted(kinds)}"
+                )
+            try:
+                if kind == "bool":
+                    if text.lower() not in ("true", "false", "1", "0"):
+                        raise ValueError(text)
+                    out[key] = text.lower() in ("true", "1")
+                else:
+                    out[key] = int(text) if kind == "int" else float(text)
+            except ValueError:
+                expected = {"bool": "true or false", "int": "an integer"}.get(kind, "a number")
+                raise InvalidInputError(
+                    f"{what} {key}: expected {expected}, got {text!r}"
+                ) from None
+        options_from_mapping(VideoOptions, out, what)  # checks the values together
+        return out
+
+    @staticmethod
+    def recommended(extra: Mapping[str, Any], source: str = "<model>") -> VideoOptions:
+        """The settings a model recommends for itself: ``extra["video"]`` of its metadata (a dict
+        of these fields, written by ``headpose-export --video KEY=VALUE``, e.g. ``detect_every``
+        for a model trained on jittered boxes); the library defaults when it has none. A bad
+        entry is an :class:`~headpose.errors.InvalidModelError` naming ``source``."""
+        raw = extra.get("video")
+        if raw is None:
+            return VideoOptions()
+        if not isinstance(raw, Mapping):
+            raise InvalidModelError(
+                f"{source}: metadata extra.video: expected a dict of video settings, "
+                f"got {type(raw).__name__}"
+            )
+        try:
+            return VideoOptions.make(dict(raw))
+        except InvalidInputError as exc:
+            raise InvalidModelError(f"{source}: metadata extra.{exc}") from None
+
     def merged(self, override: VideoOptions | Mapping[str, Any] | bool | None) -> VideoOptions:
-        """These options with ``override`` applied (a dict changes only its keys)."""
+        """These options with ``override`` applied: a dict changes only its keys, ``True`` only
+        turns the ROI search on, ``False`` searches the whole frame on every frame, options
+        replace these."""
         if override is None:
             return self
+        if override is True:
+            return replace(self, roi=True)
         if isinstance(override, Mapping):
             VideoOptions.make(override)  # validates the keys
             return replace(self, **override)

@@ -194,7 +194,7 @@ def video_options(fn: F) -> F:
         type=COUNT,
         metavar="N",
         help="video mode: run the detector on the faces' regions every N frames, keeping the "
-        "last boxes in between (default 1; 2 or 3 suit --model fast)",
+        "last boxes in between (default: the model's recommendation in its metadata, else 1)",
     )(fn)
     fn = click.option(
         "--redetect-every",

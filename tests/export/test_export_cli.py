@@ -112,3 +112,23 @@ def test_console_script_help() -> None:
     assert done.returncode == 0
     for flag in ("--opset", "--int8", "--int8-eval", "--tensorrt", "--verify-images", "--atol"):
         assert flag in done.stdout
+
+
+def test_cli_records_the_video_settings_it_is_given(
+    tiny_checkpoint: Path, crops_dir: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "video.onnx"
+    common = ["--verify-images", str(crops_dir), "--verify-count", "2"]
+    argv = [str(tiny_checkpoint), "-o", str(out), *common, "--video", "detect_every=4"]
+    assert main(argv + ["--video", "redetect_every=12"]) == 0
+    meta = read_metadata({p.key: p.value for p in onnx.load(str(out)).metadata_props})
+    assert meta.extra["video"] == {"detect_every": 4, "redetect_every": 12}
+    capsys.readouterr()
+    bad = tmp_path / "bad.onnx"
+    code, err = _run(
+        [str(tiny_checkpoint), "-o", str(bad), *common, "--video", "detect_every=0"], capsys
+    )
+    assert code == EXIT_BAD_INPUT and "detect_every: expected an integer >= 1, got 0" in err
+    code, err = _run([str(tiny_checkpoint), "-o", str(bad), *common, "--video", "fps=3"], capsys)
+    assert code == EXIT_BAD_INPUT and "--video: unknown key 'fps'" in err
+    assert not bad.exists()

@@ -289,3 +289,49 @@ def test_box_smoothing_options_are_checked() -> None:
     with pytest.raises(InvalidInputError, match="box_beta.*got 'x'"):
         VideoOptions.make({"box_beta": "x"})
     assert VideoOptions().box_min_cutoff >= 0.0
+
+
+def test_a_models_recommended_video_settings_are_the_estimators_defaults(make_model) -> None:
+    from headpose.errors import InvalidModelError
+    from headpose.metadata import ModelMetadata
+
+    def model_with(video: object, name: str) -> Path:
+        meta = ModelMetadata(input_size=(32, 32), extra={"video": video})
+        return make_model(name, metadata=meta)
+
+    path = model_with({"detect_every": 4, "redetect_every": 12}, "video_rec.onnx")
+    est = Estimator(path, detector=None)
+    assert (est.video.detect_every, est.video.redetect_every) == (4, 12)
+    # a dict changes only its keys; True keeps the rest; False searches every frame whole
+    est = Estimator(path, detector=None, video={"detect_every": 2})
+    assert (est.video.detect_every, est.video.redetect_every) == (2, 12)
+    assert Estimator(path, detector=None, video=True).video.detect_every == 4
+    assert Estimator(path, detector=None, video=False).video == VideoOptions(roi=False)
+    assert est.video.merged({"roi_scale": 2.0}).detect_every == 2
+    # a model without a recommendation: the library defaults
+    assert Estimator(make_model("no_video.onnx"), detector=None).video == VideoOptions()
+    cases = (
+        ({"detect_every": 0}, "extra.video detect_every: expected an integer >= 1, got 0"),
+        ({"detect_evry": 2}, "extra.video: unknown key"),
+        ([4], "extra.video: expected a dict of video settings, got list"),
+    )
+    for i, (bad, words) in enumerate(cases):
+        bad_path = model_with(bad, f"bad_video_{i}.onnx")
+        with pytest.raises(InvalidModelError, match=words) as info:
+            Estimator(bad_path, detector=None)
+        assert bad_path.name in str(info.value)
+
+
+def test_video_settings_from_text_are_typed_and_checked() -> None:
+    parsed = VideoOptions.parse([("detect_every", "4"), ("roi", "false"), ("roi_scale", "2")])
+    assert parsed == {"detect_every": 4, "roi": False, "roi_scale": 2.0}
+    assert isinstance(parsed["detect_every"], int)
+    for pairs, words in (
+        ([("detect_every", "x")], "--video detect_every: expected an integer, got 'x'"),
+        ([("detect_every", "0")], "detect_every: expected an integer >= 1, got 0"),
+        ([("roi", "maybe")], "--video roi: expected true or false, got 'maybe'"),
+        ([("roi_scale", "big")], "--video roi_scale: expected a number, got 'big'"),
+        ([("sharpness", "1")], "--video: unknown key 'sharpness', expected one of"),
+    ):
+        with pytest.raises(InvalidInputError, match=words):
+            VideoOptions.parse(pairs, "--video")
