@@ -28,7 +28,7 @@ case "$MODEL" in
         FOLD_OVERRIDES=${FOLD_OVERRIDES:-}
         OUT=${OUT:-$HEADPOSE_RUNS/calib_oof} ;;
     fast)  # one network, one pass; its recipe holds out a tuning fraction, replaced by folds
-        RECIPES=${RECIPES:-default/semi_lite0_112_long}
+        RECIPES=${RECIPES:-default/semi_aa_lite0_112_long}
         EXPORT_OPTS=${EXPORT_OPTS:-}
         FOLD_OVERRIDES=${FOLD_OVERRIDES:-data.split.tune_fraction=0}
         OUT=${OUT:-$HEADPOSE_RUNS/calib_oof_fast} ;;

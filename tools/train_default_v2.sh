@@ -17,7 +17,10 @@
 # model was made with TEACHER=runs/teacher_v1.onnx, the v1 model from git history (it trained on
 # the tuning split):
 #   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx
-# STUDENT: default/semi_lite0_112_long (default: pseudo-labels only, the shipped `fast` recipe),
+# STUDENT: default/semi_aa_lite0_112_long (default: pseudo-labels only with an anti-aliased
+#   backbone, the shipped `fast` recipe; seed 0 of 0-5 was chosen; shipped after
+#   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
+#   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`),
 #   default/distil_clean_lite0_112_long (online distillation from the clean teacher),
 #   default/distil_lite0_112_long (the same from the v1 teacher; bench/results/default_model_v2.md).
 # SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
@@ -32,7 +35,7 @@ cd "$(dirname "$0")/.."
 export HEADPOSE_SHARED=${HEADPOSE_SHARED:-../shared}
 export HEADPOSE_RUNS=${HEADPOSE_RUNS:-runs}
 OUT=${OUT:-$HEADPOSE_RUNS/headpose_default_v2.onnx}
-STUDENT=${STUDENT:-default/semi_lite0_112_long}
+STUDENT=${STUDENT:-default/semi_aa_lite0_112_long}
 SEEDS=${SEEDS:-0 1 2}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)

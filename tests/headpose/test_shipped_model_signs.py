@@ -51,8 +51,11 @@ def test_missing_default_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
 def test_fast_model_is_one_pass_and_calibrated() -> None:
     from headpose.estimator import Estimator
 
-    meta = Estimator(model="fast", detector=None).model.meta
-    assert meta.input_size == (112, 112)
+    est = Estimator(model="fast", detector=None)
+    meta = est.model.meta
+    assert meta.input_size == (112, 112) and meta.backbone == "efficientnet_lite0_aa"
+    # its recommended video setting (bench/results/speed_fast.md): the detector every 4th frame
+    assert est.video.detect_every == 4 and Estimator(detector=None).video.detect_every == 1
     assert "ensemble" not in meta.extra and not meta.extra.get("flip_average", False)
     # calibrated out of fold (tools/calibrate_oof.sh): rows of 3 fold models over the training
     # split, their spreads scaled to this model's
