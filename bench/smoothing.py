@@ -32,8 +32,10 @@ import numpy as np
 
 from headpose import Estimator, Face
 from headpose.detectors import get_detector
+from headpose.errors import InvalidInputError
 from headpose.estimator import resolve_model_path
 from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
+from headpose.tracking import VideoOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import SHARED, fsanet_method  # noqa: E402
@@ -163,11 +165,16 @@ def model_spec(spec: str) -> tuple[str, dict[str, float]]:
         if part.isdigit():
             video["detect_every"] = int(part)
             continue
+        pairs = []
         for item in filter(None, part.split(",")):
             key, eq, value = item.partition("=")
             if not eq:
                 raise SystemExit(f"--models {spec}: expected KEY=VALUE, got {item!r}")
-            video[key.strip()] = float(value)
+            pairs.append((key.strip(), value.strip()))
+        try:
+            video.update(VideoOptions.parse(pairs, f"--models {spec}"))
+        except InvalidInputError as exc:
+            raise SystemExit(str(exc)) from None
     return name, video
 
 

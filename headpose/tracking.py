@@ -67,7 +67,10 @@ class VideoOptions:
     detector runs on the ROIs only every N frames; on the frames in between each face keeps its
     last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
-    up to N - 1 frames late. Defaults measured with ``bench/speed.py`` (``bench/results/speed.md``).
+    up to N - 1 frames late. ``box_velocity``: on those frames in between, each kept box moves by
+    its face's velocity between the last two detections (boxes matched by overlap), so the crop
+    follows the face instead of jumping at the next detection. Defaults measured with
+    ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
     roi: bool = True
@@ -79,8 +82,14 @@ class VideoOptions:
     detect_every: int = 1
     box_min_cutoff: float = 0.0
     box_beta: float = 0.0
+    box_velocity: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("roi", "box_velocity"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(
+                    f"video {name}: expected True or False, got {getattr(self, name)!r}"
+                )
         for name in ("redetect_every", "detect_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -223,6 +232,8 @@ class VideoTracker:
         self._last_detect: int | None = None  # the last frame the detector ran on
         # the last detection (boxes, scores, landmarks), reused on frames between searches
         self._found: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        # per box of _found: its move in pixels per frame since the detection before (box_velocity)
+        self._velocity: np.ndarray | None = None
         self.raw: list[Face] = []
         self.box_smoother = (
             BoxSmoother(options.box_min_cutoff, options.box_beta, freq=self.fps)
@@ -258,6 +269,8 @@ class VideoTracker:
             assert self._last_detect is not None
             if index - self._last_detect < opts.detect_every:
                 self.reused_boxes += 1
+                if opts.box_velocity:
+                    return self._moved(img, index - self._last_detect)
                 return self._found  # the faces keep their last boxes this frame
             found = self._detect_rois(img)
             if found is not None:
@@ -269,8 +282,43 @@ class VideoTracker:
     def _keep(
         self, found: tuple[np.ndarray, np.ndarray, np.ndarray | None], index: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if self.options.box_velocity:
+            self._velocity = self._velocity_of(found[0], index)
         self._found, self._last_detect = found, index
         return found
+
+    def _velocity_of(self, boxes: np.ndarray, index: int) -> np.ndarray:
+        """Per box ``(n, 4)``: pixels per frame since the previous detection of the same face (the
+        previous box it overlaps most, IoU > 0.3); zero for a face not seen there."""
+        velocity = np.zeros((len(boxes), 4))
+        if self._found is None or self._last_detect is None or not len(self._found[0]):
+            return velocity
+        if not len(boxes):
+            return velocity
+        previous = self._found[0]
+        overlap = iou_matrix(boxes, previous)
+        best = overlap.argmax(axis=1)
+        seen = overlap[np.arange(len(boxes)), best] > 0.3
+        velocity[seen] = (boxes[seen] - previous[best[seen]]) / (index - self._last_detect)
+        return velocity
+
+    def _moved(
+        self, img: np.ndarray, frames: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The last detection with each box (and its landmarks) moved by its velocity over
+        ``frames`` frames; a box that would leave the frame keeps its place."""
+        assert self._found is not None
+        boxes, scores, points = self._found
+        if self._velocity is None or not len(boxes):
+            return self._found
+        h, w = img.shape[:2]
+        moved = boxes + self._velocity * frames
+        inside = (moved[:, 0] >= 0) & (moved[:, 1] >= 0) & (moved[:, 2] <= w) & (moved[:, 3] <= h)
+        moved[~inside] = boxes[~inside]
+        if points is not None:
+            shift = (moved - boxes).reshape(-1, 2, 2).mean(axis=1)  # the centre's move (x, y)
+            points = points + shift[:, None, :]
+        return moved, scores, points
 
     def _roi_scale(self, box: np.ndarray, scale: float) -> float:
         side = float(max(box[2] - box[0], box[3] - box[1]))

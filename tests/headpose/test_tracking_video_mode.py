@@ -114,6 +114,30 @@ def test_detect_every_keeps_the_last_boxes_between_roi_searches(
     assert out[8][0].box[0] > out[4][0].box[0] + 6
 
 
+def test_box_velocity_moves_held_boxes_with_the_face(
+    tiny_model: Path, faces: list[np.ndarray], yunet: object
+) -> None:
+    """The face drifts 3 px a frame; with the detector every 3rd frame a held box stays put, a
+    box with velocity moves on by about 3 px a frame (from the last two detections)."""
+    video = {"redetect_every": 30, "detect_every": 3}
+    held = Estimator(tiny_model, detector=yunet, threads=1, video=video).video_tracker(smooth=False)
+    moving = Estimator(
+        tiny_model, detector=yunet, threads=1, video={**video, "box_velocity": True}
+    ).video_tracker(smooth=False)
+    frames = list(walk(faces, 9))
+    a = [np.array(held.process(f)[0].box, float) for f in frames]
+    b = [np.array(moving.process(f)[0].box, float) for f in frames]
+    for i in (0, 3, 6):  # detections: the same boxes
+        np.testing.assert_allclose(a[i], b[i])
+    np.testing.assert_allclose(b[1], b[0])  # no velocity before a second detection
+    for i in (4, 5, 7, 8):  # held frames after two detections: about 3 px a frame further
+        assert a[i][0] == a[i - 1][0]
+        moved = b[i][0] - a[i][0]
+        assert 1.5 * (i % 3) <= moved <= 4.5 * (i % 3), (i, moved)
+    with pytest.raises(InvalidInputError, match="box_velocity: expected True or False"):
+        VideoOptions(box_velocity=1)  # type: ignore[arg-type]
+
+
 def test_identity_kept_across_an_roi_miss(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
