@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -155,12 +156,12 @@ def choose_default(
     return best, misses
 
 
-def model_spec(spec: str) -> tuple[str, dict[str, float]]:
+def model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...]`` -> (model, video options): e.g.
     ``fast:3`` or ``fast:3:box_min_cutoff=1,box_beta=0.5`` (keys of ``VideoOptions``); without
     them the model's recommended settings (its metadata) hold."""
     name, *parts = spec.split(":")
-    video: dict[str, float] = {}
+    video: dict[str, Any] = {}
     for part in parts:
         if part.isdigit():
             video["detect_every"] = int(part)
@@ -181,7 +182,7 @@ def model_spec(spec: str) -> tuple[str, dict[str, float]]:
 BOX_KEYS = ("box_min_cutoff", "box_beta")
 
 
-def smooths_boxes(video: dict[str, float]) -> bool:
+def smooths_boxes(video: dict[str, Any]) -> bool:
     """Whether video options ``video`` smooth the face boxes."""
     return video.get("box_min_cutoff", 0.0) > 0
 

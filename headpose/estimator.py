@@ -248,9 +248,10 @@ class Estimator:
     ``video``: video-mode settings for :meth:`track` (a dict of
     :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every
     frame); a dict changes only its keys of the model's recommended settings (its metadata,
-    ``headpose-export --video``; the library defaults without them), which :attr:`video` holds. ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in
-    degrees, a dict of :class:`~headpose.camera.Camera` fields, ``(fx, fy, cx, cy)`` pixels, a
-    3x3 matrix ``K``; default: 60 degrees horizontal, principal point at the image centre).
+    ``headpose-export --video``; the library defaults without them), which :attr:`video` holds.
+    ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in degrees, a
+    dict of :class:`~headpose.camera.Camera` fields, ``(fx, fy, cx, cy)`` pixels, a 3x3 matrix
+    ``K``; default: 60 degrees horizontal, principal point at the image centre).
     """
 
     def __init__(

@@ -31,7 +31,7 @@ from headpose.errors import (
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
-from headpose.smoothing import BoxSmoother, Tracker
+from headpose.smoothing import BoxSmoother, Tracker, match_boxes
 
 if TYPE_CHECKING:  # pragma: no cover
     from headpose.estimator import Estimator, Face
@@ -288,18 +288,15 @@ class VideoTracker:
         return found
 
     def _velocity_of(self, boxes: np.ndarray, index: int) -> np.ndarray:
-        """Per box ``(n, 4)``: pixels per frame since the previous detection of the same face (the
-        previous box it overlaps most, IoU > 0.3); zero for a face not seen there."""
+        """Per box ``(n, 4)``: pixels per frame since the previous detection of the same face
+        (matched as the tracker matches faces, :func:`~headpose.smoothing.match_boxes`); zero for
+        a face not seen there."""
         velocity = np.zeros((len(boxes), 4))
-        if self._found is None or self._last_detect is None or not len(self._found[0]):
-            return velocity
-        if not len(boxes):
+        if self._found is None or self._last_detect is None:
             return velocity
         previous = self._found[0]
-        overlap = iou_matrix(boxes, previous)
-        best = overlap.argmax(axis=1)
-        seen = overlap[np.arange(len(boxes)), best] > 0.3
-        velocity[seen] = (boxes[seen] - previous[best[seen]]) / (index - self._last_detect)
+        for new, old in match_boxes(previous, boxes, self.tracker.iou_threshold).items():
+            velocity[new] = (boxes[new] - previous[old]) / (index - self._last_detect)
         return velocity
 
     def _moved(
