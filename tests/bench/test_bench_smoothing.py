@@ -82,6 +82,18 @@ def test_choose_takes_the_least_lag_setting_within_the_reference_jitter(
     assert smoothing.choose(pts, ref, ["a"]) is None  # no setting meets roll's jitter
 
 
+def test_equal_lag_takes_the_least_jitter_within_the_references_lag_per_clip() -> None:
+    P = smoothing.Point  # noqa: N806
+    ours = {
+        "x": [P(np.full(3, 0.01), 300), P(np.full(3, 0.08), 90), P(np.full(3, 0.12), 60)],
+        "y": [P(np.full(3, 0.01), 300), P(np.full(3, 0.30), 100)],
+    }
+    ref = {"x": P(np.full(3, 0.10), 90.0), "y": P(np.full(3, 0.20), 80.0)}
+    out = smoothing.equal_lag(ours, ref, ["x", "y"])
+    assert out["x"] == (1, pytest.approx(0.8))  # setting 0 is steadier but lags more
+    assert out["y"][0] is None and np.isnan(out["y"][1])  # nothing lags 80 ms or less
+
+
 def test_default_rule_picks_least_jitter_within_the_previous_lag_and_checks_every_pipeline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -134,6 +146,7 @@ def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
     assert "| excerpt.mp4 (choosing) | fast (detect every 3) | default:" in text
     assert "| excerpt.mp4 (choosing) | YuNet + FSA-Net | default:" in text
     assert "Runtime default rule, on excerpt.mp4 with fast (detect every 3)" in text
+    assert "| excerpt.mp4 | YuNet + FSA-Net | " in text.split("At equal lag")[1]
     assert png.stat().st_size > 1000
     with pytest.raises(SystemExit):
         smoothing.main([*argv[:4], "--choose-on", "missing.mp4", "--out", str(out)])
