@@ -1,0 +1,180 @@
+"""Jitter of a one-pass model with a second, mirrored view: every frame, or every other frame.
+
+    python bench/view_alternation.py [--model fast] [--reference default:1] [--out FILE.md]
+
+A study for issue 9's jitter target (no more jitter than the reference model at no more lag).
+The model runs in video mode as ``Estimator.track`` runs it (its own ``detect_every``); on the
+same boxes, the mirrored frame gives a second view of each face (yaw and roll negated back).
+Compared, on every clip of ../shared/data/video, through the runtime's One Euro ``Tracker``
+(:data:`smoothing.GRID`):
+
+- ``one view``: the model as it ships (one pass per face and frame);
+- ``alternating views + pair mean``: the plain view on even frames, the mirrored one on odd
+  frames, each face's angles then averaged with its previous frame's (one pass per frame; the
+  mean of two consecutive frames cancels a fixed difference between the views);
+- ``both views``: the mean of both views on every frame (two passes: what ``headpose-export
+  --flip-average`` builds into one graph).
+
+Lag is measured behind the ``one view`` raw angles for all three, so the pair mean's own lag
+counts. Reported per clip: jitter and lag at the runtime's default setting, and the least jitter
+at no more lag than the reference model has at that setting (``smoothing.equal_lag``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from headpose import Estimator, Face
+from headpose.estimator import resolve_model_path
+from headpose.smoothing import DEFAULT_SMOOTHING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from smoothing import GRID, Point, equal_lag, fmt, model_spec, raw_angles, smoothed  # noqa: E402
+from speed import CREDITS, VIDEO_DIR, read_frames  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("one view", "alternating views + pair mean", "both views")
+
+
+def with_angles(face: Face, angles: np.ndarray) -> Face:
+    """``face`` with yaw, pitch, roll replaced by ``angles`` (3,) degrees."""
+    return replace(face, yaw=float(angles[0]), pitch=float(angles[1]), roll=float(angles[2]))
+
+
+def angles_of(face: Face) -> np.ndarray:
+    return np.array([face.yaw, face.pitch, face.roll], dtype=np.float64)
+
+
+def mirrored_view(est: Estimator, frame: np.ndarray, faces: list[Face]) -> list[Face]:
+    """``faces`` with the angles that the model gives for the mirrored frame on the mirrored
+    boxes, mapped back (yaw and roll negated)."""
+    if not faces:
+        return []
+    width = frame.shape[1]
+    boxes = np.array([[width - f.box[2], f.box[1], width - f.box[0], f.box[3]] for f in faces])
+    views = est.predict(np.ascontiguousarray(frame[:, ::-1]), boxes=boxes)
+    return [
+        with_angles(f, angles_of(v) * np.array([-1.0, 1.0, -1.0]))
+        for f, v in zip(faces, views, strict=True)
+    ]
+
+
+def pair_mean(frames: list[list[Face]]) -> list[list[Face]]:
+    """Each face's angles averaged with the same ``track_id``'s in the previous frame (a face
+    new in a frame keeps its own)."""
+    out, previous = [], {}
+    for faces in frames:
+        out.append(
+            [
+                f
+                if f.track_id not in previous
+                else with_angles(f, (angles_of(f) + angles_of(previous[f.track_id])) / 2.0)
+                for f in faces
+            ]
+        )
+        previous = {f.track_id: f for f in faces}
+    return out
+
+
+def variants(one: list[list[Face]], other: list[list[Face]]) -> dict[str, list[list[Face]]]:
+    """The three sequences of :data:`VARIANTS` from the plain and the mirrored views."""
+    alternating = [o if i % 2 else p for i, (p, o) in enumerate(zip(one, other, strict=True))]
+    both = [
+        [with_angles(p, (angles_of(p) + angles_of(o)) / 2.0) for p, o in zip(pf, of, strict=True)]
+        for pf, of in zip(one, other, strict=True)
+    ]
+    return dict(zip(VARIANTS, (one, pair_mean(alternating), both), strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fast", help="NAME_OR_ONNX[:DETECT_EVERY]")
+    parser.add_argument("--reference", default="default:1", help="the jitter to meet")
+    parser.add_argument("--clips", type=Path, default=VIDEO_DIR)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", default=str(REPO / "bench/results/view_alternation.md"))
+    args = parser.parse_args(argv)
+
+    def estimator(spec: str) -> Estimator:
+        name, video = model_spec(spec)
+        return Estimator(resolve_model_path(name), threads=args.threads, video=video)
+
+    est, ref_est = estimator(args.model), estimator(args.reference)
+    default_i = GRID.index(DEFAULT_SMOOTHING)
+    rows: list[str] = []
+    clips = sorted(args.clips.glob("*.mp4"))
+    for path in clips:
+        fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
+        frames = list(read_frames(path))
+        ref_raw = raw_angles(frames, ref_est.video_tracker(fps, smooth=False).process)
+        reference = {path.name: smoothed(ref_raw, DEFAULT_SMOOTHING, fps)}
+        one = raw_angles(frames, est.video_tracker(fps, smooth=False).process)
+        other = [mirrored_view(est, f, faces) for f, faces in zip(frames, one, strict=True)]
+        diff = np.array(
+            [
+                angles_of(p) - angles_of(o)
+                for pf, of in zip(one, other, strict=True)
+                for p, o in zip(pf, of, strict=True)
+            ]
+        )
+        ref = reference[path.name]
+        rows.append(
+            f"| {path.name} | {args.reference} (reference) | 1 | {ref.mean_jitter:.3f} / "
+            f"{ref.lag:.0f} | | |"
+        )
+        for name, seq in variants(one, other).items():
+            points: list[Point] = [smoothed(seq, s, fps, one) for s in GRID]
+            best, ratio = equal_lag({path.name: points}, reference, [path.name])[path.name]
+            at = points[default_i]
+            passes = 2 if name == "both views" else 1
+            front = (
+                "none lags so little"
+                if best is None
+                else (
+                    f"{points[best].mean_jitter:.3f} / {points[best].lag:.0f} ({fmt(GRID[best])})"
+                )
+            )
+            rows.append(
+                f"| {path.name} | {name} | {passes} | {at.mean_jitter:.3f} / {at.lag:.0f} | "
+                f"{front} | {ratio:.2f}x |"
+            )
+        mean_diff = " / ".join(f"{v:+.2f}" for v in np.mean(diff, axis=0))
+        abs_diff = " / ".join(f"{v:.2f}" for v in np.mean(np.abs(diff), axis=0))
+        rows.append(
+            f"| {path.name} | plain - mirrored view, yaw / pitch / roll: mean {mean_diff}, "
+            f"mean abs {abs_diff} deg | | | | |"
+        )
+        print(f"{path.name} done", flush=True)
+    lines = [
+        "# A second, mirrored view: every frame or every other frame",
+        "",
+        f"Command: `python bench/view_alternation.py --model {args.model} --reference "
+        f"{args.reference}`  ",
+        "Jitter (mean |a_t - (a_t-1 + a_t+1)/2| over yaw, pitch, roll, degrees) / lag (ms behind "
+        "the one-view raw angles) through the runtime's One Euro tracker; `equal lag`: the least "
+        "jitter of any setting of the grid with no more lag than the reference at the default "
+        f"setting ({fmt(DEFAULT_SMOOTHING)}), per clip, and its ratio to the reference's jitter "
+        "(1.00x or less meets issue 9's target). Passes: pose-network passes per face and frame.",
+        "",
+        "| clip | variant | passes | default setting: jitter / lag | equal lag: jitter / lag "
+        "(setting) | vs reference |",
+        "| --- | --- | ---: | --- | --- | ---: |",
+        *rows,
+        "",
+        "Clip credits: "
+        + "; ".join(f"`{n}`: {t}" for n, t in CREDITS.items() if n in {c.name for c in clips}),
+    ]
+    text = "\n".join(lines) + "\n"
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
