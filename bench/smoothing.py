@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_label = pipelines[0]
     reference = {c: points[ref_label][c][default_i] for c in names}
     chosen = {p: choose(points[p], reference, args.choose_on) for p in pipelines}
-    lines = report(args, points, pipelines, names, default_i, chosen, base_of)
+    lines = report(args, points, pipelines, names, default_i, reference, chosen, base_of)
     lines += default_rule(args, points, pipelines, names)
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -311,6 +311,7 @@ def report(
     pipelines: list[str],
     names: list[str],
     default_i: int,
+    reference: dict[str, Point],
     chosen: dict[str, int | None],
     base_of: dict[str, str],
 ) -> list[str]:
@@ -381,7 +382,6 @@ def report(
             lines.append(
                 f"| {clip} | {p} | {fmt(GRID[best])} | {pt.mean_jitter:.3f} | {pt.lag:.0f} |"
             )
-    reference = {c: points[ref_label][c][default_i] for c in names}
     lines += [
         "",
         f"At equal lag (issue 9's jitter target): each pipeline's least jitter at no more lag than "

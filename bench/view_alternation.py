@@ -47,10 +47,6 @@ def with_angles(face: Face, angles: np.ndarray) -> Face:
     return replace(face, yaw=float(angles[0]), pitch=float(angles[1]), roll=float(angles[2]))
 
 
-def angles_of(face: Face) -> np.ndarray:
-    return np.array([face.yaw, face.pitch, face.roll], dtype=np.float64)
-
-
 def mirrored_view(est: Estimator, frame: np.ndarray, faces: list[Face]) -> list[Face]:
     """``faces`` with the angles that the model gives for the mirrored frame on the mirrored
     boxes, mapped back (yaw and roll negated)."""
@@ -60,7 +56,7 @@ def mirrored_view(est: Estimator, frame: np.ndarray, faces: list[Face]) -> list[
     boxes = np.array([[width - f.box[2], f.box[1], width - f.box[0], f.box[3]] for f in faces])
     views = est.predict(np.ascontiguousarray(frame[:, ::-1]), boxes=boxes)
     return [
-        with_angles(f, angles_of(v) * np.array([-1.0, 1.0, -1.0]))
+        with_angles(f, v.angles * np.array([-1.0, 1.0, -1.0]))
         for f, v in zip(faces, views, strict=True)
     ]
 
@@ -74,7 +70,7 @@ def pair_mean(frames: list[list[Face]]) -> list[list[Face]]:
             [
                 f
                 if f.track_id not in previous
-                else with_angles(f, (angles_of(f) + angles_of(previous[f.track_id])) / 2.0)
+                else with_angles(f, (f.angles + previous[f.track_id].angles) / 2.0)
                 for f in faces
             ]
         )
@@ -86,7 +82,7 @@ def variants(one: list[list[Face]], other: list[list[Face]]) -> dict[str, list[l
     """The three sequences of :data:`VARIANTS` from the plain and the mirrored views."""
     alternating = [o if i % 2 else p for i, (p, o) in enumerate(zip(one, other, strict=True))]
     both = [
-        [with_angles(p, (angles_of(p) + angles_of(o)) / 2.0) for p, o in zip(pf, of, strict=True)]
+        [with_angles(p, (p.angles + o.angles) / 2.0) for p, o in zip(pf, of, strict=True)]
         for pf, of in zip(one, other, strict=True)
     ]
     return dict(zip(VARIANTS, (one, pair_mean(alternating), both), strict=True))
@@ -118,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         other = [mirrored_view(est, f, faces) for f, faces in zip(frames, one, strict=True)]
         diff = np.array(
             [
-                angles_of(p) - angles_of(o)
+                p.angles - o.angles
                 for pf, of in zip(one, other, strict=True)
                 for p, o in zip(pf, of, strict=True)
             ]

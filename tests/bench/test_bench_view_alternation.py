@@ -25,10 +25,10 @@ def test_pair_mean_averages_each_track_with_its_previous_frame() -> None:
         [face([4, 4, 4], 1)],  # track 0 gone; track 1 averaged with frame 1
     ]
     out = va.pair_mean(frames)
-    assert va.angles_of(out[0][0]) == pytest.approx([0, 0, 0])
-    assert va.angles_of(out[1][0]) == pytest.approx([1, 2, 3])
-    assert va.angles_of(out[1][1]) == pytest.approx([10, 10, 10])
-    assert va.angles_of(out[2][0]) == pytest.approx([7, 7, 7])
+    assert out[0][0].angles == pytest.approx([0, 0, 0])
+    assert out[1][0].angles == pytest.approx([1, 2, 3])
+    assert out[1][1].angles == pytest.approx([10, 10, 10])
+    assert out[2][0].angles == pytest.approx([7, 7, 7])
 
 
 def test_variants_alternate_and_average_the_views() -> None:
@@ -38,10 +38,10 @@ def test_variants_alternate_and_average_the_views() -> None:
     assert list(out) == list(va.VARIANTS)
     assert out["one view"] is one
     # alternating 1, 3, 1, 3 then the pair mean: 1 (first frame alone), then 2 everywhere
-    assert [va.angles_of(f[0])[0] for f in out["alternating views + pair mean"]] == pytest.approx(
+    assert [f[0].angles[0] for f in out["alternating views + pair mean"]] == pytest.approx(
         [1, 2, 2, 2]
     )
-    assert all(va.angles_of(f[0]) == pytest.approx([2, 2, 2]) for f in out["both views"])
+    assert all(f[0].angles == pytest.approx([2, 2, 2]) for f in out["both views"])
 
 
 def test_the_mirrored_view_of_a_real_face_gives_the_same_pose() -> None:
@@ -53,5 +53,5 @@ def test_the_mirrored_view_of_a_real_face_gives_the_same_pose() -> None:
     assert len(faces) == 1 and abs(faces[0].yaw) > 15
     (other,) = va.mirrored_view(est, image, faces)
     assert other.box == faces[0].box
-    assert np.abs(va.angles_of(other) - va.angles_of(faces[0])).max() < 8.0
+    assert np.abs(other.angles - faces[0].angles).max() < 8.0
     assert va.mirrored_view(est, image, []) == []
