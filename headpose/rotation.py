@@ -31,6 +31,8 @@ yaw = +-90 (gimbal lock) only a combination of pitch and roll is defined: roll i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from headpose.errors import InvalidInputError
@@ -81,3 +83,13 @@ def matrix_to_euler(matrix: np.ndarray) -> tuple[float, float, float]:
 def forward_vector(matrix: np.ndarray) -> np.ndarray:
     """Unit vector ``(3,)`` in camera coordinates along which the face points (out of the nose)."""
     return -np.asarray(matrix, dtype=np.float64)[..., :, 2]
+
+
+#: angles whose sign flips when the image is mirrored left-right (pitch keeps its sign)
+MIRRORED_ANGLES: tuple[str, ...] = ("yaw", "roll")
+
+
+def mirror_signs(angles: Sequence[str] = ("yaw", "pitch", "roll")) -> tuple[float, ...]:
+    """Per angle of ``angles``, the factor (-1 or 1) that turns the pose seen in an image into
+    the pose seen in its left-right mirror image."""
+    return tuple(-1.0 if a in MIRRORED_ANGLES else 1.0 for a in angles)

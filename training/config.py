@@ -186,14 +186,18 @@ class StabilityConfig:
     random shift of up to ``shift`` of the side, a zoom of up to ``scale``, Gaussian noise of
     standard deviation ``noise`` in normalised input units), in the same forward pass, and
     ``weight`` x the mean absolute difference of the two expected angles (degrees) joins the
-    loss, so that one pass per frame answers nearby frames alike (video jitter). Needs pose
-    heads that see the clean image."""
+    loss, so that one pass per frame answers nearby frames alike (video jitter). ``mirror``:
+    the perturbed copy is also mirrored left-right and its yaw and roll negated before the
+    comparison, so that one pass answers like the mean of the image and its mirror image (the
+    two-view answer of ``headpose-export --flip-average``). Needs pose heads that see the clean
+    image."""
 
     weight: float = 0.0
     share: float = 1.0  # the first share of each batch gets a perturbed copy (cost: 1 + share)
     shift: float = 0.01  # fraction of the image side, uniform +-
     scale: float = 0.02  # relative zoom, uniform +-
     noise: float = 0.03  # standard deviation, normalised units (ImageNet std: ~2 grey levels)
+    mirror: bool = False  # the perturbed copy is also the mirror image (mirror consistency)
 
 
 @dataclass

@@ -304,13 +304,20 @@ def ssl_loss(
     return out
 
 
-def stability_loss(logits: Tensor, perturbed_logits: Tensor, bins: Bins) -> Tensor:
+def stability_loss(
+    logits: Tensor, perturbed_logits: Tensor, bins: Bins, signs: Tensor | None = None
+) -> Tensor:
     """Mean absolute difference in degrees between the expected angles of the same images seen
-    as they are and slightly perturbed (stability training): ``(N, A, B)`` twice -> scalar."""
+    as they are and slightly perturbed (stability training): ``(N, A, B)`` twice -> scalar.
+    ``signs`` ``(A,)``: factors applied to the perturbed copy's angles first (a mirrored copy:
+    -1 for yaw and roll, :func:`headpose.rotation.mirror_signs`)."""
     if logits.shape != perturbed_logits.shape:
         raise ValueError(
             f"perturbed_logits: expected shape {tuple(logits.shape)}, "
             f"got {tuple(perturbed_logits.shape)}"
         )
-    gap = softmax_expectation(logits, bins) - softmax_expectation(perturbed_logits, bins)
+    moved = softmax_expectation(perturbed_logits, bins)
+    if signs is not None:
+        moved = moved * signs.to(moved)
+    gap = softmax_expectation(logits, bins) - moved
     return gap.abs().mean()

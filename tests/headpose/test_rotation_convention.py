@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from headpose.errors import InvalidInputError
-from headpose.rotation import euler_to_matrix, forward_vector, matrix_to_euler
+from headpose.rotation import euler_to_matrix, forward_vector, matrix_to_euler, mirror_signs
 
 
 def test_round_trip_on_random_angles() -> None:
@@ -68,3 +68,14 @@ def test_gimbal_lock_gives_an_equivalent_matrix() -> None:
 def test_bad_matrix_shape() -> None:
     with pytest.raises(InvalidInputError, match=r"expected shape \(3, 3\), got \(2, 2\)"):
         matrix_to_euler(np.eye(2))
+
+
+def test_mirror_signs_follow_from_mirroring_the_camera_x_axis() -> None:
+    # a left-right mirror image flips camera x: the head's rotation becomes S R S
+    flip = np.diag([-1.0, 1.0, 1.0])
+    signs = np.array(mirror_signs())
+    rng = np.random.default_rng(2)
+    for yaw, pitch, roll in rng.uniform([-80, -80, -80], [80, 80, 80], size=(50, 3)):
+        mirrored = matrix_to_euler(flip @ euler_to_matrix(yaw, pitch, roll) @ flip)
+        assert np.allclose(mirrored, signs * (yaw, pitch, roll), atol=1e-7)
+    assert mirror_signs(("pitch", "roll")) == (1.0, -1.0)

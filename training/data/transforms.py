@@ -39,14 +39,14 @@ from torchvision.transforms.v2 import functional as F
 
 from headpose.metadata import ModelMetadata
 from headpose.preprocess import resize_image
-from headpose.rotation import euler_to_matrix, matrix_to_euler
+from headpose.rotation import euler_to_matrix, matrix_to_euler, mirror_signs
 
 from .errors import DataError
 from .image_io import cut_region
 
 IMAGENET_MEAN = ModelMetadata.mean
 IMAGENET_STD = ModelMetadata.std
-YAW_ROLL_FLIP = np.array([-1.0, 1.0, -1.0], dtype=np.float32)
+YAW_ROLL_FLIP = np.array(mirror_signs(), dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from headpose.metadata import Bins
+from headpose.rotation import mirror_signs
 from headpose.training.config import ANGLES, Config
 from headpose.training.losses import (
     IGNORE,
@@ -64,6 +65,7 @@ class Method:
     distill_min_sigma: float = 1.5  # degrees: floor of the soft target's standard deviation
     distill_spread_ref: float = 0.0  # degrees: teacher-spread weighting (0: none)
     stability_weight: float = 0.0  # stability training: weight of clean-vs-perturbed agreement
+    stability_mirror: bool = False  # the perturbed copy is mirrored: compare mirrored angles
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -188,7 +190,8 @@ class Method:
             total = part if total is None else total + part
         if self.stability_weight > 0 and "pose_perturbed" in outputs:
             moved = outputs["pose_perturbed"]  # of the batch's first images
-            steady = stability_loss(outputs["pose"][: moved.shape[0]], moved, self.bins)
+            signs = torch.tensor(mirror_signs(self.angles)) if self.stability_mirror else None
+            steady = stability_loss(outputs["pose"][: moved.shape[0]], moved, self.bins, signs)
             parts["stability"] = steady
             part = self.stability_weight * steady
             total = part if total is None else total + part
@@ -231,6 +234,7 @@ def build_method(cfg: Config) -> Method:
         distill_min_sigma=cfg.distill.min_sigma,
         distill_spread_ref=cfg.distill.spread_ref,
         stability_weight=cfg.stability.weight,
+        stability_mirror=cfg.stability.mirror,
     )
 
 

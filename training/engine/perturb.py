@@ -17,11 +17,13 @@ def perturb_batch(
     scale: float,
     noise: float,
     generator: torch.Generator | None = None,
+    mirror: bool = False,
 ) -> Tensor:
     """``images`` ``(N, C, H, W)`` (normalised) each shifted by up to ``shift`` of its side in x
     and y, zoomed by a factor in ``1 +- scale`` about its centre (bilinear, border pixels repeated)
-    and given Gaussian noise of standard deviation ``noise``; draws from ``generator`` (the
-    global torch generator when None, which checkpoints save and restore)."""
+    and given Gaussian noise of standard deviation ``noise``, then mirrored left-right if
+    ``mirror``; draws from ``generator`` (the global torch generator when None, which checkpoints
+    save and restore)."""
     if images.ndim != 4:
         raise ValueError(f"images: expected (N, C, H, W), got shape {tuple(images.shape)}")
     n = images.shape[0]
@@ -44,4 +46,6 @@ def perturb_batch(
     if noise > 0:  # drawn where the batch is, unless a (CPU) generator is given
         where = dev if generator is None else torch.device("cpu")
         out = out + noise * torch.randn(out.shape, generator=generator, device=where).to(dev)
+    if mirror:
+        out = torch.flip(out, dims=[3])
     return out.to(dtype)

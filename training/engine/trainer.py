@@ -417,7 +417,7 @@ class Trainer:
         if self.method.stability_weight > 0:
             st = self.cfg.stability
             k = max(1, round(st.share * images.shape[0]))
-            perturbed = perturb_batch(images[:k], st.shift, st.scale, st.noise)
+            perturbed = perturb_batch(images[:k], st.shift, st.scale, st.noise, mirror=st.mirror)
         with self._autocast():
             outputs = self.method.forward(self.net, images, ssl_images, perturbed)
         # float32, outside autocast

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.metadata import Bins, ModelMetadata
+from headpose.rotation import mirror_signs
 from headpose.training.bins import bin_centres, moments_from_centres
 from headpose.training.engine.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from headpose.training.engine.checkpoint import is_checkpoint
@@ -141,8 +142,7 @@ class DecodedPoseNetwork(nn.Module):
         self.register_buffer("centres", bin_centres(bins), persistent=False)
         self.flip_average = bool(flip_average)
         angles = getattr(network, "angles", ("yaw", "pitch", "roll"))
-        mirror = [-1.0 if a in ("yaw", "roll") else 1.0 for a in angles]
-        self.register_buffer("mirror", torch.tensor(mirror), persistent=False)
+        self.register_buffer("mirror", torch.tensor(mirror_signs(angles)), persistent=False)
 
     def cropped(self, x: Tensor) -> Tensor:
         """The central ``centre_crop`` pixels of ``x`` (N, 3, H, W); ``x`` itself if None."""

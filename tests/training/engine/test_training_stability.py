@@ -48,6 +48,40 @@ def test_noise_has_the_given_spread_and_bad_shapes_are_named() -> None:
         perturb_batch(torch.zeros(3, 8, 8), 0.0, 0.0, 0.0)
 
 
+def test_mirror_flips_the_copy_left_right() -> None:
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.allclose(perturb_batch(x, 0.0, 0.0, 0.0, mirror=True), x.flip(3), atol=1e-5)
+
+
+def test_stability_loss_compares_a_mirrored_copy_with_signs() -> None:
+    logits = torch.full((1, 3, BINS.count), -30.0)
+    logits[0, :, 35] = 30.0  # yaw, pitch, roll all at bin 35: +7.5 deg
+    mirrored = logits.clone()
+    mirrored[0, [0, 2]] = -30.0
+    mirrored[0, [0, 2], 30] = 30.0  # yaw and roll at bin 30: -7.5 deg
+    signs = torch.tensor([-1.0, 1.0, -1.0])
+    assert stability_loss(logits, mirrored, BINS, signs).item() == pytest.approx(0.0, abs=1e-4)
+    # without the signs the mirrored answer is 15 deg away on yaw and roll
+    assert stability_loss(logits, mirrored, BINS).item() == pytest.approx(10.0, abs=1e-3)
+
+
+def test_a_mirror_method_holds_the_mirrored_answer_to_the_clean_one() -> None:
+    cfg = load_config("cpu/sl_resnet18_128", ["stability.weight=1", "stability.mirror=true"])
+    method = build_method(cfg)
+    assert method.stability_mirror
+    logits = torch.full((2, 3, BINS.count), -30.0)
+    logits[:, :, 40] = 30.0
+    mirrored = torch.full((2, 3, BINS.count), -30.0)
+    mirrored[:, 1, 40] = 30.0  # pitch keeps its sign
+    mirrored[:, [0, 2], 25] = 30.0  # yaw and roll: the mirror bin of 40
+    target = torch.full((2, 3), 22.5)
+    parts = method.losses({"pose": logits, "pose_perturbed": mirrored}, target, {})
+    assert parts["stability"].item() == pytest.approx(0.0, abs=1e-3)
+    plain = build_method(load_config("cpu/sl_resnet18_128", ["stability.weight=1"]))
+    parts = plain.losses({"pose": logits, "pose_perturbed": mirrored}, target, {})
+    assert parts["stability"].item() == pytest.approx(2 * 45.0 / 3, abs=1e-2)
+
+
 def test_stability_loss_is_the_mean_gap_between_expected_angles() -> None:
     logits = torch.full((2, 3, BINS.count), -30.0)
     logits[..., 33] = 30.0  # all mass on bin 33: centre 1.5 deg
@@ -93,7 +127,11 @@ def test_stability_trains_and_logs_its_part(
     tiny_hmtl_config: Callable[..., Any], tmp_path: Path
 ) -> None:
     cfg = tiny_hmtl_config(
-        tmp_path / "run", "ssl.input=separate", "stability.weight=0.5", "stability.share=0.5"
+        tmp_path / "run",
+        "ssl.input=separate",
+        "stability.weight=0.5",
+        "stability.share=0.5",
+        "stability.mirror=true",
     )
     row = train(cfg)
     assert row["train/stability"] > 0 and row["val/mae_mean"] > 0
