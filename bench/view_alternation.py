@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -32,6 +31,7 @@ import numpy as np
 
 from headpose import Estimator, Face
 from headpose.estimator import resolve_model_path
+from headpose.rotation import mirror_signs
 from headpose.smoothing import DEFAULT_SMOOTHING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -40,11 +40,6 @@ from speed import CREDITS, VIDEO_DIR, read_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("one view", "alternating views + pair mean", "both views")
-
-
-def with_angles(face: Face, angles: np.ndarray) -> Face:
-    """``face`` with yaw, pitch, roll replaced by ``angles`` (3,) degrees."""
-    return replace(face, yaw=float(angles[0]), pitch=float(angles[1]), roll=float(angles[2]))
 
 
 def mirrored_view(est: Estimator, frame: np.ndarray, faces: list[Face]) -> list[Face]:
@@ -56,7 +51,7 @@ def mirrored_view(est: Estimator, frame: np.ndarray, faces: list[Face]) -> list[
     boxes = np.array([[width - f.box[2], f.box[1], width - f.box[0], f.box[3]] for f in faces])
     views = est.predict(np.ascontiguousarray(frame[:, ::-1]), boxes=boxes)
     return [
-        with_angles(f, v.angles * np.array([-1.0, 1.0, -1.0]))
+        f.with_angles(v.angles * np.array(mirror_signs()))
         for f, v in zip(faces, views, strict=True)
     ]
 
@@ -70,7 +65,7 @@ def pair_mean(frames: list[list[Face]]) -> list[list[Face]]:
             [
                 f
                 if f.track_id not in previous
-                else with_angles(f, (f.angles + previous[f.track_id].angles) / 2.0)
+                else f.with_angles((f.angles + previous[f.track_id].angles) / 2.0)
                 for f in faces
             ]
         )
@@ -82,7 +77,7 @@ def variants(one: list[list[Face]], other: list[list[Face]]) -> dict[str, list[l
     """The three sequences of :data:`VARIANTS` from the plain and the mirrored views."""
     alternating = [o if i % 2 else p for i, (p, o) in enumerate(zip(one, other, strict=True))]
     both = [
-        [with_angles(p, (p.angles + o.angles) / 2.0) for p, o in zip(pf, of, strict=True)]
+        [p.with_angles((p.angles + o.angles) / 2.0) for p, o in zip(pf, of, strict=True)]
         for pf, of in zip(one, other, strict=True)
     ]
     return dict(zip(VARIANTS, (one, pair_mean(alternating), both), strict=True))

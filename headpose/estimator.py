@@ -96,6 +96,12 @@ class Face:
         """``[yaw, pitch, roll]`` degrees, float64 ``(3,)``."""
         return np.array([self.yaw, self.pitch, self.roll], dtype=np.float64)
 
+    def with_angles(self, angles: Sequence[float]) -> Face:
+        """A copy with ``[yaw, pitch, roll]`` (degrees) replaced and :attr:`matrix` to match
+        (:attr:`camera` is kept: :meth:`Estimator.with_camera` recomputes it)."""
+        yaw, pitch, roll = (float(v) for v in angles)
+        return replace(self, yaw=yaw, pitch=pitch, roll=roll, matrix=pose_matrix(yaw, pitch, roll))
+
     @property
     def center(self) -> tuple[float, float]:
         """Centre ``(x, y)`` of the box in pixels."""
@@ -136,6 +142,11 @@ def _per_angle(values: Sequence[float] | None) -> dict[str, float | None] | None
     return {k: _num(v) for k, v in zip(("yaw", "pitch", "roll"), values, strict=True)}
 
 
+def pose_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """:attr:`Face.matrix` of these angles (degrees; an unknown, NaN angle counts as 0)."""
+    return euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
+
+
 def make_face(
     box: Sequence[float],
     score: float,
@@ -152,7 +163,7 @@ def make_face(
     errors = None if expected_error is None else tuple(float(v) for v in expected_error)
     known = [s for s in (spreads if errors is None else errors) if math.isfinite(s)]
     uncertainty = float(np.mean(known)) if known else math.nan
-    matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
+    matrix = pose_matrix(yaw, pitch, roll)
     return Face(
         box=tuple(float(v) for v in box),  # type: ignore[arg-type]
         score=float(score),

@@ -266,8 +266,6 @@ class Tracker:
 
     def update(self, faces: Sequence[Any], t: float | None = None) -> list[Any]:
         """Smoothed copies of ``faces`` (same order), each with its ``track_id``."""
-        from headpose.rotation import euler_to_matrix
-
         now = (0.0 if self._t is None else self._t + 1.0 / self.freq) if t is None else float(t)
         self._t = now
         boxes = np.array([f.box for f in faces], dtype=np.float64).reshape(-1, 4)
@@ -289,18 +287,7 @@ class Tracker:
                 out.append(replace(face, track_id=track.id))
                 continue
             smoothed = np.asarray(track.filter(np.array([face.yaw, face.pitch, face.roll]), now))
-            yaw, pitch, roll = (float(v) for v in smoothed)
-            matrix = euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
-            out.append(
-                replace(
-                    face,
-                    yaw=float(yaw),
-                    pitch=float(pitch),
-                    roll=float(roll),
-                    matrix=matrix,
-                    track_id=track.id,
-                )
-            )
+            out.append(replace(face.with_angles(smoothed), track_id=track.id))
         for track in self._tracks:
             track.missing += 1
         self._tracks = [tr for tr in self._tracks if tr.missing <= self.max_missing]

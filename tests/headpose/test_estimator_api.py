@@ -284,3 +284,15 @@ def test_threads_reach_a_named_detector_that_takes_them(tiny_model) -> None:
     est = Estimator(tiny_model, detector="yunet", threads=1)
     assert est.detector.session.get_session_options().intra_op_num_threads == 1
     Estimator(tiny_model, detector="yunet-cv2", threads=1)  # no threads option: not passed
+
+
+def test_with_angles_replaces_the_angles_and_their_matrix() -> None:
+    from headpose.estimator import make_face
+    from headpose.rotation import euler_to_matrix
+
+    face = make_face((10, 20, 110, 140), 0.9, (5.0, -3.0, 2.0), (4.0, 4.0, 4.0))
+    moved = face.with_angles(np.array([30.0, 10.0, float("nan")]))
+    assert (moved.yaw, moved.pitch) == (30.0, 10.0) and math.isnan(moved.roll)
+    assert np.allclose(moved.matrix, euler_to_matrix(30.0, 10.0, 0.0))
+    assert moved.box == face.box and moved.spread == face.spread
+    assert np.allclose(face.matrix, euler_to_matrix(5.0, -3.0, 2.0))  # the original is unchanged
