@@ -1,0 +1,31 @@
+"""bench/jitter_proxy.py: still faces made into clips of a drifting, noisy camera."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jitter_proxy import main, still_clip
+
+
+def test_without_drift_noise_or_codec_every_frame_is_the_image() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    frames = still_clip(image, 4, rng, step_px=0.0, zoom=0.0, noise=0.0, quality=100)
+    assert len(frames) == 4 and all(np.array_equal(f, image) for f in frames)
+
+
+def test_the_camera_drifts_and_the_frames_stay_images() -> None:
+    image = np.zeros((60, 60, 3), dtype=np.uint8)
+    image[:, 30] = 255  # a vertical line in column 30
+    frames = still_clip(image, 30, np.random.default_rng(1), step_px=1.0, zoom=0.0, noise=0.0)
+    centres = [
+        float((f[..., 0].mean(axis=0) * np.arange(60)).sum() / f[..., 0].mean(axis=0).sum())
+        for f in frames
+    ]
+    assert max(centres) - min(centres) > 1.0  # the line moved by more than a pixel
+    assert all(f.dtype == np.uint8 and f.shape == image.shape for f in frames)
+
+
+def test_too_few_frames_is_an_error() -> None:
+    with pytest.raises(SystemExit):
+        main(["--models", "fast", "--frames", "2"])
