@@ -22,14 +22,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from headpose import Estimator
+from headpose import Estimator, Face
 from headpose.estimator import resolve_model_path
+from headpose.smoothing import DEFAULT_SMOOTHING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smoothing import model_spec  # noqa: E402
+from smoothing import GRID, Point, front_at, model_spec, smoothed  # noqa: E402
 from speed import jitter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+FPS = 30.0
 
 
 def still_clip(
@@ -40,22 +42,24 @@ def still_clip(
     zoom: float = 0.005,
     noise: float = 2.0,
     quality: int = 85,
+    roll_amp: float = 0.0,
+    roll_period: float = 30.0,
 ) -> list[np.ndarray]:
     """``frames`` BGR frames of ``image`` (H, W, 3) uint8 seen by a drifting camera: each frame
     moves the view by a Gaussian step of ``step_px`` pixels (x and y, accumulated), zooms by
     ``1 + zoom * N(0, 1)`` about the centre, adds Gaussian noise of ``noise`` grey levels and
-    JPEG-encodes at ``quality``. With all of them 0 (quality 100 aside) the frames equal
-    ``image``."""
+    JPEG-encodes at ``quality``. ``roll_amp`` > 0: the head also rolls, the image turning about
+    its centre by ``roll_amp * sin(2 pi t / roll_period)`` degrees in frame ``t`` (a known,
+    in-plane motion). With all of them 0 (quality 100 aside) the frames equal ``image``."""
     h, w = image.shape[:2]
     offset = np.zeros(2)
     out = []
-    for _ in range(frames):
+    for t in range(frames):
         offset = offset + step_px * rng.standard_normal(2)
         s = 1.0 + zoom * float(rng.standard_normal())
-        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-        matrix = np.array(
-            [[s, 0.0, cx - s * cx + offset[0]], [0.0, s, cy - s * cy + offset[1]]], np.float64
-        )
+        angle = roll_amp * float(np.sin(2.0 * np.pi * t / roll_period))
+        matrix = cv2.getRotationMatrix2D(((w - 1) / 2.0, (h - 1) / 2.0), angle, s)
+        matrix[:, 2] += offset
         frame = cv2.warpAffine(
             image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
@@ -69,19 +73,24 @@ def still_clip(
     return out
 
 
-def proxy_jitter(est: Estimator, clips: list[list[np.ndarray]]) -> np.ndarray:
-    """Mean jitter (yaw, pitch, roll degrees) of ``est`` in video mode, unsmoothed, over the
-    ``clips`` (each a list of frames), weighted by the frames that count in each clip."""
-    rows, weights = [], []
-    for frames in clips:
-        faces = list(est.track(frames, fps=30.0, smooth=False))
-        j = jitter(faces)
-        if np.isfinite(j).all():
-            rows.append(j)
-            weights.append(len(frames) - 2)
-    if not rows:
-        return np.full(3, np.nan)
-    return np.average(np.array(rows), axis=0, weights=weights)
+def raw_clips(est: Estimator, clips: list[list[np.ndarray]]) -> list[list[list[Face]]]:
+    """Each clip's faces per frame from ``est`` in video mode, unsmoothed."""
+    return [list(est.track(frames, fps=FPS, smooth=False)) for frames in clips]
+
+
+def grid_points(raws: list[list[list[Face]]]) -> list[Point]:
+    """Per setting of the smoothing grid (``smoothing.GRID``): jitter and lag, each the mean
+    over the clips ``raws``."""
+    out = []
+    for setting in GRID:
+        points = [smoothed(raw, setting, FPS) for raw in raws]
+        out.append(
+            Point(
+                np.nanmean([p.jitter for p in points], axis=0),
+                float(np.nanmean([p.lag for p in points])),
+            )
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--roll",
+        type=float,
+        default=0.0,
+        help="degrees: the heads also roll back and forth this far (period --period frames); "
+        "then the table also gives each model's least jitter, through the smoothing grid, at no "
+        "more lag than the first model has at the default smoothing (as on the clips)",
+    )
+    parser.add_argument("--period", type=float, default=30.0)
     parser.add_argument("--out", default=str(REPO / "bench/results/jitter_proxy.md"))
     args = parser.parse_args(argv)
     if args.frames < 3:
@@ -113,17 +131,32 @@ def main(argv: list[str] | None = None) -> int:
         image = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if image is None:
             parser.error(f"{p}: not an image OpenCV can read")
-        clips.append(still_clip(image, args.frames, rng))
+        clips.append(
+            still_clip(image, args.frames, rng, roll_amp=args.roll, roll_period=args.period)
+        )
 
     rows = []
+    reference: Point | None = None
+    default_i = GRID.index(DEFAULT_SMOOTHING)
     for spec in args.models:
         name, video = model_spec(spec)
         est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
-        j = proxy_jitter(est, clips)
         label = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
         label += f" (detect every {est.video.detect_every})"
-        rows.append((label, j))
-        print(f"{label}: {np.mean(j):.3f}", flush=True)
+        raws = raw_clips(est, clips)
+        j = np.average(
+            [jitter(r) for r in raws], axis=0, weights=[max(len(r) - 2, 0) for r in raws]
+        )
+        ratio = float("nan")
+        if args.roll > 0:
+            points = grid_points(raws)
+            if reference is None:
+                reference = points[default_i]
+            best = front_at(points, reference.lag)
+            if best is not None:
+                ratio = points[best].mean_jitter / reference.mean_jitter
+        rows.append((label, j, ratio))
+        print(f"{label}: {np.mean(j):.3f} equal-lag {ratio:.2f}x", flush=True)
 
     command = "python bench/jitter_proxy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
@@ -135,11 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         "grey levels, JPEG 85. The head does not move, so every frame-to-frame change is noise. "
         "Video mode, unsmoothed; jitter as on the clips, degrees.",
         "",
-        "| model | jitter yaw / pitch / roll | mean |",
-        "| --- | --- | ---: |",
+        ""
+        if args.roll <= 0
+        else f"The heads also roll by {args.roll:g} deg * sin(2 pi t / {args.period:g}); equal lag: "
+        "the least mean jitter of any smoothing setting with no more lag than the first model "
+        "at the default setting, over that model's jitter there.",
+        "",
+        "| model | raw jitter yaw / pitch / roll | mean | equal lag vs first |",
+        "| --- | --- | ---: | ---: |",
     ]
-    for label, j in rows:
-        lines.append(f"| {label} | {j[0]:.3f} / {j[1]:.3f} / {j[2]:.3f} | {np.mean(j):.3f} |")
+    for label, j, ratio in rows:
+        lines.append(
+            f"| {label} | {j[0]:.3f} / {j[1]:.3f} / {j[2]:.3f} | {np.mean(j):.3f} | {ratio:.2f}x |"
+        )
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 0

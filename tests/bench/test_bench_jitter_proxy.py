@@ -29,3 +29,27 @@ def test_the_camera_drifts_and_the_frames_stay_images() -> None:
 def test_too_few_frames_is_an_error() -> None:
     with pytest.raises(SystemExit):
         main(["--models", "fast", "--frames", "2"])
+
+
+def test_a_rolling_head_turns_by_the_given_angle() -> None:
+    image = np.zeros((81, 81, 3), dtype=np.uint8)
+    image[40, 10:71] = 255  # a horizontal line through the centre
+    rng = np.random.default_rng(0)
+    frames = still_clip(
+        image,
+        9,
+        rng,
+        step_px=0.0,
+        zoom=0.0,
+        noise=0.0,
+        quality=100,
+        roll_amp=30.0,
+        roll_period=36.0,
+    )
+    assert np.array_equal(frames[0], image)  # sin(0) = 0: not turned
+    ys, xs = np.nonzero(frames[8][..., 0] > 128)
+    slope = np.polyfit(xs - 40, ys - 40, 1)[0]
+    # frame 8 of a 36-frame period: 30 * sin(2 pi 8 / 36) = 29.5 deg counter-clockwise on screen
+    assert np.degrees(np.arctan(-slope)) == pytest.approx(
+        30.0 * np.sin(2 * np.pi * 8 / 36), abs=1.5
+    )
