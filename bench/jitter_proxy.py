@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             best = front_at(points, reference.lag)
             if best is not None:
                 ratio = points[best].mean_jitter / reference.mean_jitter
-        rows.append((label, j, ratio))
-        print(f"{label}: {np.mean(j):.3f} equal-lag {ratio:.2f}x", flush=True)
+        shown = f"{ratio:.2f}x" if np.isfinite(ratio) else "-"
+        rows.append((label, j, shown))
+        print(f"{label}: raw {np.mean(j):.3f}, equal lag {shown}", flush=True)
 
     command = "python bench/jitter_proxy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
@@ -177,9 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         "| model | raw jitter yaw / pitch / roll | mean | equal lag vs first |",
         "| --- | --- | ---: | ---: |",
     ]
-    for label, j, ratio in rows:
+    for label, j, shown in rows:
         lines.append(
-            f"| {label} | {j[0]:.3f} / {j[1]:.3f} / {j[2]:.3f} | {np.mean(j):.3f} | {ratio:.2f}x |"
+            f"| {label} | {j[0]:.3f} / {j[1]:.3f} / {j[2]:.3f} | {np.mean(j):.3f} | {shown} |"
         )
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -53,3 +53,14 @@ def test_a_rolling_head_turns_by_the_given_angle() -> None:
     assert np.degrees(np.arctan(-slope)) == pytest.approx(
         30.0 * np.sin(2 * np.pi * 8 / 36), abs=1.5
     )
+
+
+def test_the_table_gives_raw_jitter_and_the_equal_lag_ratio(tmp_path) -> None:
+    out = tmp_path / "proxy.md"
+    args = ["--models", "fast", "--limit", "2", "--frames", "6", "--roll", "5", "--out", str(out)]
+    assert main(args) == 0
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| fast"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    raw = [float(v) for v in cells[1].split(" / ")]
+    assert all(0 < v < 10 for v in raw) and float(cells[2]) == pytest.approx(np.mean(raw), abs=2e-3)
+    assert 0 < float(cells[3].rstrip("x")) <= 1.0  # its best setting against its own default one
