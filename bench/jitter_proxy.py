@@ -7,8 +7,14 @@ same in every frame, so any frame-to-frame change of the answer is noise. Each m
 video mode (``Estimator.track``, unsmoothed) with its video setting, and the jitter is the same
 measure as on the real clips (``speed.jitter``: mean |a_t - (a_t-1 + a_t+1)/2|, degrees).
 
-It exists so that a choice between models (e.g. the seed to ship) can look at jitter without
-looking at the clips in ``../shared/data/video``, which stay the test of issue 9's target.
+``--roll A``: the heads also roll by a known angle (a sine of ``A`` degrees), and each model's
+least jitter through the smoothing grid at no more lag than the first model has at the default
+setting is given too (the equal-lag ratio of ``bench/smoothing.py``).
+
+It was built so that a choice between models (e.g. the seed to ship) could look at jitter
+without the clips in ``../shared/data/video``, which stay the test of issue 9's target. Checked
+on seven models whose clip results are known, neither form ranks them as the clips do
+(``bench/results/default_model_v2.md`` section 17), so it must not choose anything yet.
 
     python bench/jitter_proxy.py --models fast runs/A/model_uncalibrated.onnx:4 ...
 """
@@ -32,6 +38,7 @@ from speed import jitter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 30.0
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def still_clip(
@@ -99,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         "--models", nargs="+", required=True, help="NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...]"
     )
     parser.add_argument("--config", default="default/semi_aa_lite0_112_long")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        help="a folder of face images (sorted by name) instead of the config's tuning split",
+    )
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--limit", type=int, default=0, help="first N images only (0: all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -119,10 +131,19 @@ def main(argv: list[str] | None = None) -> int:
             f"--frames: expected at least 3 (jitter needs three frames), got {args.frames}"
         )
 
-    from headpose.training.config import load_config
-    from headpose.training.engine.data_setup import split_images
+    if args.images is not None:
+        if not args.images.is_dir():
+            parser.error(f"--images: not a folder: {args.images}")
+        paths = sorted(p for p in args.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            parser.error(f"--images: no {'/'.join(IMAGE_SUFFIXES)} files in {args.images}")
+        source = f"`{args.images}`"
+    else:
+        from headpose.training.config import load_config
+        from headpose.training.engine.data_setup import split_images
 
-    paths, _ = split_images(load_config(args.config), "tune")
+        paths, _ = split_images(load_config(args.config), "tune")
+        source = f"the tuning split of `{args.config}` (training side, never trained on)"
     if args.limit:
         paths = paths[: args.limit]
     rng = np.random.default_rng(args.seed)
@@ -161,13 +182,18 @@ def main(argv: list[str] | None = None) -> int:
 
     command = "python bench/jitter_proxy.py " + " ".join(sys.argv[1:] if argv is None else argv)
     lines = [
-        "# Jitter proxy: still tuning-split faces made into short clips",
+        "# Jitter proxy: still face images made into short clips",
         "",
         f"Command: `{command}`  ",
-        f"{len(clips)} images of the tuning split of `{args.config}` (training side, never trained "
-        f"on), {args.frames} frames each: a camera drifting by 0.3 px steps, zoom 0.5%, noise 2 "
-        "grey levels, JPEG 85. The head does not move, so every frame-to-frame change is noise. "
-        "Video mode, unsmoothed; jitter as on the clips, degrees.",
+        f"{len(clips)} images of {source}, {args.frames} frames each: a camera drifting by 0.3 "
+        "px steps, zoom 0.5%, noise 2 "
+        "grey levels, JPEG 85. "
+        + (
+            "The head does not move, so every frame-to-frame change is noise. "
+            if args.roll <= 0
+            else "The head only rolls (below); the rest of every frame-to-frame change is noise. "
+        )
+        + "Video mode, unsmoothed; jitter as on the clips, degrees.",
         "",
         ""
         if args.roll <= 0

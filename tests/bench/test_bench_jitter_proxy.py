@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from accuracy import SHARED
 from jitter_proxy import main, still_clip
 
 
@@ -57,7 +58,9 @@ def test_a_rolling_head_turns_by_the_given_angle() -> None:
 
 def test_the_table_gives_raw_jitter_and_the_equal_lag_ratio(tmp_path) -> None:
     out = tmp_path / "proxy.md"
-    args = ["--models", "fast", "--limit", "2", "--frames", "6", "--roll", "5", "--out", str(out)]
+    images = SHARED / "data" / "aflw2000-crops" / "images"
+    args = ["--models", "fast", "--images", str(images), "--limit", "2", "--frames", "6"]
+    args += ["--roll", "5", "--out", str(out)]
     assert main(args) == 0
     row = next(line for line in out.read_text().splitlines() if line.startswith("| fast"))
     cells = [c.strip() for c in row.strip("|").split("|")]
