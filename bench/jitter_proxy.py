@@ -33,7 +33,7 @@ from headpose.estimator import resolve_model_path
 from headpose.smoothing import DEFAULT_SMOOTHING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from smoothing import GRID, Point, front_at, model_spec, smoothed  # noqa: E402
+from smoothing import GRID, Point, equal_lag, model_spec, short_name, smoothed  # noqa: E402
 from speed import jitter  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -162,20 +162,22 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.models:
         name, video = model_spec(spec)
         est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
-        label = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
-        label += f" (detect every {est.video.detect_every})"
+        label = f"{short_name(name)} (detect every {est.video.detect_every})"
         raws = raw_clips(est, clips)
-        j = np.average(
-            [jitter(r) for r in raws], axis=0, weights=[max(len(r) - 2, 0) for r in raws]
+        # clips where no face was found in three frames in a row have no jitter: left out
+        counted = [(jitter(r), len(r) - 2) for r in raws]
+        counted = [(j, n) for j, n in counted if np.isfinite(j).all()]
+        j = (
+            np.average([j for j, _ in counted], axis=0, weights=[n for _, n in counted])
+            if counted
+            else np.full(3, np.nan)
         )
         ratio = float("nan")
         if args.roll > 0:
             points = grid_points(raws)
             if reference is None:
                 reference = points[default_i]
-            best = front_at(points, reference.lag)
-            if best is not None:
-                ratio = points[best].mean_jitter / reference.mean_jitter
+            _, ratio = equal_lag({"proxy": points}, {"proxy": reference}, ["proxy"])["proxy"]
         shown = f"{ratio:.2f}x" if np.isfinite(ratio) else "-"
         rows.append((label, j, shown))
         print(f"{label}: raw {np.mean(j):.3f}, equal lag {shown}", flush=True)

@@ -182,6 +182,12 @@ def model_spec(spec: str) -> tuple[str, dict[str, Any]]:
 BOX_KEYS = ("box_min_cutoff", "box_beta")
 
 
+def short_name(name: str) -> str:
+    """A model's label: a shipped model by its name, an .onnx by its folder and stem (run
+    folders hold files of the same name)."""
+    return f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
+
+
 def smooths_boxes(video: dict[str, Any]) -> bool:
     """Whether video options ``video`` smooth the face boxes."""
     return video.get("box_min_cutoff", 0.0) > 0
@@ -253,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     twins: dict[tuple[str, str], str] = {}  # (model, other video options) -> pipeline
     for spec in args.models:
         name, video = model_spec(spec)
-        # a shipped model by its name, an .onnx by its folder and stem (run folders hold
-        # files of the same name)
-        short = f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
+        short = short_name(name)
         est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
         extra = "".join(f", {k} {v:g}" for k, v in video.items() if k != "detect_every")
         label = f"{short} (detect every {est.video.detect_every}{extra})"
