@@ -1,14 +1,16 @@
 """Jitter against lag of the One Euro smoothing, for each pose model on the real clips.
 
     python bench/smoothing.py [--models default:1 fast:3:box_min_cutoff=1] [--choose-on CLIP ...]
-                              [--clips DIR] [--out FILE.md] [--plot FILE.png]
+                              [--filters one_euro kalman] [--clips DIR] [--out FILE.md]
+                              [--plot FILE.png]
 
 Smoothing trades jitter for lag: any jitter target can be met by smoothing more, so a jitter
 number means little without the lag it cost. For every clip in ../shared/data/video, each model
 (``NAME:DETECT_EVERY[:KEY=VALUE,...]``, video mode as ``Estimator.track`` runs it, with
 those ``VideoOptions``) and YuNet + FSA-Net give their
-raw per-frame angles once; then every One Euro setting of :data:`GRID` smooths them with the
-runtime's own :class:`~headpose.smoothing.Tracker`. Reported per clip and pipeline: jitter
+raw per-frame angles once; then every One Euro setting of :data:`GRID` (with ``--filters ...
+kalman`` also every setting of :data:`KALMAN_GRID`, ``bench/kalman.py``) smooths them with
+the runtime's own :class:`~headpose.smoothing.Tracker`. Reported per clip and pipeline: jitter
 (``speed.jitter``, mean of the three angles and per angle) and lag (``speed.lag_ms``: how far
 the smoothed angles trail the raw ones).
 
@@ -45,7 +47,7 @@ from speed import (  # noqa: E402
     VIDEO_DIR,
     fsa_pipeline_of,
     jitter,
-    lag_ms,
+    lag_and_residual,
     read_frames,
     with_ids_of,
 )
@@ -68,6 +70,13 @@ PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff
 for _setting in (DEFAULT_SMOOTHING, PREVIOUS_DEFAULT):
     if _setting not in GRID:
         GRID.append(dict(_setting))
+#: constant-velocity Kalman settings (default_model_v2.md section 18, fixed before its run):
+#: acceleration deg/s^2, measurement noise 1 deg or each face's own spread
+KALMAN_GRID: list[dict[str, Any]] = [
+    {"filter": "kalman", "accel": a, **way}
+    for way in ({"noise": 1.0}, {"noise_from_spread": True})
+    for a in (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
+]
 #: the rule for a new runtime default (fixed before its run; bench/results/smoothing_stages.md)
 MIN_GAIN = 0.10  # the default model's jitter must fall by at least this share on each choosing clip
 LAG_SLACK_MS = 10.0  # other pipelines may lag this much more than at the previous default
@@ -79,6 +88,7 @@ class Point:
 
     jitter: np.ndarray  # (3,) degrees, yaw / pitch / roll
     lag: float  # ms
+    residual: float = float("nan")  # degrees RMS, smoothed - raw at the lag (lag_and_residual)
 
     @property
     def mean_jitter(self) -> float:
@@ -105,7 +115,8 @@ def smoothed(
     tracker = Tracker(**setting, freq=fps)  # type: ignore[arg-type]
     out = [tracker.update(faces, t=i / fps) for i, faces in enumerate(raw)]
     ref = with_ids_of(raw if lag_reference is None else lag_reference, out)
-    return Point(jitter(out), lag_ms(out, ref, fps, MAX_LAG_FRAMES))
+    lag, residual = lag_and_residual(out, ref, fps, MAX_LAG_FRAMES)
+    return Point(jitter(out), lag, residual)
 
 
 def choose(
@@ -224,8 +235,11 @@ def role_of(clip: str, choose_on: list[str]) -> str:
     return "choosing" if clip in choose_on else "check"
 
 
-def fmt(setting: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in setting.items())
+def fmt(setting: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} {v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
+        for k, v in setting.items()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,11 +257,23 @@ def main(argv: list[str] | None = None) -> int:
         default=["carphone_qcif.mp4", "two_faces_small.mp4"],
         help="clips that choose each model's setting (the others check it)",
     )
+    parser.add_argument(
+        "--filters",
+        nargs="+",
+        choices=["one_euro", "kalman"],
+        default=["one_euro"],
+        help="filters whose grids are tried (one_euro always: it holds the reference setting)",
+    )
     parser.add_argument("--clips", type=Path, default=VIDEO_DIR, help="folder of .mp4 clips")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(REPO / "bench/results/smoothing.md"))
     parser.add_argument("--plot", default=str(REPO / "bench/results/smoothing.png"))
     args = parser.parse_args(argv)
+    global GRID
+    if "kalman" in args.filters:
+        import kalman  # noqa: F401  (registers filter "kalman")
+
+        GRID = [*GRID, *KALMAN_GRID]
 
     clips = sorted(args.clips.glob("*.mp4"))
     names = [c.name for c in clips]
@@ -325,11 +351,14 @@ def report(
         "# Smoothing: jitter against lag",
         "",
         f"Command: `python bench/smoothing.py --models {' '.join(args.models)} --choose-on "
-        f"{' '.join(args.choose_on)}`  ",
-        "Raw angles of each pipeline in video mode, then the runtime's `Tracker` (One Euro) with "
-        f"each of {len(GRID)} settings. Jitter: mean |a_t - (a_t-1 + a_t+1)/2|, degrees, yaw / "
-        "pitch / roll; lag: ms by which the smoothed angles trail the raw ones (`speed.lag_ms`). "
-        f"Runtime default: {fmt(DEFAULT_SMOOTHING)}.",
+        f"{' '.join(args.choose_on)}"
+        + ("" if args.filters == ["one_euro"] else f" --filters {' '.join(args.filters)}")
+        + "`  ",
+        "Raw angles of each pipeline in video mode, then the runtime's `Tracker` with "
+        f"each of {len(GRID)} settings ({', '.join(args.filters)}). Jitter: mean |a_t - (a_t-1 + "
+        "a_t+1)/2|, degrees, yaw / pitch / roll; lag: ms by which the smoothed angles trail the "
+        "raw ones; residual: RMS of smoothed - raw at that lag, degrees "
+        f"(`speed.lag_and_residual`). Runtime default: {fmt(DEFAULT_SMOOTHING)}.",
         "",
         "At the runtime's default setting, mean jitter (degrees) / lag (ms) per clip:",
         "",
@@ -349,8 +378,8 @@ def report(
         f"{', '.join(checks) or 'no other clip'}): the least-lag setting whose jitter is no "
         f"worse on any angle than {ref_label}'s at the default setting.",
         "",
-        "| clip | pipeline | setting | jitter yaw / pitch / roll | mean | lag ms |",
-        "| --- | --- | --- | --- | ---: | ---: |",
+        "| clip | pipeline | setting | jitter yaw / pitch / roll | mean | lag ms | residual |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: |",
     ]
     for clip in names:
         role = role_of(clip, args.choose_on)
@@ -364,7 +393,7 @@ def report(
                 jit = " / ".join(f"{v:.3f}" for v in pt.jitter)
                 lines.append(
                     f"| {clip} ({role}) | {p} | {tag}: {fmt(GRID[i])} | {jit} | "
-                    f"{pt.mean_jitter:.3f} | {pt.lag:.0f} |"
+                    f"{pt.mean_jitter:.3f} | {pt.lag:.0f} | {pt.residual:.2f} |"
                 )
     lines += ["", "Chosen settings:", ""]
     for p in pipelines:
@@ -392,18 +421,18 @@ def report(
         f"{ref_label} has at the default setting, any setting of the grid, chosen per clip (a best "
         "case); ratio to that pipeline's jitter, 1.00 or less meets it.",
         "",
-        "| clip | pipeline | setting | mean jitter | lag ms | vs reference |",
-        "| --- | --- | --- | ---: | ---: | ---: |",
+        "| clip | pipeline | setting | mean jitter | lag ms | residual | vs reference |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for p in pipelines[1:]:
         for clip, (best, ratio) in equal_lag(points[p], reference, names).items():
             if best is None:
-                lines.append(f"| {clip} | {p} | none lags so little | | | |")
+                lines.append(f"| {clip} | {p} | none lags so little | | | | |")
                 continue
             pt = points[p][clip][best]
             lines.append(
                 f"| {clip} | {p} | {fmt(GRID[best])} | {pt.mean_jitter:.3f} | {pt.lag:.0f} | "
-                f"{ratio:.2f}x |"
+                f"{pt.residual:.2f} | {ratio:.2f}x |"
             )
     if base_of:
         lines += [

@@ -96,14 +96,23 @@ def jitter(frames: list[list[Face]]) -> np.ndarray:
 def lag_ms(
     smoothed: list[list[Face]], raw: list[list[Face]], fps: float, max_frames: int = 15
 ) -> float:
+    """How far smoothed angles trail the raw ones, in ms (:func:`lag_and_residual`)."""
+    return lag_and_residual(smoothed, raw, fps, max_frames)[0]
+
+
+def lag_and_residual(
+    smoothed: list[list[Face]], raw: list[list[Face]], fps: float, max_frames: int = 15
+) -> tuple[float, float]:
     """How far smoothed angles trail the raw ones, in ms: the shift ``k`` (whole frames from -2
     to ``max_frames``, then refined by a parabola through the three best) that minimises the
     mean of (s_t - r_(t-k))^2 over every face and angle (``smoothed[i][j]`` is ``raw[i][j]``
     after smoothing; faces linked by ``track_id`` of ``smoothed``). Whole-frame shifts only:
     interpolating ``r`` between frames would average its noise and pull the minimum to half
     frames. Jitter alone can be lowered by any amount of lag; this is the other side of the
-    trade-off. A lag beyond ``max_frames`` reads as ``max_frames``. NaN when no face is seen in
-    three frames or more."""
+    trade-off. A lag beyond ``max_frames`` reads as ``max_frames``. Also the residual: the RMS
+    of s_t - r_(t-k) (degrees) at the best whole-frame ``k``, how much the smoothed angles differ
+    from the raw ones apart from the delay. Both NaN when no face is seen in three frames or
+    more."""
     tracks: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
     for t, (sf, rf) in enumerate(zip(smoothed, raw, strict=True)):
         for s, r in zip(sf, rf, strict=True):
@@ -122,7 +131,7 @@ def lag_ms(
         if diffs:
             cost[i] = float(np.mean(np.square(diffs)))
     if not np.isfinite(cost).any():
-        return float("nan")
+        return float("nan"), float("nan")
     i = int(np.argmin(cost))
     k = float(shifts[i])
     if 0 < i < len(shifts) - 1 and np.isfinite(cost[i - 1 : i + 2]).all():
@@ -130,7 +139,7 @@ def lag_ms(
         curve = left - 2.0 * mid + right
         if curve > 0:
             k += 0.5 * (left - right) / curve
-    return 1000.0 * k / fps
+    return 1000.0 * k / fps, float(np.sqrt(cost[i]))
 
 
 def with_ids_of(raw: list[list[Face]], smoothed: list[list[Face]]) -> list[list[Face]]:

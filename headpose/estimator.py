@@ -27,7 +27,7 @@ from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.rotation import euler_to_matrix
-from headpose.smoothing import DEFAULT_SMOOTHING, Tracker
+from headpose.smoothing import Tracker, resolved_smoothing
 from headpose.tracking import (
     VideoOptions,
     VideoTracker,
@@ -252,8 +252,9 @@ class Estimator:
     ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
     ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
     loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
-    (best scores first). ``smoothing``: One Euro settings for :meth:`track` (keys ``min_cutoff``,
-    ``beta``, ``d_cutoff``, ``stages``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime
+    (best scores first). ``smoothing``: the angle filter of :meth:`track`: One Euro settings (keys
+    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``), or ``{"filter": "kalman", ...}`` (keys
+    ``accel``, ``noise``, ``noise_from_spread``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime
     intra-op threads of the pose model and of a detector chosen by name (default
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of
@@ -272,7 +273,7 @@ class Estimator:
         providers: Sequence[str] | str | None = None,
         min_score: float = 0.5,
         max_faces: int | None = None,
-        smoothing: dict[str, float] | None = None,
+        smoothing: dict[str, Any] | None = None,
         detector_options: dict[str, Any] | None = None,
         threads: int | None = None,
         video: VideoOptions | dict[str, Any] | bool | None = None,
@@ -282,11 +283,6 @@ class Estimator:
             raise InvalidInputError(f"min_score: expected a number in [0, 1], got {min_score}")
         if max_faces is not None and int(max_faces) < 1:
             raise InvalidInputError(f"max_faces: expected None or an integer >= 1, got {max_faces}")
-        unknown = set(smoothing or {}) - set(DEFAULT_SMOOTHING)
-        if unknown:
-            raise InvalidInputError(
-                f"smoothing: unknown key(s) {sorted(unknown)}, expected {sorted(DEFAULT_SMOOTHING)}"
-            )
         if isinstance(model, PoseModel):
             self.model = model
         else:
@@ -300,8 +296,7 @@ class Estimator:
         self.detector = resolve_detector(detector, options)
         self.min_score = float(min_score)
         self.max_faces = None if max_faces is None else int(max_faces)
-        self.smoothing = {**DEFAULT_SMOOTHING, **(smoothing or {})}
-        self.tracker()  # names a bad setting now, not at the first track()
+        self.smoothing = resolved_smoothing(smoothing)  # names a bad setting now
         # the model's own recommendation (its metadata), then the caller's changes
         self.video = VideoOptions.recommended(self.model.meta.extra, str(self.model.path)).merged(
             video
@@ -423,10 +418,9 @@ class Estimator:
         ]
 
     # ------------------------------------------------------------------ video
-    def tracker(self, **overrides: float) -> Tracker:
+    def tracker(self, **overrides: Any) -> Tracker:
         """A new :class:`~headpose.smoothing.Tracker` with this Estimator's smoothing settings
-        (``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``, ``iou_threshold``, ``max_missing``
-        overridable)."""
+        (the filter's settings, ``iou_threshold`` and ``max_missing`` overridable)."""
         settings: dict[str, Any] = {**self.smoothing, **overrides}
         return Tracker(**settings)
 
@@ -435,7 +429,7 @@ class Estimator:
         fps: float = DEFAULT_FPS,
         video: VideoOptions | dict[str, Any] | bool | None = None,
         smooth: bool = True,
-        **overrides: float,
+        **overrides: Any,
     ) -> VideoTracker:
         """A new :class:`~headpose.tracking.VideoTracker`: ``process(frame, t=None)`` gives the
         faces of each frame in turn (video mode, identities, smoothing). ``video``: changes to
@@ -451,7 +445,7 @@ class Estimator:
         fps: float | None = None,
         video: VideoOptions | dict[str, Any] | bool | None = None,
         smooth: bool = True,
-        **overrides: float,
+        **overrides: Any,
     ) -> Iterator[list[Face]]:
         """The faces of each frame of a video (a generator), with ``track_id`` set.
 

@@ -7,12 +7,19 @@ is still, little lag when it moves. ``min_cutoff`` (Hz): lower = smoother at res
 estimate). Two stages with a higher cutoff remove much more frame-to-frame noise than one stage
 at the same lag: each stage falls off as 1/f above its cutoff, so the pair falls off as 1/f^2
 (``bench/results/smoothing_stages.md``).
+
+Filters are found by name in :data:`FILTERS` (:func:`register_filter`: a class and its default
+settings; a filter whose ``uses_spread`` is true also gets each face's ``spread``);
+:func:`make_filter` builds one from a settings dict (``filter`` names it, ``"one_euro"`` when
+absent). The runtime ships One Euro only: a constant-velocity Kalman filter
+(``bench/kalman.py``) was measured and did no better (``bench/results/default_model_v2.md``
+section 18).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -108,11 +115,17 @@ class OneEuroFilter:
         return np.where(known, self._x[stage], np.nan)
 
 
-def checked_filter_settings(**settings: Any) -> dict[str, Any]:
-    """``settings`` of the :class:`OneEuroFilter` s a smoother makes per face, checked now so a
-    bad value is named when the smoother is built, not at the first face."""
-    OneEuroFilter(**settings)
-    return settings
+#: the runtime's filters by name (``smoothing={"filter": NAME, ...}``): the class and its
+#: default settings (``freq`` is set by the caller)
+FILTERS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+DEFAULT_FILTER = "one_euro"
+
+
+def register_filter(name: str, cls: Callable[..., Any], defaults: Mapping[str, Any]) -> None:
+    """Make filter ``cls`` available by ``name`` with default settings ``defaults``."""
+    if name in FILTERS:
+        raise ValueError(f"filter {name!r} is already registered")
+    FILTERS[name] = (cls, dict(defaults))
 
 
 DEFAULT_SMOOTHING: dict[str, float] = {
@@ -121,6 +134,39 @@ DEFAULT_SMOOTHING: dict[str, float] = {
     "d_cutoff": 1.0,
     "stages": 1,
 }
+register_filter("one_euro", OneEuroFilter, DEFAULT_SMOOTHING)
+
+
+def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` over the defaults of the filter they name (key ``filter``, else
+    ``"one_euro"``), checked: an unknown filter, an unknown key or a bad value is an
+    :class:`~headpose.errors.InvalidInputError` that names it. ``filter`` is kept only when
+    it is not the default filter (so One Euro settings compare equal to
+    :data:`DEFAULT_SMOOTHING`)."""
+    given = dict(settings or {})
+    name = given.pop("filter", DEFAULT_FILTER)
+    if name not in FILTERS:
+        raise InvalidInputError(
+            f"smoothing filter: expected one of {sorted(FILTERS)}, got {name!r}"
+        )
+    cls, defaults = FILTERS[name]
+    allowed = set(defaults) | {"freq"}
+    unknown = set(given) - allowed
+    if unknown:
+        raise InvalidInputError(
+            f"smoothing: unknown key(s) {sorted(unknown)} for filter {name!r}, expected "
+            f"{sorted(allowed | {'filter'})}"
+        )
+    out = {**defaults, **given}
+    cls(**out)  # names a bad value now, not at the first face
+    return out if name == DEFAULT_FILTER else {"filter": name, **out}
+
+
+def make_filter(settings: Mapping[str, Any]) -> Any:
+    """A new filter of :func:`resolved_smoothing` ``settings``."""
+    given = dict(settings)
+    cls, _ = FILTERS[given.pop("filter", DEFAULT_FILTER)]
+    return cls(**given)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -169,8 +215,8 @@ class BoxSmoother:
         freq: float = 30.0,
         iou_threshold: float = 0.3,
     ) -> None:
-        self.settings = checked_filter_settings(
-            min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, freq=freq
+        self.settings = resolved_smoothing(
+            {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
         )
         self.iou_threshold = float(iou_threshold)
         self.reset()
@@ -213,7 +259,7 @@ class BoxSmoother:
 
 
 class _Track:
-    def __init__(self, track_id: int, box: np.ndarray, filt: OneEuroFilter) -> None:
+    def __init__(self, track_id: int, box: np.ndarray, filt: Any) -> None:
         self.id = track_id
         self.box = box
         self.filter = filt
@@ -225,23 +271,22 @@ class Tracker:
 
     ``update(faces, t=None) -> faces``: each :class:`~headpose.estimator.Face` of the new frame
     is matched to a track of the previous frames by greatest box IoU (at least
-    ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the One Euro
-    filtered values of its track (``stages`` filters in a row, see :class:`OneEuroFilter`) and
-    ``track_id`` is set. Unmatched faces start new tracks; tracks unseen for more than
-    ``max_missing`` frames are dropped. ``t``: time in seconds (else
-    frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left as given.
+    ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the filtered
+    values of its track and ``track_id`` is set. ``filter_settings``: the filter's settings,
+    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages`` of :class:`OneEuroFilter` (key
+    ``filter`` names another registered filter, see :data:`FILTERS`). Unmatched faces start new
+    tracks; tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in
+    seconds (else frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left
+    as given.
     """
 
     def __init__(
         self,
-        min_cutoff: float = DEFAULT_SMOOTHING["min_cutoff"],
-        beta: float = DEFAULT_SMOOTHING["beta"],
-        d_cutoff: float = DEFAULT_SMOOTHING["d_cutoff"],
         iou_threshold: float = 0.3,
         max_missing: int = 10,
         freq: float = 30.0,
         smooth: bool = True,
-        stages: int = int(DEFAULT_SMOOTHING["stages"]),
+        **filter_settings: Any,
     ) -> None:
         if not (0.0 < iou_threshold <= 1.0):
             raise InvalidInputError(
@@ -249,9 +294,7 @@ class Tracker:
             )
         if int(max_missing) < 0:
             raise InvalidInputError(f"max_missing: expected an integer >= 0, got {max_missing}")
-        self.settings = checked_filter_settings(
-            min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff, freq=freq, stages=stages
-        )
+        self.settings = resolved_smoothing({**filter_settings, "freq": freq})
         self.iou_threshold = float(iou_threshold)
         self.max_missing = int(max_missing)
         self.freq = float(freq)
@@ -278,7 +321,7 @@ class Tracker:
         for i, face in enumerate(faces):
             track = assigned.get(i)
             if track is None:
-                track = _Track(self._next_id, boxes[i], OneEuroFilter(**self.settings))
+                track = _Track(self._next_id, boxes[i], make_filter(self.settings))
                 self._next_id += 1
                 self._tracks.append(track)
             track.box = boxes[i]
@@ -286,7 +329,11 @@ class Tracker:
             if not self.smooth:
                 out.append(replace(face, track_id=track.id))
                 continue
-            smoothed = np.asarray(track.filter(np.array([face.yaw, face.pitch, face.roll]), now))
+            angles = np.array([face.yaw, face.pitch, face.roll])
+            if getattr(track.filter, "uses_spread", False):
+                smoothed = np.asarray(track.filter(angles, now, spread=face.spread))
+            else:
+                smoothed = np.asarray(track.filter(angles, now))
             out.append(replace(face.with_angles(smoothed), track_id=track.id))
         for track in self._tracks:
             track.missing += 1

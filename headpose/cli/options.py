@@ -222,17 +222,23 @@ def video_settings(options: Any) -> dict[str, Any]:
     return out
 
 
-def smoothing_settings(pairs: Sequence[tuple[str, str]]) -> dict[str, float]:
+def smoothing_settings(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """The ``Estimator(smoothing=...)`` dict of ``--smoothing KEY=VALUE`` pairs (the Estimator
-    names unknown keys); a value that is not a number is a :class:`click.BadParameter`."""
-    out: dict[str, float] = {}
+    names unknown keys): ``filter`` is a name, ``true`` / ``false`` a switch, anything else a
+    number; a value that is none of them is a :class:`click.BadParameter`."""
+    out: dict[str, Any] = {}
     for key, text in pairs:
-        try:
-            out[key] = float(text)
-        except ValueError:
-            raise click.BadParameter(
-                f"{key}: expected a number, got {text!r}", param_hint="'--smoothing'"
-            ) from None
+        if key == "filter":
+            out[key] = text
+        elif text.lower() in ("true", "false"):
+            out[key] = text.lower() == "true"
+        else:
+            try:
+                out[key] = float(text)
+            except ValueError:
+                raise click.BadParameter(
+                    f"{key}: expected a number, got {text!r}", param_hint="'--smoothing'"
+                ) from None
     return out
 
 

@@ -135,15 +135,17 @@ def _show_window(frame: Any) -> bool:
 @click.option("--headless", is_flag=True, help="no window; print the FPS at the end")
 @click.option("--frames", type=COUNT, help="stop after N frames (default: until q / the end)")
 @click.option("--cube", is_flag=True, help="draw a 3D cube instead of the axes")
-@click.option("--no-smoothing", is_flag=True, help="raw angles, no One Euro filter")
+@click.option("--no-smoothing", is_flag=True, help="raw angles, no angle filter")
 @click.option(
     "--smoothing",
     "smoothing",
     type=KEY_VALUE,
     multiple=True,
     metavar="KEY=VALUE",
-    help="One Euro setting, repeatable: min_cutoff (Hz), beta, d_cutoff (Hz), stages (filters in "
-    "a row); lower min_cutoff and beta: steadier angles, more lag (bench/results/smoothing.md)",
+    help="angle filter setting, repeatable. One Euro (the default): min_cutoff (Hz), beta, "
+    "d_cutoff (Hz), stages (filters in a row); lower min_cutoff and beta: steadier angles, more "
+    "lag (bench/results/smoothing.md). filter=kalman: accel (deg/s^2; lower: steadier), noise "
+    "(deg), noise_from_spread=true",
 )
 @video_options
 def cli(**options: Any) -> int:

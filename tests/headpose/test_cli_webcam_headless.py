@@ -112,6 +112,8 @@ def test_smoothing_settings_reach_the_estimator(
     assert code == 0
     assert seen["min_cutoff"] == 0.1 and seen["beta"] == 0.01 and seen["smooth"] is True
     assert seen["stages"] == 2
+    code = webcam.main([*argv, "--smoothing", "filter=one_euro", "--smoothing", "stages=3"])
+    assert code == 0 and seen["stages"] == 3  # the filter is named, not a number
 
 
 @pytest.mark.parametrize(
@@ -120,6 +122,7 @@ def test_smoothing_settings_reach_the_estimator(
         (["--smoothing", "beta=fast"], "beta: expected a number, got 'fast'"),
         (["--smoothing", "cutoff=1"], "unknown key(s) ['cutoff']"),
         (["--smoothing", "stages=9"], "stages: expected 1, 2, 3 or 4, got 9"),
+        (["--smoothing", "filter=median"], "smoothing filter: expected one of"),
         (["--smoothing", "beta=0.1", "--no-smoothing"], "give one of them"),
     ],
 )

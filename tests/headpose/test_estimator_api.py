@@ -15,6 +15,7 @@ from headpose import Estimator, Face
 from headpose.detectors.base import Detections
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.pose_model import PoseModel
+from headpose.smoothing import DEFAULT_SMOOTHING
 
 FACE_BOX = [250.0, 120.0, 430.0, 350.0]  # around the face in the 640x480 pose photos
 
@@ -242,6 +243,8 @@ def test_smoothing_stages_reach_the_tracker(tiny_model: Path) -> None:
     settings = est.tracker().settings
     assert settings["stages"] == 2 and settings["min_cutoff"] == 1.5
     assert est.tracker(stages=1).settings["stages"] == 1
+    est = Estimator(tiny_model, detector=None, smoothing={"filter": "one_euro", "beta": 0.1})
+    assert est.smoothing == {**DEFAULT_SMOOTHING, "beta": 0.1}
 
 
 def test_bad_options(tiny_model: Path) -> None:
@@ -251,7 +254,7 @@ def test_bad_options(tiny_model: Path) -> None:
         Estimator(tiny_model, detector=None, max_faces=0)
     with pytest.raises(InvalidInputError, match="smoothing"):
         Estimator(tiny_model, detector=None, smoothing={"speed": 1})
-    for bad in ({"stages": 0}, {"min_cutoff": -1.0}):  # values are checked up front too
+    for bad in ({"stages": 0}, {"min_cutoff": -1.0}, {"filter": "median"}):  # checked up front
         with pytest.raises(InvalidInputError, match=next(iter(bad))):
             Estimator(tiny_model, detector=None, smoothing=bad)
     with pytest.raises(InvalidInputError, match="detector"):

@@ -9,7 +9,17 @@ import pytest
 
 from headpose.errors import InvalidInputError
 from headpose.estimator import make_face
-from headpose.smoothing import DEFAULT_SMOOTHING, BoxSmoother, OneEuroFilter, Tracker, match_boxes
+from headpose.smoothing import (
+    DEFAULT_SMOOTHING,
+    FILTERS,
+    BoxSmoother,
+    OneEuroFilter,
+    Tracker,
+    make_filter,
+    match_boxes,
+    register_filter,
+    resolved_smoothing,
+)
 
 
 def test_reduces_jitter_on_a_noisy_constant() -> None:
@@ -180,3 +190,55 @@ def test_match_boxes_is_greedy_by_iou_and_uses_each_box_once() -> None:
     new = np.array([[101.0, 101, 111, 111], [0, 0, 10, 10], [1, 1, 11, 11], [500, 500, 510, 510]])
     assert match_boxes(old, new, 0.3) == {0: 1, 1: 0}  # [1,1,11,11] loses to the exact box
     assert match_boxes(old[:0], new, 0.3) == {}
+
+
+class _Hold:
+    """A toy filter for the registry: holds the first sample; records the spreads it gets."""
+
+    def __init__(self, gain: float = 1.0, uses_spread: bool = False, freq: float = 30.0) -> None:
+        if gain <= 0:
+            raise InvalidInputError(f"_Hold gain: expected a number > 0, got {gain}")
+        self.uses_spread = uses_spread
+        self.first: np.ndarray | None = None
+        self.spreads: list[object] = []
+
+    def filter(self, x: np.ndarray, t: float | None = None, spread: object = None) -> np.ndarray:
+        self.spreads.append(spread)
+        if self.first is None:
+            self.first = np.asarray(x, dtype=float)
+        return self.first
+
+    __call__ = filter
+
+
+def test_a_registered_filter_runs_in_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FILTERS, "hold", (_Hold, {"gain": 1.0, "uses_spread": False}))
+    assert resolved_smoothing(None) == DEFAULT_SMOOTHING  # One Euro stays the default
+    assert resolved_smoothing({"filter": "one_euro"}) == DEFAULT_SMOOTHING
+    settings = resolved_smoothing({"filter": "hold", "uses_spread": True})
+    assert settings == {"filter": "hold", "gain": 1.0, "uses_spread": True}
+    assert isinstance(make_filter(settings), _Hold)
+    tracker = Tracker(filter="hold", uses_spread=True)
+    box = [10, 10, 60, 60]
+    tracker.update([make_face(box, 0.9, [5.0, 1.0, 2.0], [3.0, 4.0, 5.0])], t=0.0)
+    out = tracker.update([make_face(box, 0.9, [9.0, 9.0, 9.0], [3.0, 4.0, 5.0])], t=0.1)
+    assert out[0].angles.tolist() == [5.0, 1.0, 2.0]  # the filter's answer, not the raw one
+    assert tracker._tracks[0].filter.spreads[-1] == (3.0, 4.0, 5.0)  # it asked for the spread
+    with pytest.raises(ValueError, match="already registered"):
+        register_filter("hold", _Hold, {})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"filter": "median"}, "smoothing filter: expected one of"),
+        ({"gain": 1.0}, r"unknown key\(s\) \['gain'\] for filter 'one_euro'"),
+        ({"filter": "hold", "gain": -1.0}, "gain"),
+    ],
+)
+def test_bad_filter_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, object], message: str
+) -> None:
+    monkeypatch.setitem(FILTERS, "hold", (_Hold, {"gain": 1.0}))
+    with pytest.raises(InvalidInputError, match=message):
+        resolved_smoothing(settings)
