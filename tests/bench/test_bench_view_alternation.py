@@ -35,13 +35,47 @@ def test_variants_alternate_and_average_the_views() -> None:
     one = [[face([1, 1, 1], 0)] for _ in range(4)]
     other = [[face([3, 3, 3], 0)] for _ in range(4)]
     out = va.variants(one, other)
-    assert list(out) == list(va.VARIANTS)
+    assert list(out)[:3] == list(va.VARIANTS)
+    assert list(out)[3:] == [va.tracked_name(s) for s in va.DIFFERENCE_SECONDS]
     assert out["one view"] is one
     # alternating 1, 3, 1, 3 then the pair mean: 1 (first frame alone), then 2 everywhere
     assert [f[0].angles[0] for f in out["alternating views + pair mean"]] == pytest.approx(
         [1, 2, 2, 2]
     )
     assert all(f[0].angles == pytest.approx([2, 2, 2]) for f in out["both views"])
+
+
+def test_tracked_difference_removes_the_view_difference_not_the_motion() -> None:
+    """Plain view = truth + 3, mirrored = truth - 3, the head turning at 1 deg per frame: after
+    a few time constants each answer is the truth (the pair mean would trail by half a frame)."""
+    n, fps = 120, 30.0
+    truth = np.arange(n, dtype=float)
+    alternating = [[face([t + (-3.0 if i % 2 else 3.0), 0.0, 0.0], 0)] for i, t in enumerate(truth)]
+    out = va.tracked_difference(alternating, fps, seconds=0.25)
+    yaw = np.array([f[0].angles[0] for f in out])
+    assert yaw[0] == 3.0  # nothing to go by yet
+    assert np.abs(yaw[60:] - truth[60:]).max() < 0.05
+    # a second face in the same frames keeps its own difference
+    two = [[*faces, face([-5.0 if i % 2 else 5.0, 0, 0], 7)] for i, faces in enumerate(alternating)]
+    out = va.tracked_difference(two, fps, seconds=0.25)
+    assert abs(out[-1][1].angles[0]) < 0.05 and abs(out[-1][0].angles[0] - truth[-1]) < 0.05
+
+
+def test_section_19_rule_chooses_on_two_clips_and_checks_all() -> None:
+    clips = ["carphone_qcif.mp4", "two_faces_small.mp4", "webcam_roll_nod.mp4"]
+    ratios = {
+        va.tracked_name(0.25): dict(zip(clips, (0.9, 1.2, 0.8), strict=True)),
+        va.tracked_name(0.5): dict(zip(clips, (0.95, 0.97, 1.05), strict=True)),
+        va.tracked_name(1.0): dict(zip(clips, (0.97, 0.95, 0.9), strict=True)),
+    }
+    assert va.chosen_seconds(ratios) == 1.0  # tie on the worse choosing clip: the longer
+    gaps = {name: {c: np.ones(3) for c in clips} for name in [*ratios, "one view"]}
+    text = "\n".join(va.rule_lines(ratios, gaps, clips))
+    assert "**1 s**" in text and "equal-lag ratio <= 1.00x on every clip): **holds**" in text
+    ratios[va.tracked_name(1.0)]["webcam_roll_nod.mp4"] = 1.01
+    gaps[va.tracked_name(1.0)]["carphone_qcif.mp4"] = np.array([1.0, 1.5, 1.0])
+    text = "\n".join(va.rule_lines(ratios, gaps, clips))
+    assert "every clip): **fails**" in text and "one view, per angle): **fails**" in text
 
 
 def test_the_mirrored_view_of_a_real_face_gives_the_same_pose() -> None:
