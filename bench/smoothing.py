@@ -434,6 +434,17 @@ def report(
                 f"| {clip} | {p} | {fmt(GRID[best])} | {pt.mean_jitter:.3f} | {pt.lag:.0f} | "
                 f"{pt.residual:.2f} | {ratio:.2f}x |"
             )
+    lines += [
+        "",
+        f"Worse equal-lag ratio over the choosing clips ({', '.join(args.choose_on)}), per "
+        "pipeline (lower: steadier at the reference's lag):",
+        "",
+        "| pipeline | worse ratio |",
+        "| --- | ---: |",
+    ]
+    for p in pipelines[1:]:
+        ratios = [r for _, r in equal_lag(points[p], reference, args.choose_on).values()]
+        lines.append(f"| {p} | {max(ratios):.2f}x |")
     if base_of:
         lines += [
             "",
