@@ -443,7 +443,11 @@ def report(
         "| --- | ---: |",
     ]
     for p in pipelines[1:]:
-        ratios = [r for _, r in equal_lag(points[p], reference, args.choose_on).values()]
+        # no setting lagging so little (NaN) counts as the worst
+        ratios = [
+            r if np.isfinite(r) else np.inf
+            for _, r in equal_lag(points[p], reference, args.choose_on).values()
+        ]
         lines.append(f"| {p} | {max(ratios):.2f}x |")
     if base_of:
         lines += [
