@@ -242,3 +242,25 @@ def test_bad_filter_settings_are_named(
     monkeypatch.setitem(FILTERS, "hold", (_Hold, {"gain": 1.0}))
     with pytest.raises(InvalidInputError, match=message):
         resolved_smoothing(settings)
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_every_registered_filter_smooths_with_its_defaults(name: str) -> None:
+    """Each filter of the registry, built from its default settings: the first sample comes
+    back unchanged, noise around a constant shrinks, a NaN component stays NaN."""
+    settings = resolved_smoothing({"filter": name})
+    filt = make_filter(settings)
+    rng = np.random.default_rng(3)
+    noisy = 10.0 + rng.normal(0, 2.0, size=(300, 3))
+    noisy[:, 2] = np.nan
+    out = np.array(
+        [
+            filt.filter(x, t=i / 30, spread=np.full(3, 2.0))
+            if getattr(filt, "uses_spread", False)
+            else filt.filter(x, t=i / 30)
+            for i, x in enumerate(noisy)
+        ]
+    )
+    assert out[0, :2] == pytest.approx(noisy[0, :2])
+    assert np.isnan(out[:, 2]).all()
+    assert np.std(out[60:, :2]) < 0.8 * np.std(noisy[60:, :2])
