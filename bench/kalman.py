@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from headpose.errors import InvalidInputError
-from headpose.smoothing import FILTERS, register_filter
+from headpose.smoothing import FILTERS, register_filter, time_step
 
 
 class KalmanFilter:
@@ -97,11 +97,7 @@ class KalmanFilter:
             self._t = 0.0 if t is None else float(t)
             return float(z[0]) if scalar else z.copy()
         assert self._p is not None and self._t is not None
-        now = self._t + 1.0 / self.freq if t is None else float(t)
-        dt = now - self._t
-        if dt <= 0:  # repeated or out-of-order time stamp: fall back to the nominal rate
-            dt = 1.0 / self.freq
-        self._t = now
+        self._t, dt = time_step(self._t, t, self.freq)
         (value, rate), (p00, p01, p11) = self._x, self._p
         q = self.accel**2
         # predict: constant rate, white-noise acceleration

@@ -29,6 +29,15 @@ from headpose.detectors._common import iou_matrix
 from headpose.errors import InvalidInputError
 
 
+def time_step(last: float, t: float | None, freq: float) -> tuple[float, float]:
+    """``(now, dt)`` seconds for a sample at ``t`` after one at ``last`` (``t`` None: one
+    nominal period ``1 / freq`` later); a repeated or out-of-order time stamp counts as one
+    nominal period."""
+    now = last + 1.0 / freq if t is None else float(t)
+    dt = now - last
+    return now, (dt if dt > 0 else 1.0 / freq)
+
+
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:
     tau = 1.0 / (2.0 * math.pi * np.asarray(cutoff, dtype=np.float64))
     return 1.0 / (1.0 + tau / dt)
@@ -88,11 +97,7 @@ class OneEuroFilter:
             self._t = 0.0 if t is None else float(t)
             return float(value[0]) if scalar else value.copy()
         assert self._t is not None
-        now = self._t + 1.0 / self.freq if t is None else float(t)
-        dt = now - self._t
-        if dt <= 0:  # repeated or out-of-order time stamp: fall back to the nominal rate
-            dt = 1.0 / self.freq
-        self._t = now
+        self._t, dt = time_step(self._t, t, self.freq)
         for stage in range(self.stages):
             value = self._step(stage, value, dt)
         return float(value[0]) if scalar else value
