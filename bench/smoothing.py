@@ -230,9 +230,73 @@ def equal_lag(
     return out
 
 
+def choose_at_lag(
+    points: dict[str, list[Point]], reference: dict[str, Point], clips: list[str]
+) -> int | None:
+    """Index in :data:`GRID` of the setting that lags no more than ``reference`` on each of
+    ``clips`` and has the lowest worse ratio of mean jitter to the reference's over them
+    (section 21 of default_model_v2.md); ``None`` if no setting lags so little."""
+    ok = [
+        i
+        for i in range(len(GRID))
+        if all(points[c][i].lag <= reference[c].lag + 1e-9 for c in clips)
+    ]
+    if not ok:
+        return None
+    return min(
+        ok, key=lambda i: max(points[c][i].mean_jitter / reference[c].mean_jitter for c in clips)
+    )
+
+
+def at_lag_lines(
+    points: dict[str, list[Point]], reference: dict[str, Point], names: list[str], clips: list[str]
+) -> list[str]:
+    """The report of :func:`choose_at_lag` for one pipeline: its setting, and on every clip its
+    jitter and lag against the reference's; the clips that did not choose test it."""
+    best = choose_at_lag(points, reference, clips)
+    lines = [
+        "",
+        f"One setting at no more lag, chosen on {', '.join(clips)} for the second pipeline "
+        "(`--choose-at-lag-on`; default_model_v2.md section 21): "
+        + ("none lags so little" if best is None else f"**{fmt(GRID[best])}**"),
+    ]
+    if best is None:
+        return lines
+    tests = [c for c in names if c not in clips]
+    passed = all(
+        points[c][best].mean_jitter <= reference[c].mean_jitter + 1e-12
+        and points[c][best].lag <= reference[c].lag + 1e-9
+        for c in tests
+    )
+    lines += [
+        "",
+        f"Test (no more jitter and no more lag than the reference on every other clip): "
+        f"**{'holds' if passed else 'fails'}**.",
+        "",
+        "| clip | role | jitter: this / reference | ratio | lag ms: this / reference |",
+        "| --- | --- | --- | ---: | --- |",
+    ]
+    for c in names:
+        pt, ref = points[c][best], reference[c]
+        role = "choosing" if c in clips else "test"
+        lines.append(
+            f"| {c} | {role} | {pt.mean_jitter:.3f} / {ref.mean_jitter:.3f} | "
+            f"{pt.mean_jitter / ref.mean_jitter:.2f}x | {pt.lag:.0f} / {ref.lag:.0f} |"
+        )
+    return lines
+
+
 def role_of(clip: str, choose_on: list[str]) -> str:
     """How a clip serves in the report: it chooses settings or only checks them."""
     return "choosing" if clip in choose_on else "check"
+
+
+def rel(path: Path) -> str:
+    """``path`` as given on a command line from the repo (relative when it is inside it)."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def fmt(setting: dict[str, Any]) -> str:
@@ -264,7 +328,17 @@ def main(argv: list[str] | None = None) -> int:
         default=["one_euro"],
         help="filters whose grids are tried (one_euro always: it holds the reference setting)",
     )
-    parser.add_argument("--clips", type=Path, default=VIDEO_DIR, help="folder of .mp4 clips")
+    parser.add_argument(
+        "--clips", type=Path, nargs="+", default=[VIDEO_DIR], help="folder(s) of .mp4 clips"
+    )
+    parser.add_argument(
+        "--choose-at-lag-on",
+        nargs="+",
+        default=[],
+        help="clips that choose one setting for the second pipeline: no more lag than the "
+        "reference there, least worse jitter ratio (default_model_v2.md section 21); every "
+        "other clip tests it",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(REPO / "bench/results/smoothing.md"))
     parser.add_argument("--plot", default=str(REPO / "bench/results/smoothing.png"))
@@ -275,11 +349,17 @@ def main(argv: list[str] | None = None) -> int:
 
         GRID = [*GRID, *KALMAN_GRID]
 
-    clips = sorted(args.clips.glob("*.mp4"))
+    clips = sorted((c for folder in args.clips for c in folder.glob("*.mp4")), key=lambda c: c.name)
     names = [c.name for c in clips]
-    unknown = sorted(set(args.choose_on) - set(names))
-    if unknown:
-        parser.error(f"--choose-on: no such clip(s) {unknown} in {args.clips}, have {names}")
+    if len(set(names)) != len(names):
+        parser.error(f"--clips: two clips share a file name in {args.clips}")
+    for option in ("choose_on", "choose_at_lag_on"):
+        unknown = sorted(set(getattr(args, option)) - set(names))
+        if unknown:
+            parser.error(
+                f"--{option.replace('_', '-')}: no such clip(s) {unknown} in "
+                f"{[str(c) for c in args.clips]}, have {names}"
+            )
     models: dict[str, Estimator] = {}
     wanted: dict[str, tuple[str, str]] = {}  # a pipeline that smooths boxes -> its twin's key
     twins: dict[tuple[str, str], str] = {}  # (model, other video options) -> pipeline
@@ -326,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = {c: points[ref_label][c][default_i] for c in names}
     chosen = {p: choose(points[p], reference, args.choose_on) for p in pipelines}
     lines = report(args, points, pipelines, names, default_i, reference, chosen, base_of)
+    if args.choose_at_lag_on and len(pipelines) > 2:
+        lines += at_lag_lines(points[pipelines[1]], reference, names, args.choose_at_lag_on)
     lines += default_rule(args, points, pipelines, names)
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -353,6 +435,12 @@ def report(
         f"Command: `python bench/smoothing.py --models {' '.join(args.models)} --choose-on "
         f"{' '.join(args.choose_on)}"
         + ("" if args.filters == ["one_euro"] else f" --filters {' '.join(args.filters)}")
+        + ("" if args.clips == [VIDEO_DIR] else f" --clips {' '.join(map(rel, args.clips))}")
+        + (
+            f" --choose-at-lag-on {' '.join(args.choose_at_lag_on)}"
+            if args.choose_at_lag_on
+            else ""
+        )
         + "`  ",
         "Raw angles of each pipeline in video mode, then the runtime's `Tracker` with "
         f"each of {len(GRID)} settings ({', '.join(args.filters)}). Jitter: mean |a_t - (a_t-1 + "

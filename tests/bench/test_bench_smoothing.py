@@ -150,3 +150,45 @@ def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
     assert png.stat().st_size > 1000
     with pytest.raises(SystemExit):
         smoothing.main([*argv[:4], "--choose-on", "missing.mp4", "--out", str(out)])
+
+
+def test_choose_at_lag_takes_the_least_worse_ratio_within_the_reference_lag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grid = [{"min_cutoff": v} for v in (0.1, 0.5, 1.0, 3.0)]
+    monkeypatch.setattr(smoothing, "GRID", grid)
+    P = smoothing.Point  # noqa: N806
+    ref = {
+        "a": P(np.full(3, 0.10), 80.0),
+        "b": P(np.full(3, 0.20), 80.0),
+        "t": P(np.full(3, 0.1), 70.0),
+    }
+    pts = {
+        # setting 0 is steadiest but lags too much on a; 1: worse ratio 0.9; 2: 0.8; 3: 1.5
+        "a": [
+            P(np.full(3, 0.05), 120.0),
+            P(np.full(3, 0.09), 80.0),
+            P(np.full(3, 0.08), 60.0),
+            P(np.full(3, 0.15), 30.0),
+        ],
+        "b": [
+            P(np.full(3, 0.10), 90.0),
+            P(np.full(3, 0.12), 70.0),
+            P(np.full(3, 0.16), 60.0),
+            P(np.full(3, 0.20), 30.0),
+        ],
+        "t": [
+            P(np.full(3, 0.05), 90.0),
+            P(np.full(3, 0.09), 75.0),
+            P(np.full(3, 0.09), 65.0),
+            P(np.full(3, 0.2), 30.0),
+        ],
+    }
+    assert smoothing.choose_at_lag(pts, ref, ["a", "b"]) == 2
+    text = "\n".join(smoothing.at_lag_lines(pts, ref, ["a", "b", "t"], ["a", "b"]))
+    assert "**min_cutoff 1**" in text and "**holds**" in text
+    assert "| t | test | 0.090 / 0.100 | 0.90x | 65 / 70 |" in text
+    pts["t"][2] = P(np.full(3, 0.09), 71.0)  # one ms more lag than the reference: fails
+    assert "**fails**" in "\n".join(smoothing.at_lag_lines(pts, ref, ["a", "b", "t"], ["a", "b"]))
+    ref["a"] = P(np.full(3, 0.1), 10.0)  # nothing lags so little
+    assert smoothing.choose_at_lag(pts, ref, ["a", "b"]) is None
