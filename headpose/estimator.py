@@ -253,8 +253,9 @@ class Estimator:
     ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
     loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
     (best scores first). ``smoothing``: the angle filter of :meth:`track`: One Euro settings (keys
-    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``), or ``{"filter": "kalman", ...}`` (keys
-    ``accel``, ``noise``, ``noise_from_spread``; see :mod:`headpose.smoothing`). ``threads``: onnxruntime
+    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``), or ``{"filter": NAME, ...}`` for another
+    filter registered in :data:`headpose.smoothing.FILTERS` (its own keys; see
+    :mod:`headpose.smoothing`). ``threads``: onnxruntime
     intra-op threads of the pose model and of a detector chosen by name (default
     :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
     ``video``: video-mode settings for :meth:`track` (a dict of

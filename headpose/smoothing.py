@@ -279,7 +279,8 @@ class Tracker:
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the filtered
     values of its track and ``track_id`` is set. ``filter_settings``: the filter's settings,
     ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages`` of :class:`OneEuroFilter` (key
-    ``filter`` names another registered filter, see :data:`FILTERS`). Unmatched faces start new
+    ``filter`` names another registered filter, see :data:`FILTERS`); every argument is a
+    keyword. Unmatched faces start new
     tracks; tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in
     seconds (else frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left
     as given.
@@ -287,6 +288,7 @@ class Tracker:
 
     def __init__(
         self,
+        *,
         iou_threshold: float = 0.3,
         max_missing: int = 10,
         freq: float = 30.0,

@@ -144,8 +144,7 @@ def _show_window(frame: Any) -> bool:
     metavar="KEY=VALUE",
     help="angle filter setting, repeatable. One Euro (the default): min_cutoff (Hz), beta, "
     "d_cutoff (Hz), stages (filters in a row); lower min_cutoff and beta: steadier angles, more "
-    "lag (bench/results/smoothing.md). filter=kalman: accel (deg/s^2; lower: steadier), noise "
-    "(deg), noise_from_spread=true",
+    "lag (bench/results/smoothing.md). filter=NAME: another registered filter, with its own keys",
 )
 @video_options
 def cli(**options: Any) -> int:

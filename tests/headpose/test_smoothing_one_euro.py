@@ -264,3 +264,11 @@ def test_every_registered_filter_smooths_with_its_defaults(name: str) -> None:
     assert out[0, :2] == pytest.approx(noisy[0, :2])
     assert np.isnan(out[:, 2]).all()
     assert np.std(out[60:, :2]) < 0.8 * np.std(noisy[60:, :2])
+
+
+def test_tracker_settings_are_keywords() -> None:
+    """A positional number would be ambiguous (it was ``min_cutoff`` before the filter
+    registry): it is refused instead of taken as ``iou_threshold``."""
+    with pytest.raises(TypeError):
+        Tracker(0.5)  # type: ignore[misc]
+    assert Tracker(min_cutoff=0.7).settings["min_cutoff"] == 0.7
