@@ -44,6 +44,7 @@ class FetchError(RuntimeError):
 
 
 def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks (the bench's one file-hash helper)."""
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

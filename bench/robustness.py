@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import os
 import platform
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from accuracy import ANGLES, SHARED, fsanet_method
+from fetch_clips import sha256_of
 from perturbations import darken, gaussian_blur, jitter_box, jpeg, rotate, shrink_face
 
 from headpose.detectors import get_detector
@@ -87,14 +87,6 @@ def fsanet() -> Method:
         return np.array([one(c) for c in crops], dtype=np.float64).reshape(-1, 3)
 
     return Method("FSA-Net (2-model average)", predict, rule, (64, 64))
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # A row: (name, method -> crops, targets (N, 3)); crops made per method when they depend on its
@@ -238,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "# Robustness, side by side",
         "",
         f"Command: `{cmd}`  ",
-        f"Model: `{model_path.name}`, sha256 `{sha256(model_path)}`  ",
+        f"Model: `{model_path.name}`, sha256 `{sha256_of(model_path)}`  ",
         f"Run: {dt.datetime.now().isoformat(timespec='minutes')}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, one onnxruntime "
         f"thread per network, seed {args.seed}, {time.perf_counter() - t_start:.0f} s.  ",
