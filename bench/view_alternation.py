@@ -41,7 +41,7 @@ from headpose.smoothing import DEFAULT_SMOOTHING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from smoothing import GRID, Point, equal_lag, fmt, model_spec, raw_angles, smoothed  # noqa: E402
-from speed import CREDITS, VIDEO_DIR, read_frames  # noqa: E402
+from speed import CREDITS, VIDEO_DIR, agreement, read_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = ("one view", "alternating views + pair mean", "both views")
@@ -133,18 +133,6 @@ def variants(
     return out
 
 
-def distance(a: list[list[Face]], b: list[list[Face]]) -> np.ndarray:
-    """Mean |a - b| per angle (yaw, pitch, roll), degrees, over faces in the same places."""
-    return np.mean(
-        [
-            np.abs(x.angles - y.angles)
-            for af, bf in zip(a, b, strict=True)
-            for x, y in zip(af, bf, strict=True)
-        ],
-        axis=0,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fast", help="NAME_OR_ONNX[:DETECT_EVERY]")
@@ -188,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             points: list[Point] = [smoothed(seq, s, fps, one) for s in GRID]
             best, ratio = equal_lag({path.name: points}, reference, [path.name])[path.name]
             ratios.setdefault(name, {})[path.name] = ratio
-            gaps.setdefault(name, {})[path.name] = distance(seq, seqs["both views"])
+            # mean |v - both views| per angle (the same boxes, so every face pairs)
+            gaps.setdefault(name, {})[path.name] = agreement(seq, seqs["both views"])[0]
             at = points[default_i]
             passes = 2 if name == "both views" else 1
             front = (
