@@ -244,7 +244,7 @@ def load_faces(paths: Sequence[str | Path], angles: Sequence[str]) -> Faces:
         labels=np.array(labels),
         pred=np.array(pred),
         spread=np.array(spread),
-        source="saved faces " + ", ".join(Path(p).name for p in paths),
+        source=saved_source(paths),
         images=tuple(images),
     )
 
@@ -261,18 +261,34 @@ def median_spread(faces: Faces) -> np.ndarray:
     return np.array(out)
 
 
-def load_scaled_faces(
+def concat_faces(parts: Sequence[Faces], source: str) -> Faces:
+    """One :class:`Faces` of ``parts`` in order, described as ``source``."""
+    return Faces(
+        labels=np.concatenate([f.labels for f in parts]),
+        pred=np.concatenate([f.pred for f in parts]),
+        spread=np.concatenate([f.spread for f in parts]),
+        source=source,
+        skipped=sum(f.skipped for f in parts),
+        images=tuple(i for f in parts for i in f.images),
+    )
+
+
+def load_scaled_parts(
     paths: Sequence[str | Path],
-    refs: Sequence[str | Path],
-    model_ref: str | Path,
+    refs: Sequence[str | Path] | None,
+    model_ref: str | Path | None,
     angles: Sequence[str],
-) -> Faces:
-    """Saved faces of other models (e.g. k-fold models on their held-out folds) with each file's
+) -> list[Faces]:
+    """Each saved-faces file as its own :class:`Faces`; with ``refs`` and ``model_ref``, its
     spreads put into the calibrated model's units: times ``m_model / m_file``, per angle, where
     ``m`` is a model's median spread on its own training faces (``refs[i]``: the rows of
     the model behind ``paths[i]`` on the faces it trained on; ``model_ref``: the same for
     the model being calibrated). Models trained on more faces are more confident at the same
     error; the median on their own training faces measures that for each model alike."""
+    if (refs is None) != (model_ref is None):
+        raise InvalidInputError("--faces-ref and --model-ref go together: give both or neither")
+    if refs is None or model_ref is None:
+        return [load_faces([path], angles) for path in paths]
     if len(paths) != len(refs):
         raise InvalidInputError(
             f"--faces-ref: expected one per --faces file ({len(paths)}), got {len(refs)}"
@@ -283,14 +299,48 @@ def load_scaled_faces(
         faces = load_faces([path], angles)
         scale = target / median_spread(load_faces([ref], angles))
         parts.append(dataclasses.replace(faces, spread=faces.spread * scale))
-    return Faces(
-        labels=np.concatenate([f.labels for f in parts]),
-        pred=np.concatenate([f.pred for f in parts]),
-        spread=np.concatenate([f.spread for f in parts]),
-        source=f"saved faces {', '.join(Path(p).name for p in paths)} (spreads scaled by the "
-        f"training-face medians of {', '.join(Path(r).name for r in [*refs, model_ref])})",
-        images=tuple(i for f in parts for i in f.images),
-    )
+    return parts
+
+
+def load_scaled_faces(
+    paths: Sequence[str | Path],
+    refs: Sequence[str | Path],
+    model_ref: str | Path,
+    angles: Sequence[str],
+) -> Faces:
+    """Saved faces of other models (e.g. k-fold models on their held-out folds), each file's
+    spreads scaled into the calibrated model's units (:func:`load_scaled_parts`), concatenated."""
+    parts = load_scaled_parts(paths, refs, model_ref, angles)
+    return concat_faces(parts, saved_source(paths, refs, model_ref))
+
+
+def saved_source(
+    paths: Sequence[str | Path],
+    refs: Sequence[str | Path] = (),
+    model_ref: str | Path | None = None,
+) -> str:
+    """How saved faces are described in reports (files, and the scaling references if any)."""
+    text = "saved faces " + ", ".join(Path(p).name for p in paths)
+    if model_ref is None:
+        return text
+    names = ", ".join(Path(r).name for r in [*refs, model_ref])
+    return f"{text} (spreads scaled by the training-face medians of {names})"
+
+
+def transfer_check(
+    parts: Sequence[Faces], angles: Sequence[str], bins: int = 10, coverage: float = 0.9
+) -> list[dict[str, dict[str, float]]]:
+    """How a fit transfers from some models to another, on the fitting rows alone: for each
+    part (e.g. one fold model's held-out faces), :func:`check_calibration` of a fit on all
+    the other parts. No validation faces are involved. Needs at least two parts."""
+    if len(parts) < 2:
+        raise InvalidInputError(f"transfer check: needs at least 2 --faces files, got {len(parts)}")
+    out = []
+    for k, held in enumerate(parts):
+        others = [p for i, p in enumerate(parts) if i != k]
+        fit = fit_calibration(concat_faces(others, "other parts"), angles, bins, coverage)
+        out.append(check_calibration(fit, held, angles))
+    return out
 
 
 def _fit_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -465,6 +515,20 @@ def _describe_check(report: dict[str, dict[str, float]], cal: Calibration) -> li
     return lines
 
 
+def _describe_transfer(
+    reports: Sequence[dict[str, dict[str, float]]], names: Sequence[str], angles: Sequence[str]
+) -> list[str]:
+    lines = [
+        "transfer (training faces only): each file's faces against a fit on the other files; "
+        "coverage / ratio per angle:",
+        f"{'held out':24s} " + " ".join(f"{a:>15s}" for a in [*angles, "all"]),
+    ]
+    for name, r in zip(names, reports, strict=True):
+        cells = [f"{r[a]['coverage']:7.1%} / {r[a]['ratio']:4.2f}" for a in [*angles, "all"]]
+        lines.append(f"{name:24s} " + " ".join(f"{c:>15s}" for c in cells))
+    return lines
+
+
 @click.command(help=(__doc__ or "").split("\n\n")[0])
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), help="labelled folder (labels.csv)")
@@ -548,17 +612,14 @@ def cli(
             )
     pose = PoseModel(model, threads=1)
     angles = list(pose.angle_names)
+    parts: list[Faces] = []  # the --faces files, each its own part (for the transfer check)
     if faces_csv:
         if data is not None or config is not None or detect:
             raise InvalidInputError(
                 "--faces replaces --data/--config/--detect: give one or the other"
             )
-        if bool(faces_ref) != (model_ref is not None):
-            raise InvalidInputError("--faces-ref and --model-ref go together: give both or neither")
-        if model_ref is None:
-            faces = load_faces(faces_csv, angles)
-        else:
-            faces = load_scaled_faces(faces_csv, faces_ref, model_ref, angles)
+        parts = load_scaled_parts(faces_csv, faces_ref or None, model_ref, angles)
+        faces = concat_faces(parts, saved_source(faces_csv, faces_ref, model_ref))
     elif faces_ref or model_ref is not None:
         raise InvalidInputError("--faces-ref / --model-ref scale saved rows: give --faces too")
     else:
@@ -608,6 +669,12 @@ def cli(
             "in-sample (the fitting faces; optimistic by construction):",
             *_describe_check(report, cal),
         ]
+        if len(parts) >= 2:
+            transfer = transfer_check(parts, angles, bins=bins, coverage=cal.coverage)
+            result["transfer"] = [
+                {"held_out": str(f), "check": r} for f, r in zip(faces_csv, transfer, strict=True)
+            ]
+            lines += _describe_transfer(transfer, [Path(f).name for f in faces_csv], angles)
         code = 0
     click.echo(json.dumps(result) if as_json else "\n".join(saved + lines))
     return code

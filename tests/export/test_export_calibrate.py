@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from headpose.errors import InvalidInputError
 from headpose.estimator import Estimator, default_model_path
 from headpose.export.calibrate import (
     Faces,
@@ -22,6 +23,7 @@ from headpose.export.calibrate import (
     main,
     outside_tolerance,
     save_faces,
+    transfer_check,
 )
 from headpose.pose_model import PoseModel
 
@@ -250,3 +252,42 @@ def test_scaling_options_are_checked(
         assert main([str(shipped), *map(str, args), "-o", str(out)]) == 2
         assert words in capsys.readouterr().err
         assert not out.exists()
+
+
+def test_transfer_check_finds_the_part_whose_errors_the_others_understate() -> None:
+    """Three parts like three fold models: two alike, one with 1.5x the error at the same spread.
+    Each part is checked against a fit on the others, so only the odd one falls short."""
+    angles = ["yaw", "pitch", "roll"]
+    alike = [_synthetic(3000, seed) for seed in (40, 41)]
+    odd = _synthetic(3000, 42)
+    odd = dataclasses.replace(odd, pred=odd.labels + 1.5 * (odd.pred - odd.labels))
+    reports = transfer_check([*alike, odd], angles)
+    assert len(reports) == 3
+    for r in reports[:2]:  # fitted partly on the odd part: wider intervals, more than 90% inside
+        assert r["all"]["coverage"] > 0.9 and r["all"]["ratio"] < 1.0
+    assert reports[2]["all"]["coverage"] < 0.8 and reports[2]["all"]["ratio"] > 1.3
+    same = transfer_check([_synthetic(3000, s) for s in (50, 51, 52)], angles)
+    for r in same:
+        assert r["all"]["coverage"] == pytest.approx(0.9, abs=0.02)
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        transfer_check(alike[:1], angles)
+
+
+def test_fitting_from_several_files_reports_the_transfer(
+    shipped: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    angles = ["yaw", "pitch", "roll"]
+    parts = [_synthetic(600, seed) for seed in (60, 61)]
+    files = [save_faces(f, angles, tmp_path / f"fold{i}.csv") for i, f in enumerate(parts)]
+    out = tmp_path / "fit.onnx"
+    args = [str(shipped), "--faces", str(files[0]), "--faces", str(files[1]), "-o", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "transfer (training faces only)" in text and "fold1.csv" in text
+    assert main([*args, "--overwrite", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [t["held_out"] for t in result["transfer"]] == [str(f) for f in files]
+    saved = [load_faces([f], angles) for f in files]  # as written: 4 decimals
+    assert [t["check"] for t in result["transfer"]] == transfer_check(saved, angles)
+    assert main([str(shipped), "--faces", str(files[0]), "-o", str(tmp_path / "one.onnx")]) == 0
+    assert "transfer" not in capsys.readouterr().out  # one file: nothing to transfer between
