@@ -25,6 +25,9 @@ The fold models train on fewer faces than the final model and are less confident
 error; ``--faces-ref FOLD_i_TRAIN.csv`` (one per ``--faces``) with ``--model-ref FINAL_TRAIN.csv``
 (each model's rows on its own training faces) rescales every fold's spreads by the ratio of the
 two models' median training-face spreads before the fit.
+Fitting from two or more ``--faces`` files also prints how the fit transfers between models
+(:func:`transfer_check`: each file's faces against a fit on the other files), on those rows
+alone, before any validation face is used.
 
 Faces are the labelled images themselves (each resized whole, like ``predict_crops``), or with
 ``--detect`` the runtime's path: the default detector's box nearest the centre, cut with the
