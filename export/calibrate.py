@@ -673,11 +673,16 @@ def cli(
             *_describe_check(report, cal),
         ]
         if len(parts) >= 2:
-            transfer = transfer_check(parts, angles, bins=bins, coverage=cal.coverage)
-            result["transfer"] = [
-                {"held_out": str(f), "check": r} for f, r in zip(faces_csv, transfer, strict=True)
-            ]
-            lines += _describe_transfer(transfer, [Path(f).name for f in faces_csv], angles)
+            try:
+                transfer = transfer_check(parts, angles, bins=bins, coverage=cal.coverage)
+            except InvalidInputError as exc:  # too few faces without one file: the fit stands
+                lines.append(f"transfer check skipped: {first_line(exc)}")
+            else:
+                result["transfer"] = [
+                    {"held_out": str(f), "check": r}
+                    for f, r in zip(faces_csv, transfer, strict=True)
+                ]
+                lines += _describe_transfer(transfer, [Path(f).name for f in faces_csv], angles)
         code = 0
     click.echo(json.dumps(result) if as_json else "\n".join(saved + lines))
     return code

@@ -291,3 +291,8 @@ def test_fitting_from_several_files_reports_the_transfer(
     assert [t["check"] for t in result["transfer"]] == transfer_check(saved, angles)
     assert main([str(shipped), "--faces", str(files[0]), "-o", str(tmp_path / "one.onnx")]) == 0
     assert "transfer" not in capsys.readouterr().out  # one file: nothing to transfer between
+    small = [save_faces(_synthetic(30, s), angles, tmp_path / f"small{s}.csv") for s in (1, 2)]
+    out = tmp_path / "small.onnx"
+    args = [str(shipped), "--faces", str(small[0]), "--faces", str(small[1]), "-o", str(out)]
+    assert main(args) == 0 and PoseModel(out).meta.calibration is not None  # 60 faces fit
+    assert "transfer check skipped: " in capsys.readouterr().out  # 30 alone are too few
