@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from headpose.export.calibrate import load_scaled_parts, transfer_check
+from headpose.pose_model import ANGLE_ORDER
 
-ANGLES = ("yaw", "pitch", "roll")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -44,15 +44,15 @@ def fold_files(folder: Path) -> tuple[list[Path], list[Path], Path]:
 
 def table(folders: Sequence[Path]) -> list[str]:
     """Markdown rows: per folder and held-out fold, coverage and ratio per angle and pooled."""
-    cols = [*ANGLES, "all"]
+    cols = [*ANGLE_ORDER, "all"]
     lines = [
         "| folder | held-out fold | " + " | ".join(cols) + " |",
         "| --- | --- |" + " ---: |" * len(cols),
     ]
     for folder in folders:
         faces, refs, model_ref = fold_files(folder)
-        parts = load_scaled_parts(faces, refs, model_ref, ANGLES)
-        for path, report in zip(faces, transfer_check(parts, ANGLES), strict=True):
+        parts = load_scaled_parts(faces, refs, model_ref, ANGLE_ORDER)
+        for path, report in zip(faces, transfer_check(parts, ANGLE_ORDER), strict=True):
             fold = re.sub(r"_faces\.csv$", "", path.name)
             cells = [f"{report[c]['coverage']:.1%} / {report[c]['ratio']:.2f}" for c in cols]
             lines.append(f"| `{folder.name}` | {fold} | " + " | ".join(cells) + " |")

@@ -52,7 +52,7 @@ import numpy as np
 
 from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.metadata import METADATA_KEY, Calibration, read_metadata
-from headpose.pose_model import PoseModel
+from headpose.pose_model import ANGLE_ORDER, PoseModel
 from headpose.preprocess import crop_face
 
 from .images import read_crop, read_labelled_folder
@@ -162,7 +162,7 @@ def run_model(
         from headpose.training.data.detector_boxes import best_box
 
         detector = get_detector("auto", threads=1)
-    cols = [("yaw", "pitch", "roll").index(a) for a in model.angle_names]
+    cols = [ANGLE_ORDER.index(a) for a in model.angle_names]
     preds, spreads, kept = [], [], []
     for start in range(0, len(paths), BATCH):
         crops = []

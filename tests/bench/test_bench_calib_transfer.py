@@ -10,6 +10,7 @@ import calib_transfer
 import pytest
 
 from headpose.export.calibrate import load_scaled_parts, transfer_check
+from headpose.pose_model import ANGLE_ORDER
 
 FOLDER = Path(__file__).resolve().parents[2] / "bench" / "results" / "calib_oof_fast_stable"
 
@@ -19,9 +20,7 @@ def test_table_has_one_row_per_held_out_fold_with_its_coverage() -> None:
     rows = [ln for ln in lines if ln.startswith("| `calib_oof_fast_stable`")]
     assert [r.split(" | ")[1] for r in rows] == ["fold0of3", "fold1of3", "fold2of3"]
     faces, refs, ref = calib_transfer.fold_files(FOLDER)
-    reports = transfer_check(
-        load_scaled_parts(faces, refs, ref, calib_transfer.ANGLES), ["yaw", "pitch", "roll"]
-    )
+    reports = transfer_check(load_scaled_parts(faces, refs, ref, ANGLE_ORDER), ANGLE_ORDER)
     pitch = [float(r.split(" | ")[3].split("%")[0]) for r in rows]
     assert pitch == [round(100 * rep["pitch"]["coverage"], 1) for rep in reports]
     assert all(80.0 < p < 97.0 for p in pitch)  # a fit transfers to another model roughly
