@@ -31,13 +31,15 @@ def fold_files(folder: Path) -> tuple[list[Path], list[Path], Path]:
     faces = sorted(p for p in folder.glob("fold*_faces.csv") if "_train_" not in p.name)
     refs = [p.with_name(p.name.replace("_faces.csv", "_train_faces.csv")) for p in faces]
     model_ref = folder / "model_train_faces.csv"
-    missing = [p for p in [*refs, model_ref] if not p.is_file()]
-    if len(faces) < 2 or missing:
+    if len(faces) < 2:
+        raise SystemExit(
+            f"calib_transfer: {folder}: expected >= 2 fold*_faces.csv, got {len(faces)}"
+        )
+    missing = [str(p) for p in [*refs, model_ref] if not p.is_file()]
+    if missing:
         raise SystemExit(
             f"calib_transfer: {folder}: expected >= 2 fold*_faces.csv with their "
-            f"*_train_faces.csv and model_train_faces.csv; missing {[str(p) for p in missing]}"
-            if missing
-            else f"calib_transfer: {folder}: expected >= 2 fold*_faces.csv, got {len(faces)}"
+            f"*_train_faces.csv and model_train_faces.csv; missing {missing}"
         )
     return faces, refs, model_ref
 
