@@ -30,6 +30,7 @@ from headpose.export.checkpoint import (
 )
 from headpose.export.ensemble import combine_modules, merge_metadata
 from headpose.export.errors import ExportError, ParityError
+from headpose.export.fold_pads import fold_pads_into_convs
 from headpose.export.verify import (
     ATOL_ANGLES,
     ATOL_SPREAD,
@@ -176,6 +177,7 @@ def export_onnx(
     inputs, input_source = verification_inputs(meta, verify_images, count=verify_count)
 
     model = trace_to_onnx(modules, meta, int(opset))
+    fold_pads_into_convs(model)  # exact; checked by the parity test below
     exported_values = check_no_ssl(model, modules, meta, source)
     write_metadata(model, meta, ckpts)
     try:

@@ -26,6 +26,8 @@
 # SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
 # cores shared out (OMP_NUM_THREADS); the two teacher networks also train side by side when
 # JOBS > 1.
+# EXPORT_OPTS="--flip-average" exports every seed with those headpose-export options (as
+#   tools/calibrate_oof.sh does), e.g. a two-view student (default/semi_aa_half_96_long).
 # EXTRA="optim.epochs=1 data.low_data=64 semi.per_epoch=64" adds overrides to every training run
 # (a smoke test of the whole pipeline in minutes; the result is then not the shipped model).
 # Writes under $HEADPOSE_RUNS (default runs/) and never over the shipped model: copy OUT to
@@ -37,6 +39,7 @@ export HEADPOSE_RUNS=${HEADPOSE_RUNS:-runs}
 OUT=${OUT:-$HEADPOSE_RUNS/headpose_default_v2.onnx}
 STUDENT=${STUDENT:-default/semi_aa_lite0_112_long}
 SEEDS=${SEEDS:-0 1 2}
+EXPORT_OPTS=${EXPORT_OPTS:-}
 mkdir -p "$HEADPOSE_RUNS"
 start=$(date +%s)
 source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a time)
@@ -80,7 +83,7 @@ for seed in $SEEDS; do
     # export (SSL branches stripped, parity with PyTorch verified); no input zoom: the training
     # crops are the runtime's (box jitter, no central zoom)
     run=$(run_of "$seed")
-    [ -f "$run/model_uncalibrated.onnx" ] || headpose-export "$run/last.pt" -o "$run/model_uncalibrated.onnx"
+    [ -f "$run/model_uncalibrated.onnx" ] || headpose-export "$run/last.pt" -o "$run/model_uncalibrated.onnx" $EXPORT_OPTS
 done
 
 # 5. choose the seed on the tuning split (given crops), never on validation

@@ -96,3 +96,11 @@ def labelled_dir(crops_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 def calib_dir(labelled_dir: Path) -> Path:
     """A handful of real face crops (no labels) for int8 calibration."""
     return labelled_dir / "images"
+
+
+@pytest.fixture(scope="session")
+def aa_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint on the anti-aliased EfficientNet-Lite0 (its blurs pad with zeros)."""
+    return make_checkpoint(
+        tmp_path_factory.mktemp("ckpt_aa") / "aa.pt", backbone="efficientnet_lite0_aa"
+    )
