@@ -236,7 +236,8 @@ register_backbone("mobilenetv3", "mobilenetv3_large_100")
 register_backbone("efficientnet_lite0_aa", "efficientnet_lite0", aa_layer="blurpc")
 # EfficientNet-Lite0 with about half its blocks (timm depth multiplier 0.5, registered in
 # headpose.training.models.timm_variants), filled with the first blocks of each stage of the
-# full Lite0's ImageNet weights (issue 9: cheap enough to run on a face and its mirror image in
-# about the time of one full Lite0 pass); ``_aa`` adds the anti-aliased downsampling above.
+# full Lite0's ImageNet weights (issue 9: at 96 px, a face and its mirror image in about the
+# time of one full Lite0 pass at 112; default_model_v2.md section 23); ``_aa`` adds the
+# anti-aliased downsampling above.
 register_backbone("efficientnet_lite0_half")
 register_backbone("efficientnet_lite0_half_aa", "efficientnet_lite0_half", aa_layer="blurpc")

