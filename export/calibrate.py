@@ -56,6 +56,7 @@ from headpose.pose_model import ANGLE_ORDER, PoseModel
 from headpose.preprocess import crop_face
 
 from .images import read_crop, read_labelled_folder
+from .output_files import check_new_output, save_new_onnx
 
 PROG = "python -m headpose.export.calibrate"
 EXIT_OUTSIDE, EXIT_BAD_INPUT = 1, 2
@@ -465,10 +466,7 @@ def write_calibrated(
     model_path, output = Path(model_path), Path(output)
     if output.resolve() == model_path.resolve():
         raise InvalidInputError(f"{output}: is the input model; write a new file")
-    if output.exists() and not overwrite:
-        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
-    if not output.parent.is_dir():
-        raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
+    check_new_output(output, overwrite)
     model = onnx.load(str(model_path))
     props = {p.key: p.value for p in model.metadata_props}
     meta = read_metadata(props, str(model_path))
@@ -477,15 +475,7 @@ def write_calibrated(
     for entry in model.metadata_props:
         if entry.key == METADATA_KEY:
             entry.value = new.to_json()
-    tmp = output.with_name(output.name + ".tmp")
-    try:
-        onnx.save(model, str(tmp))
-        if output.exists() and not overwrite:  # appeared meanwhile
-            raise InvalidInputError(f"{output}: already exists; not overwriting")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return output
+    return save_new_onnx(model, output, overwrite)
 
 
 def _describe_fit(cal: Calibration, angles: Sequence[str]) -> list[str]:

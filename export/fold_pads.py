@@ -17,7 +17,6 @@ the same angles and spread on face crops (the shared AFLW2000 crops, or ``--imag
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from headpose.errors import InvalidInputError
+from headpose.errors import HeadPoseError, InvalidInputError
+from headpose.export.output_files import check_new_output, save_new_onnx
 
 #: largest |difference| in degrees allowed between a model and its folded copy
 ATOL_DEGREES = 1e-3
@@ -101,7 +101,7 @@ def fold_pads_into_convs(model: onnx.ModelProto) -> int:
             continue
         if pads[0] or pads[1] or pads[4] or pads[5]:  # batch or channel padding
             continue
-        if _attribute(conv, "auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        if _attribute(conv, "auto_pad", b"NOTSET") != b"NOTSET":
             continue
         own = list(_attribute(conv, "pads", [0, 0, 0, 0]))
         new = [own[0] + pads[2], own[1] + pads[3], own[2] + pads[6], own[3] + pads[7]]
@@ -128,54 +128,39 @@ def _drop_unread(graph: onnx.GraphProto) -> None:
             graph.node.remove(node)
 
 
-def _outputs(path: Path, inputs: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: inputs})
-
-
 def fold_file(
     model_path: str | Path, output: str | Path, images: str | Path | None = None
 ) -> tuple[int, float]:
     """Write ``output``: ``model_path`` with its pads folded and the same metadata, after
     checking both give the same outputs (within :data:`ATOL_DEGREES`) on face crops. Refuses
     to write over the input or an existing file. Returns (pads folded, largest difference)."""
+    from headpose.export.ort_session import cpu_session, run_batched
     from headpose.export.verify import verification_inputs
-    from headpose.metadata import METADATA_KEY, read_metadata
+    from headpose.metadata import read_metadata
 
-    model_path, output = Path(model_path), Path(output)
+    model_path = Path(model_path)
     if not model_path.is_file():
         raise InvalidInputError(f"{model_path}: model file not found")
-    if output.exists():
-        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
-    if not output.parent.is_dir():
-        raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
+    output = check_new_output(output)
     model = onnx.load(str(model_path))
-    props = {p.key: p.value for p in model.metadata_props}
-    if METADATA_KEY not in props:
-        raise InvalidInputError(f"{model_path}: no headpose metadata; not a headpose model")
-    meta = read_metadata(props, str(model_path))
+    meta = read_metadata({p.key: p.value for p in model.metadata_props}, str(model_path))
     count = fold_pads_into_convs(model)
     onnx.checker.check_model(model, full_check=True)
     inputs, _ = verification_inputs(meta, images)
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
-        onnx.save(model, str(tmp))
-        before, after = _outputs(model_path, inputs), _outputs(tmp, inputs)
+    before = run_batched(cpu_session(model_path, threads=1), inputs)
+    worst = 0.0
+
+    def same_outputs(tmp: Path) -> None:
+        nonlocal worst
+        after = run_batched(cpu_session(tmp, threads=1), inputs)
         worst = max(float(np.max(np.abs(a - b))) for a, b in zip(before, after, strict=True))
         if worst > ATOL_DEGREES:
             raise InvalidInputError(
                 f"{model_path}: folded graph differs by {worst:.2e} deg (> {ATOL_DEGREES}); "
                 "nothing written"
             )
-        if output.exists():  # appeared meanwhile
-            raise InvalidInputError(f"{output}: already exists; not overwriting")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    save_new_onnx(model, output, verify=same_outputs)
     return count, worst
 
 
@@ -186,7 +171,7 @@ def fold_file(
 def main(model: Path, output: Path, images: Path | None) -> None:
     try:
         count, worst = fold_file(model, output, images)
-    except InvalidInputError as exc:
+    except HeadPoseError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wrote {output}: {count} Pad node(s) folded; largest difference {worst:.1e} deg")
 

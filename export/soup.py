@@ -25,6 +25,7 @@ import click
 import torch
 
 from headpose.errors import CheckpointError, InvalidInputError
+from headpose.export.output_files import check_new_output
 from headpose.training.engine.checkpoint import (
     CHECKPOINT_WEIGHTS,
     inference_weights,
@@ -33,7 +34,9 @@ from headpose.training.engine.checkpoint import (
 )
 
 
-def average_states(states: Sequence[Mapping[str, torch.Tensor]], sources: Sequence[str]) -> dict:
+def average_states(
+    states: Sequence[Mapping[str, torch.Tensor]], sources: Sequence[str]
+) -> dict[str, torch.Tensor]:
     """The uniform mean of ``states`` (state dicts of one architecture): floating tensors
     averaged in float64 and cast back, other tensors from the first. Names what differs."""
     if len(states) < 2:
@@ -66,11 +69,7 @@ def make_soup(
     trusted: bool = False,
 ) -> Path:
     """Write the soup of ``checkpoints`` to the new file ``output`` (see the module doc)."""
-    output = Path(output)
-    if output.exists():
-        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
-    if not output.parent.is_dir():
-        raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
+    output = check_new_output(output)
     sources = [str(p) for p in checkpoints]
     states = [load_checkpoint(p, trusted=trusted) for p in checkpoints]
     first = states[0]
@@ -87,7 +86,7 @@ def make_soup(
         inference_weights(s, weights, src) for s, src in zip(states, sources, strict=True)
     ]
     soup: dict[str, Any] = {
-        **{k: v for k, v in first.items() if k not in ("ema", "optimizer", "scheduler", "scaler")},
+        **{k: v for k, v in first.items() if k != "ema"},
         "model": average_states(weights_used, sources),
         "optimizer": {},
         "scheduler": {},

@@ -15,7 +15,7 @@ import torch
 from timm.layers.blur_pool import BlurPool2d
 from torch import nn
 
-from headpose.errors import InvalidInputError
+from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.export.fold_pads import fold_file, fold_pads_into_convs
 
 
@@ -101,7 +101,7 @@ def test_fold_file_writes_a_new_model_with_the_same_answers(
 def test_fold_file_refuses_a_model_without_headpose_metadata(tmp_path: Path) -> None:
     plain = tmp_path / "plain.onnx"
     onnx.save(_onnx(nn.Conv2d(3, 2, 3)), str(plain))
-    with pytest.raises(InvalidInputError, match="no headpose metadata"):
+    with pytest.raises(InvalidModelError, match="not a headpose model"):
         fold_file(plain, tmp_path / "out.onnx")
     with pytest.raises(InvalidInputError, match="not found"):
         fold_file(tmp_path / "missing.onnx", tmp_path / "out2.onnx")
