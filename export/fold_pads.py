@@ -17,7 +17,9 @@ the same angles and spread on face crops (the shared AFLW2000 crops, or ``--imag
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -25,7 +27,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from headpose.errors import HeadPoseError, InvalidInputError
+from headpose.cli.options import command
+from headpose.cli.options import run as run_command
+from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.export.output_files import check_new_output, save_new_onnx
 
 #: largest |difference| in degrees allowed between a model and its folded copy
@@ -164,17 +168,26 @@ def fold_file(
     return count, worst
 
 
-@click.command(help=(__doc__ or "").split("\n\n")[0])
+PROG = "python -m headpose.export.fold_pads"
+
+
+@command(PROG, (__doc__ or "").split("\n\n")[0])
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="new file")
 @click.option("--images", type=click.Path(path_type=Path), help="face crops for the check")
-def main(model: Path, output: Path, images: Path | None) -> None:
+def cli(model: Path, output: Path, images: Path | None) -> int:
     try:
         count, worst = fold_file(model, output, images)
     except HeadPoseError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(first_line(exc)) from exc
     click.echo(f"wrote {output}: {count} Pad node(s) folded; largest difference {worst:.1e} deg")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (bad input: one line ``PROG: error: ...`` and 2)."""
+    return run_command(cli, argv, PROG)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

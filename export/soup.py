@@ -17,6 +17,7 @@ state, and ``soup_of``: the files averaged. It never overwrites a file.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from typing import Any
 import click
 import torch
 
-from headpose.errors import CheckpointError, InvalidInputError
+from headpose.cli.options import checkpoint_weights_option, command, trust_checkpoint_option
+from headpose.cli.options import run as run_command
+from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.export.output_files import check_new_output
 from headpose.training.engine.checkpoint import (
-    CHECKPOINT_WEIGHTS,
     inference_weights,
     load_checkpoint,
     save_checkpoint,
@@ -96,24 +98,29 @@ def make_soup(
     return save_checkpoint(output, soup)
 
 
-@click.command(help=(__doc__ or "").split("\n\n")[0])
+PROG = "python -m headpose.export.soup"
+
+
+@command(PROG, (__doc__ or "").split("\n\n")[0])
 @click.argument("checkpoints", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="new file")
-@click.option(
-    "--weights",
-    type=click.Choice(list(CHECKPOINT_WEIGHTS)),
-    default="auto",
-    show_default=True,
-    help="each checkpoint's moving average (ema), trained weights (raw), or whichever it runs",
+@checkpoint_weights_option(
+    "each checkpoint's moving average (ema), trained weights (raw), or whichever it runs (auto)"
 )
-@click.option("--trust-checkpoint", is_flag=True, help="allow pickled objects (runs their code)")
-def main(checkpoints: tuple[str, ...], output: Path, weights: str, trust_checkpoint: bool) -> None:
+@trust_checkpoint_option("each checkpoint")
+def cli(checkpoints: tuple[str, ...], output: Path, weights: str, trust_checkpoint: bool) -> int:
     try:
         path = make_soup(checkpoints, output, weights, trust_checkpoint)
-    except (InvalidInputError, CheckpointError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except HeadPoseError as exc:
+        raise click.ClickException(first_line(exc)) from exc
     click.echo(f"wrote {path}: the mean of {len(checkpoints)} checkpoints' weights")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (bad input: one line ``PROG: error: ...`` and 2)."""
+    return run_command(cli, argv, PROG)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

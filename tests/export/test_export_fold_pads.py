@@ -16,7 +16,7 @@ from timm.layers.blur_pool import BlurPool2d
 from torch import nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
-from headpose.export.fold_pads import fold_file, fold_pads_into_convs
+from headpose.export.fold_pads import fold_file, fold_pads_into_convs, main
 
 
 def _onnx(module: nn.Module) -> onnx.ModelProto:
@@ -96,6 +96,7 @@ def test_fold_file_writes_a_new_model_with_the_same_answers(
         fold_file(unfolded_aa_model, out)
     with pytest.raises(InvalidInputError, match="already exists"):
         fold_file(unfolded_aa_model, unfolded_aa_model)  # never over its input
+    assert main([str(unfolded_aa_model), "-o", str(out)]) == 2  # one line, exit 2
 
 
 def test_fold_file_refuses_a_model_without_headpose_metadata(tmp_path: Path) -> None:

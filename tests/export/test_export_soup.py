@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from headpose.errors import InvalidInputError
-from headpose.export.soup import average_states, make_soup
+from headpose.export.soup import average_states, main, make_soup
 from headpose.training.engine.checkpoint import load_checkpoint
 
 
@@ -27,6 +27,7 @@ def test_the_soup_holds_the_mean_of_the_weights(
     assert soup["model_config"] == a["model_config"] and "ema" not in soup
     with pytest.raises(InvalidInputError, match="already exists"):
         make_soup([tiny_checkpoint, second_checkpoint], out)
+    assert main([str(tiny_checkpoint), str(second_checkpoint), "-o", str(out)]) == 2
 
 
 def test_a_soup_needs_one_architecture(
