@@ -306,18 +306,6 @@ def load_scaled_parts(
     return parts
 
 
-def load_scaled_faces(
-    paths: Sequence[str | Path],
-    refs: Sequence[str | Path],
-    model_ref: str | Path,
-    angles: Sequence[str],
-) -> Faces:
-    """Saved faces of other models (e.g. k-fold models on their held-out folds), each file's
-    spreads scaled into the calibrated model's units (:func:`load_scaled_parts`), concatenated."""
-    parts = load_scaled_parts(paths, refs, model_ref, angles)
-    return concat_faces(parts, saved_source(paths, refs, model_ref))
-
-
 def saved_source(
     paths: Sequence[str | Path],
     refs: Sequence[str | Path] = (),

@@ -17,12 +17,14 @@ from headpose.export.calibrate import (
     Faces,
     _fit_line,
     check_calibration,
+    concat_faces,
     fit_calibration,
     load_faces,
-    load_scaled_faces,
+    load_scaled_parts,
     main,
     outside_tolerance,
     save_faces,
+    saved_source,
     transfer_check,
 )
 from headpose.pose_model import PoseModel
@@ -226,7 +228,8 @@ def test_spreads_of_less_confident_fold_models_are_rescaled(tmp_path: Path) -> N
     final_train = _synthetic(2000, 30)
     model_ref = save_faces(final_train, angles, tmp_path / "final_train.csv")
     fresh = _synthetic(4000, 31)  # the final model on faces it never saw
-    scaled = load_scaled_faces(files["faces"], files["refs"], model_ref, angles)
+    parts = load_scaled_parts(files["faces"], files["refs"], model_ref, angles)
+    scaled = concat_faces(parts, saved_source(files["faces"], files["refs"], model_ref))
     assert "scaled" in scaled.source and len(scaled.pred) == 4000
     ratio = check_calibration(fit_calibration(scaled, angles), fresh, angles)["all"]["ratio"]
     assert ratio == pytest.approx(1.0, abs=0.05)
