@@ -190,7 +190,7 @@ def model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name, video
 
 
-BOX_KEYS = ("box_min_cutoff", "box_beta")
+BOX_KEYS = ("box_min_cutoff", "box_beta", "box_shift", "box_shift_gain")
 
 
 def short_name(name: str) -> str:
@@ -199,9 +199,10 @@ def short_name(name: str) -> str:
     return f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
 
 
-def smooths_boxes(video: dict[str, Any]) -> bool:
-    """Whether video options ``video`` smooth the face boxes."""
-    return video.get("box_min_cutoff", 0.0) > 0
+def moves_boxes(video: dict[str, Any]) -> bool:
+    """Whether video options ``video`` change the detector's face boxes over time (box smoothing,
+    or box shift: the boxes follow the image); their lag is measured behind a twin without."""
+    return video.get("box_min_cutoff", 0.0) > 0 or bool(video.get("box_shift", False))
 
 
 def front_at(points: list[Point], lag: float) -> int | None:
@@ -371,13 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         label = f"{short} (detect every {est.video.detect_every}{extra})"
         models[label] = est
         rest = repr(sorted((k, v) for k, v in video.items() if k not in BOX_KEYS))
-        if smooths_boxes(video):
+        if moves_boxes(video):
             wanted[label] = (name, rest)
         else:
             twins[(name, rest)] = label
     missing = [label for label, key in wanted.items() if key not in twins]
     if missing:
-        parser.error(f"{missing}: also give each model without box smoothing in --models")
+        parser.error(
+            f"{missing}: also give each model without box smoothing or box shift (the same "
+            "other options) in --models"
+        )
     base_of = {label: twins[key] for label, key in wanted.items()}
     first = next(iter(models.values()))
     fsa_predict, fsa_rule = fsanet_method(SHARED / "peers")
@@ -391,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         fps = cv2.VideoCapture(str(path)).get(cv2.CAP_PROP_FPS) or 30.0
         frames = list(read_frames(path))
         raws: dict[str, list[list[Face]]] = {}
-        # pipelines without box smoothing first: their raw angles (the same detections, boxes
-        # unsmoothed) are the lag reference of their box-smoothing twins
+        # pipelines that keep the detector's boxes first: their raw angles (the same detections,
+        # boxes as found) are the lag reference of their twins that move the boxes
         for label in sorted(models, key=lambda p: p in base_of):
             raws[label] = raw_angles(frames, models[label].video_tracker(fps, smooth=False).process)
             ref = raws[base_of[label]] if label in base_of else None
@@ -540,13 +544,14 @@ def report(
     if base_of:
         lines += [
             "",
-            "Box smoothing (`box_min_cutoff`, `box_beta`: the face box is smoothed before the crop) "
-            "against smoothing the angles alone: each pipeline at the default angle setting, lag "
-            "measured behind the angles of unsmoothed boxes, and the least jitter its twin without "
-            "box smoothing reaches at no more lag with any of the settings. `better`: less jitter "
-            "at no more lag than angle smoothing alone can give.",
+            "Moved boxes (box smoothing, `box_min_cutoff` and `box_beta`: the face box is smoothed "
+            "before the crop; box shift, `box_shift`: the box follows the image) against smoothing "
+            "the angles alone: each pipeline at the default angle setting, lag measured behind "
+            "the angles of the detector's boxes, and the least jitter its twin that keeps those "
+            "boxes reaches at no more lag with any of the settings. `better`: less jitter at no "
+            "more lag than angle smoothing alone can give.",
             "",
-            "| clip | pipeline | mean jitter | lag ms | without box smoothing, at no more lag "
+            "| clip | pipeline | mean jitter | lag ms | detector's boxes, at no more lag "
             "| better |",
             "| --- | --- | ---: | ---: | --- | --- |",
         ]

@@ -37,10 +37,12 @@ import numpy as np
 
 from headpose import Estimator, Face
 from headpose.detectors import get_detector
+from headpose.errors import InvalidInputError
 from headpose.estimator import CROP_CHUNK, make_face, resolve_model_path
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.smoothing import Tracker, box_iou
+from headpose.tracking import VideoOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import SHARED, fsanet_method  # noqa: E402
@@ -253,6 +255,18 @@ def passes_of(est: Estimator) -> int:
     return (len(extra.get("ensemble", [])) or 1) * (2 if extra.get("flip_average") else 1)
 
 
+def _between(opts: VideoOptions) -> str:
+    """What the boxes do on the frames between detector runs, in words."""
+    if opts.box_shift:
+        return (
+            "the boxes follow the image in between, phase correlation; on detector frames "
+            f"shifted + {opts.box_shift_gain:g} x (detection - shifted)"
+        )
+    if opts.box_velocity:
+        return "the last boxes moved by their velocity in between"
+    return "the last boxes kept in between"
+
+
 def video_section(
     est: Estimator,
     fsa_pipeline: Callable[[np.ndarray], list[Face]],
@@ -265,7 +279,7 @@ def video_section(
         "",
         f"Video mode settings: ROI search {'on' if opts.roi else 'off'}, whole frame every "
         f"{opts.redetect_every} frames or when a face is lost, detector on the ROIs every "
-        f"{opts.detect_every} frame(s) (the last boxes kept in between), ROI {opts.roi_scale:g}x the box "
+        f"{opts.detect_every} frame(s) ({_between(opts)}), ROI {opts.roi_scale:g}x the box "
         f"(whole frame when the ROIs exceed {opts.max_roi_area:g} of it or the frame has fewer "
         f"than {opts.min_frame_area} pixels as the detector sees it); smoothing "
         f"{est.smoothing}. ms per frame: mean over "
@@ -368,6 +382,14 @@ def main(argv: list[str] | None = None) -> int:
         help="video mode: detector every N frames (default: the model's recommendation, "
         "its metadata's video settings, else 1)",
     )
+    parser.add_argument(
+        "--video",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="video mode: further settings (keys of VideoOptions, e.g. box_shift=true)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video-runs", type=int, default=1, help="passes over each clip")
     parser.add_argument("--clips", type=Path, default=VIDEO_DIR, help="folder of .mp4 clips")
@@ -377,7 +399,13 @@ def main(argv: list[str] | None = None) -> int:
 
     frames = [cv2.imread(str(p)) for p in sorted((SHARED / "data/pose-photos").glob("*.jpg"))]
     model_path = resolve_model_path(args.model)
-    video = {} if args.detect_every is None else {"detect_every": args.detect_every}
+    pairs = [item.partition("=")[::2] for item in args.video]
+    try:
+        video = VideoOptions.parse(pairs, "--video")
+    except InvalidInputError as exc:
+        parser.error(str(exc))
+    if args.detect_every is not None:
+        video["detect_every"] = args.detect_every
     est = Estimator(model_path, threads=args.threads, video=video)
     args.detect_every = est.video.detect_every  # the value used, for the command line below
     pose = PoseModel(model_path, threads=args.threads)
@@ -391,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python bench/speed.py --model {args.model} --runs {args.runs} "
         f"--threads {args.threads} --video-runs {args.video_runs} "
         f"--detect-every {args.detect_every}{' --no-images' if args.no_images else ''}"
+        f"{' --video ' + ' '.join(args.video) if args.video else ''}"
         f"{'' if args.clips == VIDEO_DIR else f' --clips {args.clips}'}`  ",
         f"Model: `{model_path.name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
         f"networks: {len(pose.meta.extra.get('ensemble', [])) or 1}, "

@@ -31,6 +31,7 @@ from headpose.errors import (
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
+from headpose.registration import BoxShifter
 from headpose.smoothing import BoxSmoother, Tracker, match_boxes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,7 +70,13 @@ class VideoOptions:
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
     up to N - 1 frames late. ``box_velocity``: on those frames in between, each kept box moves by
     its face's velocity between the last two detections (boxes matched by overlap), so the crop
-    follows the face instead of jumping at the next detection. Defaults measured with
+    follows the face instead of jumping at the next detection. ``box_shift``: each face's box
+    follows its image instead (:class:`~headpose.registration.BoxShifter`: phase correlation of a
+    small grey patch of the face), moved on the frames in between by how far the image under it
+    moved since the detector last ran; on a detector frame it becomes ``shifted +
+    box_shift_gain * (detection - shifted)`` (``box_shift_gain`` in (0, 1]; 1 takes the detection
+    as it is, smaller values also steady the detector's own noise). Off by default
+    (``bench/results/default_model_v2.md``, section 25). Defaults measured with
     ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
@@ -83,9 +90,11 @@ class VideoOptions:
     box_min_cutoff: float = 0.0
     box_beta: float = 0.0
     box_velocity: bool = False
+    box_shift: bool = False
+    box_shift_gain: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("roi", "box_velocity"):
+        for name in ("roi", "box_velocity", "box_shift"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(
                     f"video {name}: expected True or False, got {getattr(self, name)!r}"
@@ -104,6 +113,19 @@ class VideoOptions:
                 raise InvalidInputError(f"video {name}: expected a number >= 0, got {value!r}")
             if not (math.isfinite(float(value)) and float(value) >= 0.0):
                 raise InvalidInputError(f"video {name}: expected a number >= 0, got {value}")
+        gain = self.box_shift_gain
+        if (
+            isinstance(gain, bool)
+            or not isinstance(gain, numbers.Real)
+            or not (0.0 < float(gain) <= 1.0)
+        ):
+            raise InvalidInputError(
+                f"video box_shift_gain: expected a number in (0, 1], got {gain!r}"
+            )
+        if self.box_shift and self.box_velocity:
+            raise InvalidInputError(
+                "video: box_shift and box_velocity both move the kept boxes; turn on one of them"
+            )
         if not (0.0 < self.max_roi_area <= 1.0):
             raise InvalidInputError(
                 f"video max_roi_area: expected a number in (0, 1], got {self.max_roi_area}"
@@ -240,6 +262,9 @@ class VideoTracker:
             if options.box_min_cutoff > 0
             else None
         )
+        self.box_shifter = (
+            BoxShifter(options.box_shift_gain, tracker.iou_threshold) if options.box_shift else None
+        )
 
     def process(self, frame: ImageInput, t: float | None = None) -> list[Face]:
         """Faces of the next frame (best detector score first), with ``track_id`` set.
@@ -250,8 +275,10 @@ class VideoTracker:
         self.frames += 1
         boxes, scores, points = self._detect(img, index)
         if self.box_smoother is not None:
+            boxes = self.box_smoother.update(boxes, now)
+        if self.box_smoother is not None or self.box_shifter is not None:
             h, w = img.shape[:2]
-            boxes, kept = clip_boxes(self.box_smoother.update(boxes, now), w, h)
+            boxes, kept = clip_boxes(boxes, w, h)
             scores, points = scores[kept], None if points is None else points[kept]
         self.raw = self.estimator._faces_in_image(img, boxes, scores, points)
         out = self.tracker.update(self.raw, t=now)
@@ -271,19 +298,26 @@ class VideoTracker:
                 self.reused_boxes += 1
                 if opts.box_velocity:
                     return self._moved(img, index - self._last_detect)
+                if self.box_shifter is not None:
+                    self._found = self.box_shifter.follow(img, self._found)
                 return self._found  # the faces keep their last boxes this frame
             found = self._detect_rois(img)
             if found is not None:
-                return self._keep(found, index)
+                return self._keep(img, found, index)
         self._last_full = index
         self.full_detections += 1
-        return self._keep(self.estimator._detect(img), index)
+        return self._keep(img, self.estimator._detect(img), index)
 
     def _keep(
-        self, found: tuple[np.ndarray, np.ndarray, np.ndarray | None], index: int
+        self,
+        img: np.ndarray,
+        found: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        index: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if self.options.box_velocity:
             self._velocity = self._velocity_of(found[0], index)
+        if self.box_shifter is not None:
+            found = self.box_shifter.settle(img, found)
         self._found, self._last_detect = found, index
         return found
 
