@@ -192,3 +192,13 @@ def test_choose_at_lag_takes_the_least_worse_ratio_within_the_reference_lag(
     assert "**fails**" in "\n".join(smoothing.at_lag_lines(pts, ref, ["a", "b", "t"], ["a", "b"]))
     ref["a"] = P(np.full(3, 0.1), 10.0)  # nothing lags so little
     assert smoothing.choose_at_lag(pts, ref, ["a", "b"]) is None
+
+
+def test_box_shift_pipelines_need_a_twin_for_their_lag() -> None:
+    """Box smoothing and box shift both move the detector's boxes, so their lag is measured
+    behind a twin that keeps them; the other options must match."""
+    name, video = smoothing.model_spec("fast:4:box_shift=true,box_shift_gain=0.5")
+    assert (name, video) == ("fast", {"detect_every": 4, "box_shift": True, "box_shift_gain": 0.5})
+    assert smoothing.moves_boxes(video)
+    assert smoothing.moves_boxes({"box_min_cutoff": 1.0})
+    assert not smoothing.moves_boxes({"detect_every": 4, "box_shift": False})
