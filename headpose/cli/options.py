@@ -179,9 +179,17 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
 
 
 def video_options(fn: F) -> F:
-    """``--no-roi``, ``--redetect-every N``, ``--detect-every N`` and ``--box-smoothing HZ``:
-    video mode's settings (:class:`~headpose.tracking.VideoOptions`) on commands that read
+    """``--no-roi``, ``--redetect-every N``, ``--detect-every N``, ``--box-smoothing HZ`` and
+    ``--box-shift GAIN``: video mode's settings (:class:`~headpose.tracking.VideoOptions`) on commands that read
     videos."""
+    fn = click.option(
+        "--box-shift",
+        type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+        metavar="GAIN",
+        help="video mode: each face's box follows its image between detector frames (phase "
+        "correlation); a detection moves it by GAIN of the way (1 = to the detection; see "
+        "bench/results/default_model_v2.md, section 25)",
+    )(fn)
     fn = click.option(
         "--box-smoothing",
         type=click.FloatRange(min=0.0),
@@ -219,6 +227,9 @@ def video_settings(options: Any) -> dict[str, Any]:
             out[name] = int(getattr(options, name))
     if getattr(options, "box_smoothing", None) is not None:
         out["box_min_cutoff"] = float(options.box_smoothing)
+    if getattr(options, "box_shift", None) is not None:
+        out["box_shift"] = True
+        out["box_shift_gain"] = float(options.box_shift)
     return out
 
 

@@ -256,6 +256,8 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
         (["--detect-every", "2"], {"detect_every": 2}),
         (["--box-smoothing", "1.5"], {"box_min_cutoff": 1.5}),
         (["--box-smoothing", "0"], {"box_min_cutoff": 0.0}),
+        (["--box-shift", "0.5"], {"box_shift": True, "box_shift_gain": 0.5}),
+        (["--box-shift", "1"], {"box_shift": True, "box_shift_gain": 1.0}),
     ],
 )
 def test_video_mode_flags_reach_the_estimator(
@@ -282,6 +284,8 @@ def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, cap
     assert "--redetect-every" in capsys.readouterr().err
     assert main([str(tiny_video), "--model", str(tiny_model), "--box-smoothing", "-1"]) == 2
     assert "--box-smoothing" in capsys.readouterr().err
+    assert main([str(tiny_video), "--model", str(tiny_model), "--box-shift", "0"]) == 2
+    assert "--box-shift" in capsys.readouterr().err
 
 
 def test_shipped_model_by_name(pose_photos: list[Path], tmp_path: Path) -> None:
