@@ -12,6 +12,7 @@ OpenCV's phase correlation (sub-pixel, Hanning window). Used by
 from __future__ import annotations
 
 import math
+import numbers
 
 import cv2
 import numpy as np
@@ -26,6 +27,18 @@ MIN_RESPONSE = 0.1
 _WINDOW = cv2.createHanningWindow((PATCH, PATCH), cv2.CV_32F)
 
 Found = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+def checked_gain(gain: object) -> float:
+    """``gain`` as a float after checking it is a number in (0, 1]; else an
+    :class:`~headpose.errors.InvalidInputError` naming ``video box_shift_gain``."""
+    if (
+        isinstance(gain, bool)
+        or not isinstance(gain, numbers.Real)
+        or not (0.0 < float(gain) <= 1.0)
+    ):
+        raise InvalidInputError(f"video box_shift_gain: expected a number in (0, 1], got {gain!r}")
+    return float(gain)
 
 
 def square_of(box: np.ndarray) -> tuple[float, float, float]:
@@ -84,16 +97,14 @@ class BoxShifter:
     """
 
     def __init__(self, gain: float = 1.0, iou_threshold: float = 0.3) -> None:
-        if not (0.0 < gain <= 1.0):
-            raise InvalidInputError(f"box_shift_gain: expected a number in (0, 1], got {gain}")
-        self.gain = float(gain)
+        self.gain = checked_gain(gain)
         self.iou_threshold = float(iou_threshold)
         self._anchors = np.zeros((0, 4))  # boxes where the patches were cut
         self._patches: list[np.ndarray] = []
 
     def _shifted(self, image: np.ndarray) -> np.ndarray:
         """The anchor boxes moved by their images' shifts into ``image`` ``(N, 4)``."""
-        out = self._anchors.copy()
+        out: np.ndarray = self._anchors.copy()
         for i, (anchor, patch) in enumerate(zip(self._anchors, self._patches, strict=True)):
             shift = image_shift(patch, image, square_of(anchor))
             if shift is not None:
@@ -135,4 +146,5 @@ def _moved_points(
     if points is None or not len(before):
         return points
     move = (after - before).reshape(-1, 2, 2).mean(axis=1)
-    return np.asarray(points, dtype=np.float64) + move[:, None, :]
+    moved: np.ndarray = np.asarray(points, dtype=np.float64) + move[:, None, :]
+    return moved

@@ -31,7 +31,7 @@ from headpose.errors import (
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
-from headpose.registration import BoxShifter
+from headpose.registration import BoxShifter, checked_gain
 from headpose.smoothing import BoxSmoother, Tracker, match_boxes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,15 +113,7 @@ class VideoOptions:
                 raise InvalidInputError(f"video {name}: expected a number >= 0, got {value!r}")
             if not (math.isfinite(float(value)) and float(value) >= 0.0):
                 raise InvalidInputError(f"video {name}: expected a number >= 0, got {value}")
-        gain = self.box_shift_gain
-        if (
-            isinstance(gain, bool)
-            or not isinstance(gain, numbers.Real)
-            or not (0.0 < float(gain) <= 1.0)
-        ):
-            raise InvalidInputError(
-                f"video box_shift_gain: expected a number in (0, 1], got {gain!r}"
-            )
+        checked_gain(self.box_shift_gain)
         if self.box_shift and self.box_velocity:
             raise InvalidInputError(
                 "video: box_shift and box_velocity both move the kept boxes; turn on one of them"
