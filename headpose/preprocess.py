@@ -30,10 +30,8 @@ def crop_face(
 ) -> np.ndarray:
     """Cut the crop of ``box`` under ``rule`` out of ``image`` and resize it to ``size`` (h, w).
 
-    Works for any channel order; the border outside the image is replicated. One affine warp
-    (shrinking: to ``k`` times the size, then an exact ``k x k`` box mean, like
-    :func:`area_downscale`), so the cost does not depend on the box size and the crop moves with
-    its box by any fraction of a pixel.
+    Works for any channel order; the border outside the image is replicated. One affine warp, so
+    the cost does not depend on the box size.
     """
     cx1, cy1, cx2, cy2 = crop_box(box, rule)
     out_h, out_w = int(size[0]), int(size[1])
@@ -44,29 +42,20 @@ def crop_face(
         [[sx, 0.0, -cx1 * sx + 0.5 * sx - 0.5], [0.0, sy, -cy1 * sy + 0.5 * sy - 0.5]],
         dtype=np.float64,
     )
-    if sx < 1.0 and sy < 1.0:
-        # shrinking: warpAffine has no area filter, so warp the exact box to k x the size
-        # (bilinear) and take the exact k x k box mean, as area_downscale does; the crop stays
-        # continuous in its box (no rounding to whole pixels)
-        k = max(2, math.ceil(1.0 / max(sx, sy) / 2.0))
-        matrix = np.array(
-            [
-                [k * sx, 0.0, -cx1 * k * sx + 0.5 * k * sx - 0.5],
-                [0.0, k * sy, -cy1 * k * sy + 0.5 * k * sy - 0.5],
-            ],
-            dtype=np.float64,
-        )
-        big = cv2.warpAffine(
-            image,
-            matrix,
-            (out_w * k, out_h * k),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        return cv2.resize(big, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    interp = cv2.INTER_AREA if sx < 1.0 and sy < 1.0 else cv2.INTER_LINEAR
+    if interp == cv2.INTER_AREA:
+        # warpAffine has no area filter: resize the (padded) region instead.
+        return _crop_then_resize(image, (cx1, cy1, cx2, cy2), (out_h, out_w))
     return cv2.warpAffine(
-        image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        image, matrix, (out_w, out_h), flags=interp, borderMode=cv2.BORDER_REPLICATE
     )
+
+
+def _crop_then_resize(
+    image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]
+) -> np.ndarray:
+    region = cut_region(image, [int(round(v)) for v in cbox], border="replicate")
+    return area_downscale(region, size)
 
 
 def cut_region(image: np.ndarray, box: Sequence[float], border: str = "replicate") -> np.ndarray:
