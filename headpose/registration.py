@@ -117,7 +117,7 @@ class BoxShifter:
         if len(boxes) != len(self._anchors):
             return found
         moved = self._shifted(image)
-        return moved, scores, _moved_points(points, boxes, moved)
+        return moved, scores, moved_landmarks(points, boxes, moved)
 
     def settle(self, image: np.ndarray, found: Found) -> Found:
         """Detections ``found`` on ``image``, blended with the shifted boxes (``gain``); the
@@ -131,18 +131,14 @@ class BoxShifter:
                 out[new] = shifted[old] + self.gain * (boxes[new] - shifted[old])
         self._anchors = out
         self._patches = [grey_patch(image, square_of(box)) for box in out]
-        return out, scores, _moved_points(points, boxes, out)
-
-    def reset(self) -> None:
-        """Forget every face (the next :meth:`settle` takes its detections as they are)."""
-        self._anchors = np.zeros((0, 4))
-        self._patches = []
+        return out, scores, moved_landmarks(points, boxes, out)
 
 
-def _moved_points(
+def moved_landmarks(
     points: np.ndarray | None, before: np.ndarray, after: np.ndarray
 ) -> np.ndarray | None:
-    """Landmarks ``(N, K, 2)`` moved by their box's centre move from ``before`` to ``after``."""
+    """Landmarks ``(N, K, 2)`` (or ``None``) moved by their box's centre move from ``before`` to
+    ``after`` (both ``(N, 4)``)."""
     if points is None or not len(before):
         return points
     move = (after - before).reshape(-1, 2, 2).mean(axis=1)

@@ -31,7 +31,7 @@ from headpose.errors import (
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
-from headpose.registration import BoxShifter, checked_gain
+from headpose.registration import BoxShifter, checked_gain, moved_landmarks
 from headpose.smoothing import BoxSmoother, Tracker, match_boxes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -338,10 +338,7 @@ class VideoTracker:
         moved = boxes + self._velocity * frames
         inside = (moved[:, 0] >= 0) & (moved[:, 1] >= 0) & (moved[:, 2] <= w) & (moved[:, 3] <= h)
         moved[~inside] = boxes[~inside]
-        if points is not None:
-            shift = (moved - boxes).reshape(-1, 2, 2).mean(axis=1)  # the centre's move (x, y)
-            points = points + shift[:, None, :]
-        return moved, scores, points
+        return moved, scores, moved_landmarks(points, boxes, moved)
 
     def _roi_scale(self, box: np.ndarray, scale: float) -> float:
         side = float(max(box[2] - box[0], box[3] - box[1]))
