@@ -26,7 +26,7 @@ import argparse
 import itertools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +199,20 @@ def short_name(name: str) -> str:
     return f"{Path(name).parent.name}/{Path(name).stem}" if name.endswith(".onnx") else name
 
 
+def changed_options(video: VideoOptions) -> dict[str, Any]:
+    """The fields of ``video`` that differ from ``VideoOptions()``'s, in field order (the box
+    shift gain only while the box shift is on: otherwise it does nothing)."""
+    default = VideoOptions()
+    out = {
+        f.name: getattr(video, f.name)
+        for f in fields(VideoOptions)
+        if getattr(video, f.name) != getattr(default, f.name)
+    }
+    if not video.box_shift:
+        out.pop("box_shift_gain", None)
+    return out
+
+
 def moves_boxes(video: dict[str, Any]) -> bool:
     """Whether video options ``video`` change the detector's face boxes over time (box smoothing,
     or box shift: the boxes follow the image); their lag is measured behind a twin without."""
@@ -368,11 +382,14 @@ def main(argv: list[str] | None = None) -> int:
         name, video = model_spec(spec)
         short = short_name(name)
         est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
-        extra = "".join(f", {k} {v:g}" for k, v in video.items() if k != "detect_every")
+        # the options in force (the model's recommended ones with the spec's on top) name the
+        # pipeline and decide its twin, so a model whose metadata moves the boxes is measured so
+        effective = changed_options(est.video)
+        extra = "".join(f", {k} {v:g}" for k, v in effective.items() if k != "detect_every")
         label = f"{short} (detect every {est.video.detect_every}{extra})"
         models[label] = est
-        rest = repr(sorted((k, v) for k, v in video.items() if k not in BOX_KEYS))
-        if moves_boxes(video):
+        rest = repr(sorted((k, v) for k, v in effective.items() if k not in BOX_KEYS))
+        if moves_boxes(effective):
             wanted[label] = (name, rest)
         else:
             twins[(name, rest)] = label

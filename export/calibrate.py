@@ -51,12 +51,12 @@ import click
 import numpy as np
 
 from headpose.errors import HeadPoseError, InvalidInputError, first_line
-from headpose.metadata import METADATA_KEY, Calibration, read_metadata
+from headpose.metadata import Calibration, ModelMetadata
 from headpose.pose_model import ANGLE_ORDER, PoseModel
 from headpose.preprocess import crop_face
 
 from .images import read_crop, read_labelled_folder
-from .output_files import check_new_output, save_new_onnx
+from .output_files import save_with_metadata
 
 PROG = "python -m headpose.export.calibrate"
 EXIT_OUTSIDE, EXIT_BAD_INPUT = 1, 2
@@ -449,21 +449,12 @@ def write_calibrated(
     """Copy ``model_path`` to the NEW file ``output`` with ``cal`` in its metadata; returns
     ``output``. Refuses to write over the input model, and over any existing file unless
     ``overwrite`` (then replaced atomically)."""
-    import onnx
 
-    model_path, output = Path(model_path), Path(output)
-    if output.resolve() == model_path.resolve():
-        raise InvalidInputError(f"{output}: is the input model; write a new file")
-    check_new_output(output, overwrite)
-    model = onnx.load(str(model_path))
-    props = {p.key: p.value for p in model.metadata_props}
-    meta = read_metadata(props, str(model_path))
-    cal.validate(len(meta.angles), str(model_path))
-    new = dataclasses.replace(meta, calibration=cal)
-    for entry in model.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = new.to_json()
-    return save_new_onnx(model, output, overwrite)
+    def calibrated(meta: ModelMetadata) -> ModelMetadata:
+        cal.validate(len(meta.angles), str(model_path))
+        return dataclasses.replace(meta, calibration=cal)
+
+    return save_with_metadata(model_path, output, calibrated, overwrite)
 
 
 def _describe_fit(cal: Calibration, angles: Sequence[str]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from headpose.errors import InvalidInputError
+from headpose.metadata import METADATA_KEY, ModelMetadata, read_metadata
 
 
 def check_new_output(output: str | Path, overwrite: bool = False) -> Path:
@@ -43,3 +44,34 @@ def save_new_onnx(
     finally:
         tmp.unlink(missing_ok=True)
     return output
+
+
+def save_with_metadata(
+    model_path: str | Path,
+    output: str | Path,
+    change: Callable[[ModelMetadata], ModelMetadata],
+    overwrite: bool = False,
+) -> Path:
+    """Copy the ONNX model ``model_path`` to the NEW file ``output`` with its headpose metadata
+    replaced by ``change(metadata)``; the graph and weights are copied byte for byte (checked on
+    the written file). Refuses to write over the input model, and over any existing file unless
+    ``overwrite`` (then replaced atomically)."""
+    import onnx
+
+    model_path, output = Path(model_path), Path(output)
+    if output.resolve() == model_path.resolve():
+        raise InvalidInputError(f"{output}: is the input model; write a new file")
+    check_new_output(output, overwrite)
+    model = onnx.load(str(model_path))
+    props = {p.key: p.value for p in model.metadata_props}
+    new = change(read_metadata(props, str(model_path)))
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = new.to_json()
+    graph = model.graph.SerializeToString()
+
+    def same_graph(path: Path) -> None:
+        if onnx.load(str(path)).graph.SerializeToString() != graph:
+            raise InvalidInputError(f"{output}: the written graph differs from {model_path}")
+
+    return save_new_onnx(model, output, overwrite, verify=same_graph)

@@ -75,8 +75,9 @@ class VideoOptions:
     small grey patch of the face), moved on the frames in between by how far the image under it
     moved since the detector last ran; on a detector frame it becomes ``shifted +
     box_shift_gain * (detection - shifted)`` (``box_shift_gain`` in (0, 1]; 1 takes the detection
-    as it is, smaller values also steady the detector's own noise). Off by default
-    (``bench/results/default_model_v2.md``, section 25). Defaults measured with
+    as it is, smaller values also steady the detector's own noise). Off by default; the shipped
+    ``model="fast"`` recommends it with gain 0.5 (``bench/results/default_model_v2.md``, sections
+    25 and 27; ``{"box_shift": False}`` turns it off). Defaults measured with
     ``bench/speed.py`` (``bench/results/speed.md``).
     """
 

@@ -184,11 +184,12 @@ def video_options(fn: F) -> F:
     videos."""
     fn = click.option(
         "--box-shift",
-        type=click.FloatRange(min=0.0, max=1.0, min_open=True),
+        type=click.FloatRange(min=0.0, max=1.0),
         metavar="GAIN",
         help="video mode: each face's box follows its image between detector frames (phase "
-        "correlation); a detection moves it by GAIN of the way (1 = to the detection; see "
-        "bench/results/default_model_v2.md, section 25)",
+        "correlation); a detection moves it by GAIN of the way (1 = to the detection; 0 = off, "
+        "the boxes stay put between detections; default: the model's recommendation, --model "
+        "fast 0.5; see bench/results/default_model_v2.md, sections 25 and 27)",
     )(fn)
     fn = click.option(
         "--box-smoothing",
@@ -227,9 +228,11 @@ def video_settings(options: Any) -> dict[str, Any]:
             out[name] = int(getattr(options, name))
     if getattr(options, "box_smoothing", None) is not None:
         out["box_min_cutoff"] = float(options.box_smoothing)
-    if getattr(options, "box_shift", None) is not None:
-        out["box_shift"] = True
-        out["box_shift_gain"] = float(options.box_shift)
+    gain = getattr(options, "box_shift", None)
+    if gain is not None:
+        out["box_shift"] = float(gain) > 0.0
+        if out["box_shift"]:
+            out["box_shift_gain"] = float(gain)
     return out
 
 

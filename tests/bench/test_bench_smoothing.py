@@ -13,6 +13,7 @@ from speed import VIDEO_DIR, lag_ms
 from headpose import Face
 from headpose.estimator import make_face
 from headpose.smoothing import Tracker
+from headpose.tracking import VideoOptions
 
 FPS = 30.0
 
@@ -140,16 +141,23 @@ def test_main_writes_the_table_and_plot(tmp_path: Path) -> None:
     assert writer is not None
     writer.release()
     out, png = tmp_path / "smoothing.md", tmp_path / "smoothing.png"
-    argv = ["--models", "fast:3", "--clips", str(clips), "--choose-on", "excerpt.mp4"]
+    # fast's metadata moves its boxes (box_shift): that pipeline is named so and measured
+    # behind the twin that keeps the detector's boxes
+    models = ["--models", "fast:3:box_shift=false", "fast:3"]
+    argv = [*models, "--clips", str(clips), "--choose-on", "excerpt.mp4"]
     assert smoothing.main([*argv, "--out", str(out), "--plot", str(png)]) == 0
     text = out.read_text()
     assert "| excerpt.mp4 (choosing) | fast (detect every 3) | default:" in text
+    shifted = "fast (detect every 3, box_shift 1, box_shift_gain 0.5)"
+    assert f"| excerpt.mp4 (choosing) | {shifted} | default:" in text
     assert "| excerpt.mp4 (choosing) | YuNet + FSA-Net | default:" in text
     assert "Runtime default rule, on excerpt.mp4 with fast (detect every 3)" in text
     assert "| excerpt.mp4 | YuNet + FSA-Net | " in text.split("At equal lag")[1]
     assert png.stat().st_size > 1000
     with pytest.raises(SystemExit):
-        smoothing.main([*argv[:4], "--choose-on", "missing.mp4", "--out", str(out)])
+        smoothing.main([*argv[:5], "--choose-on", "missing.mp4", "--out", str(out)])
+    with pytest.raises(SystemExit):  # the box-shift pipeline without its twin
+        smoothing.main(["--models", "fast:3", *argv[3:], "--out", str(out)])
 
 
 def test_choose_at_lag_takes_the_least_worse_ratio_within_the_reference_lag(
@@ -202,3 +210,7 @@ def test_box_shift_pipelines_need_a_twin_for_their_lag() -> None:
     assert smoothing.moves_boxes(video)
     assert smoothing.moves_boxes({"box_min_cutoff": 1.0})
     assert not smoothing.moves_boxes({"detect_every": 4, "box_shift": False})
+    options = smoothing.changed_options(VideoOptions(detect_every=4, box_shift_gain=0.5))
+    assert options == {"detect_every": 4}  # the gain does nothing while the shift is off
+    options = smoothing.changed_options(VideoOptions(box_shift=True, box_shift_gain=0.5))
+    assert options == {"box_shift": True, "box_shift_gain": 0.5}

@@ -258,15 +258,25 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
         (["--box-smoothing", "0"], {"box_min_cutoff": 0.0}),
         (["--box-shift", "0.5"], {"box_shift": True, "box_shift_gain": 0.5}),
         (["--box-shift", "1"], {"box_shift": True, "box_shift_gain": 1.0}),
+        (["--box-shift", "0"], {"box_shift": False}),
     ],
 )
 def test_video_mode_flags_reach_the_estimator(
     flags: list[str], want: dict, tiny_video: Path, tiny_model: Path, monkeypatch, capsys
 ) -> None:
-    from headpose.estimator import Estimator
     from headpose.tracking import VideoOptions
 
-    made: list[VideoOptions] = []
+    made = _spy_on_video_options(monkeypatch)
+    code = main([str(tiny_video), "--model", str(tiny_model), "--json", "-q", *flags])
+    assert code == 0 and capsys.readouterr().out.strip()
+    assert made == [VideoOptions(**want)]
+
+
+def _spy_on_video_options(monkeypatch) -> list:  # type: ignore[no-untyped-def]
+    """The ``video`` options of every Estimator made from now on."""
+    from headpose.estimator import Estimator
+
+    made: list = []
     original = Estimator.__init__
 
     def spy(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -274,9 +284,21 @@ def test_video_mode_flags_reach_the_estimator(
         made.append(self.video)
 
     monkeypatch.setattr(Estimator, "__init__", spy)
-    code = main([str(tiny_video), "--model", str(tiny_model), "--json", "-q", *flags])
-    assert code == 0 and capsys.readouterr().out.strip()
-    assert made == [VideoOptions(**want)]
+    return made
+
+
+def test_box_shift_zero_turns_off_the_models_recommended_box_shift(
+    tiny_video: Path, monkeypatch, capsys
+) -> None:
+    """``--model fast`` recommends the box shift (its metadata); ``--box-shift 0`` keeps the
+    detector's boxes and the rest of its recommendation."""
+    made = _spy_on_video_options(monkeypatch)
+    for flags in ([], ["--box-shift", "0"]):
+        code = main([str(tiny_video), "--model", "fast", "--json", "-q", *flags])
+        assert code == 0 and capsys.readouterr().out.strip()
+    recommended, off = made
+    assert recommended.box_shift and recommended.box_shift_gain == 0.5
+    assert not off.box_shift and off.detect_every == recommended.detect_every == 4
 
 
 def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, capsys) -> None:
@@ -284,7 +306,7 @@ def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, cap
     assert "--redetect-every" in capsys.readouterr().err
     assert main([str(tiny_video), "--model", str(tiny_model), "--box-smoothing", "-1"]) == 2
     assert "--box-smoothing" in capsys.readouterr().err
-    assert main([str(tiny_video), "--model", str(tiny_model), "--box-shift", "0"]) == 2
+    assert main([str(tiny_video), "--model", str(tiny_model), "--box-shift", "1.5"]) == 2
     assert "--box-shift" in capsys.readouterr().err
 
 

@@ -54,8 +54,12 @@ def test_fast_model_is_one_pass_and_calibrated() -> None:
     est = Estimator(model="fast", detector=None)
     meta = est.model.meta
     assert meta.input_size == (112, 112) and meta.backbone == "efficientnet_lite0_aa"
-    # its recommended video setting (bench/results/speed_fast.md): the detector every 4th frame
-    assert est.video.detect_every == 4 and Estimator(detector=None).video.detect_every == 1
+    # its recommended video setting (bench/results/default_model_v2.md, sections 25 and 27): the
+    # detector every 4th frame, the boxes following the image in between, half-way to each
+    # new detection
+    assert est.video.detect_every == 4 and est.video.box_shift and est.video.box_shift_gain == 0.5
+    plain = Estimator(detector=None).video
+    assert plain.detect_every == 1 and not plain.box_shift
     assert "ensemble" not in meta.extra and not meta.extra.get("flip_average", False)
     # calibrated out of fold (tools/calibrate_oof.sh): rows of 3 fold models over the training
     # split, their spreads scaled to this model's
