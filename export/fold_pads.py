@@ -27,9 +27,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from headpose.cli.options import command
+from headpose.cli.options import command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
-from headpose.errors import HeadPoseError, InvalidInputError, first_line
+from headpose.errors import InvalidInputError
 from headpose.export.output_files import check_new_output, save_new_onnx
 
 #: largest |difference| in degrees allowed between a model and its folded copy
@@ -176,10 +176,8 @@ PROG = "python -m headpose.export.fold_pads"
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="new file")
 @click.option("--images", type=click.Path(path_type=Path), help="face crops for the check")
 def cli(model: Path, output: Path, images: Path | None) -> int:
-    try:
+    with headpose_errors_as_usage():
         count, worst = fold_file(model, output, images)
-    except HeadPoseError as exc:
-        raise click.ClickException(first_line(exc)) from exc
     click.echo(f"wrote {output}: {count} Pad node(s) folded; largest difference {worst:.1e} deg")
     return 0
 

@@ -22,9 +22,8 @@ from typing import Any
 
 import click
 
-from headpose.cli.options import KEY_VALUE, command
+from headpose.cli.options import KEY_VALUE, command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
-from headpose.errors import HeadPoseError, first_line
 from headpose.metadata import ModelMetadata
 from headpose.tracking import VideoOptions
 
@@ -61,11 +60,9 @@ PROG = "python -m headpose.export.set_video"
     help="a VideoOptions field, e.g. detect_every=4; repeatable; none: recommend nothing",
 )
 def cli(model: Path, output: Path, video: tuple[tuple[str, str], ...]) -> int:
-    try:
+    with headpose_errors_as_usage():
         settings = VideoOptions.parse(video, "--video")
         set_video(model, output, settings)
-    except HeadPoseError as exc:
-        raise click.ClickException(first_line(exc)) from exc
     click.echo(f"wrote {output}: recommended video settings {settings or 'none'}")
     return 0
 

@@ -25,9 +25,14 @@ from typing import Any
 import click
 import torch
 
-from headpose.cli.options import checkpoint_weights_option, command, trust_checkpoint_option
+from headpose.cli.options import (
+    checkpoint_weights_option,
+    command,
+    headpose_errors_as_usage,
+    trust_checkpoint_option,
+)
 from headpose.cli.options import run as run_command
-from headpose.errors import HeadPoseError, InvalidInputError, first_line
+from headpose.errors import InvalidInputError
 from headpose.export.output_files import check_new_output
 from headpose.training.engine.checkpoint import (
     inference_weights,
@@ -109,10 +114,8 @@ PROG = "python -m headpose.export.soup"
 )
 @trust_checkpoint_option("each checkpoint")
 def cli(checkpoints: tuple[str, ...], output: Path, weights: str, trust_checkpoint: bool) -> int:
-    try:
+    with headpose_errors_as_usage():
         path = make_soup(checkpoints, output, weights, trust_checkpoint)
-    except HeadPoseError as exc:
-        raise click.ClickException(first_line(exc)) from exc
     click.echo(f"wrote {path}: the mean of {len(checkpoints)} checkpoints' weights")
     return 0
 

@@ -9,14 +9,15 @@ script does and returns that code, so tests call ``main([...])`` and get an int 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from headpose._version import DIST_NAME, __version__
-from headpose.errors import first_line
+from headpose.errors import HeadPoseError, first_line
 
 #: Exit code of every usage error (bad option, bad value, missing file, bad config key).
 EXIT_USAGE = 2
@@ -327,6 +328,16 @@ def usage_error(prog: str, message: str) -> int:
     """Print ``PROG: error: MESSAGE`` (first line only) on stderr; return :data:`EXIT_USAGE`."""
     print(f"{prog}: error: {first_line(message)}", file=sys.stderr)
     return EXIT_USAGE
+
+
+@contextmanager
+def headpose_errors_as_usage() -> Iterator[None]:
+    """Inside, a :class:`~headpose.errors.HeadPoseError` becomes a one-line click error (under
+    :func:`run`: the message's first line and :data:`EXIT_USAGE`)."""
+    try:
+        yield
+    except HeadPoseError as exc:
+        raise click.ClickException(first_line(exc)) from exc
 
 
 def run(cmd: click.Command, argv: Sequence[str] | None, prog: str) -> int:
