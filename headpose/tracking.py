@@ -196,6 +196,12 @@ class VideoOptions:
             return replace(self, roi=True)
         if isinstance(override, Mapping):
             VideoOptions.make(override)  # validates the keys
+            if self.box_shift and override.get("box_velocity") and "box_shift" not in override:
+                raise InvalidInputError(
+                    "video: box_velocity asked for, but these settings (the model's "
+                    "recommendation) have box_shift on; both move the kept boxes: add "
+                    '"box_shift": False'
+                )
             return replace(self, **override)
         return VideoOptions.make(override)
 

@@ -130,3 +130,16 @@ def test_box_shift_parses_from_the_command_line_form() -> None:
     parsed = VideoOptions.parse([("box_shift", "true"), ("box_shift_gain", "0.5")])
     assert parsed == {"box_shift": True, "box_shift_gain": 0.5}
     assert VideoOptions().box_shift is False
+
+
+def test_box_velocity_over_a_model_that_recommends_box_shift_says_how_to_turn_it_off() -> None:
+    """``model="fast"`` recommends the box shift; asking for box velocity on top names the
+    clash and the fix, and the fix works."""
+    from headpose.estimator import Estimator
+
+    with pytest.raises(InvalidInputError, match='box_shift on; .* add "box_shift": False'):
+        Estimator(model="fast", detector=None, video={"box_velocity": True})
+    video = Estimator(
+        model="fast", detector=None, video={"box_velocity": True, "box_shift": False}
+    ).video
+    assert video.box_velocity and not video.box_shift and video.detect_every == 4
