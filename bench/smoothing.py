@@ -326,9 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         nargs="+",
-        default=["default:1", "fast:3"],
+        default=["default:1", "fast", "fast:4:box_shift=false"],
         help="NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...] (video options); the first sets the "
-        "reference jitter",
+        "reference jitter; a pipeline that moves its boxes (fast: box_shift) needs its twin that "
+        "keeps the detector's (fast:4:box_shift=false) for its lag",
     )
     parser.add_argument(
         "--choose-on",
