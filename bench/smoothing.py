@@ -1,6 +1,6 @@
 """Jitter against lag of the One Euro smoothing, for each pose model on the real clips.
 
-    python bench/smoothing.py [--models default:1 fast:3:box_min_cutoff=1] [--choose-on CLIP ...]
+    python bench/smoothing.py [--models default:1 fast fast:4:box_shift=false] [--choose-on CLIP ...]
                               [--filters one_euro kalman] [--clips DIR] [--out FILE.md]
                               [--plot FILE.png]
 
