@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -57,3 +59,40 @@ def options_from_mapping(cls: type[_Options], value: Mapping[str, Any], what: st
             f"{what}: unknown key(s) {sorted(unknown)}, expected {sorted(known)}"
         )
     return cls(**value)
+
+
+def checked_number(
+    what: str,
+    value: object,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+) -> float:
+    """``value`` as a float after checking it is a finite real number (not a bool) in
+    ``[low, high]`` (``(low, high]`` with ``low_open``; a ``None`` bound is open-ended); else an
+    :class:`InvalidInputError` naming ``what`` with the expected range and the value got."""
+    if low is not None and high is not None:
+        expected = f"a number in {'(' if low_open else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        expected = f"a number {'>' if low_open else '>='} {low:g}"
+    elif high is not None:
+        expected = f"a number <= {high:g}"
+    else:
+        expected = "a finite number"
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    number = float(value) if ok else math.nan  # type: ignore[arg-type]
+    ok = ok and math.isfinite(number)
+    ok = ok and (low is None or (number > low if low_open else number >= low))
+    ok = ok and (high is None or number <= high)
+    if not ok:
+        raise InvalidInputError(f"{what}: expected {expected}, got {value!r}")
+    return number
+
+
+def checked_count(what: str, value: object, low: int = 1) -> int:
+    """``value`` as an int after checking it is an integer (not a bool, not ``2.5``) ``>= low``;
+    else an :class:`InvalidInputError` naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise InvalidInputError(f"{what}: expected an integer >= {low}, got {value!r}")
+    return int(value)

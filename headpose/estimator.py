@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from headpose.camera import Camera, CameraPose, camera_pose
-from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.errors import InvalidInputError, InvalidModelError, checked_count, checked_number
 from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
 from headpose.pose_model import PoseModel
 from headpose.preprocess import crop_face
 from headpose.rotation import euler_to_matrix
+from headpose.runtime import checked_threads
 from headpose.smoothing import Tracker, resolved_smoothing
 from headpose.tracking import (
     VideoOptions,
@@ -51,6 +52,9 @@ MIN_DETECT_SIDE = 8
 # bench/speed.py measures it).
 CROP_CHUNK = 8
 DEFAULT_FPS = 30.0
+#: the score below which detections are dropped when ``min_score`` is not given (a detector
+#: chosen by name then keeps its own threshold: YuNet 0.6, BlazeFace 0.5)
+DEFAULT_MIN_SCORE = 0.5
 
 
 @dataclass(frozen=True)
@@ -250,8 +254,12 @@ class Estimator:
     ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. ``detector``: ``"auto"`` (the best
     detector shipped), a registry name (see ``headpose.detectors.available()``), an object with
     ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
-    ``providers``: onnxruntime execution providers of the pose model (default: CUDA when it
-    loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see docs/GPU.md). ``min_score``: detections below it are dropped. ``max_faces``: keep at most this many
+    ``providers``: onnxruntime execution providers of the pose model and of a detector chosen by
+    name (default: CUDA when it loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see
+    docs/GPU.md). ``min_score``: detections below it are dropped, and a detector chosen by name
+    is run with it as its own threshold (default ``None``: the detector's own threshold, YuNet
+    0.6, BlazeFace 0.5; :data:`DEFAULT_MIN_SCORE` for a detector object). ``max_faces``: keep
+    at most this many
     (best scores first). ``smoothing``: the angle filter of :meth:`track`: One Euro settings (keys
     ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``), or ``{"filter": NAME, ...}`` for another
     filter registered in :data:`headpose.smoothing.FILTERS` (its own keys; see
@@ -272,7 +280,7 @@ class Estimator:
         model: str | os.PathLike[str] | PoseModel | None = None,
         detector: Any = "auto",
         providers: Sequence[str] | str | None = None,
-        min_score: float = 0.5,
+        min_score: float | None = None,
         max_faces: int | None = None,
         smoothing: dict[str, Any] | None = None,
         detector_options: dict[str, Any] | None = None,
@@ -280,23 +288,28 @@ class Estimator:
         video: VideoOptions | dict[str, Any] | bool | None = None,
         camera: Camera | dict[str, Any] | Sequence[float] | float | None = None,
     ) -> None:
-        if not (0.0 <= float(min_score) <= 1.0):
-            raise InvalidInputError(f"min_score: expected a number in [0, 1], got {min_score}")
-        if max_faces is not None and int(max_faces) < 1:
-            raise InvalidInputError(f"max_faces: expected None or an integer >= 1, got {max_faces}")
+        if min_score is not None:
+            min_score = checked_number("min_score", min_score, 0.0, 1.0)
+        if max_faces is not None:
+            max_faces = checked_count("max_faces", max_faces)
+        threads = checked_threads(threads)
         if isinstance(model, PoseModel):
             self.model = model
         else:
             self.model = PoseModel(resolve_model_path(model), providers=providers, threads=threads)
         options = dict(detector_options or {})
-        if threads is not None and isinstance(detector, str) and detector.lower() != "none":
+        if isinstance(detector, str) and detector.lower() != "none":
             from headpose.detectors import accepts_option
 
-            if accepts_option(detector, "threads"):  # one thread setting for both networks
-                options.setdefault("threads", threads)
+            # one setting for both networks; an explicit min_score also reaches the detector's
+            # own threshold (YuNet's 0.6 would otherwise filter first)
+            shared = {"threads": threads, "providers": providers, "score_threshold": min_score}
+            for key, value in shared.items():
+                if value is not None and accepts_option(detector, key):
+                    options.setdefault(key, value)
         self.detector = resolve_detector(detector, options)
-        self.min_score = float(min_score)
-        self.max_faces = None if max_faces is None else int(max_faces)
+        self.min_score = DEFAULT_MIN_SCORE if min_score is None else min_score
+        self.max_faces = max_faces
         self.smoothing = resolved_smoothing(smoothing)  # names a bad setting now
         # the model's own recommendation (its metadata), then the caller's changes
         self.video = VideoOptions.recommended(self.model.meta.extra, str(self.model.path)).merged(

@@ -235,7 +235,9 @@ def as_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
     """Validate face boxes: ``(N, 4)`` or one ``(4,)`` box of finite ``(x1, y1, x2, y2)`` pixels.
 
     Returns float64 ``(N, 4)``. :class:`InvalidInputError` with expected vs got on a bad shape,
-    a non-numeric value, or a NaN/inf coordinate (naming the row).
+    a non-numeric value, a NaN/inf coordinate or an inverted box (``x2 < x1`` or ``y2 < y1``,
+    e.g. ``(x, y, w, h)`` with a negative size), naming the row. An empty box passes here (it is
+    skipped after clipping).
     """
     try:
         arr = np.asarray(boxes, dtype=np.float64)
@@ -256,6 +258,13 @@ def as_boxes(boxes: Any, name: str = "boxes") -> np.ndarray:
         row = int(np.flatnonzero(bad)[0])
         raise InvalidInputError(
             f"{name}: row {row} is {arr[row].tolist()}, expected finite (x1, y1, x2, y2)"
+        )
+    inverted = (arr[:, 2] < arr[:, 0]) | (arr[:, 3] < arr[:, 1])
+    if inverted.any():
+        row = int(np.flatnonzero(inverted)[0])
+        raise InvalidInputError(
+            f"{name}: row {row} is {arr[row].tolist()}, expected (x1, y1, x2, y2) with x2 >= x1 "
+            "and y2 >= y1 (corners, not (x, y, width, height))"
         )
     return arr
 

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from headpose._version import DIST_NAME
-from headpose.errors import InvalidInputError, MissingDependencyError
+from headpose.errors import InvalidInputError, MissingDependencyError, checked_count
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
@@ -229,12 +229,18 @@ def session_options(threads: int | None = None) -> Any:
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
     opts.inter_op_num_threads = 1
-    if threads is None:
-        threads = default_threads()
-    if int(threads) < 0:
-        raise InvalidInputError(f"threads: expected >= 0 (0 = automatic), got {threads}")
-    opts.intra_op_num_threads = int(threads)
+    checked = checked_threads(threads)
+    opts.intra_op_num_threads = default_threads() if checked is None else checked
     return opts
+
+
+def checked_threads(threads: object) -> int | None:
+    """``threads`` checked: ``None`` (:func:`default_threads`) or an integer >= 0 (0: all
+    cores, as onnxruntime chooses); anything else (``"x"``, ``2.5``, ``-1``) is an
+    :class:`~headpose.errors.InvalidInputError` naming ``threads``."""
+    if threads is None:
+        return None
+    return checked_count("threads (0 = onnxruntime decides)", threads, low=0)
 
 
 def create_session(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from headpose.detectors._common import iou_matrix
-from headpose.errors import InvalidInputError
+from headpose.errors import InvalidInputError, checked_number
 
 
 def time_step(last: float, t: float | None, freq: float) -> tuple[float, float]:
@@ -61,10 +61,8 @@ class OneEuroFilter:
         stages: int = 1,
     ) -> None:
         for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff), ("freq", freq)):
-            if not (value > 0 and math.isfinite(value)):
-                raise InvalidInputError(f"OneEuroFilter {name}: expected a number > 0, got {value}")
-        if not (beta >= 0 and math.isfinite(beta)):
-            raise InvalidInputError(f"OneEuroFilter beta: expected a number >= 0, got {beta}")
+            checked_number(f"OneEuroFilter {name}", value, 0.0, low_open=True)
+        checked_number("OneEuroFilter beta", beta, 0.0)
         if (
             isinstance(stages, bool)
             or not isinstance(stages, (int, float))
@@ -148,9 +146,14 @@ def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     :class:`~headpose.errors.InvalidInputError` that names it. ``filter`` is kept only when
     it is not the default filter (so One Euro settings compare equal to
     :data:`DEFAULT_SMOOTHING`)."""
+    if settings is not None and not isinstance(settings, Mapping):
+        raise InvalidInputError(
+            f"smoothing: expected None or a dict of filter settings such as "
+            f"{{'min_cutoff': 0.5, 'beta': 0.02}}, got {settings!r}"
+        )
     given = dict(settings or {})
     name = given.pop("filter", DEFAULT_FILTER)
-    if name not in FILTERS:
+    if not isinstance(name, str) or name not in FILTERS:
         raise InvalidInputError(
             f"smoothing filter: expected one of {sorted(FILTERS)}, got {name!r}"
         )
@@ -163,7 +166,10 @@ def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:
             f"{sorted(allowed | {'filter'})}"
         )
     out = {**defaults, **given}
-    cls(**out)  # names a bad value now, not at the first face
+    try:
+        cls(**out)  # names a bad value now, not at the first face
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"smoothing: {exc}") from None
     return out if name == DEFAULT_FILTER else {"filter": name, **out}
 
 

@@ -169,7 +169,10 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
                     "--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu"
                 ),
                 click.option(
-                    "--threads", type=COUNT, help="onnxruntime threads (default: automatic)"
+                    "--threads",
+                    type=click.IntRange(min=0),
+                    help="onnxruntime threads per network (default: half the cores, 1 to 4; "
+                    "0 = onnxruntime decides)",
                 ),
             ]
         ):

@@ -58,18 +58,53 @@ LONG_INPUT = 20  # show progress for more items than this
 
 
 # ---------------------------------------------------------------------------- inputs
-def expand_inputs(inputs: Sequence[str]) -> Iterator[tuple[Path, Path]]:
-    """``(file, relative name)`` to process: each file as given (relative name: its file name),
-    and the images and videos in each folder (recursive, sorted; relative name: the path inside
-    the folder). A missing path is yielded as is so that it is reported."""
+def expand_inputs(
+    inputs: Sequence[str], exclude: Path | None = None
+) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """``(files, empty folders)``. Files are ``(file, relative name)`` to process: each file as
+    given (relative name: its file name), and the images and videos in each folder (recursive,
+    sorted; relative name: the path inside the folder), leaving out the folder ``exclude``
+    (this run's ``--annotate`` output) where it lies inside one. A missing path is kept as is so
+    that it is reported. Empty folders: folders given that hold no image or video."""
+    files: list[tuple[Path, Path]] = []
+    empty: list[Path] = []
+    skip = None if exclude is None else exclude.resolve()
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if f.is_file() and f.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_EXTS):
-                    yield f, f.relative_to(path)
-        else:
-            yield path, Path(path.name)
+        if not path.is_dir():
+            files.append((path, Path(path.name)))
+            continue
+        inside = skip is not None and skip != path.resolve() and path.resolve() in skip.parents
+        found = [
+            (f, f.relative_to(path))
+            for f in sorted(path.rglob("*"))
+            if f.is_file()
+            and f.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_EXTS)
+            and not (inside and skip in f.resolve().parents)
+        ]
+        files.extend(found)
+        if not found:
+            empty.append(path)
+    return files, empty
+
+
+def annotate_clash(annotate: Path, inputs: Sequence[str]) -> str | None:
+    """Why ``--annotate annotate`` could overwrite or re-read an input (the folder holds an
+    input or is inside an input folder), or ``None`` when it stands apart from them."""
+    ann = annotate.resolve()
+    for item in inputs:
+        path = Path(item).resolve()
+        if path == ann or ann in path.parents:
+            return (
+                f"--annotate {annotate}: holds the input {item}, so the annotated copies could "
+                "replace the originals; choose another folder (or pass --overwrite)"
+            )
+        if Path(item).is_dir() and path in ann.parents:
+            return (
+                f"--annotate {annotate}: is inside the input folder {item}, so a later run would "
+                "read its annotated copies as inputs; choose another folder (or pass --overwrite)"
+            )
+    return None
 
 
 def is_video(path: Path) -> bool:
@@ -133,18 +168,27 @@ def _round(v: float | None, digits: int = 3) -> float | None:
 
 
 class RecordWriter:
-    """Writes records to a .jsonl / .csv file and/or stdout."""
+    """Writes records to a .jsonl / .csv file and/or stdout.
+
+    The file is written under a temporary name beside ``output`` and takes its name on
+    :meth:`close` only when at least one input was read (:attr:`inputs_read`, counted by the
+    caller): a run whose every input fails leaves no file, and a run stopped half-way keeps the
+    records written so far. The caller checks that ``output`` may be replaced.
+    """
 
     def __init__(self, output: Path | None, to_stdout: bool) -> None:
         self._file: TextIO | None = None
         self._csv: Any = None
         self._stdout = to_stdout
+        self.output = output
+        self.inputs_read = 0
         if output is not None:
             suffix = output.suffix.lower()
             if suffix not in (".jsonl", ".json", ".csv"):
                 raise ValueError(f"--output {output}: expected a .jsonl or .csv file name")
             output.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+            self._file = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
             if suffix == ".csv":
                 self._csv = csv.DictWriter(self._file, fieldnames=CSV_FIELDS)
                 self._csv.writeheader()
@@ -163,8 +207,15 @@ class RecordWriter:
             self._file.write(line + "\n")
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        """Close the file and give it its name, or remove it when no input was read."""
+        if self._file is None:
+            return
+        self._file.close()
+        self._file = None
+        if self.inputs_read and self.output is not None:
+            os.replace(self._tmp, self.output)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
 
 def print_human(record: dict[str, Any]) -> None:
@@ -223,15 +274,16 @@ class AnnotationPaths:
     ``.jpg`` appended (``x.pgm`` -> ``x.pgm.jpg``); video frames go to
     ``DIR/a/clip.mp4/frame_000012.jpg``. Two inputs that map to one name (``a/x.jpg`` and
     ``b/x.jpg`` given as two folders) never overwrite each other: the later one is written as
-    ``x-2.jpg`` and a note goes to stderr. Files left by an earlier run are replaced and
-    counted in :attr:`replaced`.
+    ``x-2.jpg`` and a note goes to stderr. A file left by an earlier run is replaced only with
+    ``overwrite`` (counted in :attr:`replaced`); without it, it is an :class:`OSError` naming it.
     """
 
     WRITABLE = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
-    def __init__(self, out_dir: Path, quiet: bool = False) -> None:
+    def __init__(self, out_dir: Path, quiet: bool = False, overwrite: bool = False) -> None:
         self.out_dir = out_dir
         self.quiet = quiet
+        self.overwrite = overwrite
         self.claimed: dict[tuple[Path, int | None], Path] = {}  # (input file, frame) -> path
         self.used: set[Path] = set()
         self.replaced = 0
@@ -262,8 +314,24 @@ class AnnotationPaths:
         self.used.add(target)
         self.claimed[key] = target
         if target.exists():
+            if not self.overwrite:
+                raise OSError(f"{target}: exists; pass --overwrite to replace it")
             self.replaced += 1
         return target
+
+    def earlier(self, files: Sequence[tuple[Path, Path]]) -> list[Path]:
+        """The files this run would write over for ``files`` (``(file, relative name)``): an
+        image's annotated copy, or a video's folder of frames when it holds any."""
+        probe = AnnotationPaths(self.out_dir, quiet=True, overwrite=True)
+        found = []
+        for source, rel in files:
+            if is_video(source):
+                folder = self.out_dir / rel
+                if folder.is_dir() and any(folder.glob("frame_*.jpg")):
+                    found.append(folder)
+            elif (target := probe.path(source, rel)).exists():
+                found.append(target)
+        return found
 
     def write(self, source: Path, rel: Path, image: np.ndarray, frame: int | None = None) -> None:
         """Write the annotated ``image``; :class:`OSError` naming the file when it fails."""
@@ -287,17 +355,40 @@ class AnnotationPaths:
 )
 @click.option("--json", "json_out", is_flag=True, help="print one JSON record per face on stdout")
 @click.option(
-    "--min-score", type=SCORE, default=0.5, show_default=True, help="detector score threshold"
+    "--min-score",
+    type=SCORE,
+    help="detector score threshold (default: the detector's own, yunet 0.6, blazeface 0.5)",
 )
 @click.option("--max-faces", type=COUNT, help="keep at most this many faces per image")
 @click.option("--every", type=COUNT, default=1, metavar="N", help="videos: every N-th frame")
 @video_options
+@click.option(
+    "--overwrite",
+    "--force",
+    is_flag=True,
+    help="replace an existing --output file and annotated copies from an earlier run, and "
+    "allow --annotate to write into or beside the inputs",
+)
 @click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
 def cli(**options: Any) -> int:
     """Head pose (yaw, pitch, roll in degrees) of every face in images, folders (recursive) and
     videos."""
     args = SimpleNamespace(**options)
     args.json = args.json_out
+    if args.output is not None and args.output.exists() and not args.overwrite:
+        raise click.UsageError(f"--output {args.output}: exists; pass --overwrite to replace it")
+    if args.annotate is not None and not args.overwrite:
+        clash = annotate_clash(args.annotate, args.inputs)
+        if clash is not None:
+            raise click.UsageError(clash)
+    files, empty = expand_inputs(args.inputs, args.annotate)
+    if args.annotate is not None and not args.overwrite:
+        earlier = AnnotationPaths(args.annotate).earlier(files)
+        if earlier:
+            raise click.UsageError(
+                f"--annotate {args.annotate}: {len(earlier)} file(s) from an earlier run would be "
+                f"replaced (e.g. {earlier[0]}); pass --overwrite or choose another folder"
+            )
     try:
         writer = RecordWriter(args.output, to_stdout=args.json)
     except (ValueError, OSError) as exc:
@@ -327,7 +418,7 @@ def cli(**options: Any) -> int:
             writer.close()
             return 2
     try:
-        return _run(args, est, writer)
+        return _run(args, est, writer, files, empty)
     except BrokenPipeError:  # e.g. `headpose-predict ... --json | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -341,7 +432,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(cli, argv, PROG)
 
 
-def _run(args: SimpleNamespace, est: Any, writer: RecordWriter) -> int:
+def _run(
+    args: SimpleNamespace,
+    est: Any,
+    writer: RecordWriter,
+    files: list[tuple[Path, Path]],
+    empty: list[Path],
+) -> int:
     from headpose.draw import draw
     from headpose.image_io import read_image_file
 
@@ -358,10 +455,20 @@ def _run(args: SimpleNamespace, est: Any, writer: RecordWriter) -> int:
             if not args.json and args.output is None:
                 print_human(record)
 
-    files = list(expand_inputs(args.inputs))
-    annotations = None if args.annotate is None else AnnotationPaths(args.annotate, args.quiet)
+    annotations = (
+        None
+        if args.annotate is None
+        else AnnotationPaths(args.annotate, args.quiet, overwrite=args.overwrite)
+    )
     progress = Progress(len(files), enabled=not args.quiet)
     failed = n_faces = n_images = 0
+    for folder in empty:
+        failed += 1
+        kinds = ", ".join(sorted({*IMAGE_SUFFIXES, *VIDEO_EXTS}))
+        print(
+            f"error: {folder}: no image or video in this folder (looked for {kinds})",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     for path, rel in files:
         try:
@@ -383,6 +490,7 @@ def _run(args: SimpleNamespace, est: Any, writer: RecordWriter) -> int:
                 n_images += 1
                 if annotations is not None:
                     annotations.write(path, rel, draw(image, faces))
+            writer.inputs_read += 1
         except HeadPoseError as exc:
             failed += 1
             msg = str(exc)

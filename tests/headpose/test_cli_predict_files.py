@@ -128,7 +128,11 @@ def test_annotate_mirrors_the_tree_and_never_overwrites(
     err = capsys.readouterr().err
     assert f"{two / 'a' / 'x.jpg'} maps to {ann / 'a' / 'x.jpg'}" in err
     assert (ann / "a/x.jpg").read_bytes() != (ann / "a/x-2.jpg").read_bytes()  # two photos
-    assert main([*args, "--annotate", str(ann), "--json"]) == 0  # again: says it replaced
+    before = {p: p.read_bytes() for p in ann.rglob("*") if p.is_file()}
+    assert main([*args, "--annotate", str(ann), "--json"]) == 2  # again: refused, nothing touched
+    assert "4 file(s) from an earlier run would be replaced" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in ann.rglob("*") if p.is_file()} == before
+    assert main([*args, "--annotate", str(ann), "--json", "--overwrite"]) == 0
     assert "4 annotated file(s) from an earlier run replaced" in capsys.readouterr().err
 
 
@@ -321,3 +325,79 @@ def test_unknown_model_name_exits_2(folder: Path, capsys) -> None:
     assert main([str(folder), "--detector", "none", "--model", "fastest"]) == 2
     err = capsys.readouterr().err
     assert "'fastest' is neither a file nor a shipped model (default, fast)" in err
+
+
+def _md5s(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_annotate_into_the_input_folder_is_refused(folder: Path, tiny_model: Path, capsys) -> None:
+    """--annotate photos/ over photos/ used to overwrite the original photos."""
+    before = _md5s(folder)
+    args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q"]
+    assert main([*args, "--annotate", str(folder)]) == 2
+    assert f"--annotate {folder}: holds the input {folder}" in capsys.readouterr().err
+    given_file = folder / "a.jpg"  # a file given directly, in the annotate folder
+    assert main([str(given_file), *args[1:], "--annotate", str(folder)]) == 2
+    assert _md5s(folder) == before  # originals untouched
+    assert main([*args, "--annotate", str(folder), "--overwrite"]) == 0  # asked for: allowed
+    assert _md5s(folder)["a.jpg"] != before["a.jpg"]
+
+
+def test_annotate_inside_the_input_tree_never_reads_its_outputs(
+    folder: Path, tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    """--annotate photos/ann used to give photos/ann/ann/... and one more image on every run."""
+    ann = folder / "ann"
+    out = tmp_path / "poses.jsonl"
+    args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q"]
+    assert main([*args, "--annotate", str(ann)]) == 2
+    assert "is inside the input folder" in capsys.readouterr().err
+    assert not ann.exists()
+    for _ in range(3):  # --overwrite: written, and never read back as inputs
+        assert main([*args, "--annotate", str(ann), "--overwrite", "-o", str(out)]) == 0
+        assert len(_records(out)) == 2
+    assert sorted(_md5s(ann)) == ["a.jpg", "sub/b.jpg"]
+
+
+def test_output_file_is_never_replaced_silently(
+    folder: Path, tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    keep = tmp_path / "keep.csv"
+    keep.write_text("precious\n")
+    args = ["--detector", "none", "--model", str(tiny_model), "-q", "-o", str(keep)]
+    assert main([str(folder), *args]) == 2
+    assert f"--output {keep}: exists; pass --overwrite" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.jpg"), *args, "--overwrite"]) == 1  # every input fails
+    assert keep.read_text() == "precious\n"  # nothing replaced it
+    assert main([str(folder), *args, "--force"]) == 0  # the ecosystem's spelling works too
+    assert len(list(csv.DictReader(keep.open()))) == 2
+    assert not list(tmp_path.glob(".keep.csv.tmp-*"))  # no temporary file left
+
+
+def test_no_output_file_when_every_input_fails(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new.jsonl"
+    args = [str(tmp_path / "missing.jpg"), "--detector", "none", "--model", str(tiny_model)]
+    assert main([*args, "-q", "-o", str(out)]) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_folder_without_images_is_reported(tmp_path: Path, tiny_model: Path, capsys) -> None:
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no image here")
+    assert main([str(empty), "--detector", "none", "--model", str(tiny_model)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {empty}: no image or video in this folder (looked for " in err
+
+
+def test_threads_zero_is_accepted(folder: Path, tiny_model: Path) -> None:
+    args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q", "--json"]
+    assert main([*args, "--threads", "0"]) == 0
+    assert main([*args, "--threads", "-1"]) == 2

@@ -299,3 +299,78 @@ def test_with_angles_replaces_the_angles_and_their_matrix() -> None:
     assert np.allclose(moved.matrix, euler_to_matrix(30.0, 10.0, 0.0))
     assert moved.box == face.box and moved.spread == face.spread
     assert np.allclose(face.matrix, euler_to_matrix(5.0, -3.0, 2.0))  # the original is unchanged
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"smoothing": {"beta": "x"}}, "smoothing: OneEuroFilter beta"),
+        ({"smoothing": {"min_cutoff": None}}, "smoothing: OneEuroFilter min_cutoff"),
+        ({"smoothing": 5}, "smoothing: expected None or a dict"),
+        ({"smoothing": "x"}, "smoothing: expected None or a dict"),
+        ({"smoothing": {"filter": ["one_euro"]}}, "smoothing filter"),
+        ({"threads": "x"}, "threads"),
+        ({"threads": 2.5}, "threads"),
+        ({"threads": -1}, "threads"),
+        ({"min_score": "x"}, "min_score"),
+        ({"max_faces": 2.5}, "max_faces"),
+    ],
+)
+def test_bad_option_types_name_the_parameter(tiny_model: Path, options: dict, named: str) -> None:
+    """A value of the wrong type is one InvalidInputError naming it, not a bare TypeError from
+    a comparison deep inside (or, for threads, a 'corrupt model')."""
+    with pytest.raises(InvalidInputError, match=named) as info:
+        Estimator(tiny_model, detector=None, **options)
+    assert "\n" not in str(info.value)
+
+
+def test_threads_zero_lets_onnxruntime_decide(tiny_model: Path) -> None:
+    est = Estimator(tiny_model, detector=None, threads=0)
+    assert est.model.session.get_session_options().intra_op_num_threads == 0
+
+
+def test_inverted_box_is_a_named_error(est: Estimator, pose_photos: list[Path]) -> None:
+    with pytest.raises(InvalidInputError, match=r"boxes: row 0 .*x2 >= x1"):
+        est.predict(pose_photos[0], boxes=[[0, 0, -5, 10]])
+
+
+def test_min_score_reaches_a_named_detectors_own_threshold(tiny_model: Path) -> None:
+    """YuNet keeps only scores >= 0.6 by itself: a lower min_score must lower that too."""
+    assert Estimator(tiny_model, detector="yunet").detector.score_threshold == 0.6  # its own
+    assert Estimator(tiny_model, detector="yunet", min_score=0.3).detector.score_threshold == 0.3
+    assert (
+        Estimator(tiny_model, detector="blazeface", min_score=0.7).detector.score_threshold == 0.7
+    )
+    est = Estimator(
+        tiny_model, detector="yunet", min_score=0.3, detector_options={"score_threshold": 0.4}
+    )
+    assert est.detector.score_threshold == 0.4  # an explicit detector option wins
+
+
+def test_low_min_score_finds_low_scoring_faces(tiny_model: Path, pose_photos: list[Path]) -> None:
+    """On a dimmed, shrunken photo YuNet's best face scores below 0.6: min_score=0.05 keeps it."""
+    import cv2
+
+    image = cv2.imread(str(pose_photos[0]))
+    small = cv2.resize(image, (96, 72), interpolation=cv2.INTER_AREA)
+    faint = np.clip(small.astype(np.float32) * 0.25 + 90, 0, 255).astype(np.uint8)
+    default = Estimator(tiny_model, detector="yunet").predict(faint)
+    low = Estimator(tiny_model, detector="yunet", min_score=0.05).predict(faint)
+    assert all(f.score >= 0.6 for f in default)
+    assert any(0.05 <= f.score < 0.6 for f in low)
+
+
+def test_providers_reach_a_named_detector(tiny_model: Path, monkeypatch) -> None:
+    import headpose.runtime
+
+    seen: list[object] = []
+    original = headpose.runtime.create_session
+
+    def spy(model, providers=None, threads=None, input_shape=None):
+        seen.append(providers)
+        return original(model, providers=providers, threads=threads, input_shape=input_shape)
+
+    monkeypatch.setattr(headpose.runtime, "create_session", spy)
+    monkeypatch.setattr("headpose.pose_model.create_session", spy)
+    Estimator(tiny_model, detector="yunet", providers="cpu")
+    assert seen == ["cpu", "cpu"]  # the pose model, then the detector

@@ -149,6 +149,14 @@ def test_nan_box_names_the_row() -> None:
         as_boxes([[0, 0, 10, 10], [0, np.nan, 10, 10]])
 
 
+def test_inverted_box_names_the_row() -> None:
+    with pytest.raises(InvalidInputError, match=r"row 0 is \[0.0, 0.0, -5.0, 10.0\].*x2 >= x1"):
+        as_boxes([[0, 0, -5, 10]])  # (x, y, w, h) with a negative width
+    with pytest.raises(InvalidInputError, match="row 1"):
+        as_boxes([[0, 0, 10, 10], [5, 20, 30, 19]])  # y2 < y1
+    assert as_boxes([[5, 20, 5, 30]]).shape == (1, 4)  # empty, not inverted: skipped later
+
+
 def test_clip_boxes_clips_and_drops_empty() -> None:
     boxes = np.array(
         [[-10, -5, 50, 40], [90, 90, 200, 200], [120, 0, 150, 20], [5, 5, 5, 30]], float
