@@ -473,6 +473,17 @@ def _dedupe(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def quiet_video_logs() -> None:
+    """Hide OpenCV's and FFmpeg's own lines (camera probing, ``moov atom not found``) that would
+    print before headpose's one clear error; a value the user set in ``OPENCV_FFMPEG_LOGLEVEL``
+    is kept. Call before the first ``cv2.VideoCapture``."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # pragma: no cover - old OpenCV
+        pass
+
+
 def open_video(path: str | os.PathLike[str]) -> Any:
     """A ``cv2.VideoCapture`` on a video file; :class:`InvalidImageError` naming the file if it
     does not exist, is a directory or cannot be opened."""
@@ -481,6 +492,7 @@ def open_video(path: str | os.PathLike[str]) -> Any:
         raise InvalidImageError(f"{p}: video file not found")
     if p.is_dir():
         raise InvalidImageError(f"{p}: is a directory, expected a video file")
+    quiet_video_logs()
     cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         cap.release()

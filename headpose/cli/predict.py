@@ -118,13 +118,11 @@ def iter_video(
     cannot be opened or has no readable frame."""
     if not path.is_file():
         raise InvalidImageError(f"{path}: no such file")
-    cap = cv2.VideoCapture(str(path))
+    from headpose.tracking import open_video
+
+    cap = open_video(path)
     progress: Progress | None = None
     try:
-        if not cap.isOpened():
-            raise InvalidImageError(
-                f"{path}: cannot open as a video (corrupt or unsupported codec)"
-            )
         total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         progress = Progress(total if total > 0 else None, show_progress, unit="frame")
         index = 0

@@ -27,6 +27,7 @@ from headpose.cli.options import (
 )
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError
+from headpose.tracking import quiet_video_logs
 
 PROG = "headpose-webcam"
 
@@ -48,18 +49,10 @@ def gui_available() -> bool:
     return True
 
 
-def _quiet_opencv() -> None:
-    """Hide OpenCV's own camera-probing warnings: a failure gets one clear message instead."""
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:  # pragma: no cover - old OpenCV
-        pass
-
-
 def open_source(source: str | None, camera: int) -> Any:
     """A ``cv2.VideoCapture`` on the video file or camera; :class:`RuntimeError` if it cannot
     be opened."""
-    _quiet_opencv()
+    quiet_video_logs()
     cap = cv2.VideoCapture(source if source is not None else camera)
     if not cap.isOpened():
         cap.release()

@@ -188,6 +188,7 @@ def test_corrupt_and_missing_files_are_reported_and_skipped(
     bad.write_bytes(b"\xff\xd8\xff garbage")
     bad_video = folder / "broken.avi"
     bad_video.write_bytes(b"RIFF not a video")
+    (folder / "truncated.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))  # no moov
     out = tmp_path / "poses.jsonl"
     result = subprocess.run(
         [
@@ -212,6 +213,9 @@ def test_corrupt_and_missing_files_are_reported_and_skipped(
     assert "broken.jpg" in result.stderr and "broken.avi" in result.stderr
     assert "missing.png: no such file" in result.stderr
     assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()  # one line per failure and the summary, no more
+    assert all(line.startswith("error: ") for line in lines[:-1]), lines  # (FFmpeg's "moov ...")
+    assert "truncated.mp4" in result.stderr and lines[-1].startswith("2 image(s)")
     assert len(_records(out)) == 2  # the good images still done
 
 

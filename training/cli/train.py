@@ -111,6 +111,15 @@ def cli(
             k: round(v, 4) for k, v in row.items() if k.startswith("val/") and isinstance(v, float)
         }
         print(f"{PROG}: done at epoch {row['epoch']}, step {row['step']}: {shown}")
+    else:
+        from headpose.training.config import expand_path
+
+        print(
+            f"{PROG}: nothing to train: the run in {expand_path(cfg.runtime.out_dir, cfg)} has "
+            f"already reached optim.epochs={cfg.optim.epochs}"
+            f"{f' or runtime.max_steps={cfg.runtime.max_steps}' if cfg.runtime.max_steps else ''}"
+            "; raise it to train further"
+        )
     return 0
 
 

@@ -20,6 +20,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from pathlib import Path
@@ -201,6 +202,11 @@ class Trainer:
             raise ConfigError(
                 f"runtime.out_dir {self.out_dir} already holds a run (last.pt): pass --resume to "
                 "continue it, runtime.overwrite=true to start over, or another runtime.out_dir"
+            )
+        if resume and not (self.out_dir / "last.pt").is_file():
+            raise ConfigError(
+                f"--resume: runtime.out_dir {self.out_dir} holds no checkpoint (last.pt) yet; "
+                "run without --resume to start this run"
             )
         if self.dist.is_main:
             for stale in remove_stale_temp_files(self.out_dir):
@@ -541,7 +547,9 @@ class Trainer:
         train = {f"train/{k}": v / max(self.epoch_count, 1) for k, v in self.epoch_sums.items()}
         train = self._reduce(train)
         self._sync_buffers()
-        self.scheduler.step()
+        with warnings.catch_warnings():  # fp16: the GradScaler skips steps with inf gradients
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            self.scheduler.step()
         self.epoch += 1
         self.step_in_epoch = 0
         self.epoch_sums, self.epoch_count = {}, 0

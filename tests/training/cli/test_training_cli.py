@@ -279,3 +279,19 @@ def test_stale_checkpoint_temp_file_is_removed_at_start(tmp_path: Path, crops_di
     args = [*tiny_args(run, crops_dir), "runtime.max_steps=1", "data.low_data=4"]
     assert train_cli.main(args) == 0
     assert not stale.exists() and (run / "last.pt").is_file()
+
+
+def test_resume_says_what_it_found(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, crops_dir: Path
+) -> None:
+    """--resume before any checkpoint names the fix; on a finished run it says so instead of
+    printing nothing."""
+    args = tiny_args(tmp_path / "run", crops_dir)
+    assert train_cli.main([*args, "--resume"]) == 2
+    err = one_line_error(capsys, "headpose-train")
+    assert "holds no checkpoint (last.pt) yet; run without --resume" in err
+    assert train_cli.main(args) == 0
+    capsys.readouterr()
+    assert train_cli.main([*args, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to train" in out and "optim.epochs=1" in out
