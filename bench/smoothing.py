@@ -382,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.models:
         name, video = model_spec(spec)
         short = short_name(name)
-        est = Estimator(resolve_model_path(name), threads=args.threads, video=video)
+        est = Estimator(resolve_model_path(name), threads=args.threads)
+        est.video = est.video.merged(video)
         # the options in force (the model's recommended ones with the spec's on top) name the
         # pipeline and decide its twin, so a model whose metadata moves the boxes is measured so
         effective = changed_options(est.video)

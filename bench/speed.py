@@ -406,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.detect_every is not None:
         video["detect_every"] = args.detect_every
-    est = Estimator(model_path, threads=args.threads, video=video)
+    est = Estimator(model_path, threads=args.threads)
+    est.video = est.video.merged(video)
     args.detect_every = est.video.detect_every  # the value used, for the command line below
     pose = PoseModel(model_path, threads=args.threads)
     detector = get_detector("auto", threads=args.threads)

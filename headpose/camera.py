@@ -77,7 +77,9 @@ class Camera:
             raise InvalidInputError(f"camera face_size: expected metres > 0, got {self.face_size}")
 
     @staticmethod
-    def make(value: Camera | Mapping[str, Any] | Sequence[Any] | float | None) -> Camera:
+    def make(
+        value: Camera | Mapping[str, Any] | Sequence[Any] | np.ndarray | float | None,
+    ) -> Camera:
         """A camera from ``None`` (the default), a horizontal field of view in degrees, a dict
         of :class:`Camera` fields, ``(fx, fy, cx, cy)`` or a 3x3 intrinsic matrix ``K``."""
         if value is None:

@@ -11,24 +11,28 @@ turns toward the image's left, pitch > 0 looking up, roll > 0 clockwise tilt on 
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from headpose.camera import Camera, CameraPose, camera_pose
-from headpose.errors import InvalidInputError, InvalidModelError, checked_count, checked_number
+from headpose.camera import Camera
+from headpose.errors import (
+    InvalidInputError,
+    InvalidModelError,
+    checked_count,
+    checked_number,
+    warn_deprecated,
+)
+from headpose.face import Face, make_face, pose_matrix
 from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
+from headpose.pipeline import CROP_CHUNK, FacePipeline, Found
 from headpose.pose_model import PoseModel
-from headpose.preprocess import crop_face
-from headpose.rotation import euler_to_matrix
 from headpose.runtime import checked_threads
-from headpose.smoothing import Tracker, resolved_smoothing
+from headpose.smoothing import Tracker, smoothing_setting
 from headpose.tracking import (
     VideoOptions,
     VideoTracker,
@@ -37,6 +41,17 @@ from headpose.tracking import (
     iter_capture,
     open_video,
 )
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "CROP_CHUNK",
+    "Estimator",
+    "Face",
+    "bundled_model_path",
+    "default_model_path",
+    "make_face",
+    "pose_matrix",
+]
 
 #: Pose models shipped in the package, by name (``Estimator(model=NAME)``, ``--model NAME``);
 #: the model card in the README has their accuracy and speed.
@@ -47,140 +62,34 @@ BUNDLED_MODELS: dict[str, str] = {
 DEFAULT_MODEL = BUNDLED_MODELS["default"]
 # Smaller images cannot hold a detectable face: the detector is not run, predict returns [].
 MIN_DETECT_SIDE = 8
-# predict_crops runs long lists in chunks of this many crops: large batches thrash the CPU caches
-# (shipped model, one thread: 7.5 ms/crop in chunks of 8 vs 12.5 in one call of 256;
-# bench/speed.py measures it).
-CROP_CHUNK = 8
 DEFAULT_FPS = 30.0
 #: the score below which detections are dropped when ``min_score`` is not given (a detector
 #: chosen by name then keeps its own threshold: YuNet 0.6, BlazeFace 0.5)
 DEFAULT_MIN_SCORE = 0.5
+CAMERA_ADVICE = "pass a field of view in degrees or the 3x3 matrix K"
+#: the keywords Estimator() still takes until 0.3, and what to do instead
+DEPRECATED_KEYWORDS = {
+    "video": "the model's metadata carries its video setting; set Estimator.video "
+    "(est.video = est.video.merged({...})) or write a model copy with "
+    "python -m headpose.export.set_video",
+    "detector_options": "pass a detector object: headpose.detectors.get_detector(name, **options)",
+}
+TRACK_ADVICE = (
+    "smoothing is set by Estimator(smoothing=True/False/strength) and video mode by "
+    "Estimator.video; Estimator.video_tracker() takes per-tracker changes"
+)
 
 
-@dataclass(frozen=True)
-class Face:
-    """One face and its head pose.
-
-    ``box``: ``(x1, y1, x2, y2)`` float pixels in the input image; ``score``: detector confidence
-    in [0, 1] (1.0 for boxes given by the caller and for crops); ``yaw``, ``pitch``, ``roll``:
-    degrees (NaN for an angle the model does not predict); ``spread``: the per-angle standard
-    deviation in degrees of the model's bin distribution ``(yaw, pitch, roll)``; ``matrix``:
-    ``(3, 3)`` rotation head -> camera (see :mod:`headpose.rotation`; an unknown angle counts as
-    0 there); ``landmarks``: ``(5, 2)`` pixel (x, y) from the detector or ``None``;
-    ``track_id``: set by tracking, else ``None``; ``camera``: the pose relative to the camera's
-    axis and the approximate head position (:class:`~headpose.camera.CameraPose`, from the
-    Estimator's ``camera``) for faces found in a frame, ``None`` for
-    :meth:`Estimator.predict_crops`.
-
-    ``uncertainty`` (degrees) depends on the model. A **calibrated** model (metadata
-    ``calibration``, see ``python -m headpose.export.calibrate``): the expected absolute error,
-    mean over the predicted angles of ``expected_error`` ``(yaw, pitch, roll)``; ``interval90``
-    holds per-angle half-widths of an interval that contains the true angle for 90% of faces
-    like those the calibration was fitted on. An **uncalibrated** model (``expected_error`` and
-    ``interval90`` are ``None``): the mean of ``spread``, which ranks faces by how unsure the
-    model is but is not an error in degrees.
-    """
-
-    box: tuple[float, float, float, float]
-    score: float
-    yaw: float
-    pitch: float
-    roll: float
-    uncertainty: float
-    spread: tuple[float, float, float]
-    matrix: np.ndarray = field(repr=False, compare=False)
-    landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
-    track_id: int | None = None
-    expected_error: tuple[float, float, float] | None = None
-    interval90: tuple[float, float, float] | None = None
-    camera: CameraPose | None = field(default=None, compare=False)
-
-    @property
-    def angles(self) -> np.ndarray:
-        """``[yaw, pitch, roll]`` degrees, float64 ``(3,)``."""
-        return np.array([self.yaw, self.pitch, self.roll], dtype=np.float64)
-
-    def with_angles(self, angles: Sequence[float]) -> Face:
-        """A copy with ``[yaw, pitch, roll]`` (degrees) replaced and :attr:`matrix` to match
-        (:attr:`camera` is kept: :meth:`Estimator.with_camera` recomputes it)."""
-        yaw, pitch, roll = (float(v) for v in angles)
-        return replace(self, yaw=yaw, pitch=pitch, roll=roll, matrix=pose_matrix(yaw, pitch, roll))
-
-    @property
-    def center(self) -> tuple[float, float]:
-        """Centre ``(x, y)`` of the box in pixels."""
-        x1, y1, x2, y2 = self.box
-        return ((x1 + x2) / 2.0, (y1 + y2) / 2.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (plain floats and lists; NaN becomes ``None``)."""
-        return {
-            "box": [_num(v) for v in self.box],
-            "score": _num(self.score),
-            "yaw": _num(self.yaw),
-            "pitch": _num(self.pitch),
-            "roll": _num(self.roll),
-            "uncertainty": _num(self.uncertainty),
-            "spread": {
-                k: _num(v) for k, v in zip(("yaw", "pitch", "roll"), self.spread, strict=True)
-            },
-            "matrix": [[_num(v) for v in row] for row in np.asarray(self.matrix)],
-            "landmarks": None
-            if self.landmarks is None
-            else [[_num(v) for v in p] for p in np.asarray(self.landmarks)],
-            "track_id": self.track_id,
-            "expected_error": _per_angle(self.expected_error),
-            "interval90": _per_angle(self.interval90),
-            "camera": None if self.camera is None else self.camera.to_dict(),
-        }
-
-
-def _num(value: Any) -> float | None:
-    v = float(value)
-    return v if math.isfinite(v) else None
-
-
-def _per_angle(values: Sequence[float] | None) -> dict[str, float | None] | None:
-    if values is None:
-        return None
-    return {k: _num(v) for k, v in zip(("yaw", "pitch", "roll"), values, strict=True)}
-
-
-def pose_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """:attr:`Face.matrix` of these angles (degrees; an unknown, NaN angle counts as 0)."""
-    return euler_to_matrix(*(v if math.isfinite(v) else 0.0 for v in (yaw, pitch, roll)))
-
-
-def make_face(
-    box: Sequence[float],
-    score: float,
-    angles: Sequence[float],
-    spread: Sequence[float],
-    landmarks: np.ndarray | None = None,
-    expected_error: Sequence[float] | None = None,
-    interval90: Sequence[float] | None = None,
-) -> Face:
-    """Build a :class:`Face` from ``[yaw, pitch, roll]`` and per-angle spread (NaN = absent);
-    ``expected_error`` / ``interval90`` (``[yaw, pitch, roll]`` degrees) from a calibrated model."""
-    yaw, pitch, roll = (float(v) for v in angles)
-    spreads = tuple(float(v) for v in spread)
-    errors = None if expected_error is None else tuple(float(v) for v in expected_error)
-    known = [s for s in (spreads if errors is None else errors) if math.isfinite(s)]
-    uncertainty = float(np.mean(known)) if known else math.nan
-    matrix = pose_matrix(yaw, pitch, roll)
-    return Face(
-        box=tuple(float(v) for v in box),  # type: ignore[arg-type]
-        score=float(score),
-        yaw=yaw,
-        pitch=pitch,
-        roll=roll,
-        uncertainty=uncertainty,
-        spread=spreads,  # type: ignore[arg-type]
-        matrix=matrix,
-        landmarks=None if landmarks is None else np.asarray(landmarks, dtype=np.float32),
-        expected_error=errors,  # type: ignore[arg-type]
-        interval90=None if interval90 is None else tuple(float(v) for v in interval90),  # type: ignore[arg-type]
-    )
+def _is_old_camera_form(value: Any) -> bool:
+    """Whether ``camera`` is given as a dict or ``(fx, fy, cx, cy)`` (deprecated forms)."""
+    if isinstance(value, Mapping):
+        return True
+    if isinstance(value, (str, bytes, Camera)) or not isinstance(value, (Sequence, np.ndarray)):
+        return False
+    try:
+        return np.asarray(value, dtype=np.float64).shape == (4,)
+    except (TypeError, ValueError):
+        return False  # Camera.make names the problem
 
 
 def bundled_model_path(name: str = "default") -> Path:
@@ -247,32 +156,36 @@ def resolve_detector(detector: Any, options: dict[str, Any] | None = None) -> An
 
 
 class Estimator:
-    """Head pose of every face in an image.
+    """Head pose of every face in an image or video.
 
     ``model``: ``None`` or ``"default"`` (the most accurate shipped model), ``"fast"`` (the
     shipped one-pass model, see :data:`BUNDLED_MODELS`), a path to an exported headpose
-    ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. ``detector``: ``"auto"`` (the best
-    detector shipped), a registry name (see ``headpose.detectors.available()``), an object with
-    ``detect(image_bgr) -> Detections``, or ``None`` (then pass ``boxes=`` to :meth:`predict`).
+    ``.onnx``, or a :class:`~headpose.pose_model.PoseModel`. The model's metadata carries the
+    video setting it was chosen with (:attr:`video`).
+    ``detector``: ``"auto"`` (the best detector shipped), a registry name (see
+    ``headpose.detectors.available()``), an object with ``detect(image_bgr) -> Detections``
+    (e.g. ``headpose.detectors.get_detector(name, **options)``), or ``None`` (then pass
+    ``boxes=`` to :meth:`predict`).
     ``providers``: onnxruntime execution providers of the pose model and of a detector chosen by
-    name (default: CUDA when it loads, else CPU; ``"tensorrt"`` opts in to TensorRT, see
-    docs/GPU.md). ``min_score``: detections below it are dropped, and a detector chosen by name
-    is run with it as its own threshold (default ``None``: the detector's own threshold, YuNet
-    0.6, BlazeFace 0.5; :data:`DEFAULT_MIN_SCORE` for a detector object). ``max_faces``: keep
-    at most this many
-    (best scores first). ``smoothing``: the angle filter of :meth:`track`: One Euro settings (keys
-    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages``), or ``{"filter": NAME, ...}`` for another
-    filter registered in :data:`headpose.smoothing.FILTERS` (its own keys; see
-    :mod:`headpose.smoothing`). ``threads``: onnxruntime
-    intra-op threads of the pose model and of a detector chosen by name (default
-    :func:`headpose.runtime.default_threads`: half the cores, 1 to 4; 0 = onnxruntime decides).
-    ``video``: video-mode settings for :meth:`track` (a dict of
-    :class:`~headpose.tracking.VideoOptions` fields, ``False`` to search the whole frame on every
-    frame); a dict changes only its keys of the model's recommended settings (its metadata,
-    ``headpose-export --video``; the library defaults without them), which :attr:`video` holds.
-    ``camera``: the camera, for :attr:`Face.camera` (a horizontal field of view in degrees, a
-    dict of :class:`~headpose.camera.Camera` fields, ``(fx, fy, cx, cy)`` pixels, a 3x3 matrix
-    ``K``; default: 60 degrees horizontal, principal point at the image centre).
+    name: ``"cpu"``, ``"cuda"``, ``"tensorrt"`` or a list (default: CUDA when it loads, else
+    CPU; see docs/GPU.md).
+    ``min_score``: detections below it are dropped, and a detector chosen by name runs with it
+    as its own threshold (default ``None``: the detector's own, YuNet 0.6, BlazeFace 0.5;
+    :data:`DEFAULT_MIN_SCORE` for a detector object).
+    ``max_faces``: keep at most this many faces per image, best scores first.
+    ``smoothing``: the angle filter of :meth:`track`: ``True`` (default: One Euro, the settings
+    chosen on the video benchmarks), ``False`` (raw angles; faces still keep their identity),
+    or a strength ``> 0`` relative to the default (2 = twice as smooth: both cutoffs halved,
+    more lag; 0.5 = half as smooth).
+    ``camera``: for :attr:`Face.camera`: a horizontal field of view in degrees, or the 3x3
+    intrinsic matrix ``K`` in pixels (default: 60 degrees, principal point at the image centre).
+    ``threads``: onnxruntime threads of each network (default: half the cores, 1 to 4; 0 =
+    onnxruntime decides).
+
+    Deprecated keywords (they work until 0.3 and warn): ``video`` (set :attr:`video`, or write
+    a model copy with ``python -m headpose.export.set_video``), ``detector_options`` (pass a
+    detector object), ``smoothing`` as a dict of filter settings, ``camera`` as a dict or
+    ``(fx, fy, cx, cy)``.
     """
 
     def __init__(
@@ -282,22 +195,34 @@ class Estimator:
         providers: Sequence[str] | str | None = None,
         min_score: float | None = None,
         max_faces: int | None = None,
-        smoothing: dict[str, Any] | None = None,
-        detector_options: dict[str, Any] | None = None,
+        smoothing: bool | float | Mapping[str, Any] | None = True,
+        *,
+        camera: Camera | float | Sequence[Sequence[float]] | np.ndarray | None = None,
         threads: int | None = None,
-        video: VideoOptions | dict[str, Any] | bool | None = None,
-        camera: Camera | dict[str, Any] | Sequence[float] | float | None = None,
+        **deprecated: Any,
     ) -> None:
+        unknown = set(deprecated) - set(DEPRECATED_KEYWORDS)
+        if unknown:
+            raise TypeError(
+                f"Estimator() got unexpected keyword argument(s) {sorted(unknown)}; expected "
+                "model, detector, providers, min_score, max_faces, smoothing, camera, threads"
+            )
+        for key in deprecated:
+            warn_deprecated(f"Estimator({key}=...)", DEPRECATED_KEYWORDS[key])
         if min_score is not None:
             min_score = checked_number("min_score", min_score, 0.0, 1.0)
         if max_faces is not None:
             max_faces = checked_count("max_faces", max_faces)
         threads = checked_threads(threads)
-        if isinstance(model, PoseModel):
-            self.model = model
-        else:
-            self.model = PoseModel(resolve_model_path(model), providers=providers, threads=threads)
-        options = dict(detector_options or {})
+        self.smoothing, self.smooth = smoothing_setting(smoothing)  # names a bad value now
+        if _is_old_camera_form(camera):
+            warn_deprecated("Estimator(camera=dict or (fx, fy, cx, cy))", CAMERA_ADVICE)
+        pose_model = (
+            model
+            if isinstance(model, PoseModel)
+            else PoseModel(resolve_model_path(model), providers=providers, threads=threads)
+        )
+        options = dict(deprecated.get("detector_options") or {})
         if isinstance(detector, str) and detector.lower() != "none":
             from headpose.detectors import accepts_option
 
@@ -307,15 +232,60 @@ class Estimator:
             for key, value in shared.items():
                 if value is not None and accepts_option(detector, key):
                     options.setdefault(key, value)
-        self.detector = resolve_detector(detector, options)
-        self.min_score = DEFAULT_MIN_SCORE if min_score is None else min_score
-        self.max_faces = max_faces
-        self.smoothing = resolved_smoothing(smoothing)  # names a bad setting now
-        # the model's own recommendation (its metadata), then the caller's changes
-        self.video = VideoOptions.recommended(self.model.meta.extra, str(self.model.path)).merged(
-            video
+        self.pipeline = FacePipeline(
+            pose_model,
+            resolve_detector(detector, options),
+            DEFAULT_MIN_SCORE if min_score is None else min_score,
+            max_faces,
+            Camera.make(camera),
         )
-        self.camera = Camera.make(camera)
+        #: video mode's settings (:class:`~headpose.tracking.VideoOptions`): the model's own
+        #: recommendation (its metadata; the library defaults without one)
+        self.video = VideoOptions.recommended(pose_model.meta.extra, str(pose_model.path)).merged(
+            deprecated.get("video")
+        )
+
+    # the settings live on the pipeline that photos and video frames both go through
+    @property
+    def model(self) -> PoseModel:
+        """The pose model (:class:`~headpose.pose_model.PoseModel`)."""
+        return self.pipeline.model
+
+    @property
+    def detector(self) -> Any:
+        """The face detector object, or ``None``."""
+        return self.pipeline.detector
+
+    @detector.setter
+    def detector(self, value: Any) -> None:
+        self.pipeline.detector = resolve_detector(value)
+
+    @property
+    def min_score(self) -> float:
+        """Detections scoring below this are dropped."""
+        return self.pipeline.min_score
+
+    @min_score.setter
+    def min_score(self, value: float) -> None:
+        self.pipeline.min_score = checked_number("min_score", value, 0.0, 1.0)
+
+    @property
+    def max_faces(self) -> int | None:
+        """At most this many faces per image (``None``: all)."""
+        return self.pipeline.max_faces
+
+    @max_faces.setter
+    def max_faces(self, value: int | None) -> None:
+        self.pipeline.max_faces = None if value is None else checked_count("max_faces", value)
+
+    @property
+    def camera(self) -> Camera:
+        """The camera of :attr:`Face.camera`."""
+        return self.pipeline.camera
+
+    @camera.setter
+    def camera(self, value: Camera | float | Sequence[Sequence[float]] | np.ndarray | None) -> None:
+        self.pipeline.camera = Camera.make(value)
 
     # ------------------------------------------------------------------ images
     def predict(self, image: ImageInput, boxes: Any = None) -> list[Face]:
@@ -332,60 +302,25 @@ class Estimator:
         """
         img = load_image(image)
         h, w = img.shape[:2]
-        landmarks: np.ndarray | None = None
         if boxes is not None:
-            given = as_boxes(boxes)
-            clipped, _ = clip_boxes(given, w, h)
-            scores = np.ones(len(clipped))
+            clipped, _ = clip_boxes(as_boxes(boxes), w, h)
+            found: Found = (clipped, np.ones(len(clipped)), None)
         elif self.detector is None:
             raise InvalidInputError(
                 "boxes: this Estimator has detector=None, so predict() needs boxes=(N, 4); "
                 "use predict_crops() for images that are already face crops"
             )
+        elif min(h, w) < MIN_DETECT_SIDE:
+            return []
         else:
-            if min(h, w) < MIN_DETECT_SIDE:
-                return []
-            clipped, scores, landmarks = self._detect(img)
-        return self._faces_in_image(img, clipped, scores, landmarks)
-
-    def _faces_in_image(
-        self,
-        img: np.ndarray,
-        boxes: np.ndarray,
-        scores: np.ndarray,
-        landmarks: np.ndarray | None,
-    ) -> list[Face]:
-        crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in boxes]
-        faces = self._faces(crops, boxes, scores, landmarks)
-        h, w = img.shape[:2]
-        return [self.with_camera(f, w, h) for f in faces]
-
-    def with_camera(self, face: Face, width: int, height: int) -> Face:
-        """``face`` with :attr:`Face.camera` computed from its angles and box in an image of
-        ``width`` x ``height`` pixels (e.g. after smoothing changed the angles)."""
-        pose = camera_pose(face.angles, face.box, width, height, self.camera)
-        return replace(face, camera=pose)
-
-    def _detect(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        det = self.detector.detect(img)
-        boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(det.scores, dtype=np.float64).reshape(-1)
-        lms = None if det.landmarks is None else np.asarray(det.landmarks, dtype=np.float64)
-        finite = np.isfinite(boxes).all(axis=1) & np.isfinite(scores)
-        keep = np.flatnonzero(finite & (scores >= self.min_score))
-        keep = keep[np.argsort(-scores[keep], kind="stable")]
-        if self.max_faces is not None:
-            keep = keep[: self.max_faces]
-        h, w = img.shape[:2]
-        clipped, kept = clip_boxes(boxes[keep], w, h)
-        keep = keep[kept]
-        return clipped, scores[keep], None if lms is None else lms[keep]
+            found = self.pipeline.detect(img)
+        return self.pipeline.faces_in_image(img, found)
 
     def predict_crops(self, crops: Sequence[ImageInput] | np.ndarray) -> list[Face]:
         """Pose of images that are already face crops (each resized whole; no detector), batched
-        in chunks of :data:`CROP_CHUNK`. ``crops``: a list of images (any form :meth:`predict`
-        accepts) or an array ``(N, H, W, 3)`` BGR. Each face's box is the whole crop, its score
-        1.0."""
+        in chunks of :data:`~headpose.pipeline.CROP_CHUNK`. ``crops``: a list of images (any
+        form :meth:`predict` accepts) or an array ``(N, H, W, 3)`` BGR. Each face's box is the
+        whole crop, its score 1.0."""
         if isinstance(crops, np.ndarray) and crops.ndim != 4:
             raise InvalidInputError(
                 f"crops: expected a list of images or an array (N, H, W, 3), got one array of "
@@ -395,92 +330,66 @@ class Estimator:
             raise InvalidInputError("crops: expected a list of images, got a single path")
         images = [load_image(c, f"crop {i}") for i, c in enumerate(crops)]
         boxes = np.array([[0.0, 0.0, c.shape[1], c.shape[0]] for c in images]).reshape(-1, 4)
-        return self._faces(images, boxes, np.ones(len(images)), None)
+        return self.pipeline.pose(images, boxes, np.ones(len(images)), None)
 
-    def _faces(
-        self,
-        crops: list[np.ndarray],
-        boxes: np.ndarray,
-        scores: np.ndarray,
-        landmarks: np.ndarray | None,
-    ) -> list[Face]:
-        if not crops:
-            return []
-        parts = [
-            self.model.predict_crops(crops[i : i + CROP_CHUNK])
-            for i in range(0, len(crops), CROP_CHUNK)
-        ]
-        angles = np.concatenate([p[0] for p in parts])
-        spread = np.concatenate([p[1] for p in parts])
-        ypr = self.model.to_yaw_pitch_roll(angles)
-        ypr_spread = self.model.to_yaw_pitch_roll(spread)
-        calibrated = self.model.calibrate(spread)
-        error = half = None
-        if calibrated is not None:
-            error, half = (self.model.to_yaw_pitch_roll(v) for v in calibrated)
-        return [
-            make_face(
-                boxes[i],
-                scores[i],
-                ypr[i],
-                ypr_spread[i],
-                None if landmarks is None else landmarks[i],
-                None if error is None else error[i],
-                None if half is None else half[i],
-            )
-            for i in range(len(crops))
-        ]
+    def with_camera(self, face: Face, width: int, height: int) -> Face:
+        """``face`` with :attr:`Face.camera` computed from its angles and box in an image of
+        ``width`` x ``height`` pixels (e.g. after smoothing changed the angles)."""
+        return self.pipeline.with_camera(face, width, height)
 
     # ------------------------------------------------------------------ video
     def tracker(self, **overrides: Any) -> Tracker:
         """A new :class:`~headpose.smoothing.Tracker` with this Estimator's smoothing settings
         (the filter's settings, ``iou_threshold`` and ``max_missing`` overridable)."""
-        settings: dict[str, Any] = {**self.smoothing, **overrides}
+        settings: dict[str, Any] = {"smooth": self.smooth, **self.smoothing, **overrides}
         return Tracker(**settings)
 
     def video_tracker(
         self,
         fps: float = DEFAULT_FPS,
         video: VideoOptions | dict[str, Any] | bool | None = None,
-        smooth: bool = True,
+        smooth: bool | None = None,
         **overrides: Any,
     ) -> VideoTracker:
-        """A new :class:`~headpose.tracking.VideoTracker`: ``process(frame, t=None)`` gives the
-        faces of each frame in turn (video mode, identities, smoothing). ``video``: changes to
-        this Estimator's video settings; ``smooth=False``: raw angles; ``overrides`` as for
-        :meth:`tracker`."""
+        """A new :class:`~headpose.tracking.VideoTracker`, the step of :meth:`track`:
+        ``process(frame, t=None)`` gives the faces of each frame in turn. For tools that set
+        video mode by hand: ``video`` changes :attr:`video` for this tracker only; ``smooth``
+        overrides the Estimator's ``smoothing`` on/off; ``overrides`` as for :meth:`tracker`."""
         tracker = self.tracker(**{"freq": fps, **overrides})
-        tracker.smooth = bool(smooth)
-        return VideoTracker(self, self.video.merged(video), tracker, fps=fps)
+        if smooth is not None:
+            tracker.smooth = bool(smooth)
+        return VideoTracker(self.pipeline, self.video.merged(video), tracker, fps=fps)
 
     def track(
         self,
         frames: Iterable[ImageInput] | str | os.PathLike[str] | Any,
         fps: float | None = None,
-        video: VideoOptions | dict[str, Any] | bool | None = None,
-        smooth: bool = True,
-        **overrides: Any,
+        **deprecated: Any,
     ) -> Iterator[list[Face]]:
         """The faces of each frame of a video (a generator), with ``track_id`` set.
 
         ``frames``: a video file path, an object with ``read() -> (ok, frame)`` such as a
         ``cv2.VideoCapture`` (read until it ends; one that is not open is an error), or an
         iterable of images. Frame ``i`` is at time ``i / fps`` seconds (``fps``: default the
-        capture's own rate, else 30). Video mode (:mod:`headpose.tracking`) finds each face again
-        in a small region around its last box and searches the whole frame every
-        ``redetect_every`` frames or when a face is lost (``video``: changes to the Estimator's
-        settings, ``False`` = whole frame every time). Faces keep their identity across frames by
-        box overlap (IoU); each face's angles are smoothed with a One Euro filter unless
-        ``smooth=False`` (``overrides`` as for :meth:`tracker`).
+        capture's own rate, else 30). Video mode (:mod:`headpose.tracking`, settings in
+        :attr:`video`) finds each face again in a small region around its last box and searches
+        the whole frame now and then and whenever a face is lost. Faces keep their identity
+        across frames by box overlap; their angles are smoothed as ``smoothing`` says.
+        Deprecated keywords (until 0.3, with a warning): ``video``, ``smooth`` and filter
+        settings.
         """
+        for key in deprecated:
+            warn_deprecated(f"track({key}=...)", TRACK_ADVICE)
         if fps is not None and not (fps > 0):
             raise InvalidInputError(f"fps: expected a number > 0, got {fps}")
+        video = deprecated.pop("video", None)
+        smooth = deprecated.pop("smooth", None)
         owned = None
         if isinstance(frames, (str, os.PathLike)):
             owned = frames = open_video(frames)
         try:  # errors in the settings or the source show here, not at the first frame
             rate = fps if fps is not None else capture_fps(frames) or DEFAULT_FPS
-            stream = self.video_tracker(rate, video=video, smooth=smooth, **overrides)
+            stream = self.video_tracker(rate, video=video, smooth=smooth, **deprecated)
             if callable(getattr(frames, "read", None)):
                 check_open(frames)
                 source: Iterator[Any] = iter_capture(frames)

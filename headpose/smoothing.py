@@ -19,6 +19,7 @@ section 18).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from headpose.detectors._common import iou_matrix
-from headpose.errors import InvalidInputError, checked_number
+from headpose.errors import InvalidInputError, checked_number, warn_deprecated
 
 
 def time_step(last: float, t: float | None, freq: float) -> tuple[float, float]:
@@ -138,6 +139,29 @@ DEFAULT_SMOOTHING: dict[str, float] = {
     "stages": 1,
 }
 register_filter("one_euro", OneEuroFilter, DEFAULT_SMOOTHING)
+
+
+def smoothing_setting(value: object) -> tuple[dict[str, Any], bool]:
+    """``Estimator(smoothing=...)`` -> ``(filter settings, on)``: ``True``/``None`` the
+    defaults, ``False`` off (the defaults kept for a later switch), a strength ``s > 0`` the
+    defaults with ``min_cutoff`` and ``beta`` divided by ``s`` (2 = twice as smooth), a dict of
+    One Euro settings (deprecated) checked by :func:`resolved_smoothing`."""
+    if value is None or isinstance(value, bool):
+        return dict(DEFAULT_SMOOTHING), value is not False
+    if isinstance(value, Mapping):
+        warn_deprecated(
+            "Estimator(smoothing={...})",
+            "pass smoothing=True, False or a strength (2 = twice as smooth)",
+            depth=2,
+        )
+        return resolved_smoothing(value), True
+    if isinstance(value, numbers.Real):
+        strength = checked_number("smoothing strength", value, 0.0, low_open=True)
+        scaled = {k: DEFAULT_SMOOTHING[k] / strength for k in ("min_cutoff", "beta")}
+        return {**DEFAULT_SMOOTHING, **scaled}, True
+    raise InvalidInputError(
+        f"smoothing: expected True, False or a strength > 0 (2 = twice as smooth), got {value!r}"
+    )
 
 
 def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:

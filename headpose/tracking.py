@@ -6,7 +6,7 @@ on a region of interest (ROI) around each face's last box (a square of ``roi_sca
 box's longer side, cut from the frame as the detector sees it) and maps the boxes back.
 The whole frame is searched again every ``redetect_every`` frames (so new faces appear) and at
 once whenever a face is not found in its ROI. Identities and One Euro smoothing come from
-:class:`~headpose.smoothing.Tracker`; each frame gives the same :class:`~headpose.estimator.Face`
+:class:`~headpose.smoothing.Tracker`; each frame gives the same :class:`~headpose.face.Face`
 list as :meth:`~headpose.estimator.Estimator.predict`, with ``track_id`` set.
 """
 
@@ -35,7 +35,8 @@ from headpose.registration import BoxShifter, checked_gain, moved_landmarks
 from headpose.smoothing import BoxSmoother, Tracker, match_boxes
 
 if TYPE_CHECKING:  # pragma: no cover
-    from headpose.estimator import Estimator, Face
+    from headpose.face import Face
+    from headpose.pipeline import FacePipeline
 
 # Boxes from two ROIs overlapping more than this are the same face (the better score is kept).
 DUPLICATE_IOU = 0.5
@@ -230,18 +231,18 @@ class VideoTracker:
 
     def __init__(
         self,
-        estimator: Estimator,
+        pipeline: FacePipeline,
         options: VideoOptions,
         tracker: Tracker,
         fps: float = 30.0,
     ) -> None:
-        if estimator.detector is None:
+        if pipeline.detector is None:
             raise InvalidInputError(
                 "video: this Estimator has detector=None; tracking a video needs a face detector"
             )
         if not (fps > 0 and math.isfinite(fps)):
             raise InvalidInputError(f"fps: expected a number > 0, got {fps}")
-        self.estimator = estimator
+        self.pipeline = pipeline
         self.options = options
         self.tracker = tracker
         self.fps = float(fps)
@@ -279,12 +280,12 @@ class VideoTracker:
             h, w = img.shape[:2]
             boxes, kept = clip_boxes(boxes, w, h)
             scores, points = scores[kept], None if points is None else points[kept]
-        self.raw = self.estimator._faces_in_image(img, boxes, scores, points)
+        self.raw = self.pipeline.faces_in_image(img, (boxes, scores, points))
         out = self.tracker.update(self.raw, t=now)
         if not self.tracker.smooth:
             return out
         h, w = img.shape[:2]  # the camera pose follows the smoothed angles
-        return [self.estimator.with_camera(f, w, h) for f in out]
+        return [self.pipeline.with_camera(f, w, h) for f in out]
 
     def _detect(
         self, img: np.ndarray, index: int
@@ -305,7 +306,7 @@ class VideoTracker:
                 return self._keep(img, found, index)
         self._last_full = index
         self.full_detections += 1
-        return self._keep(img, self.estimator._detect(img), index)
+        return self._keep(img, self.pipeline.detect(img), index)
 
     def _keep(
         self,
@@ -356,8 +357,8 @@ class VideoTracker:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
         """Each previous face found again in its ROI, or ``None`` if any of them is missing."""
         h, w = img.shape[:2]
-        detector = self.estimator.detector
-        min_score = self.estimator.min_score
+        detector = self.pipeline.detector
+        min_score = self.pipeline.min_score
         scale = detector_scale(detector, h, w)
         if h * w * scale * scale < self.options.min_frame_area:
             return None  # a small frame: the whole-frame search is cheap already
@@ -396,8 +397,8 @@ class VideoTracker:
         all_boxes, all_scores = np.array(boxes).reshape(-1, 4), np.array(scores)
         all_points = np.array(points) if with_points and points else None
         keep = _dedupe(all_boxes, all_scores)
-        if self.estimator.max_faces is not None:
-            keep = keep[: self.estimator.max_faces]
+        if self.pipeline.max_faces is not None:
+            keep = keep[: self.pipeline.max_faces]
         clipped, kept = clip_boxes(all_boxes[keep], w, h)
         if len(kept) < len(keep):  # a box outside the frame: not a face found
             return None

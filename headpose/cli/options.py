@@ -182,81 +182,101 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
     return decorate
 
 
+#: the video flags of 0.1, kept hidden until 0.3: (flag, metavar or None for a switch, the
+#: --video key it sets)
+OLD_VIDEO_FLAGS = (
+    ("--no-roi", None, "roi"),
+    ("--redetect-every", "N", "redetect_every"),
+    ("--detect-every", "N", "detect_every"),
+    ("--box-smoothing", "HZ", "box_min_cutoff"),
+    ("--box-shift", "GAIN", "box_shift"),
+)
+
+
 def video_options(fn: F) -> F:
-    """``--no-roi``, ``--redetect-every N``, ``--detect-every N``, ``--box-smoothing HZ`` and
-    ``--box-shift GAIN``: video mode's settings (:class:`~headpose.tracking.VideoOptions`) on commands that read
-    videos."""
-    fn = click.option(
-        "--box-shift",
-        type=click.FloatRange(min=0.0, max=1.0),
-        metavar="GAIN",
-        help="video mode: each face's box follows its image between detector frames (phase "
-        "correlation); a detection moves it by GAIN of the way (1 = to the detection; 0 = off, "
-        "the boxes stay put between detections; default: the model's recommendation, --model "
-        "fast 0.5; see bench/results/default_model_v2.md, sections 25 and 27)",
-    )(fn)
-    fn = click.option(
-        "--box-smoothing",
-        type=click.FloatRange(min=0.0),
-        metavar="HZ",
-        help="video mode: smooth each face's box over the frames before the crop, with this "
-        "One Euro min_cutoff in Hz (0 = off; see bench/results/box_smoothing.md)",
-    )(fn)
-    fn = click.option(
-        "--detect-every",
-        type=COUNT,
-        metavar="N",
-        help="video mode: run the detector on the faces' regions every N frames, keeping the "
-        "last boxes in between (default: the model's recommendation in its metadata, else 1)",
-    )(fn)
-    fn = click.option(
-        "--redetect-every",
-        type=COUNT,
-        metavar="N",
-        help="video mode: search the whole frame every N frames (default 10; 1 = every frame)",
-    )(fn)
+    """``--video KEY=VALUE`` (repeatable): changes to video mode's settings, the model's own by
+    default (:class:`~headpose.tracking.VideoOptions`), on commands that read videos. The
+    flags of 0.1 (``--detect-every N`` ...) still work, hidden, with a warning."""
+    for flag, metavar, _ in reversed(OLD_VIDEO_FLAGS):
+        if metavar is None:
+            fn = click.option(flag, is_flag=True, hidden=True)(fn)
+        else:
+            kind = click.FloatRange(min=0.0) if metavar in ("HZ", "GAIN") else COUNT
+            fn = click.option(flag, type=kind, metavar=metavar, hidden=True)(fn)
     return click.option(
-        "--no-roi",
-        is_flag=True,
-        help="video mode off: search the whole frame on every frame (slower, as predict does)",
+        "--video",
+        type=KEY_VALUE,
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="video mode setting, repeatable (default: the model's own), e.g. detect_every=2, "
+        "box_shift=false, roi=false (search the whole frame every frame); keys: see "
+        "docs/USAGE.md",
     )(fn)
 
 
-def video_settings(options: Any) -> dict[str, Any]:
-    """The ``Estimator(video=...)`` dict of :func:`video_options`' values (empty: defaults)."""
+def video_settings(options: Any, prog: str) -> dict[str, Any]:
+    """The changes to :attr:`Estimator.video <headpose.estimator.Estimator.video>` that
+    :func:`video_options` gave (empty: the model's own settings); a deprecated flag prints one
+    warning line on stderr naming its ``--video`` spelling."""
+    from headpose.tracking import VideoOptions
+
     out: dict[str, Any] = {}
-    if getattr(options, "no_roi", False):
-        out["roi"] = False
-    for name in ("redetect_every", "detect_every"):
-        if getattr(options, name, None) is not None:
-            out[name] = int(getattr(options, name))
-    if getattr(options, "box_smoothing", None) is not None:
-        out["box_min_cutoff"] = float(options.box_smoothing)
-    gain = getattr(options, "box_shift", None)
-    if gain is not None:
-        out["box_shift"] = float(gain) > 0.0
-        if out["box_shift"]:
-            out["box_shift_gain"] = float(gain)
+    for flag, _, key in OLD_VIDEO_FLAGS:
+        value = getattr(options, flag.lstrip("-").replace("-", "_"), None)
+        if value is None or value is False:
+            continue
+        if key == "roi":
+            out["roi"] = False
+        elif key == "box_shift":  # a gain; 0 = off
+            out["box_shift"] = float(value) > 0.0
+            if out["box_shift"]:
+                out["box_shift_gain"] = float(value)
+        else:
+            out[key] = value
+        new = " ".join(f"--video {k}={str(v).lower()}" for k, v in out.items() if k.startswith(key))
+        print(f"{prog}: warning: {flag} is deprecated (until 0.3); use {new}", file=sys.stderr)
+    try:
+        out.update(VideoOptions.parse(getattr(options, "video", ()) or (), "--video"))
+    except HeadPoseError as exc:
+        raise click.BadParameter(first_line(exc), param_hint="'--video'") from None
     return out
 
 
-def smoothing_settings(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The ``Estimator(smoothing=...)`` dict of ``--smoothing KEY=VALUE`` pairs (the Estimator
-    names unknown keys): ``filter`` is a name, ``true`` / ``false`` a switch, anything else a
-    number; a value that is none of them is a :class:`click.BadParameter`."""
+def smoothing_setting_of(texts: Sequence[str], prog: str) -> float | dict[str, Any] | None:
+    """``--smoothing STRENGTH`` (2 = twice as smooth) -> a float; the 0.1 form ``KEY=VALUE``
+    (repeatable, One Euro settings) -> a dict, with a warning line; none given -> ``None``."""
+    if not texts:
+        return None
+    if len(texts) == 1 and "=" not in texts[0]:
+        try:
+            return float(texts[0])
+        except ValueError:
+            raise click.BadParameter(
+                f"expected a strength > 0 (2 = twice as smooth), got {texts[0]!r}",
+                param_hint="'--smoothing'",
+            ) from None
+    print(
+        f"{prog}: warning: --smoothing KEY=VALUE is deprecated (until 0.3); use --smoothing "
+        "STRENGTH (2 = twice as smooth) or --no-smoothing",
+        file=sys.stderr,
+    )
     out: dict[str, Any] = {}
-    for key, text in pairs:
+    for text in texts:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"expected KEY=VALUE, got {text!r}", param_hint="'--smoothing'"
+            )
+        key = key.strip()
         if key == "filter":
-            out[key] = text
-        elif text.lower() in ("true", "false"):
-            out[key] = text.lower() == "true"
-        else:
-            try:
-                out[key] = float(text)
-            except ValueError:
-                raise click.BadParameter(
-                    f"{key}: expected a number, got {text!r}", param_hint="'--smoothing'"
-                ) from None
+            out[key] = value
+            continue
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{key}: expected a number, got {value!r}", param_hint="'--smoothing'"
+            ) from None
     return out
 
 

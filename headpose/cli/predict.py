@@ -379,6 +379,7 @@ def cli(**options: Any) -> int:
         clash = annotate_clash(args.annotate, args.inputs)
         if clash is not None:
             raise click.UsageError(clash)
+    video = video_settings(args, PROG)
     files, empty = expand_inputs(args.inputs, args.annotate)
     if args.annotate is not None and not args.overwrite:
         earlier = AnnotationPaths(args.annotate).earlier(files)
@@ -402,8 +403,8 @@ def cli(**options: Any) -> int:
             min_score=args.min_score,
             max_faces=args.max_faces,
             threads=args.threads,
-            video=video_settings(args),
         )
+        est.video = est.video.merged(video)
     except HeadPoseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         writer.close()

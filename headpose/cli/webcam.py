@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -18,10 +19,9 @@ import cv2
 
 from headpose.cli.options import (
     COUNT,
-    KEY_VALUE,
     command,
     runtime_options,
-    smoothing_settings,
+    smoothing_setting_of,
     video_options,
     video_settings,
 )
@@ -67,13 +67,14 @@ def run(
     estimator: Any,
     frames: int | None = None,
     show: Callable[[Any], bool] | None = None,
-    smoothing: bool = True,
+    smoothing: bool | None = None,
     cube: bool = False,
 ) -> tuple[int, float]:
     """Process frames from ``capture`` (anything with ``read() -> (ok, frame)``) until it ends,
     ``frames`` frames are done, or ``show(annotated_frame)`` returns False.
 
-    Returns ``(frames processed, mean FPS of pose estimation incl. detection and drawing)``.
+    ``smoothing``: ``None`` as the Estimator says, else on/off. Returns ``(frames processed,
+    mean FPS of pose estimation incl. detection and drawing)``.
     """
     from headpose.draw import draw, draw_fps
 
@@ -132,12 +133,9 @@ def _show_window(frame: Any) -> bool:
 @click.option(
     "--smoothing",
     "smoothing",
-    type=KEY_VALUE,
     multiple=True,
-    metavar="KEY=VALUE",
-    help="angle filter setting, repeatable. One Euro (the default): min_cutoff (Hz), beta, "
-    "d_cutoff (Hz), stages (filters in a row); lower min_cutoff and beta: steadier angles, more "
-    "lag (bench/results/smoothing.md). filter=NAME: another registered filter, with its own keys",
+    metavar="STRENGTH",
+    help="angle smoothing relative to the default: 2 = twice as smooth (more lag), 0.5 = half",
 )
 @video_options
 def cli(**options: Any) -> int:
@@ -145,21 +143,24 @@ def cli(**options: Any) -> int:
     args = SimpleNamespace(**options)
     if args.no_smoothing and args.smoothing:
         raise click.UsageError("--smoothing and --no-smoothing: give one of them")
-    smoothing = smoothing_settings(args.smoothing)
+    smoothing = smoothing_setting_of(args.smoothing, PROG)
+    video = video_settings(args, PROG)
     if not args.headless and not gui_available():
         print(f"error: {NO_GUI_HELP}", file=sys.stderr)
         return 2
     try:
         from headpose.estimator import Estimator
 
-        est = Estimator(
-            None if args.model is None else str(args.model),
-            detector=args.detector,
-            providers=args.providers,
-            threads=args.threads,
-            video=video_settings(args),
-            smoothing=smoothing,
-        )
+        with warnings.catch_warnings():  # a deprecated --smoothing form warned above
+            warnings.simplefilter("ignore", FutureWarning)
+            est = Estimator(
+                None if args.model is None else str(args.model),
+                detector=args.detector,
+                providers=args.providers,
+                threads=args.threads,
+                smoothing=not args.no_smoothing if smoothing is None else smoothing,
+            )
+        est.video = est.video.merged(video)
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -170,7 +171,6 @@ def cli(**options: Any) -> int:
             est,
             frames=args.frames,
             show=None if args.headless else _show_window,
-            smoothing=not args.no_smoothing,
             cube=args.cube,
         )
     finally:

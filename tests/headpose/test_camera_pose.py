@@ -162,3 +162,18 @@ def test_estimator_faces_carry_the_camera_pose(tiny_model: Path, pose_photos: li
     json.dumps(d, allow_nan=False)
     assert set(d["camera"]) == {"yaw", "pitch", "roll", "position", "matrix"}
     assert est.predict_crops([np.zeros((64, 64, 3), np.uint8)])[0].camera is None
+
+
+def test_camera_is_a_field_of_view_or_k_and_the_0_1_forms_warn(tiny_model) -> None:
+    import warnings
+
+    from headpose.camera import Camera
+
+    k = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the documented forms do not warn
+        assert Estimator(tiny_model, detector=None, camera=50).camera == Camera(fov=50.0)
+        assert Estimator(tiny_model, detector=None, camera=k).camera.fx == 500.0
+    for old in ({"fov": 50.0}, (500.0, 500.0, 320.0, 240.0)):
+        with pytest.warns(FutureWarning, match="camera"):
+            Estimator(tiny_model, detector=None, camera=old)

@@ -267,6 +267,15 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
         (["--box-shift", "0.5"], {"box_shift": True, "box_shift_gain": 0.5}),
         (["--box-shift", "1"], {"box_shift": True, "box_shift_gain": 1.0}),
         (["--box-shift", "0"], {"box_shift": False}),
+        (["--video", "roi=false"], {"roi": False}),
+        (
+            ["--video", "detect_every=2", "--video", "redetect_every=3"],
+            {"detect_every": 2, "redetect_every": 3},
+        ),
+        (
+            ["--video", "box_shift=true", "--video", "box_shift_gain=0.5"],
+            {"box_shift": True, "box_shift_gain": 0.5},
+        ),
     ],
 )
 def test_video_mode_flags_reach_the_estimator(
@@ -276,22 +285,25 @@ def test_video_mode_flags_reach_the_estimator(
 
     made = _spy_on_video_options(monkeypatch)
     code = main([str(tiny_video), "--model", str(tiny_model), "--json", "-q", *flags])
-    assert code == 0 and capsys.readouterr().out.strip()
+    captured = capsys.readouterr()
+    assert code == 0 and captured.out.strip()
     assert made == [VideoOptions(**want)]
+    old = bool(flags) and flags[0] != "--video"  # the 0.1 flags: still work, and say so
+    assert ("is deprecated (until 0.3); use --video" in captured.err) == old
 
 
 def _spy_on_video_options(monkeypatch) -> list:  # type: ignore[no-untyped-def]
-    """The ``video`` options of every Estimator made from now on."""
-    from headpose.estimator import Estimator
+    """The video options of every VideoTracker made from now on (what reaches video mode)."""
+    from headpose.tracking import VideoTracker
 
     made: list = []
-    original = Estimator.__init__
+    original = VideoTracker.__init__
 
-    def spy(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        original(self, *args, **kwargs)
-        made.append(self.video)
+    def spy(self, pipeline, options, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        original(self, pipeline, options, *args, **kwargs)
+        made.append(options)
 
-    monkeypatch.setattr(Estimator, "__init__", spy)
+    monkeypatch.setattr(VideoTracker, "__init__", spy)
     return made
 
 
@@ -316,6 +328,10 @@ def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, cap
     assert "--box-smoothing" in capsys.readouterr().err
     assert main([str(tiny_video), "--model", str(tiny_model), "--box-shift", "1.5"]) == 2
     assert "--box-shift" in capsys.readouterr().err
+    assert main([str(tiny_video), "--model", str(tiny_model), "--video", "detect_every=0"]) == 2
+    assert "'--video': video detect_every: expected an integer >= 1" in capsys.readouterr().err
+    assert main([str(tiny_video), "--model", str(tiny_model), "--video", "speed=2"]) == 2
+    assert "unknown key 'speed'" in capsys.readouterr().err
 
 
 def test_shipped_model_by_name(pose_photos: list[Path], tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from headpose.cli import webcam
 from headpose.detectors.base import Detections
 from headpose.estimator import Estimator
+from headpose.smoothing import DEFAULT_SMOOTHING
 
 
 def _needs_detector() -> None:
@@ -93,11 +94,15 @@ def test_smoothing_settings_reach_the_estimator(
     seen = {}
 
     def fake_run(capture, est, **kwargs):
-        seen.update(est.smoothing, smooth=kwargs["smoothing"])
+        seen.update(est.smoothing, smooth=est.smooth)
         return 1, 30.0
 
     monkeypatch.setattr(webcam, "run", fake_run)
     argv = ["--headless", "--source", str(tiny_video), "--model", str(tiny_model)]
+    assert webcam.main([*argv, "--smoothing", "2"]) == 0
+    assert seen["min_cutoff"] == DEFAULT_SMOOTHING["min_cutoff"] / 2 and seen["smooth"] is True
+    assert webcam.main([*argv, "--no-smoothing"]) == 0 and seen["smooth"] is False
+    # the 0.1 form KEY=VALUE still works until 0.3, with a warning
     code = webcam.main(
         [
             *argv,
@@ -124,6 +129,8 @@ def test_smoothing_settings_reach_the_estimator(
         (["--smoothing", "stages=9"], "stages: expected 1, 2, 3 or 4, got 9"),
         (["--smoothing", "filter=median"], "smoothing filter: expected one of"),
         (["--smoothing", "beta=0.1", "--no-smoothing"], "give one of them"),
+        (["--smoothing", "strong"], "expected a strength > 0 (2 = twice as smooth), got 'strong'"),
+        (["--smoothing", "-1"], "smoothing strength: expected a number > 0, got -1.0"),
     ],
 )
 def test_bad_smoothing_is_named(

@@ -217,7 +217,8 @@ def test_track_smooths_and_keeps_ids(est: Estimator, pose_photos: list[Path]) ->
     sequence = [frames[0], frames[1]] * 4
     raw = [tracked_est.predict(f)[0].yaw for f in sequence]
     # the fake detector gives frame coordinates whatever it is shown: no ROI search here
-    out = list(tracked_est.track(sequence, fps=30, video=False))
+    tracked_est.video = tracked_est.video.merged(False)
+    out = list(tracked_est.track(sequence, fps=30))
     assert [len(f) for f in out] == [1] * len(sequence)
     assert {f[0].track_id for f in out} == {0}
     smooth = [f[0].yaw for f in out]
@@ -234,17 +235,42 @@ def test_track_reads_a_capture(est: Estimator, pose_photos: list[Path]) -> None:
             return (True, self.frames.pop(0)) if self.frames else (False, None)
 
     dets = Detections(np.array([FACE_BOX], np.float32), np.array([0.9], np.float32))
-    tracked_est = Estimator(est.model, detector=FakeDetector(dets), video=False)
+    tracked_est = Estimator(est.model, detector=FakeDetector(dets))
+    tracked_est.video = tracked_est.video.merged(False)
     assert len(list(tracked_est.track(Capture()))) == 3
 
 
-def test_smoothing_stages_reach_the_tracker(tiny_model: Path) -> None:
-    est = Estimator(tiny_model, detector=None, smoothing={"stages": 2, "min_cutoff": 1.5})
+def test_smoothing_is_on_off_or_a_strength(tiny_model: Path) -> None:
+    est = Estimator(tiny_model, detector=None)
+    assert est.smoothing == DEFAULT_SMOOTHING and est.tracker().smooth
+    assert not Estimator(tiny_model, detector=None, smoothing=False).tracker().smooth
+    twice = Estimator(tiny_model, detector=None, smoothing=2).tracker().settings
+    assert twice["min_cutoff"] == DEFAULT_SMOOTHING["min_cutoff"] / 2
+    assert twice["beta"] == DEFAULT_SMOOTHING["beta"] / 2
+    assert twice["d_cutoff"] == DEFAULT_SMOOTHING["d_cutoff"]
+    assert Estimator(tiny_model, detector=None, smoothing=1.0).smoothing == DEFAULT_SMOOTHING
+
+
+def test_smoothing_settings_of_0_1_still_reach_the_tracker(tiny_model: Path) -> None:
+    with pytest.warns(FutureWarning, match=r"Estimator\(smoothing=\{...\}\) is deprecated"):
+        est = Estimator(tiny_model, detector=None, smoothing={"stages": 2, "min_cutoff": 1.5})
     settings = est.tracker().settings
     assert settings["stages"] == 2 and settings["min_cutoff"] == 1.5
     assert est.tracker(stages=1).settings["stages"] == 1
-    est = Estimator(tiny_model, detector=None, smoothing={"filter": "one_euro", "beta": 0.1})
+    with pytest.warns(FutureWarning):
+        est = Estimator(tiny_model, detector=None, smoothing={"filter": "one_euro", "beta": 0.1})
     assert est.smoothing == {**DEFAULT_SMOOTHING, "beta": 0.1}
+
+
+def test_track_keywords_of_0_1_still_work(est: Estimator, pose_photos: list[Path]) -> None:
+    dets = Detections(np.array([FACE_BOX], np.float32), np.array([0.9], np.float32))
+    tracked = Estimator(est.model, detector=FakeDetector(dets))
+    frames = [pose_photos[0]] * 3
+    with pytest.warns(FutureWarning, match=r"track\(video=...\) is deprecated"):
+        out = list(tracked.track(frames, fps=30, video=False, smooth=False))
+    assert [len(f) for f in out] == [1, 1, 1]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Estimator(est.model, detector=None, smoothin=True)  # a typo is not swallowed
 
 
 def test_bad_options(tiny_model: Path) -> None:
@@ -252,10 +278,10 @@ def test_bad_options(tiny_model: Path) -> None:
         Estimator(tiny_model, detector=None, min_score=2)
     with pytest.raises(InvalidInputError, match="max_faces"):
         Estimator(tiny_model, detector=None, max_faces=0)
-    with pytest.raises(InvalidInputError, match="smoothing"):
+    with pytest.raises(InvalidInputError, match="smoothing"), pytest.warns(FutureWarning):
         Estimator(tiny_model, detector=None, smoothing={"speed": 1})
     for bad in ({"stages": 0}, {"min_cutoff": -1.0}, {"filter": "median"}):  # checked up front
-        with pytest.raises(InvalidInputError, match=next(iter(bad))):
+        with pytest.raises(InvalidInputError, match=next(iter(bad))), pytest.warns(FutureWarning):
             Estimator(tiny_model, detector=None, smoothing=bad)
     with pytest.raises(InvalidInputError, match="detector"):
         Estimator(tiny_model, detector=3.5)
@@ -306,8 +332,9 @@ def test_with_angles_replaces_the_angles_and_their_matrix() -> None:
     [
         ({"smoothing": {"beta": "x"}}, "smoothing: OneEuroFilter beta"),
         ({"smoothing": {"min_cutoff": None}}, "smoothing: OneEuroFilter min_cutoff"),
-        ({"smoothing": 5}, "smoothing: expected None or a dict"),
-        ({"smoothing": "x"}, "smoothing: expected None or a dict"),
+        ({"smoothing": -1}, "smoothing strength: expected a number > 0"),
+        ({"smoothing": "x"}, "smoothing: expected True, False or a strength"),
+        ({"smoothing": [1]}, "smoothing: expected True, False or a strength"),
         ({"smoothing": {"filter": ["one_euro"]}}, "smoothing filter"),
         ({"threads": "x"}, "threads"),
         ({"threads": 2.5}, "threads"),
@@ -341,9 +368,10 @@ def test_min_score_reaches_a_named_detectors_own_threshold(tiny_model: Path) -> 
     assert (
         Estimator(tiny_model, detector="blazeface", min_score=0.7).detector.score_threshold == 0.7
     )
-    est = Estimator(
-        tiny_model, detector="yunet", min_score=0.3, detector_options={"score_threshold": 0.4}
-    )
+    with pytest.warns(FutureWarning, match="detector_options"):
+        est = Estimator(
+            tiny_model, detector="yunet", min_score=0.3, detector_options={"score_threshold": 0.4}
+        )
     assert est.detector.score_threshold == 0.4  # an explicit detector option wins
 
 

@@ -94,9 +94,9 @@ def test_box_shift_in_video_mode_follows_a_drifting_face(
     video = {"redetect_every": 30, "detect_every": 3}
 
     def boxes(options: dict[str, object]) -> list[np.ndarray]:
-        stream = Estimator(
-            tiny_model, detector=detector, threads=1, video={**video, **options}
-        ).video_tracker(smooth=False)
+        stream = Estimator(tiny_model, detector=detector, threads=1).video_tracker(
+            video={**video, **options}, smooth=False
+        )
         return [
             np.array(stream.process(frame_with(face, 60 + 3 * i, 120))[0].box) for i in range(7)
         ]
@@ -138,8 +138,8 @@ def test_box_velocity_over_a_model_that_recommends_box_shift_says_how_to_turn_it
     from headpose.estimator import Estimator
 
     with pytest.raises(InvalidInputError, match='box_shift on; .* add "box_shift": False'):
-        Estimator(model="fast", detector=None, video={"box_velocity": True})
-    video = Estimator(
-        model="fast", detector=None, video={"box_velocity": True, "box_shift": False}
-    ).video
+        Estimator(model="fast", detector=None).video.merged({"box_velocity": True})
+    video = Estimator(model="fast", detector=None).video.merged(
+        {"box_velocity": True, "box_shift": False}
+    )
     assert video.box_velocity and not video.box_shift and video.detect_every == 4

@@ -77,7 +77,8 @@ def test_roi_search_finds_the_same_boxes_as_the_whole_frame(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
     det = CountingDetector(yunet)
-    est = Estimator(tiny_model, detector=det, threads=1, video={"redetect_every": 5})
+    est = Estimator(tiny_model, detector=det, threads=1)
+    est.video = est.video.merged({"redetect_every": 5})
     frames = list(walk(faces, 10))
     stream = est.video_tracker(smooth=False)
     out = [stream.process(f) for f in frames]
@@ -99,9 +100,8 @@ def test_detect_every_keeps_the_last_boxes_between_roi_searches(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
     det = CountingDetector(yunet)
-    est = Estimator(
-        tiny_model, detector=det, threads=1, video={"redetect_every": 6, "detect_every": 2}
-    )
+    est = Estimator(tiny_model, detector=det, threads=1)
+    est.video = est.video.merged({"redetect_every": 6, "detect_every": 2})
     stream = est.video_tracker(smooth=False)
     out = [stream.process(f) for f in walk(faces, 9)]
     assert [len(f) for f in out] == [1] * 9 and {f[0].track_id for f in out} == {0}
@@ -120,10 +120,9 @@ def test_box_velocity_moves_held_boxes_with_the_face(
     """The face drifts 3 px a frame; with the detector every 3rd frame a held box stays put, a
     box with velocity moves on by about 3 px a frame (from the last two detections)."""
     video = {"redetect_every": 30, "detect_every": 3}
-    held = Estimator(tiny_model, detector=yunet, threads=1, video=video).video_tracker(smooth=False)
-    moving = Estimator(
-        tiny_model, detector=yunet, threads=1, video={**video, "box_velocity": True}
-    ).video_tracker(smooth=False)
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    held = est.video_tracker(video=video, smooth=False)
+    moving = est.video_tracker(video={**video, "box_velocity": True}, smooth=False)
     frames = list(walk(faces, 9))
     a = [np.array(held.process(f)[0].box, float) for f in frames]
     b = [np.array(moving.process(f)[0].box, float) for f in frames]
@@ -142,7 +141,8 @@ def test_identity_kept_across_an_roi_miss(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
     det = CountingDetector(yunet, blind_roi_calls={3})  # the ROI search of frame 3 finds nothing
-    est = Estimator(tiny_model, detector=det, threads=1, video={"redetect_every": 30})
+    est = Estimator(tiny_model, detector=det, threads=1)
+    est.video = est.video.merged({"redetect_every": 30})
     stream = est.video_tracker()
     out = [stream.process(f) for f in walk(faces, 8)]
     assert [len(f) for f in out] == [1] * 8  # the whole-frame search found it on frame 3
@@ -164,7 +164,8 @@ def test_identity_kept_when_the_face_is_missing_for_a_frame(
 def test_face_entering_mid_clip_is_found_by_the_periodic_whole_frame_search(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
-    est = Estimator(tiny_model, detector=yunet, threads=1, video={"redetect_every": 4})
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    est.video = est.video.merged({"redetect_every": 4})
     out = list(est.track(walk(faces, 10, second_from=2), fps=30))
     counts = [len(f) for f in out]
     assert counts[:2] == [1, 1]
@@ -190,7 +191,8 @@ def test_video_off_searches_every_frame(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
     det = CountingDetector(yunet)
-    est = Estimator(tiny_model, detector=det, threads=1, video=False)
+    est = Estimator(tiny_model, detector=det, threads=1)
+    est.video = est.video.merged(False)
     list(est.track(walk(faces, 4)))
     assert det.shapes == [(480, 640)] * 4
 
@@ -209,7 +211,7 @@ def test_track_reads_a_video_path_and_uses_its_frame_rate(
     est.video_tracker = spy  # type: ignore[method-assign]
     out = list(est.track(tiny_video))
     assert len(out) == 6 and stream_fps == [pytest.approx(10.0)]
-    assert list(est.track(str(tiny_video), fps=5.0, video=False))
+    assert list(est.track(str(tiny_video), fps=5.0))
 
 
 def test_bad_video_sources_are_clear_errors(
@@ -269,7 +271,8 @@ def test_roi_face_px_shrinks_large_faces_rois_and_keeps_the_face(
     boxes = {}
     for px in (0.0, 48.0):
         det = CountingDetector(yunet)
-        est = Estimator(tiny_model, detector=det, threads=1, video={"roi_face_px": px})
+        est = Estimator(tiny_model, detector=det, threads=1)
+        est.video = est.video.merged({"roi_face_px": px})
         stream = est.video_tracker(smooth=False)
         out = [stream.process(f) for f in frames]
         assert [len(f) for f in out] == [1] * 6 and stream.roi_detections == 5
@@ -291,7 +294,8 @@ def test_box_smoothing_crops_the_smoothed_box(
 ) -> None:
     frames = list(walk(faces, 8))
     plain = Estimator(tiny_model, detector=yunet, threads=1).video_tracker(smooth=False)
-    est = Estimator(tiny_model, detector=yunet, threads=1, video={"box_min_cutoff": 1.0})
+    est = Estimator(tiny_model, detector=yunet, threads=1)
+    est.video = est.video.merged({"box_min_cutoff": 1.0})
     stream = est.video_tracker(smooth=False)
     raw = [plain.process(f)[0] for f in frames]
     out = [stream.process(f)[0] for f in frames]
@@ -327,10 +331,14 @@ def test_a_models_recommended_video_settings_are_the_estimators_defaults(make_mo
     est = Estimator(path, detector=None)
     assert (est.video.detect_every, est.video.redetect_every) == (4, 12)
     # a dict changes only its keys; True keeps the rest; False searches every frame whole
-    est = Estimator(path, detector=None, video={"detect_every": 2})
+    est = Estimator(path, detector=None)
+    est.video = est.video.merged({"detect_every": 2})
     assert (est.video.detect_every, est.video.redetect_every) == (2, 12)
-    assert Estimator(path, detector=None, video=True).video.detect_every == 4
-    assert Estimator(path, detector=None, video=False).video == VideoOptions(roi=False)
+    assert est.video.merged(True).detect_every == 2
+    assert est.video.merged(False) == VideoOptions(roi=False)
+    with pytest.warns(FutureWarning, match=r"Estimator\(video=...\) is deprecated"):
+        old = Estimator(path, detector=None, video={"detect_every": 2})  # until 0.3
+    assert old.video == est.video
     assert est.video.merged({"roi_scale": 2.0}).detect_every == 2
     # a model without a recommendation: the library defaults
     assert Estimator(make_model("no_video.onnx"), detector=None).video == VideoOptions()
@@ -359,3 +367,18 @@ def test_video_settings_from_text_are_typed_and_checked() -> None:
     ):
         with pytest.raises(InvalidInputError, match=words):
             VideoOptions.parse(pairs, "--video")
+
+
+def test_video_mode_and_photos_share_one_path_without_an_import_cycle() -> None:
+    """tracking runs the same detect + crop + pose path as Estimator.predict (the pipeline) and
+    never reaches back into the Estimator (it used to call its private methods)."""
+    import ast
+
+    import headpose.pipeline
+    import headpose.tracking
+
+    for module in (headpose.tracking, headpose.pipeline):
+        tree = ast.parse(Path(module.__file__).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "headpose.estimator" not in imported, module.__name__
+        assert "._detect" not in Path(module.__file__).read_text()
