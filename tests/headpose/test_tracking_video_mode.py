@@ -381,4 +381,4 @@ def test_video_mode_and_photos_share_one_path_without_an_import_cycle() -> None:
         tree = ast.parse(Path(module.__file__).read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert "headpose.estimator" not in imported, module.__name__
-        assert "._detect" not in Path(module.__file__).read_text()
+        assert "estimator._" not in Path(module.__file__).read_text()  # no private calls
