@@ -161,6 +161,22 @@ class SemiConfig:
 
 
 @dataclass
+class SynthConfig:
+    """Synthesized labelled faces (off while ``labels`` is empty): a pose CSV folder of faces
+    rendered at new head poses with exact labels (``python -m headpose.training.data.profile``,
+    docs/PROFILING.md). Its rows join the training set through the same augmentation, with
+    per-angle loss weight ``weight``; rows with spread columns (labels that came from a teacher)
+    get ``weight / (1 + (spread / spread_ref)^2)`` as pseudo-labels do. ``per_epoch``: rows per
+    epoch, drawn anew every epoch (0: all of them every epoch). Never render the validation or
+    tuning images: the render command refuses them."""
+
+    labels: str = ""
+    weight: float = 1.0
+    spread_ref: float = 0.0  # degrees
+    per_epoch: int = 0
+
+
+@dataclass
 class DistillConfig:
     """Online distillation (off while ``teacher`` is empty): a teacher model (an ``.onnx`` written
     by ``headpose-export``, e.g. the shipped four-pass ensemble) labels every training batch as
@@ -264,6 +280,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     ssl: SSLConfig = field(default_factory=SSLConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -666,6 +683,15 @@ def validate(cfg: Config) -> None:
     _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
+    y = cfg.synth
+    if y.labels and not method.pose_loss:
+        raise ConfigError(
+            f"config key 'synth.labels': synthesized faces train the pose heads, so the method "
+            f"must be one with a pose loss, got '{cfg.method}'"
+        )
+    _positive("synth.weight", y.weight, allow_zero=True)
+    _positive("synth.spread_ref", y.spread_ref, allow_zero=True)
+    _positive("synth.per_epoch", y.per_epoch, allow_zero=True)
     k = cfg.distill
     if k.teacher and not method.pose_loss:
         raise ConfigError(

@@ -337,23 +337,39 @@ def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -
 
 def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | None]:
     """The training view (repeated ``semi.labelled_repeat`` times) with ``cfg.semi``'s
-    pseudo-labelled rows added, and the loss weights (None when semi-supervision is off)."""
-    s = cfg.semi
-    if not s.pseudo_labels:
-        if s.labelled_repeat > 1:
-            return ConcatView([train_view] * s.labelled_repeat), None
+    pseudo-labelled rows and ``cfg.synth``'s synthesized faces added, and the loss weights (None
+    when neither is on)."""
+    s, y = cfg.semi, cfg.synth
+    views = [train_view] * s.labelled_repeat
+    weights = [np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)]
+    # (csv, config key, weight, spread_ref, max rows, rows per epoch, seed offset)
+    extra = [
+        (
+            s.pseudo_labels,
+            "semi.pseudo_labels",
+            s.weight,
+            s.spread_ref,
+            s.max_images,
+            s.per_epoch,
+            7919,
+        ),
+        (y.labels, "synth.labels", y.weight, y.spread_ref, 0, y.per_epoch, 104729),
+    ]
+    for path, key, weight, spread_ref, max_rows, per_epoch, offset in extra:
+        if not path:
+            continue
+        rows = open_dataset(cfg, "csv", data_root(cfg, path, key), options={})
+        n = len(rows) if not max_rows else min(max_rows, len(rows))
+        view = rows.view(list(range(n)), train=True)
+        weights.append(pseudo_label_weights(view.records, weight, spread_ref))
+        if per_epoch:
+            view = EpochSubset(view, per_epoch, cfg.runtime.seed + offset)
+        views.append(view)
+    if len(views) == 1:
         return train_view, None
-    pseudo = open_dataset(
-        cfg, "csv", data_root(cfg, s.pseudo_labels, "semi.pseudo_labels"), options={}
-    )
-    n = len(pseudo) if not s.max_images else min(s.max_images, len(pseudo))
-    pseudo_view = pseudo.view(list(range(n)), train=True)
-    weights = pseudo_label_weights(pseudo_view.records, s.weight, s.spread_ref)
-    if s.per_epoch:
-        pseudo_view = EpochSubset(pseudo_view, s.per_epoch, cfg.runtime.seed + 7919)
-    views = [train_view] * s.labelled_repeat + [pseudo_view]
-    labelled = np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)
-    return ConcatView(views), np.concatenate([labelled, weights])
+    if len(weights) == 1:  # labelled rows repeated, nothing added
+        return ConcatView(views), None
+    return ConcatView(views), np.concatenate(weights)
 
 
 def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:

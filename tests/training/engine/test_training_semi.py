@@ -115,3 +115,51 @@ def test_labelled_repeat_without_pseudo_labels(tmp_path: Path, crops_dir: Path) 
     data = build_run_data(cfg, build_method(cfg))
     assert len(data.train) == 6 * 3 and data.train.weights is None
     assert "weight" not in data.train[0]
+
+
+def test_synthesized_rows_join_after_the_pseudo_labels_with_their_own_weights(
+    tmp_path: Path, crops_dir: Path, pseudo_csv: Path, shared_dir: Path
+) -> None:
+    """synth.labels: rendered faces with exact labels (no spread: weight synth.weight) and
+    teacher-labelled ones (spread columns: spread-weighted), drawn per epoch like pseudo-labels."""
+    faces = sorted((shared_dir / "data" / "utkface").glob("*.jpg"))[4:9]
+    synth = tmp_path / "synth.csv"
+    with open(synth, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            "image,yaw,pitch,roll,x1,y1,x2,y2,spread_yaw,spread_pitch,spread_roll".split(",")
+        )
+        for i, face in enumerate(faces):  # 3 exact labels, 2 from a teacher (spread 10)
+            spread = ["", "", ""] if i < 3 else [10, 10, 10]
+            w.writerow([face, 60 + i, 0, 0, 20, 20, 180, 190, *spread])
+    cfg = _cfg(
+        tmp_path,
+        crops_dir,
+        pseudo_csv,
+        f"synth.labels={synth}",
+        "synth.weight=0.8",
+        "synth.spread_ref=10",
+        "synth.per_epoch=4",
+    )
+    data = build_run_data(cfg, build_method(cfg))
+    assert len(data.train) == 6 * 2 + 4 + 4
+    base = data.train.base
+    seen = set()
+    for epoch in range(4):
+        data.train.set_epoch(epoch)
+        for k in range(16, 20):
+            row = base.source_index(k) - 16  # 0..4 in the synth csv
+            want = 0.8 if row < 3 else 0.8 / (1 + 1.0)
+            assert torch.allclose(data.train[k]["weight"], torch.full((3,), want))
+            seen.add(row)
+    assert seen == set(range(5))  # every synthesized row is used over the epochs
+    with pytest.raises(ConfigError, match="synth.labels"):
+        _cfg(
+            tmp_path,
+            crops_dir,
+            pseudo_csv,
+            f"synth.labels={synth}",
+            "method=ssl-pretrain",
+            "data.kind=unlabeled",
+            "semi.pseudo_labels=",
+        )
