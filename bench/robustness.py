@@ -49,11 +49,10 @@ from headpose.preprocess import crop_face
 from headpose.training.config import load_config
 from headpose.training.data.detector_boxes import best_box
 from headpose.training.engine.data_setup import sample_seed, split_images
-from headpose.training.engine.metrics import mae_per_angle
+from headpose.training.engine.metrics import YAW_BANDS, mae_per_angle
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "headpose/models/headpose_default.onnx"
-YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 75.0), (75.0, 99.0))
 BATCH = 16
 JITTER_DRAWS = 4  # jittered boxes per face: averages out the luck of a single draw
 

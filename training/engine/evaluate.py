@@ -19,7 +19,12 @@ import numpy as np
 
 from headpose.metadata import Bins, CropRule, ModelMetadata
 from headpose.preprocess import resize_image, to_input_tensor
-from headpose.training.engine.metrics import REDUCED_LIMIT, mae_per_angle, within_limit
+from headpose.training.engine.metrics import (
+    REDUCED_LIMIT,
+    mae_by_yaw_band,
+    mae_per_angle,
+    within_limit,
+)
 
 ANGLES = ("yaw", "pitch", "roll")
 Predictor = Callable[[list[np.ndarray]], np.ndarray]  # BGR crops -> (N, 3) [yaw, pitch, roll]
@@ -32,6 +37,7 @@ class EvalResult:
     full: dict[str, float]
     reduced: dict[str, float]
     baseline: dict[str, float] | None = None  # predicting the training mean (split evaluation)
+    by_yaw: dict[str, dict[str, float]] | None = None  # per band of true |yaw| (metrics.YAW_BANDS)
 
     @property
     def reduced_differs(self) -> bool:
@@ -39,12 +45,15 @@ class EvalResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"n", "yaw", "pitch", "roll", "mean"}`` of the full set, plus ``"reduced"`` (same keys)
-        when it has fewer samples, plus ``"baseline"`` for split evaluations. NaN -> null."""
+        when it has fewer samples, plus ``"baseline"`` for split evaluations, plus ``"by_yaw"``
+        (band ``"0-30"`` etc. -> same keys). NaN -> null."""
         out: dict[str, Any] = _clean(self.full)
         if self.reduced_differs:
             out["reduced"] = _clean(self.reduced)
         if self.baseline is not None:
             out["baseline"] = _clean(self.baseline)
+        if self.by_yaw:
+            out["by_yaw"] = {band: _clean(v) for band, v in self.by_yaw.items()}
         return out
 
     def table(self) -> str:
@@ -55,6 +64,7 @@ class EvalResult:
             rows.append((f"reduced (|angles|<={REDUCED_LIMIT:g})", self.reduced))
         if self.baseline is not None:
             rows.append(("baseline: training mean", self.baseline))
+        rows += [(f"true |yaw| {band}", v) for band, v in (self.by_yaw or {}).items()]
         for name, r in rows:
             cells = "".join(f"{_num(r[k]):>8}" for k in (*ANGLES, "mean"))
             lines.append(f"{name:<26}{r['n']:>6}{cells}")
@@ -82,6 +92,7 @@ def score(
         full=mae_per_angle(pred, target, ANGLES),
         reduced=mae_per_angle(pred[keep], target[keep], ANGLES),
         baseline=baseline,
+        by_yaw=mae_by_yaw_band(pred, target, ANGLES),
     )
 
 

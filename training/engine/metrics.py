@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 REDUCED_LIMIT = 99.0  # degrees: the usual "within +-99" subset (AFLW2000: 1,969 of 2,000)
+#: bands of true |yaw| in degrees (lower bound included) that accuracy is broken down by
+YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 75.0), (75.0, 99.0))
 
 
 def mae_per_angle(pred: np.ndarray, target: np.ndarray, angles: Sequence[str]) -> dict[str, float]:
@@ -24,6 +26,22 @@ def mae_per_angle(pred: np.ndarray, target: np.ndarray, angles: Sequence[str]) -
         out[name] = float(errors[known, i].mean()) if known.any() else float("nan")
     values = [out[a] for a in angles if not np.isnan(out[a])]
     out["mean"] = float(np.mean(values)) if values else float("nan")
+    return out
+
+
+def mae_by_yaw_band(
+    pred: np.ndarray, target: np.ndarray, angles: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """:func:`mae_per_angle` of the rows in each band of true ``|yaw|`` (:data:`YAW_BANDS`),
+    keyed ``"0-30"`` etc.; empty bands and rows without a yaw label are left out."""
+    target = np.asarray(target, dtype=np.float64).reshape(len(target), len(angles))
+    pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), len(angles))
+    true_yaw = np.abs(target[:, list(angles).index("yaw")])
+    out = {}
+    for lo, hi in YAW_BANDS:
+        sel = (true_yaw >= lo) & (true_yaw < hi)
+        if sel.any():
+            out[f"{lo:g}-{hi:g}"] = mae_per_angle(pred[sel], target[sel], angles)
     return out
 
 
