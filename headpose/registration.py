@@ -12,12 +12,11 @@ OpenCV's phase correlation (sub-pixel, Hanning window). Used by
 from __future__ import annotations
 
 import math
-import numbers
 
 import cv2
 import numpy as np
 
-from headpose.errors import InvalidInputError
+from headpose.errors import checked_number
 from headpose.smoothing import match_boxes
 
 # Side of the grey patch, pixels (a power of two: the FFT's fast size).
@@ -32,13 +31,7 @@ Found = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 def checked_gain(gain: object) -> float:
     """``gain`` as a float after checking it is a number in (0, 1]; else an
     :class:`~headpose.errors.InvalidInputError` naming ``video box_shift_gain``."""
-    if (
-        isinstance(gain, bool)
-        or not isinstance(gain, numbers.Real)
-        or not (0.0 < float(gain) <= 1.0)
-    ):
-        raise InvalidInputError(f"video box_shift_gain: expected a number in (0, 1], got {gain!r}")
-    return float(gain)
+    return checked_number("video box_shift_gain", gain, 0.0, 1.0, low_open=True)
 
 
 def square_of(box: np.ndarray) -> tuple[float, float, float]:

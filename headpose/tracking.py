@@ -13,7 +13,6 @@ list as :meth:`~headpose.estimator.Estimator.predict`, with ``track_id`` set.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
@@ -28,6 +27,8 @@ from headpose.errors import (
     InvalidImageError,
     InvalidInputError,
     InvalidModelError,
+    checked_count,
+    checked_number,
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
@@ -102,28 +103,16 @@ class VideoOptions:
                     f"video {name}: expected True or False, got {getattr(self, name)!r}"
                 )
         for name in ("redetect_every", "detect_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise InvalidInputError(f"video {name}: expected an integer >= 1, got {value!r}")
-        if not (math.isfinite(self.roi_scale) and self.roi_scale >= 1.0):
-            raise InvalidInputError(
-                f"video roi_scale: expected a number >= 1, got {self.roi_scale}"
-            )
+            checked_count(f"video {name}", getattr(self, name))
+        checked_number("video roi_scale", self.roi_scale, 1.0)
         for name in ("roi_face_px", "box_min_cutoff", "box_beta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise InvalidInputError(f"video {name}: expected a number >= 0, got {value!r}")
-            if not (math.isfinite(float(value)) and float(value) >= 0.0):
-                raise InvalidInputError(f"video {name}: expected a number >= 0, got {value}")
+            checked_number(f"video {name}", getattr(self, name), 0.0)
         checked_gain(self.box_shift_gain)
         if self.box_shift and self.box_velocity:
             raise InvalidInputError(
                 "video: box_shift and box_velocity both move the kept boxes; turn on one of them"
             )
-        if not (0.0 < self.max_roi_area <= 1.0):
-            raise InvalidInputError(
-                f"video max_roi_area: expected a number in (0, 1], got {self.max_roi_area}"
-            )
+        checked_number("video max_roi_area", self.max_roi_area, 0.0, 1.0, low_open=True)
 
     @staticmethod
     def make(value: VideoOptions | Mapping[str, Any] | bool | None) -> VideoOptions:
