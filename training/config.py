@@ -671,24 +671,22 @@ def validate(cfg: Config) -> None:
             raise ConfigError(
                 f"config key 'data.box_jitter.{key}': expected 0 <= value <= 0.5, got {value!r}"
             )
-    s = cfg.semi
-    if s.pseudo_labels and not method.pose_loss:
-        pose_methods = [n for n, spec in plugins.METHODS.items() if spec.pose_loss]
-        raise ConfigError(
-            f"config key 'semi.pseudo_labels': pseudo-labels train the pose heads, so the method "
-            f"must be one with a pose loss ({', '.join(pose_methods)}), got '{cfg.method}'"
-        )
+    s, y = cfg.semi, cfg.synth
+    for key, path, what in (
+        ("semi.pseudo_labels", s.pseudo_labels, "pseudo-labels"),
+        ("synth.labels", y.labels, "synthesized faces"),
+    ):
+        if path and not method.pose_loss:
+            pose_methods = [n for n, spec in plugins.METHODS.items() if spec.pose_loss]
+            raise ConfigError(
+                f"config key '{key}': {what} train the pose heads, so the method must be one "
+                f"with a pose loss ({', '.join(pose_methods)}), got '{cfg.method}'"
+            )
     _positive("semi.weight", s.weight, allow_zero=True)
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
     _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
-    y = cfg.synth
-    if y.labels and not method.pose_loss:
-        raise ConfigError(
-            f"config key 'synth.labels': synthesized faces train the pose heads, so the method "
-            f"must be one with a pose loss, got '{cfg.method}'"
-        )
     _positive("synth.weight", y.weight, allow_zero=True)
     _positive("synth.spread_ref", y.spread_ref, allow_zero=True)
     _positive("synth.per_epoch", y.per_epoch, allow_zero=True)
