@@ -90,6 +90,7 @@ def plan_runs(
     """Every run of ``claim``: its pre-trainings (one per seed) first, then arms x folds x seeds.
 
     ``extra``: overrides applied to every run after the arm's (e.g. tiny settings in tests).
+    ``{fold}`` in an arm's override becomes the run's fold (data made per fold).
     """
     root = Path(root)
     runs: list[RunSpec] = []
@@ -114,7 +115,7 @@ def plan_runs(
                 if arm.init_from is not None:
                     init = (f"model.init={pretrain_dir(root, arm.init_from, seed) / 'best.pt'}",)
                 overrides = (
-                    *arm.overrides,
+                    *(o.replace("{fold}", str(fold)) for o in arm.overrides),
                     *init,
                     *extra,
                     f"data.split.folds={folds}",
@@ -196,10 +197,9 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
     from headpose.training.engine.trainer import Trainer
 
     cfg = spec.config()
-    if not spec.pretrain:
-        for o in spec.overrides:
-            if o.startswith("model.init=") and not Path(o.split("=", 1)[1]).is_file():
-                raise ConfigError(f"{spec.label}: pre-training weights missing: {o[11:]}")
+    arm = None if spec.pretrain else ARMS.get(spec.arm)
+    if arm is not None and arm.init_from is not None and not Path(cfg.model.init).is_file():
+        raise ConfigError(f"{spec.label}: pre-training weights missing: {cfg.model.init}")
     _check_overrides(spec)
     resumed = (out / "last.pt").is_file()
     started = time.time()

@@ -230,6 +230,23 @@ _LITE_ARMS = (
             ("hmtl_separate", ("method=hmtl",), "HMTL (separate input)"),
         )
     ),
+    Arm(
+        "lite0_sl_x2",
+        ("method=sl", "semi.labelled_repeat=2"),
+        description="SL, each labelled image twice an epoch (the compute of the profiled arm)",
+    ),
+    # the synthesized large-pose faces of face profiling, made per fold from that fold's training
+    # images only ({fold} is replaced by the run's fold): docs/PAPER_STUDY.md
+    Arm(
+        "lite0_sl_profiled",
+        (
+            "method=sl",
+            "semi.pseudo_labels=${HEADPOSE_PROFILED:-runs/profiled}/fold{fold}",
+            "semi.per_epoch=990",
+            "semi.weight=1.0",
+        ),
+        description="SL + 990 synthesized large-pose faces an epoch, drawn anew each epoch",
+    ),
 )
 ARMS.update({a.name: replace(a, scale="lite0") for a in _LITE_ARMS})
 
@@ -576,6 +593,33 @@ CLAIMS.update(
                 notes=_LITE_NOTE
                 + "HMTL is the shipped form (pose heads on the clean image). "
                 + (CLAIMS["C5"].notes or ""),
+                scale="lite0",
+            ),
+            Claim(
+                "P1-lite0",
+                "Synthesized large-pose faces (face profiling) help SL, at the same compute",
+                ("lite0_sl", "lite0_sl_x2", "lite0_sl_profiled"),
+                (
+                    Comparison(
+                        "SL, labels twice - SL + profiled faces (same compute)",
+                        ("lite0_sl_x2",),
+                        ("lite0_sl_profiled",),
+                        0,
+                        "none: not in the paper",
+                    ),
+                    Comparison(
+                        "SL - SL + profiled faces",
+                        ("lite0_sl",),
+                        ("lite0_sl_profiled",),
+                        0,
+                        "none: not in the paper",
+                    ),
+                ),
+                notes=_LITE_NOTE + "The profiled faces of fold F are read from "
+                "$HEADPOSE_PROFILED/foldF (a csv folder, default runs/profiled/foldF), made from "
+                "that fold's training images only (never its tuning or test images); each epoch "
+                "adds 990 of them (as many as the labelled images), so the control sees every "
+                "labelled image twice.",
                 scale="lite0",
             ),
         )

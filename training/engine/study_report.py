@@ -43,6 +43,32 @@ def _fmt(value: float, digits: int = 2) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+_RUN_KEYS = (
+    "data.split.folds=",
+    "data.split.fold=",
+    "runtime.seed=",
+    "runtime.out_dir=",
+    "name=",
+    "model.init=",
+)
+
+
+def extra_overrides(claim: Claim, results: Sequence[dict[str, Any]]) -> list[str]:
+    """The overrides of ``claim``'s finished arm runs that neither their arm nor the study's
+    per-run keys (fold, seed, folder, name, initial weights) set: ``--set`` values, which change
+    the scale the report names."""
+    extra: set[str] = set()
+    for r in results:
+        arm = ARMS.get(r.get("arm", ""))
+        if r.get("pretrain") or arm is None or r["arm"] not in claim.arms:
+            continue
+        own = {o.replace("{fold}", str(r.get("fold"))) for o in arm.overrides}
+        extra.update(
+            o for o in r.get("overrides", ()) if o not in own and not o.startswith(_RUN_KEYS)
+        )
+    return sorted(extra)
+
+
 def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | None) -> str:
     """The markdown section of ``claim`` from the finished ``results``."""
     scores = scores_by_arm(results)
@@ -53,6 +79,14 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
         f"Scale: {scale.summary} (`{scale.base}`).",
         "",
     ]
+    extra = extra_overrides(claim, results)
+    if extra:
+        lines += [
+            "These runs also used `--set` "
+            + ", ".join(f"`{o}`" for o in extra)
+            + ": the scale above is their base config's, not theirs.",
+            "",
+        ]
     if claim.notes:
         lines += [claim.notes, ""]
     ran = any(scores.get(a) for a in claim.arms)

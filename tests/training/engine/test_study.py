@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from headpose.training.config import ConfigError, load_config
+from headpose.training.config import ConfigError, expand_path, load_config
 from headpose.training.engine import study as S
 from headpose.training.engine import study_report as R
 from headpose.training.engine.study_claims import (
@@ -140,6 +140,7 @@ def test_study_runs_resumes_skips_and_reports(
     text = out.read_text(encoding="utf-8")
     assert "## T1: tiny: HMTL beats SL" in text and "| `sl` |" in text and "Table 2: +0.623" in text
     assert "| SL - HMTL | 2 |" in text
+    assert "These runs also used `--set` `data.root=" in text and "`optim.epochs=1`" in text
     png = tmp_path / "claims_T1.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -241,3 +242,35 @@ def test_cli_plan_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["plan", "C1", "--root", str(tmp_path), "--set", "optim.lrr=1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
     assert set(ARMS) >= set(CLAIMS["O1"].arms)
+
+
+def test_profiled_arm_reads_its_folds_own_data(
+    tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.set_num_threads(1)
+    profiled = tmp_path / "profiled"
+    (profiled / "fold0").mkdir(parents=True)
+    (profiled / "fold0" / "images").symlink_to(tiny_data / "images")
+    rows = (tiny_data / "labels.csv").read_text(encoding="utf-8").splitlines()
+    (profiled / "fold0" / "labels.csv").write_text("\n".join(rows[:9]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("HEADPOSE_PROFILED", str(profiled))
+    extra = (*tiny_extra(tiny_data), "model.init=random", "semi.per_epoch=4")
+    runs = S.plan_runs(CLAIMS["P1-lite0"], tmp_path / "runs", folds=2, seeds=(0,), extra=extra)
+    arm = [r for r in runs if r.arm == "lite0_sl_profiled"]
+    assert [expand_path(r.config().semi.pseudo_labels) for r in arm] == [
+        f"{profiled}/fold0",
+        f"{profiled}/fold1",
+    ]
+    plain = next(r for r in runs if r.arm == "lite0_sl" and r.fold == 0)
+    with_faces = S.execute(arm[0])
+    assert with_faces["train_images"] == S.execute(plain)["train_images"] + 4
+    with pytest.raises(ConfigError, match=r"semi.pseudo_labels.*not found.*fold1"):
+        S.execute(arm[1])
+
+
+def test_an_arm_without_its_pre_training_is_refused(tmp_path: Path) -> None:
+    runs = S.plan_runs(CLAIMS["C3-lite0"], tmp_path, folds=2, seeds=(0,))
+    spec = next(r for r in runs if r.arm == "lite0_sl_init_rotation")
+    with pytest.raises(ConfigError, match=r"pre-training weights missing: .*seed0/best\.pt"):
+        S.execute(spec)
+    assert not (Path(spec.out_dir) / "overrides.json").exists()
