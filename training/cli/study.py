@@ -5,6 +5,7 @@ Examples::
     headpose-study list                       # the claims and their arms
     headpose-study plan C1                    # runs, finished / partial, estimated time left
     headpose-study run C1 --jobs 2            # train what is missing, then write the report
+    headpose-study run C1-lite0 --jobs 2      # the same claim at the shipped models' recipe
     headpose-study report                     # rewrite bench/results/paper_claims.md
     python -m headpose.training.study C1      # same as: headpose-study run C1
 
@@ -91,16 +92,17 @@ def _plan(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Re-test the paper's claims (C1-C5, O1) with folds, seeds and confidence intervals."""
+    """Re-test the paper's claims (C1-C5, O1; C1-lite0, C3-lite0, C5-lite0 at the shipped
+    recipe) with folds, seeds and confidence intervals."""
 
 
 @cli.command("list")
 def list_claims() -> None:
     """List the claims, their arms and comparisons."""
-    from headpose.training.engine.study_claims import ARMS, CLAIMS
+    from headpose.training.engine.study_claims import ARMS, CLAIMS, SCALES
 
     for claim in CLAIMS.values():
-        click.echo(f"{claim.key}: {claim.title}")
+        click.echo(f"{claim.key}: {claim.title}  [{SCALES[claim.scale].summary}]")
         for arm in claim.arms:
             click.echo(f"    {arm:<24} {ARMS[arm].description}")
 
@@ -118,16 +120,19 @@ def plan(
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
-    from headpose.training.engine.study import load_results
+    from headpose.training.engine.study import get_claim, load_results
 
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
+    claim = get_claim(claim).key
     states = [r.state() for r in runs]
+    # the time per run from the finished runs of this claim's own arms (scales differ in cost)
+    names = {r.arm for r in runs}
     done = {(r["arm"], r.get("fold"), r["seed"]): r for r in load_results(root)}
-    seconds = [r["seconds"] for r in done.values() if not r.get("resumed")]
+    seconds = [r["seconds"] for r in done.values() if not r.get("resumed") and r["arm"] in names]
     per_run = sum(seconds) / len(seconds) if seconds else None
     left = len(runs) - states.count("done")
     click.echo(
-        f"{claim.upper()}: {len(runs)} runs ({sum(r.pretrain for r in runs)} pre-trainings), "
+        f"{claim}: {len(runs)} runs ({sum(r.pretrain for r in runs)} pre-trainings), "
         f"{states.count('done')} done, {states.count('partial')} partial, {states.count('todo')} to do"
     )
     if per_run is None:
@@ -164,9 +169,10 @@ def run(
     keep_checkpoints: bool,
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
-    from headpose.training.engine.study import run_all
+    from headpose.training.engine.study import get_claim, run_all
 
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
+    claim = get_claim(claim).key
     total = len(runs)
     count = [0]
 
@@ -177,9 +183,9 @@ def run(
             f"[{count[0]}] {spec.label}: test MAE {test:.2f} deg, {result.get('seconds', 0):.0f} s"
         )
 
-    click.echo(f"{claim.upper()}: {total} runs under {root} ({jobs} at a time)")
+    click.echo(f"{claim}: {total} runs under {root} ({jobs} at a time)")
     run_all(runs, jobs=jobs, threads=threads, on_done=done, keep_checkpoints=keep_checkpoints)
-    _write(root, report_path, f"headpose-study run {claim.upper()}")
+    _write(root, report_path, f"headpose-study run {claim}")
 
 
 @cli.command()

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from headpose.training.config import Config, ConfigError, load_config
-from headpose.training.engine.study_claims import ARMS, CLAIMS, PRETRAINS, STUDY_BASE, Claim
+from headpose.training.engine.study_claims import (
+    ARMS,
+    CLAIMS,
+    PRETRAINS,
+    SCALES,
+    STUDY_BASE,
+    Claim,
+)
 
 RESULT = "result.json"
 OVERRIDES = "overrides.json"
@@ -40,6 +47,7 @@ class RunSpec:
     out_dir: str
     overrides: tuple[str, ...]
     pretrain: bool = False
+    base: str = STUDY_BASE  # the config the overrides apply to (the scale's base)
 
     @property
     def label(self) -> str:
@@ -47,8 +55,8 @@ class RunSpec:
         return f"{'pretrain ' if self.pretrain else ''}{self.arm} ({where})"
 
     def config(self) -> Config:
-        """The resolved config of this run (:data:`STUDY_BASE` + overrides)."""
-        return load_config(STUDY_BASE, self.overrides)
+        """The resolved config of this run (its scale's base config + overrides)."""
+        return load_config(self.base, self.overrides)
 
     def state(self) -> str:
         """``done`` (result.json), ``partial`` (last.pt, no result) or ``todo``."""
@@ -62,7 +70,7 @@ class RunSpec:
 
 def get_claim(key: str) -> Claim:
     """The claim ``key`` (case-insensitive), or a ValueError listing the known ones."""
-    claim = CLAIMS.get(key.upper())
+    claim = next((c for k, c in CLAIMS.items() if k.upper() == key.upper()), None)
     if claim is None:
         raise ConfigError(f"unknown claim '{key}': expected one of {', '.join(CLAIMS)}")
     return claim
@@ -82,6 +90,7 @@ def plan_runs(
     """Every run of ``claim``: its pre-trainings (one per seed) first, then arms x folds x seeds.
 
     ``extra``: overrides applied to every run after the arm's (e.g. tiny settings in tests).
+    ``{fold}`` in an arm's override becomes the run's fold (data made per fold).
     """
     root = Path(root)
     runs: list[RunSpec] = []
@@ -95,7 +104,8 @@ def plan_runs(
                 f"runtime.out_dir={out}",
                 f"name=pretrain-{name}-s{seed}",
             )
-            runs.append(RunSpec(name, None, seed, str(out), overrides, pretrain=True))
+            base = SCALES[PRETRAINS[name].scale].base
+            runs.append(RunSpec(name, None, seed, str(out), overrides, pretrain=True, base=base))
     for arm_name in claim.arms:
         arm = ARMS[arm_name]
         for fold in range(folds):
@@ -105,7 +115,7 @@ def plan_runs(
                 if arm.init_from is not None:
                     init = (f"model.init={pretrain_dir(root, arm.init_from, seed) / 'best.pt'}",)
                 overrides = (
-                    *arm.overrides,
+                    *(o.replace("{fold}", str(fold)) for o in arm.overrides),
                     *init,
                     *extra,
                     f"data.split.folds={folds}",
@@ -114,7 +124,8 @@ def plan_runs(
                     f"runtime.out_dir={out}",
                     f"name={arm_name}-f{fold}-s{seed}",
                 )
-                runs.append(RunSpec(arm_name, fold, seed, str(out), overrides))
+                base = SCALES[arm.scale].base
+                runs.append(RunSpec(arm_name, fold, seed, str(out), overrides, base=base))
     return runs
 
 
@@ -186,10 +197,9 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
     from headpose.training.engine.trainer import Trainer
 
     cfg = spec.config()
-    if not spec.pretrain:
-        for o in spec.overrides:
-            if o.startswith("model.init=") and not Path(o.split("=", 1)[1]).is_file():
-                raise ConfigError(f"{spec.label}: pre-training weights missing: {o[11:]}")
+    arm = None if spec.pretrain else ARMS.get(spec.arm)
+    if arm is not None and arm.init_from is not None and not Path(cfg.model.init).is_file():
+        raise ConfigError(f"{spec.label}: pre-training weights missing: {cfg.model.init}")
     _check_overrides(spec)
     resumed = (out / "last.pt").is_file()
     started = time.time()

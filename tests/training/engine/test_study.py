@@ -8,14 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from headpose.training.config import ConfigError
+from headpose.training.config import ConfigError, expand_path, load_config
 from headpose.training.engine import study as S
 from headpose.training.engine import study_report as R
 from headpose.training.engine.study_claims import (
     ARMS,
     CLAIMS,
+    SCALES,
     Claim,
     Comparison,
+    Scale,
     check_registry,
 )
 
@@ -138,6 +140,7 @@ def test_study_runs_resumes_skips_and_reports(
     text = out.read_text(encoding="utf-8")
     assert "## T1: tiny: HMTL beats SL" in text and "| `sl` |" in text and "Table 2: +0.623" in text
     assert "| SL - HMTL | 2 |" in text
+    assert "These runs also used `--set` `data.root=" in text and "`optim.epochs=1`" in text
     png = tmp_path / "claims_T1.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -163,8 +166,57 @@ def test_report_numbers_match_the_hand_computation(
     text = R.write_report(results, tmp_path / "r.md", claims=["T1"]).read_text(encoding="utf-8")
     assert "| `sl` | supervised only | 4 | 12.50 +- 1.29 |" in text
     assert "| SL - HMTL | 4 | 2.500 | [0.446, 4.554] | **reproduced** |" in text
-    assert "Verdict: SL - HMTL: reproduced." in text
+    assert (
+        "Verdict (ResNet-18, 64 px, random init, 6 epochs, ~1k labels): SL - HMTL: reproduced."
+        in text
+    )
     assert (tmp_path / "r_T1.png").is_file()
+
+
+def test_against_the_paper_reads_not_reproduced_at_this_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SL - HMTL = -1, -2, -3, -4: the whole interval against the paper's sign
+    results = [
+        {"arm": arm, "fold": i, "seed": 0, "pretrain": False, "test": {"mean": value}}
+        for i in range(4)
+        for arm, value in (("sl", 10.0), ("hmtl", 11.0 + i))
+    ]
+    monkeypatch.setitem(R.CLAIMS, "T1", TINY_CLAIM)
+    text = R.write_report(results, tmp_path / "r.md", claims=["T1"]).read_text(encoding="utf-8")
+    scale = "(ResNet-18, 64 px, random init, 6 epochs, ~1k labels)"
+    assert f"| **not reproduced at this scale {scale}** |" in text
+    assert f"Verdict {scale}: SL - HMTL: not reproduced at this scale." in text
+    assert "**refuted**" not in text
+    paper = Scale("x", "the paper's setting", paper_setting=True)
+    assert R.scaled_verdict("refuted", paper) == "refuted"
+    assert R.scaled_verdict("reproduced", SCALES["lite0"]) == "reproduced"
+
+
+def test_each_scale_summary_matches_its_config() -> None:
+    for scale in SCALES.values():
+        cfg = load_config(scale.base)
+        init = "random init" if cfg.model.init == "random" else "ImageNet init"
+        for part in (f"{cfg.model.input_size} px", f"{cfg.optim.epochs} epochs", init):
+            assert part in scale.summary, (scale.base, part)
+        assert not scale.paper_setting
+
+
+def test_lite0_claims_run_on_the_lite0_base(tmp_path: Path) -> None:
+    for key in ("C1-lite0", "C3-lite0", "C5-lite0"):
+        claim = S.get_claim(key.upper())
+        assert claim is CLAIMS[key] and claim.scale == "lite0"
+        runs = S.plan_runs(claim, tmp_path, folds=5, seeds=(0, 1, 2))
+        assert len([r for r in runs if not r.pretrain]) == len(claim.arms) * 15
+        for spec in {r.arm: r for r in runs}.values():
+            cfg = spec.config()
+            assert spec.base == "paper/_study_lite0"
+            assert cfg.model.backbone == "efficientnet_lite0" and cfg.model.input_size == 112
+            assert cfg.data.split.by == ("file" if spec.pretrain else "kfold")
+    sep = load_config("paper/_study_lite0", ARMS["lite0_hmtl_separate"].overrides)
+    shared = load_config("paper/_study_lite0", ARMS["lite0_hmtl"].overrides)
+    assert (sep.ssl.input, shared.ssl.input) == ("separate", "shared")
+    assert sep.ssl.weight == shared.ssl.weight == 5.0
 
 
 def test_unrun_claims_say_so(tmp_path: Path) -> None:
@@ -181,8 +233,44 @@ def test_cli_plan_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "C5: 90 runs (0 pre-trainings), 0 done, 0 partial, 90 to do" in capsys.readouterr().out
     assert main(["plan", "C3", "--root", str(tmp_path), "--only-fold", "1"]) == 0
     assert "C3: 21 runs (6 pre-trainings)" in capsys.readouterr().out
+    assert main(["plan", "c1-LITE0", "--root", str(tmp_path)]) == 0
+    assert "C1-lite0: 45 runs (0 pre-trainings)" in capsys.readouterr().out
+    assert main(["plan", "C3-lite0", "--root", str(tmp_path)]) == 0
+    assert "C3-lite0: 48 runs (3 pre-trainings)" in capsys.readouterr().out
     assert main(["plan", "C9", "--root", str(tmp_path)]) == 2
     assert "unknown claim 'C9'" in capsys.readouterr().err
     assert main(["plan", "C1", "--root", str(tmp_path), "--set", "optim.lrr=1"]) == 2
     assert "optim.lr" in capsys.readouterr().err
     assert set(ARMS) >= set(CLAIMS["O1"].arms)
+
+
+def test_profiled_arm_reads_its_folds_own_data(
+    tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.set_num_threads(1)
+    profiled = tmp_path / "profiled"
+    (profiled / "fold0").mkdir(parents=True)
+    (profiled / "fold0" / "images").symlink_to(tiny_data / "images")
+    rows = (tiny_data / "labels.csv").read_text(encoding="utf-8").splitlines()
+    (profiled / "fold0" / "labels.csv").write_text("\n".join(rows[:9]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("HEADPOSE_PROFILED", str(profiled))
+    extra = (*tiny_extra(tiny_data), "model.init=random", "semi.per_epoch=4")
+    runs = S.plan_runs(CLAIMS["P1-lite0"], tmp_path / "runs", folds=2, seeds=(0,), extra=extra)
+    arm = [r for r in runs if r.arm == "lite0_sl_profiled"]
+    assert [expand_path(r.config().semi.pseudo_labels) for r in arm] == [
+        f"{profiled}/fold0",
+        f"{profiled}/fold1",
+    ]
+    plain = next(r for r in runs if r.arm == "lite0_sl" and r.fold == 0)
+    with_faces = S.execute(arm[0])
+    assert with_faces["train_images"] == S.execute(plain)["train_images"] + 4
+    with pytest.raises(ConfigError, match=r"semi.pseudo_labels.*not found.*fold1"):
+        S.execute(arm[1])
+
+
+def test_an_arm_without_its_pre_training_is_refused(tmp_path: Path) -> None:
+    runs = S.plan_runs(CLAIMS["C3-lite0"], tmp_path, folds=2, seeds=(0,))
+    spec = next(r for r in runs if r.arm == "lite0_sl_init_rotation")
+    with pytest.raises(ConfigError, match=r"pre-training weights missing: .*seed0/best\.pt"):
+        S.execute(spec)
+    assert not (Path(spec.out_dir) / "overrides.json").exists()
