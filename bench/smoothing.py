@@ -64,12 +64,12 @@ GRID: list[dict[str, float]] = [
         (1.0, 0.3),
     )
 ]
-#: the runtime's default up to 0.1 (one stage): "today's" jitter in the issue's sense
+#: the runtime's earlier default (one stage): the reference jitter of the default rule
 PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0, "stages": 1}
 for _setting in (DEFAULT_SMOOTHING, PREVIOUS_DEFAULT):
     if _setting not in GRID:
         GRID.append(dict(_setting))
-#: the rule for a new runtime default (fixed before its run; bench/results/smoothing_stages.md)
+#: the rule for a new runtime default (fixed before its run; "Runtime default rule" in the output)
 MIN_GAIN = 0.10  # the default model's jitter must fall by at least this share on each choosing clip
 LAG_SLACK_MS = 10.0  # other pipelines may lag this much more than at the previous default
 
