@@ -88,7 +88,7 @@ def fsanet_method(peers: Path) -> tuple[Predict, CropRule]:
         x = ((x - 127.5) / 128.0).transpose(2, 0, 1)[None]
         return np.mean([s.run(None, {"input": x})[0][0] for s in sessions], axis=0)
 
-    # FSA-Net was trained on loose 300W-LP crops; the same rule as the given crops (see README)
+    # FSA-Net was trained on loose 300W-LP crops; the same rule as the given crops
     return predict, CropRule(scale=1.5)
 
 

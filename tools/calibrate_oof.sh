@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Out-of-fold calibration of a shipped model's uncertainty (issue 8, item 6):
+# Out-of-fold calibration of a shipped model's uncertainty:
 #   JOBS=2 bash tools/calibrate_oof.sh            # the default model (MODEL=default)
 #   MODEL=fast JOBS=2 bash tools/calibrate_oof.sh # the one-pass fast model
 # The model's recipe (RECIPES, exported with EXPORT_OPTS as the shipped file was made) is

@@ -22,7 +22,7 @@
 #   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
 #   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`),
 #   default/distil_clean_lite0_112_long (online distillation from the clean teacher),
-#   default/distil_lite0_112_long (the same from the v1 teacher; bench/results/default_model_v2.md).
+#   default/distil_lite0_112_long (the same from the v1 teacher; docs/MODEL_CARD.md).
 # SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
 # cores shared out (OMP_NUM_THREADS); the two teacher networks also train side by side when
 # JOBS > 1.

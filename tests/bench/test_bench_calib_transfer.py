@@ -1,4 +1,4 @@
-"""bench/calib_transfer.py: the transfer table from a committed out-of-fold folder (real rows),
+"""bench/calib_transfer.py: the transfer table from the shipped fast model's out-of-fold rows (real rows),
 and a clear stop for a folder that lacks the files."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 from headpose.export.calibrate import load_scaled_parts, transfer_check
 from headpose.pose_model import ANGLE_ORDER
 
-FOLDER = Path(__file__).resolve().parents[2] / "bench" / "results" / "calib_oof_fast_stable"
+FOLDER = Path(__file__).resolve().parents[2] / "bench" / "results" / "calib_oof_fast_aa"
 
 
 def test_table_has_one_row_per_held_out_fold_with_its_coverage() -> None:
     lines = calib_transfer.table([FOLDER])
-    rows = [ln for ln in lines if ln.startswith("| `calib_oof_fast_stable`")]
+    rows = [ln for ln in lines if ln.startswith("| `calib_oof_fast_aa`")]
     assert [r.split(" | ")[1] for r in rows] == ["fold0of3", "fold1of3", "fold2of3"]
     faces, refs, ref = calib_transfer.fold_files(FOLDER)
     reports = transfer_check(load_scaled_parts(faces, refs, ref, ANGLE_ORDER), ANGLE_ORDER)

@@ -33,4 +33,4 @@ def test_shipped_pose_model_metadata_states_its_licence_and_recipe(name: str) ->
     meta = PoseModel(path).meta
     assert "non-commercial" in meta.license
     assert meta.angles == ("yaw", "pitch", "roll")
-    assert path.stat().st_size <= 25e6  # issue 8's size limit for a shipped model
+    assert path.stat().st_size <= 25e6  # the size limit for a shipped model

@@ -54,7 +54,7 @@ def test_fast_model_is_one_pass_and_calibrated() -> None:
     est = Estimator(model="fast", detector=None)
     meta = est.model.meta
     assert meta.input_size == (112, 112) and meta.backbone == "efficientnet_lite0_aa"
-    # its recommended video setting (bench/results/default_model_v2.md, sections 25 and 27): the
+    # its recommended video setting (docs/MODEL_CARD.md): the
     # detector every 4th frame, the boxes following the image in between, half-way to each
     # new detection
     assert est.video.detect_every == 4 and est.video.box_shift and est.video.box_shift_gain == 0.5
