@@ -6,21 +6,16 @@ is still, little lag when it moves. ``min_cutoff`` (Hz): lower = smoother at res
 ``stages``: that many One Euro filters in a row (each with these settings and its own speed
 estimate). Two stages with a higher cutoff remove much more frame-to-frame noise than one stage
 at the same lag: each stage falls off as 1/f above its cutoff, so the pair falls off as 1/f^2
-(``bench/results/smoothing_stages.md``).
-
-Filters are found by name in :data:`FILTERS` (:func:`register_filter`: a class and its default
-settings; a filter whose ``uses_spread`` is true also gets each face's ``spread``);
-:func:`make_filter` builds one from a settings dict (``filter`` names it, ``"one_euro"`` when
-absent). The runtime ships One Euro only: a constant-velocity Kalman filter
-(``bench/kalman.py``) was measured and did no better (``bench/results/default_model_v2.md``
-section 18).
+(``python bench/smoothing.py``, ``bench/results/smoothing.md``). A constant-velocity Kalman
+filter was measured too and was no steadier at the same lag (docs/MODEL_CARD.md), so One Euro is
+the one filter.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -119,18 +114,8 @@ class OneEuroFilter:
         return np.where(known, self._x[stage], np.nan)
 
 
-#: the runtime's filters by name (``smoothing={"filter": NAME, ...}``): the class and its
-#: default settings (``freq`` is set by the caller)
-FILTERS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
+#: the filter's name in a 0.1 smoothing dict (``{"filter": "one_euro", ...}``), the only one
 DEFAULT_FILTER = "one_euro"
-
-
-def register_filter(name: str, cls: Callable[..., Any], defaults: Mapping[str, Any]) -> None:
-    """Make filter ``cls`` available by ``name`` with default settings ``defaults``."""
-    if name in FILTERS:
-        raise ValueError(f"filter {name!r} is already registered")
-    FILTERS[name] = (cls, dict(defaults))
-
 
 DEFAULT_SMOOTHING: dict[str, float] = {
     "min_cutoff": 0.5,
@@ -138,7 +123,6 @@ DEFAULT_SMOOTHING: dict[str, float] = {
     "d_cutoff": 1.0,
     "stages": 1,
 }
-register_filter("one_euro", OneEuroFilter, DEFAULT_SMOOTHING)
 
 
 def smoothing_setting(value: object) -> tuple[dict[str, Any], bool]:
@@ -177,31 +161,22 @@ def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     given = dict(settings or {})
     name = given.pop("filter", DEFAULT_FILTER)
-    if not isinstance(name, str) or name not in FILTERS:
+    if name != DEFAULT_FILTER:
         raise InvalidInputError(
-            f"smoothing filter: expected one of {sorted(FILTERS)}, got {name!r}"
+            f"smoothing filter: expected {DEFAULT_FILTER!r} (the one filter), got {name!r}"
         )
-    cls, defaults = FILTERS[name]
-    allowed = set(defaults) | {"freq"}
+    allowed = set(DEFAULT_SMOOTHING) | {"freq"}
     unknown = set(given) - allowed
     if unknown:
         raise InvalidInputError(
-            f"smoothing: unknown key(s) {sorted(unknown)} for filter {name!r}, expected "
-            f"{sorted(allowed | {'filter'})}"
+            f"smoothing: unknown key(s) {sorted(unknown)}, expected {sorted(allowed)}"
         )
-    out = {**defaults, **given}
+    out = {**DEFAULT_SMOOTHING, **given}
     try:
-        cls(**out)  # names a bad value now, not at the first face
+        OneEuroFilter(**out)  # names a bad value now, not at the first face
     except InvalidInputError as exc:
         raise InvalidInputError(f"smoothing: {exc}") from None
-    return out if name == DEFAULT_FILTER else {"filter": name, **out}
-
-
-def make_filter(settings: Mapping[str, Any]) -> Any:
-    """A new filter of :func:`resolved_smoothing` ``settings``."""
-    given = dict(settings)
-    cls, _ = FILTERS[given.pop("filter", DEFAULT_FILTER)]
-    return cls(**given)
+    return out
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -308,9 +283,8 @@ class Tracker:
     is matched to a track of the previous frames by greatest box IoU (at least
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the filtered
     values of its track and ``track_id`` is set. ``filter_settings``: the filter's settings,
-    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages`` of :class:`OneEuroFilter` (key
-    ``filter`` names another registered filter, see :data:`FILTERS`); every argument is a
-    keyword. Unmatched faces start new
+    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages`` of :class:`OneEuroFilter`; every
+    argument is a keyword. Unmatched faces start new
     tracks; tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in
     seconds (else frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left
     as given.
@@ -358,7 +332,7 @@ class Tracker:
         for i, face in enumerate(faces):
             track = assigned.get(i)
             if track is None:
-                track = _Track(self._next_id, boxes[i], make_filter(self.settings))
+                track = _Track(self._next_id, boxes[i], OneEuroFilter(**self.settings))
                 self._next_id += 1
                 self._tracks.append(track)
             track.box = boxes[i]
@@ -367,10 +341,7 @@ class Tracker:
                 out.append(replace(face, track_id=track.id))
                 continue
             angles = np.array([face.yaw, face.pitch, face.roll])
-            if getattr(track.filter, "uses_spread", False):
-                smoothed = np.asarray(track.filter(angles, now, spread=face.spread))
-            else:
-                smoothed = np.asarray(track.filter(angles, now))
+            smoothed = np.asarray(track.filter(angles, now))
             out.append(replace(face.with_angles(smoothed), track_id=track.id))
         for track in self._tracks:
             track.missing += 1

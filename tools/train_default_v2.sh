@@ -5,15 +5,13 @@
 # Steps: (1) YuNet boxes for the labelled crops; (2) the teacher: the v1 recipe (two HMTL
 # networks, one of them from UTKFace rotation pre-training, exported as one mirror-averaged
 # ensemble) trained WITHOUT the tuning split (default/teacher_hmtl_lite0_128*), so the tuning
-# split stays fair for choosing and calibrating distilled students; (3) the teacher
+# split stays fair for choosing and calibrating students; (3) the teacher
 # pseudo-labels the 9,780 unlabelled UTKFace faces; (4) the student trains with each seed of
-# SEEDS on the labelled crops + the pseudo-labels (+ the teacher on every batch for distillation
-# recipes); (5) every seed is exported and scored on the TUNING split (never trained on); the
+# SEEDS on the labelled crops + the pseudo-labels; (5) every seed is exported and scored on the TUNING split (never trained on); the
 # best there is calibrated on the tuning split, checked on validation and copied to OUT; every
 # seed is then scored on validation (the reported mean +- std).
-# The teacher and pseudo-label files are the student config's (distill.teacher,
-# semi.pseudo_labels); a recipe without distill.teacher uses TEACHER (default
-# $HEADPOSE_RUNS/teacher_clean.onnx). An existing teacher file skips step 2. The shipped `fast`
+# The pseudo-label file is the student config's (semi.pseudo_labels); the teacher is TEACHER
+# (default $HEADPOSE_RUNS/teacher_clean.onnx). An existing teacher file skips step 2. The shipped `fast`
 # model was made with TEACHER=runs/teacher_v1.onnx, the v1 model from git history (it trained on
 # the tuning split):
 #   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx
@@ -21,13 +19,13 @@
 #   backbone, the shipped `fast` recipe; seed 0 of 0-5 was chosen; shipped after
 #   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
 #   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`),
-#   default/distil_clean_lite0_112_long (online distillation from the clean teacher),
-#   default/distil_lite0_112_long (the same from the v1 teacher; docs/MODEL_CARD.md).
+#   profiling/pilot_semi_aa_lite0_112_long (the shipped recipe + synthesized large-pose faces,
+#   docs/PROFILING.md).
 # SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
 # cores shared out (OMP_NUM_THREADS); the two teacher networks also train side by side when
 # JOBS > 1.
 # EXPORT_OPTS="--flip-average" exports every seed with those headpose-export options (as
-#   tools/calibrate_oof.sh does), e.g. a two-view student (default/semi_aa_half_96_long).
+#   tools/calibrate_oof.sh does).
 # EXTRA="optim.epochs=1 data.low_data=64 semi.per_epoch=64" adds overrides to every training run
 # (a smoke test of the whole pipeline in minutes; the result is then not the shipped model).
 # Writes under $HEADPOSE_RUNS (default runs/) and never over the shipped model: copy OUT to
@@ -45,8 +43,7 @@ start=$(date +%s)
 source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a time)
 
 # the student's teacher and pseudo-label files, as its config resolves them
-from_config=$(config_path "$STUDENT" distill.teacher)
-TEACHER=${from_config:-${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}}
+TEACHER=${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}
 PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
 if [ ! -f "$TEACHER" ] && [ "$(basename "$TEACHER")" != teacher_clean.onnx ]; then
     echo "train_default_v2.sh: teacher $TEACHER not found; this script makes only teacher_clean.onnx" \

@@ -177,46 +177,6 @@ class SynthConfig:
 
 
 @dataclass
-class DistillConfig:
-    """Online distillation (off while ``teacher`` is empty): a teacher model (an ``.onnx`` written
-    by ``headpose-export``, e.g. the shipped four-pass ensemble) labels every training batch as
-    the student sees it, the same augmented crops, so the student matches the teacher's function
-    and not only its answers on clean faces. Each image's target is the teacher's angle with a
-    soft bin distribution (a Gaussian of the teacher's spread, at least ``min_sigma`` degrees),
-    weighted ``weight / (1 + (spread / spread_ref)^2)`` (``spread_ref`` 0: no spread weighting);
-    the loss is added to the pose loss on the labels. ``threads``: onnxruntime threads of the
-    teacher (it runs in the training process, on CUDA when onnxruntime has it, else the CPU).
-    """
-
-    teacher: str = ""
-    weight: float = 1.0
-    min_sigma: float = 1.5  # degrees
-    spread_ref: float = 0.0  # degrees
-    threads: int = 1
-
-
-@dataclass
-class StabilityConfig:
-    """Stability training (off while ``weight`` is 0; Zheng et al., CVPR 2016): the first
-    ``share`` of every training batch also goes through the network slightly perturbed (a
-    random shift of up to ``shift`` of the side, a zoom of up to ``scale``, Gaussian noise of
-    standard deviation ``noise`` in normalised input units), in the same forward pass, and
-    ``weight`` x the mean absolute difference of the two expected angles (degrees) joins the
-    loss, so that one pass per frame answers nearby frames alike (video jitter). ``mirror``:
-    the perturbed copy is also mirrored left-right and its yaw and roll negated before the
-    comparison, so that one pass answers like the mean of the image and its mirror image (the
-    two-view answer of ``headpose-export --flip-average``). Needs pose heads that see the clean
-    image."""
-
-    weight: float = 0.0
-    share: float = 1.0  # the first share of each batch gets a perturbed copy (cost: 1 + share)
-    shift: float = 0.01  # fraction of the image side, uniform +-
-    scale: float = 0.02  # relative zoom, uniform +-
-    noise: float = 0.03  # standard deviation, normalised units (ImageNet std: ~2 grey levels)
-    mirror: bool = False  # the perturbed copy is also the mirror image (mirror consistency)
-
-
-@dataclass
 class LossConfig:
     """Pose loss: cross-entropy over bins + ``alpha`` * RMSE of the expectation."""
 
@@ -281,8 +241,6 @@ class Config:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     semi: SemiConfig = field(default_factory=SemiConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    stability: StabilityConfig = field(default_factory=StabilityConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
@@ -690,38 +648,6 @@ def validate(cfg: Config) -> None:
     _positive("synth.weight", y.weight, allow_zero=True)
     _positive("synth.spread_ref", y.spread_ref, allow_zero=True)
     _positive("synth.per_epoch", y.per_epoch, allow_zero=True)
-    k = cfg.distill
-    if k.teacher and not method.pose_loss:
-        raise ConfigError(
-            f"config key 'distill.teacher': a teacher trains the pose heads, so the method must "
-            f"be one with a pose loss, got '{cfg.method}'"
-        )
-    if k.teacher and method.pose_sees_task_image(cfg.ssl.input):
-        raise ConfigError(
-            f"config key 'distill.teacher': method '{cfg.method}' feeds the pose heads "
-            "transformed (puzzled) images, which a teacher cannot label; use ssl.input=separate "
-            "or a method whose pose heads see the clean image"
-        )
-    _positive("distill.weight", k.weight, allow_zero=True)
-    _positive("distill.min_sigma", k.min_sigma)
-    _positive("distill.spread_ref", k.spread_ref, allow_zero=True)
-    _positive("distill.threads", k.threads)
-    st = cfg.stability
-    _positive("stability.weight", st.weight, allow_zero=True)
-    if not 0.0 < st.share <= 1.0:
-        raise ConfigError(
-            f"config key 'stability.share': expected a number in (0, 1], got {st.share!r}"
-        )
-    _positive("stability.shift", st.shift, allow_zero=True)
-    _positive("stability.scale", st.scale, allow_zero=True)
-    _positive("stability.noise", st.noise, allow_zero=True)
-    if st.weight > 0 and (not method.pose_loss or method.pose_sees_task_image(cfg.ssl.input)):
-        raise ConfigError(
-            f"config key 'stability.weight': stability compares the pose heads' answers on the "
-            f"clean and the perturbed image, so the method must have a pose loss and feed the pose "
-            f"heads the clean image (ssl.input=separate for hmtl), got '{cfg.method}' with "
-            f"ssl.input={cfg.ssl.input}"
-        )
     _choice("ssl.task", cfg.ssl.task, list(plugins.TASKS))
     task = plugins.TASKS[cfg.ssl.task]
     if not task.keeps_pose and method.pose_sees_task_image(cfg.ssl.input):

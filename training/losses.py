@@ -19,7 +19,6 @@ With three angles ``"sum"`` makes the pose loss 3x larger, so a fixed SSL weight
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,6 @@ from headpose.training.bins import (
     angle_to_bin,
     bin_centres,
     full_precision,
-    softmax_expectation,
 )
 
 DEFAULT_ANGLES = ("yaw", "pitch", "roll")
@@ -201,45 +199,6 @@ def regression_loss(
     return out
 
 
-def soft_pose_loss(
-    logits: Tensor,
-    mean_deg: Tensor,
-    sigma_deg: Tensor,
-    bins: Bins,
-    alpha: float = 2.0,
-    angles: Sequence[str] | None = None,
-    weight: Tensor | None = None,
-    reduction: str = "mean",
-) -> dict[str, Tensor]:
-    """Distillation loss against a teacher's soft answer.
-
-    Per angle: cross-entropy between the student's bin softmax and a Gaussian over the bin
-    centres (mean ``mean_deg``, standard deviation ``sigma_deg``, renormalised over the bins),
-    plus ``alpha`` * RMSE between the student's expectation and ``mean_deg``.
-
-    Args:
-        logits: ``(N, A, B)`` student bin logits.
-        mean_deg: ``(N, A)`` teacher angles in degrees (NaN = no target).
-        sigma_deg: ``(N, A)`` standard deviations in degrees (> 0).
-        bins, alpha, angles, reduction: as in :func:`pose_loss`.
-        weight: ``(N, A)`` per-sample, per-angle weights (None: all 1).
-
-    Returns:
-        ``{"ce", "rmse", "total"}`` scalars, ``total = ce + alpha * rmse``; 0 (still in the graph)
-        when no target is given.
-    """
-    _check_pose_inputs(logits, mean_deg, bins)
-    if sigma_deg.shape != mean_deg.shape:
-        raise ValueError(
-            f"sigma_deg: expected shape {tuple(mean_deg.shape)} (N, A), got {tuple(sigma_deg.shape)}"
-        )
-    _angle_names(logits.shape[1], angles)
-    target = torch.where(torch.isnan(sigma_deg), torch.full_like(mean_deg, math.nan), mean_deg)
-    return _hybrid(
-        _per_angle_terms(logits, target, bins, weight, sigma_deg=sigma_deg), alpha, reduction
-    )
-
-
 def spread_weight(spread: Any, spread_ref: float) -> Any:
     """Loss weight of a teacher's answer from its spread (degrees; a tensor or an array):
     ``1 / (1 + (spread / spread_ref)^2)``, 1 at spread 0, 1/2 at ``spread_ref``."""
@@ -302,22 +261,3 @@ def ssl_loss(
     out["sum"] = total
     out["total"] = weight * total
     return out
-
-
-def stability_loss(
-    logits: Tensor, perturbed_logits: Tensor, bins: Bins, signs: Tensor | None = None
-) -> Tensor:
-    """Mean absolute difference in degrees between the expected angles of the same images seen
-    as they are and slightly perturbed (stability training): ``(N, A, B)`` twice -> scalar.
-    ``signs`` ``(A,)``: factors applied to the perturbed copy's angles first (a mirrored copy:
-    -1 for yaw and roll, :func:`headpose.rotation.mirror_signs`)."""
-    if logits.shape != perturbed_logits.shape:
-        raise ValueError(
-            f"perturbed_logits: expected shape {tuple(logits.shape)}, "
-            f"got {tuple(perturbed_logits.shape)}"
-        )
-    moved = softmax_expectation(perturbed_logits, bins)
-    if signs is not None:
-        moved = moved * signs.to(moved)
-    gap = softmax_expectation(logits, bins) - moved
-    return gap.abs().mean()

@@ -228,16 +228,9 @@ for _name in (
 ):
     register_backbone(_name)
 register_backbone("mobilenetv3", "mobilenetv3_large_100")
-# EfficientNet-Lite0 with anti-aliased downsampling (issue 9: a steadier one-pass model): each
+# EfficientNet-Lite0 with anti-aliased downsampling (the shipped one-pass model's): each
 # stride-2 depthwise convolution runs at stride 1 and a 3x3 binomial blur subsamples
 # (BlurPool, Zhang 2019, "Making convolutional networks shift-invariant again"), so a crop moved
 # by a pixel changes the features less. Same weights as efficientnet_lite0 (the blur has none);
 # about 1.3x its time per face (ONNX, one thread, 112 px).
 register_backbone("efficientnet_lite0_aa", "efficientnet_lite0", aa_layer="blurpc")
-# EfficientNet-Lite0 with about half its blocks (timm depth multiplier 0.5, registered in
-# headpose.training.models.timm_variants), filled with the first blocks of each stage of the
-# full Lite0's ImageNet weights (issue 9: at 96 px, a face and its mirror image in about the
-# time of one full Lite0 pass at 112; default_model_v2.md section 23); ``_aa`` adds the
-# anti-aliased downsampling above.
-register_backbone("efficientnet_lite0_half")
-register_backbone("efficientnet_lite0_half_aa", "efficientnet_lite0_half", aa_layer="blurpc")

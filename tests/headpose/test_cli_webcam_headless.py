@@ -127,7 +127,7 @@ def test_smoothing_settings_reach_the_estimator(
         (["--smoothing", "beta=fast"], "beta: expected a number, got 'fast'"),
         (["--smoothing", "cutoff=1"], "unknown key(s) ['cutoff']"),
         (["--smoothing", "stages=9"], "stages: expected 1, 2, 3 or 4, got 9"),
-        (["--smoothing", "filter=median"], "smoothing filter: expected one of"),
+        (["--smoothing", "filter=median"], "smoothing filter: expected 'one_euro'"),
         (["--smoothing", "beta=0.1", "--no-smoothing"], "give one of them"),
         (["--smoothing", "strong"], "expected a strength > 0 (2 = twice as smooth), got 'strong'"),
         (["--smoothing", "-1"], "smoothing strength: expected a number > 0, got -1.0"),

@@ -11,13 +11,10 @@ from headpose.errors import InvalidInputError
 from headpose.estimator import make_face
 from headpose.smoothing import (
     DEFAULT_SMOOTHING,
-    FILTERS,
     BoxSmoother,
     OneEuroFilter,
     Tracker,
-    make_filter,
     match_boxes,
-    register_filter,
     resolved_smoothing,
 )
 
@@ -192,83 +189,36 @@ def test_match_boxes_is_greedy_by_iou_and_uses_each_box_once() -> None:
     assert match_boxes(old[:0], new, 0.3) == {}
 
 
-class _Hold:
-    """A toy filter for the registry: holds the first sample; records the spreads it gets."""
-
-    def __init__(self, gain: float = 1.0, uses_spread: bool = False, freq: float = 30.0) -> None:
-        if gain <= 0:
-            raise InvalidInputError(f"_Hold gain: expected a number > 0, got {gain}")
-        self.uses_spread = uses_spread
-        self.first: np.ndarray | None = None
-        self.spreads: list[object] = []
-
-    def filter(self, x: np.ndarray, t: float | None = None, spread: object = None) -> np.ndarray:
-        self.spreads.append(spread)
-        if self.first is None:
-            self.first = np.asarray(x, dtype=float)
-        return self.first
-
-    __call__ = filter
-
-
-def test_a_registered_filter_runs_in_the_tracker(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FILTERS, "hold", (_Hold, {"gain": 1.0, "uses_spread": False}))
-    assert resolved_smoothing(None) == DEFAULT_SMOOTHING  # One Euro stays the default
-    assert resolved_smoothing({"filter": "one_euro"}) == DEFAULT_SMOOTHING
-    settings = resolved_smoothing({"filter": "hold", "uses_spread": True})
-    assert settings == {"filter": "hold", "gain": 1.0, "uses_spread": True}
-    assert isinstance(make_filter(settings), _Hold)
-    tracker = Tracker(filter="hold", uses_spread=True)
-    box = [10, 10, 60, 60]
-    tracker.update([make_face(box, 0.9, [5.0, 1.0, 2.0], [3.0, 4.0, 5.0])], t=0.0)
-    out = tracker.update([make_face(box, 0.9, [9.0, 9.0, 9.0], [3.0, 4.0, 5.0])], t=0.1)
-    assert out[0].angles.tolist() == [5.0, 1.0, 2.0]  # the filter's answer, not the raw one
-    assert tracker._tracks[0].filter.spreads[-1] == (3.0, 4.0, 5.0)  # it asked for the spread
-    with pytest.raises(ValueError, match="already registered"):
-        register_filter("hold", _Hold, {})
-
-
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"filter": "median"}, "smoothing filter: expected one of"),
-        ({"gain": 1.0}, r"unknown key\(s\) \['gain'\] for filter 'one_euro'"),
-        ({"filter": "hold", "gain": -1.0}, "gain"),
+        ({"filter": "kalman"}, "smoothing filter: expected 'one_euro'"),
+        ({"gain": 1.0}, r"unknown key\(s\) \['gain'\]"),
+        ({"beta": -1.0}, "smoothing: OneEuroFilter beta"),
     ],
 )
-def test_bad_filter_settings_are_named(
-    monkeypatch: pytest.MonkeyPatch, settings: dict[str, object], message: str
-) -> None:
-    monkeypatch.setitem(FILTERS, "hold", (_Hold, {"gain": 1.0}))
+def test_bad_filter_settings_are_named(settings: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         resolved_smoothing(settings)
+    assert resolved_smoothing({"filter": "one_euro"}) == DEFAULT_SMOOTHING  # the 0.1 spelling
 
 
-@pytest.mark.parametrize("name", sorted(FILTERS))
-def test_every_registered_filter_smooths_with_its_defaults(name: str) -> None:
-    """Each filter of the registry, built from its default settings: the first sample comes
-    back unchanged, noise around a constant shrinks, a NaN component stays NaN."""
-    settings = resolved_smoothing({"filter": name})
-    filt = make_filter(settings)
+def test_the_default_filter_smooths_a_noisy_constant() -> None:
+    """Built from the defaults: the first sample comes back unchanged, noise around a constant
+    shrinks, a NaN component stays NaN."""
+    filt = OneEuroFilter(**resolved_smoothing(None))
     rng = np.random.default_rng(3)
     noisy = 10.0 + rng.normal(0, 2.0, size=(300, 3))
     noisy[:, 2] = np.nan
-    out = np.array(
-        [
-            filt.filter(x, t=i / 30, spread=np.full(3, 2.0))
-            if getattr(filt, "uses_spread", False)
-            else filt.filter(x, t=i / 30)
-            for i, x in enumerate(noisy)
-        ]
-    )
+    out = np.array([filt.filter(x, t=i / 30) for i, x in enumerate(noisy)])
     assert out[0, :2] == pytest.approx(noisy[0, :2])
     assert np.isnan(out[:, 2]).all()
     assert np.std(out[60:, :2]) < 0.8 * np.std(noisy[60:, :2])
 
 
 def test_tracker_settings_are_keywords() -> None:
-    """A positional number would be ambiguous (it was ``min_cutoff`` before the filter
-    registry): it is refused instead of taken as ``iou_threshold``."""
+    """A positional number would be ambiguous (it was once ``min_cutoff``): it is refused
+    instead of taken as ``iou_threshold``."""
     with pytest.raises(TypeError):
         Tracker(0.5)  # type: ignore[misc]
     assert Tracker(min_cutoff=0.7).settings["min_cutoff"] == 0.7

@@ -12,11 +12,7 @@ ssl-pretrain   ssl.task(image)         ssl.task.heads  ssl (no labels needed)
 HMTL follows the paper by default (``ssl.input: shared``): the puzzled/rotated image goes through
 the network once; the pose heads at the end and the SSL branch at the flag point share that one
 forward pass. With ``ssl.input: separate`` the pose heads see the clean image and the SSL branch a
-transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Any method whose
-pose heads see the clean image can add online distillation (``distill.teacher``): a teacher's
-answers on the batch join the loss as :func:`~headpose.training.losses.soft_pose_loss`
-(``distill/...``), and stability training (``stability.weight``): slightly perturbed copies of
-the batch in the same pass, their answers held to the clean ones (``stability``). Every loss
+transformed copy, both in one batched pass of 2N images (:meth:`Method.forward`). Every loss
 part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...) next to
 ``loss``.
 """
@@ -31,16 +27,12 @@ import torch
 from torch import Tensor
 
 from headpose.metadata import Bins
-from headpose.rotation import mirror_signs
 from headpose.training.config import ANGLES, Config
 from headpose.training.losses import (
     IGNORE,
     pose_loss,
     regression_loss,
-    soft_pose_loss,
-    spread_weight,
     ssl_loss,
-    stability_loss,
 )
 
 
@@ -61,11 +53,6 @@ class Method:
     separate_input: bool = False  # hmtl: pose on the clean image, SSL on a transformed copy
     ssl_share: float = 1.0  # probability that a training image gets the SSL transform
     ssl_warmup_epochs: float = 0.0  # the SSL weight ramps from 0 over this many epochs
-    distill_weight: float = 0.0  # online distillation (a teacher labels the batch): its weight
-    distill_min_sigma: float = 1.5  # degrees: floor of the soft target's standard deviation
-    distill_spread_ref: float = 0.0  # degrees: teacher-spread weighting (0: none)
-    stability_weight: float = 0.0  # stability training: weight of clean-vs-perturbed agreement
-    stability_mirror: bool = False  # the perturbed copy is mirrored: compare mirrored angles
 
     @property
     def ssl_heads(self) -> dict[str, tuple[int, int]] | None:
@@ -107,28 +94,14 @@ class Method:
         net: Any,
         images: Tensor,
         ssl_images: Tensor | None = None,
-        perturbed: Tensor | None = None,
     ) -> dict[str, Any]:
         """Network outputs of a batch: ``net(images)``, or in one pass with ``ssl_images``
-        (separate input: pose logits from ``images``, SSL logits from ``ssl_images``) and/or
-        ``perturbed`` (stability training: copies of the first images of the batch, their
-        pose logits as ``"pose_perturbed"``)."""
-        if ssl_images is None and perturbed is None:
+        (separate input: pose logits from ``images``, SSL logits from ``ssl_images``)."""
+        if ssl_images is None:
             return net(images)
         n = images.shape[0]
-        parts = [images] + [x for x in (ssl_images, perturbed) if x is not None]
-        out = net(torch.cat(parts))
-        result: dict[str, Any] = {"pose": out["pose"][:n]}
-        start = n
-        if ssl_images is not None:
-            stop = start + ssl_images.shape[0]
-            result["ssl"] = {k: v[start:stop] for k, v in out["ssl"].items()}
-            start = stop
-        else:
-            result["ssl"] = {k: v[:n] for k, v in out.get("ssl", {}).items()}
-        if perturbed is not None:
-            result["pose_perturbed"] = out["pose"][start : start + perturbed.shape[0]]
-        return result
+        out = net(torch.cat([images, ssl_images]))
+        return {"pose": out["pose"][:n], "ssl": {k: v[n:] for k, v in out["ssl"].items()}}
 
     def losses(
         self,
@@ -137,16 +110,13 @@ class Method:
         ssl_labels: Mapping[str, Tensor],
         weight: Tensor | None = None,
         ssl_scale: float = 1.0,
-        teacher: tuple[Tensor, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """All loss parts of one batch; ``"loss"`` is what is optimised.
 
         ``outputs``: PoseNet output; ``target``: ``(N, A)`` degrees in the model's angle order
         (NaN = missing), or None without labels; ``ssl_labels``: branch -> ``(N, heads)``;
         ``weight``: ``(N, A)`` per-label weights of the pose loss (pseudo-labels), or None;
-        ``ssl_scale``: multiplies the SSL weight (:meth:`ssl_scale`, the warm-up);
-        ``teacher``: ``(angles, spread)``, ``(N, A)`` degrees, a teacher's answers on these very
-        images (online distillation, weighted ``distill_weight``), or None.
+        ``ssl_scale``: multiplies the SSL weight (:meth:`ssl_scale`, the warm-up).
         """
         parts: dict[str, Tensor] = {}
         total: Tensor | None = None
@@ -169,32 +139,6 @@ class Method:
                 )
             parts.update({f"pose/{k}": v for k, v in pose.items()})
             total = pose["total"]
-        if teacher is not None and self.distill_weight > 0:
-            angles, spread = teacher
-            sigma = spread.clamp_min(self.distill_min_sigma)
-            w = None
-            if self.distill_spread_ref > 0:
-                w = spread_weight(spread, self.distill_spread_ref)
-            soft = soft_pose_loss(
-                outputs["pose"],
-                angles,
-                sigma,
-                self.bins,
-                self.alpha,
-                self.angles,
-                w,
-                self.reduction,
-            )
-            parts.update({f"distill/{k}": v for k, v in soft.items()})
-            part = self.distill_weight * soft["total"]
-            total = part if total is None else total + part
-        if self.stability_weight > 0 and "pose_perturbed" in outputs:
-            moved = outputs["pose_perturbed"]  # of the batch's first images
-            signs = torch.tensor(mirror_signs(self.angles)) if self.stability_mirror else None
-            steady = stability_loss(outputs["pose"][: moved.shape[0]], moved, self.bins, signs)
-            parts["stability"] = steady
-            part = self.stability_weight * steady
-            total = part if total is None else total + part
         if self.uses_ssl_loss:
             ssl = ssl_loss(outputs["ssl"], ssl_labels, self.ssl_weight * ssl_scale)
             parts.update({f"ssl/{k}": v for k, v in ssl.items()})
@@ -230,11 +174,6 @@ def build_method(cfg: Config) -> Method:
         separate_input=spec.separate_input and cfg.ssl.input == "separate",
         ssl_share=cfg.ssl.share,
         ssl_warmup_epochs=cfg.ssl.warmup_epochs,
-        distill_weight=cfg.distill.weight if cfg.distill.teacher else 0.0,
-        distill_min_sigma=cfg.distill.min_sigma,
-        distill_spread_ref=cfg.distill.spread_ref,
-        stability_weight=cfg.stability.weight,
-        stability_mirror=cfg.stability.mirror,
     )
 
 

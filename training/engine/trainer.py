@@ -47,11 +47,9 @@ from headpose.training.engine.checkpoint import (
 from headpose.training.engine.data_setup import RunData, build_run_data, iterate_loader
 from headpose.training.engine.ema import build_ema
 from headpose.training.engine.methods import Method, build_method, describe
-from headpose.training.engine.perturb import perturb_batch
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
 from headpose.training.engine.schedulers import build_scheduler
-from headpose.training.engine.teacher import OnnxTeacher
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -217,7 +215,6 @@ class Trainer:
         torch.manual_seed(r.seed)  # identical initial weights on every rank
         self.model = self._build_model().to(self.device)
         self.ema = build_ema(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay > 0 else None
-        self.teacher = self._build_teacher()
         self.optimizer = build_optimizer(cfg, self.model.parameters())
         self.scheduler = build_scheduler(cfg, self.optimizer)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp is torch.float16)
@@ -284,19 +281,6 @@ class Trainer:
             dropout=m.dropout,
             ssl_dropout=m.ssl_dropout,
             trusted=self.trust_checkpoint,
-        )
-
-    def _build_teacher(self) -> OnnxTeacher | None:
-        d = self.cfg.distill
-        if not d.teacher:
-            return None
-        return OnnxTeacher(
-            expand_path(d.teacher, self.cfg),
-            angles=self.method.angles,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            crop=(self.cfg.data.crop_scale, self.cfg.data.crop_shift_y),
-            threads=d.threads,
         )
 
     def _resume(self) -> None:
@@ -418,19 +402,11 @@ class Trainer:
         weight = batch.get("weight")
         if weight is not None:
             weight = weight.to(self.device, non_blocking=True)
-        taught = self.teacher(images) if self.teacher is not None else None
-        perturbed = None
-        if self.method.stability_weight > 0:
-            st = self.cfg.stability
-            k = max(1, round(st.share * images.shape[0]))
-            perturbed = perturb_batch(images[:k], st.shift, st.scale, st.noise, mirror=st.mirror)
         with self._autocast():
-            outputs = self.method.forward(self.net, images, ssl_images, perturbed)
+            outputs = self.method.forward(self.net, images, ssl_images)
         # float32, outside autocast
         scale = self.method.ssl_scale(self.epoch + self.step_in_epoch / self.steps_per_epoch)
-        parts = self.method.losses(
-            outputs, target, labels, weight=weight, ssl_scale=scale, teacher=taught
-        )
+        parts = self.method.losses(outputs, target, labels, weight=weight, ssl_scale=scale)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["loss"]).backward()
         self.scaler.step(self.optimizer)

