@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-
 BLAZEFACE = "MediaPipe BlazeFace short-range face detector"
 BLAZEFACE_INPUT = "RGB (1,3,128,128) in [-1,1]"
 

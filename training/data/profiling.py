@@ -282,3 +282,27 @@ def hidden_share(model: HeadModel, ids: np.ndarray) -> float:
     if total == 0:
         return 1.0
     return float(counts[model.source_area <= 0].sum() / total)
+
+
+def recover_rotation(source: np.ndarray, seen_xy: np.ndarray) -> tuple[np.ndarray, float]:
+    """The rotation ``(3, 3)`` that turns the 3-D points ``source`` ``(N, 3)`` into points whose
+    orthographic projection best matches ``seen_xy`` ``(N, 2)`` (least squares, both centred,
+    scale 1), and the RMS residual in pixels. Checks a render: fit the mesh again on it and
+    recover the turn from the 2-D points, where the landmark model is most accurate."""
+    from scipy.optimize import least_squares
+
+    x = source - source.mean(axis=0)
+    y = seen_xy - seen_xy.mean(axis=0)
+
+    def residual(v: np.ndarray) -> np.ndarray:
+        rot = cv2.Rodrigues(v)[0]
+        return ((x @ rot.T)[:, :2] - y).ravel()
+
+    sol = least_squares(residual, np.zeros(3))
+    return cv2.Rodrigues(sol.x)[0], float(np.sqrt(np.mean(sol.fun**2)))
+
+
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle in degrees of the rotation between two rotation matrices."""
+    cos = (np.trace(a @ np.asarray(b).T) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
