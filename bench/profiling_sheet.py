@@ -85,15 +85,21 @@ def main(argv: list[str] | None = None) -> int:
     out_path = Path(args.output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out_path), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    print(f"wrote {out_path} ({out_path.stat().st_size // 1024} KB), {len(rows[: args.faces])} faces")
-    print(f"render: median {np.median(times):.1f} ms per render ({image.shape[1]}x{image.shape[0]})")
+    print(
+        f"wrote {out_path} ({out_path.stat().st_size // 1024} KB), {len(rows[: args.faces])} faces"
+    )
+    print(
+        f"render: median {np.median(times):.1f} ms per render ({image.shape[1]}x{image.shape[0]})"
+    )
     print("turn recovered by a mesh refit on the render (degrees of error), by |delta yaw|:")
     errs = np.array(errors)
     for lo, hi in ((0, 15), (15, 35), (35, 65), (65, 181)):
         sel = (np.abs(errs[:, 0]) >= lo) & (np.abs(errs[:, 0]) < hi)
         if sel.any():
             e = errs[sel, 1]
-            print(f"  {lo:3d}-{hi:3d}: n={sel.sum():2d} median {np.median(e):.1f} max {e.max():.1f}")
+            print(
+                f"  {lo:3d}-{hi:3d}: n={sel.sum():2d} median {np.median(e):.1f} max {e.max():.1f}"
+            )
     return 0
 
 
