@@ -260,8 +260,11 @@ class Profiler:
         return out, "" if out else "every render too occluded"
 
 
-def prepare_output(out: Path, s: Settings, overwrite: bool, resume: bool) -> set[str]:
-    """Create or check ``out``; returns the sources already done (``--resume``)."""
+def prepare_output(
+    out: Path, settings: dict[str, object], overwrite: bool, resume: bool
+) -> set[str]:
+    """Create or check ``out`` (``settings``: what decides the output, stored in
+    ``profile.json``); returns the sources already done (``--resume``)."""
     settings_path = out / SETTINGS_FILE
     if out.exists() and any(out.iterdir()):
         if resume:
@@ -270,8 +273,8 @@ def prepare_output(out: Path, s: Settings, overwrite: bool, resume: bool) -> set
                     f"{out}: not a profiling output ({SETTINGS_FILE} missing); cannot resume"
                 )
             stored = json.loads(settings_path.read_text(encoding="utf-8"))
-            if stored != asdict(s):
-                diff = sorted(k for k in asdict(s) if stored.get(k) != asdict(s)[k])
+            if stored != settings:
+                diff = sorted(k for k in settings if stored.get(k) != settings[k])
                 raise DataError(
                     f"{out}: --resume with other settings than the run there ({', '.join(diff)})"
                 )
@@ -288,7 +291,7 @@ def prepare_output(out: Path, s: Settings, overwrite: bool, resume: bool) -> set
         for jpg in (out / "images").glob("*.jpg"):
             jpg.unlink()
     (out / "images").mkdir(parents=True, exist_ok=True)
-    settings_path.write_text(json.dumps(asdict(s), indent=1), encoding="utf-8")
+    settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
     return set()
 
 
@@ -310,7 +313,13 @@ def profile_faces(
     sources, skipped = select_sources(faces, held, s)
     if limit is not None:
         sources = sources[:limit]
-    done = prepare_output(out, s, overwrite, resume)
+    settings = {
+        **asdict(s),
+        "faces": [str(Path(f).resolve()) for f in faces],
+        "split_config": split_config,
+        "split_data": str(Path(split_data).resolve()) if split_config else None,
+    }
+    done = prepare_output(out, settings, overwrite, resume)
     csv_path = out / DEFAULT_CSV_NAME
     new_file = not csv_path.is_file()
     profiler = Profiler(s)
