@@ -85,7 +85,7 @@ class Settings:
     tries: int = 8
     max_source_yaw: float = 45.0
     max_source_pitch: float = 30.0
-    max_spread: float = 10.0
+    max_spread: float = 15.0
     min_mesh_score: float = 0.5
     detector: str = "yunet"
 
