@@ -79,11 +79,13 @@ class HeadModel:
 @dataclass
 class Render:
     """A rendered image (same size and colour order as the source), the projected points
-    ``(N, 3)`` (x, y in pixels, z depth) and the hidden share of its face (0..1)."""
+    ``(N, 3)`` (x, y in pixels, z depth), the hidden share of its face (0..1) and the share of
+    its pixels no triangle covers (holes; 0 by construction)."""
 
     image: np.ndarray
     points: np.ndarray
     hidden: float
+    uncovered: float = 0.0
 
     @property
     def face_points(self) -> np.ndarray:
@@ -258,7 +260,7 @@ def render(image: np.ndarray, model: HeadModel, delta: np.ndarray) -> Render:
     map_x = (a[..., 0, 0] * xx + a[..., 0, 1] * yy + a[..., 0, 2]).astype(np.float32)
     map_y = (a[..., 1, 0] * xx + a[..., 1, 1] * yy + a[..., 1, 2]).astype(np.float32)
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return Render(out, dst, hidden_share(model, ids))
+    return Render(out, dst, hidden_share(model, ids), float(np.mean(ids < 0)))
 
 
 def source_areas(face_points: np.ndarray, size: tuple[int, int]) -> np.ndarray:

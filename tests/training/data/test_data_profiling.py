@@ -20,7 +20,6 @@ from headpose.training.data.profile import HEADER, Settings, held_out_images, ma
 from headpose.training.data.profiling import (
     HeadModel,
     lift,
-    paint_ids,
     recover_rotation,
     render,
     rotation_angle,
@@ -87,15 +86,13 @@ def test_identity_render_is_the_source(frontal) -> None:
     assert np.mean(diff) < 1.0 and out.hidden == 0.0
 
 
-@pytest.mark.parametrize("yaw", [-90.0, 90.0])
-def test_no_holes_at_profile(frontal, yaw) -> None:
+@pytest.mark.parametrize("delta", [(-90.0, 0.0, 0.0), (90.0, 0.0, 0.0), (70.0, 40.0, -30.0)])
+def test_no_holes_at_large_turns(frontal, delta) -> None:
     image, _points, model = frontal
-    dst = transform_points(model, euler_to_matrix(yaw, 0.0, 0.0))
-    keep = np.ones(len(model.triangles), dtype=bool)
-    ids = paint_ids(dst[:, :2], dst[:, 2], model.triangles, keep, model.size)
-    assert (ids >= 0).all()
-    out = render(image, model, euler_to_matrix(yaw, 0.0, 0.0))
-    assert out.hidden < 0.06  # a frontal source shows the side it is turned to
+    out = render(image, model, euler_to_matrix(*delta))
+    assert out.uncovered == 0.0
+    if delta[1] == 0.0:
+        assert out.hidden < 0.06  # a frontal source shows the side it is turned to
 
 
 def test_hidden_side_is_measured(mesh, crops_dir) -> None:
