@@ -260,6 +260,24 @@ class Profiler:
         return out, "" if out else "every render too occluded"
 
 
+def keep_finished_rows(csv_path: Path, done: set[str]) -> None:
+    """Rewrite ``csv_path`` (atomically) without the rows of sources not in ``done`` (a source
+    interrupted mid-way is rendered again on resume, not twice)."""
+    if not csv_path.is_file():
+        return
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [r for r in rows if r.get("source") in done and None not in r.values()]
+    if len(kept) == len(rows):
+        return
+    tmp = csv_path.with_name(csv_path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(tmp, csv_path)
+
+
 def prepare_output(
     out: Path, settings: dict[str, object], overwrite: bool, resume: bool
 ) -> set[str]:
@@ -279,11 +297,11 @@ def prepare_output(
                     f"{out}: --resume with other settings than the run there ({', '.join(diff)})"
                 )
             done_path = out / DONE_FILE
-            return (
-                set(done_path.read_text(encoding="utf-8").split("\n")) - {""}
-                if done_path.is_file()
-                else set()
-            )
+            done = set()
+            if done_path.is_file():
+                done = set(done_path.read_text(encoding="utf-8").split("\n")) - {""}
+            keep_finished_rows(out / DEFAULT_CSV_NAME, done)
+            return done
         if not overwrite:
             raise DataError(f"{out}: exists and is not empty; pass --overwrite or --resume")
         for name in (DEFAULT_CSV_NAME, DONE_FILE, SETTINGS_FILE):

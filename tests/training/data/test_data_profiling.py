@@ -138,9 +138,15 @@ def test_dataset_command(crops_dir: Path, tmp_path: Path) -> None:
     # refused without --overwrite/--resume; the same seed gives the same rows on resume
     with pytest.raises(DataError, match="not empty"):
         profile_faces([crops_dir], out, s, limit=2, progress=False)
+    # a source cut off mid-way (its rows written, not marked done) is rendered again, once
+    done = (out / "done.txt").read_text().splitlines()
+    (out / "done.txt").write_text(done[0] + "\n")
+    with open(out / "labels.csv", "a") as handle:
+        handle.write("images/partial.jpg,1,2")
     again = profile_faces([crops_dir], out, s, limit=3, resume=True, progress=False)
-    assert again["resumed"] == 2
+    assert again["resumed"] == 1
     assert _labels(out)[: len(rows)] == rows
+    assert len({r["image"] for r in _labels(out)}) == len(_labels(out))
     with pytest.raises(DataError, match="other settings"):
         profile_faces([crops_dir], out, Settings(per_face=2, seed=4), resume=True, progress=False)
 
