@@ -22,7 +22,8 @@ Sources are never validation or tuning images: every image of the tuning and val
 ``--split-data``) is left out, by source image. Teacher rows (with spreads) are used only when the
 teacher is confident (every spread <= ``--max-spread``); every source must be near-frontal
 (``--max-source-yaw``, ``--max-source-pitch``). A render whose ``hidden`` share exceeds
-``--max-hidden`` is drawn again (up to ``--tries`` times, then skipped).
+``--max-hidden`` is drawn again at the same yaw (new pitch and roll, up to ``--tries`` times, then
+skipped), so that the yaw stays uniform.
 
 The same arguments and seed give the same output. A finished source is recorded in
 ``OUT/done.txt`` with its rows, so ``--resume`` continues an interrupted run.
@@ -90,12 +91,15 @@ class Settings:
     detector: str = "yunet"
 
 
-def sample_pose(rng: np.random.Generator, s: Settings) -> tuple[float, float, float]:
+def sample_pose(
+    rng: np.random.Generator, s: Settings, yaw: float | None = None
+) -> tuple[float, float, float]:
     """A target ``(yaw, pitch, roll)`` in degrees: |yaw| uniform in [0, max_yaw] with a random
-    sign, pitch and roll uniform in +-max_pitch, +-max_roll."""
-    yaw = float(rng.uniform(0.0, s.max_yaw)) * (1.0 if rng.random() < 0.5 else -1.0)
+    sign (or the ``yaw`` given), pitch and roll uniform in +-max_pitch, +-max_roll."""
+    if yaw is None:
+        yaw = float(rng.uniform(0.0, s.max_yaw)) * (1.0 if rng.random() < 0.5 else -1.0)
     return (
-        yaw,
+        float(yaw),
         float(rng.uniform(-s.max_pitch, s.max_pitch)),
         float(rng.uniform(-s.max_roll, s.max_roll)),
     )
@@ -210,8 +214,10 @@ class Profiler:
         out: list[tuple[np.ndarray, dict[str, str]]] = []
         for k in range(s.per_face):
             rng = np.random.default_rng([s.seed, source.index, k])
+            yaw = None  # a render too occluded is drawn again at the same yaw: yaw stays uniform
             for _ in range(s.tries):
-                target = sample_pose(rng, s)
+                target = sample_pose(rng, s, yaw)
+                yaw = target[0]
                 mirror = abs(y0) > 5.0 and np.sign(target[0]) != np.sign(y0)
                 m, img = (mirrored_model, mirrored_image) if mirror else (model, image)
                 start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
