@@ -218,7 +218,9 @@ class Profiler:
             for _ in range(s.tries):
                 target = sample_pose(rng, s, yaw)
                 yaw = target[0]
-                mirror = abs(y0) > 5.0 and np.sign(target[0]) != np.sign(y0)
+                mirror = (
+                    y0 * target[0] < 0.0
+                )  # turn the source's visible side, never its hidden one
                 m, img = (mirrored_model, mirrored_image) if mirror else (model, image)
                 start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
                 r_start = euler_to_matrix(*start)
