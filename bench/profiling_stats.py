@@ -1,9 +1,13 @@
 """What a face-profiling dataset holds: counts by origin and box source, the label distribution
-(yaw in bands, pitch and roll), the turns and the self-occlusion share, as Markdown.
+(yaw in bands, pitch and roll), the turns and the self-occlusion share, as Markdown; with
+``--models``, the MAE by |yaw| band of the shipped models and FSA-Net on a seeded sample of it.
 
-    python bench/profiling_stats.py OUT [--write bench/results/profiling_pilot.md]
+    python bench/profiling_stats.py OUT [--models 1000] [--write bench/results/profiling_pilot.md]
 
-``OUT``: a folder written by ``python -m headpose.training.data.profile``.
+``OUT``: a folder written by ``python -m headpose.training.data.profile``. Each model crops the
+row's box (x1..y2) with its own crop rule, as in ``bench/accuracy.py``. FSA-Net was trained on
+300W-LP, made by 3DDFA's face profiling: its error at large yaw says whether these renders and
+labels look like that data (a check of the sign, the geometry and the render, not of realism).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 BANDS = (0, 10, 20, 30, 40, 50, 60, 70, 80, 91)
@@ -67,12 +72,71 @@ def summarise(out: Path) -> str:
     return "\n".join(lines)
 
 
+MODEL_BANDS = ((0, 30), (30, 60), (60, 75), (75, 91))
+
+
+def model_errors(out: Path, count: int, seed: int = 0) -> str:
+    """Markdown: MAE by |yaw| band of the shipped models and FSA-Net on ``count`` rows of ``out``
+    drawn with ``seed``."""
+    from accuracy import SHARED, fsanet_method, headpose_method
+
+    from headpose.estimator import BUNDLED_MODELS, default_model_path
+    from headpose.preprocess import crop_box, cut_region
+    from headpose.training.engine.metrics import mae_per_angle
+
+    with open(out / "labels.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    pick = np.sort(np.random.default_rng(seed).permutation(len(rows))[:count])
+    rows = [rows[i] for i in pick]
+    target = np.array([[float(r[a]) for a in ("yaw", "pitch", "roll")] for r in rows])
+    models_dir = default_model_path().parent
+    methods = {
+        f"headpose {name}": headpose_method(models_dir / BUNDLED_MODELS[name])
+        for name in ("default", "fast")
+    }
+    methods["FSA-Net (2-model average)"] = fsanet_method(SHARED / "peers")
+    preds = {}
+    for name, (predict, rule) in methods.items():
+        out_rows = []
+        for r in rows:
+            image = cv2.imread(str(out / r["image"]))
+            box = [float(r[c]) for c in ("x1", "y1", "x2", "y2")]
+            out_rows.append(predict(cut_region(image, crop_box(box, rule))))
+        preds[name] = np.array(out_rows, dtype=np.float64)
+    ay = np.abs(target[:, 0])
+    sels = [(ay >= lo) & (ay < hi) for lo, hi in MODEL_BANDS]
+    angles = ("yaw", "pitch", "roll")
+    lines = [
+        f"MAE in degrees, mean of yaw, pitch, roll (yaw alone in brackets), by label |yaw|, on "
+        f"{len(rows)} renders drawn with seed {seed}; each model crops the row's box with its "
+        "own crop rule:",
+        "",
+        "| model | "
+        + " | ".join(
+            f"{lo}-{min(hi, 90)} (n={int(sel.sum())})"
+            for (lo, hi), sel in zip(MODEL_BANDS, sels, strict=True)
+        )
+        + " | all |",
+        "| --- |" + " ---: |" * (len(MODEL_BANDS) + 1),
+    ]
+    for name, p in preds.items():
+        cells = []
+        for sel in [*sels, np.ones(len(rows), dtype=bool)]:
+            m = mae_per_angle(p[sel], target[sel], angles)
+            cells.append(f"{m['mean']:.1f} ({m['yaw']:.1f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="a profiling output folder")
+    parser.add_argument("--models", type=int, default=0, help="rows for the models' MAE (0: none)")
     parser.add_argument("--write", type=Path, help="also write the Markdown here (new file only)")
     args = parser.parse_args(argv)
     text = summarise(args.out)
+    if args.models:
+        text += "\n" + model_errors(args.out, args.models)
     print(text)
     if args.write:
         if args.write.exists():
