@@ -4,8 +4,9 @@ and how well a face-mesh refit on each render recovers the turn.
 
     python bench/profiling_sheet.py [-o bench/results/profiling_contact_sheet.png]
 
-Sources: the first ``--faces`` near-frontal (|yaw| <= 15, |pitch| <= 15) AFLW2000 crops of the
-training part of the shipped fast model's split (never tuning or validation images). Tile text:
+Sources: ``--faces`` near-frontal (|yaw| <= 15, |pitch| <= 15) AFLW2000 crops spread over the
+training part of the shipped fast model's split (never tuning or validation images), each turned
+as the profiling command would (mirrored first when the target's yaw has the other sign). Tile text:
 ``yaw/pitch/roll`` of the label (source pose turned by delta), ``h`` the hidden share (renders
 above the default limit 0.06 are framed red: the command would draw those again).
 """
@@ -29,8 +30,11 @@ from headpose.training.data.profile import (
     DEFAULT_SPLIT_DATA,
     Settings,
     held_out_images,
+    plan_turn,
 )
 from headpose.training.data.profiling import lift, recover_rotation, render, rotation_angle
+
+FLIP = np.diag([-1.0, 1.0, 1.0])  # x -> -x: the mirror of camera coordinates
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", default="bench/results/profiling_contact_sheet.png")
     parser.add_argument("--data", default=DEFAULT_SPLIT_DATA, help="AFLW2000 crops (labels.csv)")
     parser.add_argument("--faces", type=int, default=4)
-    parser.add_argument("--tile", type=int, default=112)
+    parser.add_argument("--tile", type=int, default=104)
     args = parser.parse_args(argv)
     from headpose.detectors import get_detector
 
@@ -57,21 +61,31 @@ def main(argv: list[str] | None = None) -> int:
     yaws = list(range(-90, 91, 30))
     lines, times, errors = [], [], []
     limit = Settings().max_hidden
-    for path, pose in rows[: args.faces]:
+    step = max(1, len(rows) // args.faces)  # spread over the list: different people
+    chosen = rows[::step][: args.faces]
+    for path, pose in chosen:
         image = cv2.imread(str(path))
         fit = mesh(image, best_box(detector, image))
         model = lift(fit.points, image.shape[:2])
-        start = euler_to_matrix(*pose)
+        models = {False: (model, image), True: (model.mirrored(), image[:, ::-1].copy())}
         tiles = []
         for yaw in yaws:
-            target = euler_to_matrix(float(yaw), pose[1], pose[2])
-            delta = target @ start.T
+            mirror, start_pose, delta = plan_turn(pose, (float(yaw), pose[1], pose[2]))
+            m, img = models[mirror]
+            start = euler_to_matrix(*start_pose)
             t0 = time.perf_counter()
-            out = render(image, model, delta)
+            out = render(img, m, delta)
             times.append(1000.0 * (time.perf_counter() - t0))
-            refit = mesh.refit(out.image, out.face_points)
+            # refit on the render as the source faced (a mirrored render flipped back), so
+            # that the points keep their meaning; the turn seen there is S delta S
+            seen, guess, truth = out.image, out.face_points.copy(), delta
+            if mirror:
+                seen = out.image[:, ::-1].copy()
+                guess[:, 0] = image.shape[1] - 1 - guess[:, 0]
+                truth = FLIP @ delta @ FLIP
+            refit = mesh.refit(seen, guess)
             found, _ = recover_rotation(fit.points, refit.points[:, :2])
-            errors.append((yaw - pose[0], rotation_angle(found, delta)))
+            errors.append((yaw - start_pose[0], rotation_angle(found, truth)))
             label = matrix_to_euler(delta @ start)
             tile = cv2.resize(out.image, (args.tile, args.tile), interpolation=cv2.INTER_AREA)
             text = f"{label[0]:.0f}/{label[1]:.0f}/{label[2]:.0f} h{out.hidden:.2f}"

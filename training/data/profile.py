@@ -105,6 +105,19 @@ def sample_pose(
     )
 
 
+def plan_turn(
+    source: tuple[float, float, float], target: tuple[float, float, float]
+) -> tuple[bool, tuple[float, float, float], np.ndarray]:
+    """How to reach ``target`` (yaw, pitch, roll) from a face at ``source``: ``(mirror, start,
+    delta)``. The source is mirrored first (``start``: its pose then) when the target's yaw has
+    the other sign, so the turn shows the side the source saw, never its hidden one; ``delta``
+    ``(3, 3)`` turns ``start`` into ``target``."""
+    y0, p0, r0 = source
+    mirror = y0 * target[0] < 0.0
+    start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
+    return mirror, start, euler_to_matrix(*target) @ euler_to_matrix(*start).T
+
+
 def held_out_images(config: str, data: str | Path) -> set[str]:
     """Resolved paths of the tuning and validation images of ``config``'s split of the pose CSV
     data at ``data`` (read as ``data.root``, in its row order)."""
@@ -218,13 +231,9 @@ class Profiler:
             for _ in range(s.tries):
                 target = sample_pose(rng, s, yaw)
                 yaw = target[0]
-                mirror = (
-                    y0 * target[0] < 0.0
-                )  # turn the source's visible side, never its hidden one
+                mirror, start, delta = plan_turn((y0, p0, r0), target)
                 m, img = (mirrored_model, mirrored_image) if mirror else (model, image)
-                start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
                 r_start = euler_to_matrix(*start)
-                delta = euler_to_matrix(*target) @ r_start.T
                 rendered = render(img, m, delta)
                 if rendered.hidden <= s.max_hidden:
                     break
