@@ -32,8 +32,9 @@ import numpy as np
 from .errors import DataError
 from .face_mesh import NUM_POINTS, mesh_triangles
 
-#: kinds of points and triangles
-FACE, HEAD, BACKGROUND = 0, 1, 2
+#: kinds of triangles; FILL: anchor triangles over the face (Delaunay is not constrained to the
+#: face's border), painted under everything to close cracks along that border
+FACE, HEAD, BACKGROUND, FILL = 0, 1, 2, 3
 #: anchor rings around the face border: (scale of the centre-to-border distance, share of the
 #: turn the ring follows, depth as a share of the way from the border to the head centre's depth)
 HEAD_RINGS = ((1.2, 1.0, 0.45), (1.45, 0.8, 0.8), (1.75, 0.45, 1.0))
@@ -47,8 +48,8 @@ class HeadModel:
     """A face lifted to 3-D with its anchors, in pixels of the source image.
 
     ``points (N, 3)`` (the first 468 are the face mesh), ``follow (N,)`` share of a turn each
-    point follows (1 face, 0 background), ``triangles (M, 3)``, ``kind (M,)`` (FACE, HEAD or
-    BACKGROUND), ``centre (3,)`` the point turns are about, ``size (h, w)`` of the image.
+    point follows (1 face, 0 background), ``triangles (M, 3)``, ``kind (M,)`` (FACE, HEAD,
+    BACKGROUND or FILL), ``centre (3,)`` the point turns are about, ``size (h, w)`` of the image.
     """
 
     points: np.ndarray
@@ -171,15 +172,17 @@ def lift(face_points: np.ndarray, size: tuple[int, int]) -> HeadModel:
     extra = np.concatenate(anchors)
     points = np.concatenate([face, extra])
     follow_all = np.concatenate([np.ones(NUM_POINTS), *follow])
-    # Delaunay over the border and the anchors; drop triangles inside the face border
+    # Delaunay over the border and the anchors
     ids = np.concatenate([loop, NUM_POINTS + np.arange(len(extra))])
     dela = ids[Delaunay(points[ids, :2]).simplices]
-    inside_face = np.all(dela < NUM_POINTS, axis=1)
-    dela = dela[~inside_face]
-    is_bg = np.all(follow_all[dela] == 0.0, axis=1)
-    kind = np.concatenate([np.full(len(tri), FACE), np.where(is_bg, BACKGROUND, HEAD)]).astype(
-        np.int64
+    polygon = border[:, :2].astype(np.float32).reshape(-1, 1, 2)
+    centroids = points[dela, :2].mean(axis=1)
+    inside_face = np.array(
+        [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centroids]
     )
+    is_bg = np.all(follow_all[dela] == 0.0, axis=1)
+    kind_dela = np.where(inside_face, FILL, np.where(is_bg, BACKGROUND, HEAD))
+    kind = np.concatenate([np.full(len(tri), FACE), kind_dela]).astype(np.int64)
     triangles = np.concatenate([tri, dela])
     return HeadModel(
         points, follow_all, triangles, kind, centre, (h, w), source_areas(face, (h, w))
@@ -215,12 +218,18 @@ def _signed_area(xy: np.ndarray, tri: np.ndarray) -> np.ndarray:
 
 
 def paint_ids(
-    xy: np.ndarray, z: np.ndarray, tri: np.ndarray, keep: np.ndarray, size: tuple[int, int]
+    xy: np.ndarray,
+    z: np.ndarray,
+    tri: np.ndarray,
+    keep: np.ndarray,
+    size: tuple[int, int],
+    ids: np.ndarray | None = None,
 ) -> np.ndarray:
     """Triangle id per pixel ``(h, w)`` int32 (-1: none), painted far to near (painter's order
-    by mean depth); only triangles where ``keep``."""
+    by mean depth); only triangles where ``keep``; over ``ids`` when given (changed in place)."""
     h, w = size
-    ids = np.full((h, w), -1, dtype=np.int32)
+    if ids is None:
+        ids = np.full((h, w), -1, dtype=np.int32)
     order = np.nonzero(keep)[0]
     order = order[np.argsort(-z[tri[order]].mean(axis=1), kind="stable")]
     fixed = np.round(xy * 16.0).astype(np.int32)
@@ -247,8 +256,10 @@ def render(image: np.ndarray, model: HeadModel, delta: np.ndarray) -> Render:
     is_face = model.kind == FACE
     area_dst = _signed_area(dst[:, :2], tri)
     keep = np.abs(area_dst) > 1e-6
-    keep &= ~is_face | (area_dst > 0)
-    ids = paint_ids(dst[:, :2], dst[:, 2], tri, keep, (h, w))
+    away = keep & ((is_face & (area_dst <= 0)) | (model.kind == FILL))
+    # face triangles turned away and FILL triangles only fill what nothing else covers
+    ids = paint_ids(dst[:, :2], dst[:, 2], tri, away, (h, w))
+    ids = paint_ids(dst[:, :2], dst[:, 2], tri, keep & ~away, (h, w), ids)
     # per-triangle affine from render pixels to source pixels
     d = np.stack([dst[tri, 0], dst[tri, 1], np.ones(tri.shape)], axis=1)  # (M, 3, 3) columns
     d[~keep] = np.eye(3)
