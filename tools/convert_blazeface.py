@@ -27,8 +27,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+BLAZEFACE = "MediaPipe BlazeFace short-range face detector"
+BLAZEFACE_INPUT = "RGB (1,3,128,128) in [-1,1]"
 
-def convert(src: Path, dst: Path) -> None:
+
+def convert(
+    src: Path,
+    dst: Path,
+    what: str = BLAZEFACE,
+    input_note: str = BLAZEFACE_INPUT,
+    script: str = "tools/convert_blazeface.py",
+) -> None:
     """Convert ``src`` (.tflite) to ``dst`` (.onnx) and record where it came from."""
     import tflite2onnx
 
@@ -38,9 +47,9 @@ def convert(src: Path, dst: Path) -> None:
         model = onnx.load(str(raw))
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     model.doc_string = (
-        f"MediaPipe BlazeFace short-range face detector (Apache-2.0, Google LLC), converted from "
+        f"{what} (Apache-2.0, Google LLC), converted from "
         f"{src.name} (sha256 {digest}) with tflite2onnx {tflite2onnx.__version__} by "
-        f"headpose tools/convert_blazeface.py. Input: RGB (1,3,128,128) in [-1,1]."
+        f"headpose {script}. Input: {input_note}."
     )
     for key, value in {
         "source": src.name,
@@ -55,8 +64,11 @@ def convert(src: Path, dst: Path) -> None:
     onnx.save(model, str(dst))
 
 
-def check_against_tflite(src: Path, dst: Path, seed: int = 0) -> float:
-    """Largest absolute difference between TFLite and onnxruntime outputs on random inputs."""
+def check_against_tflite(
+    src: Path, dst: Path, seed: int = 0, size: int = 128, low: float = -1.0, high: float = 1.0
+) -> float:
+    """Largest absolute difference between TFLite and onnxruntime outputs on random inputs
+    ``(1, size, size, 3)`` uniform in ``[low, high]``."""
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
 
@@ -66,13 +78,19 @@ def check_against_tflite(src: Path, dst: Path, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     worst = 0.0
     for _ in range(3):
-        x = rng.uniform(-1.0, 1.0, (1, 128, 128, 3)).astype(np.float32)
+        x = rng.uniform(low, high, (1, size, size, 3)).astype(np.float32)
         interp.set_tensor(interp.get_input_details()[0]["index"], x)
         interp.invoke()
         ref = {d["name"]: interp.get_tensor(d["index"]) for d in interp.get_output_details()}
-        outs = session.run(None, {"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2))})
+        name = session.get_inputs()[0].name
+        outs = session.run(None, {name: np.ascontiguousarray(x.transpose(0, 3, 1, 2))})
         for meta, out in zip(session.get_outputs(), outs, strict=True):
-            worst = max(worst, float(np.abs(out - ref[meta.name]).max()))
+            expected = ref[meta.name]
+            if out.ndim == 4:  # NCHW back to TFLite's NHWC
+                out = out.transpose(0, 2, 3, 1)
+            if out.shape != expected.shape:
+                raise ValueError(f"output {meta.name}: shape {out.shape}, TFLite {expected.shape}")
+            worst = max(worst, float(np.abs(out - expected).max()))
     return worst
 
 

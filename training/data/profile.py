@@ -1,0 +1,529 @@
+"""Make a labelled large-pose data set by face profiling (``python -m headpose.training.data.profile``).
+
+``python -m headpose.training.data.profile FACES... -o OUT --per-face N`` reads pose CSVs (a
+folder with ``labels.csv`` or a ``.csv``: ``image,yaw,pitch,roll`` and optional box and
+``spread_*`` columns, e.g. AFLW2000 labels or teacher pseudo-labels written by
+``python -m headpose.training.data.pseudo_labels``), fits the face mesh to each face, and renders
+each face ``N`` times turned to poses drawn from the target distribution (:func:`sample_pose`),
+with the exact label ``delta @ R0`` (:mod:`.profiling`). ``OUT`` is a ``csv`` dataset
+(``data.kind=csv``, ``data.root=OUT``): ``OUT/labels.csv`` with
+
+``image,yaw,pitch,roll,x1,y1,x2,y2,spread_yaw,spread_pitch,spread_roll`` (what the ``csv``
+reader uses: the label, the face box the crop rule cuts, the teacher's spread or empty) then
+provenance columns it ignores: ``source`` (absolute path of the source image), ``origin``
+(``label``: a human label; ``teacher``: a teacher's pose), ``source_yaw,source_pitch,
+source_roll`` (R0), ``mirrored`` (1: the source was mirrored first, R0 given for the mirror),
+``delta_x,delta_y,delta_z`` (delta as a rotation vector in degrees, camera axes),
+``hidden`` (self-occlusion share of the rendered face), ``box_source`` (``yunet`` on the render,
+or ``mesh``: the source's box carried by the turned mesh).
+
+Sources are never validation or tuning images: every image of the tuning and validation parts of
+``--split-config`` (default: the shipped fast model's recipe, its data read from
+``--split-data``) is left out, by source image. Teacher rows (with spreads) are used only when the
+teacher is confident (every spread <= ``--max-spread``); every source must be near-frontal
+(``--max-source-yaw``, ``--max-source-pitch``). A render whose ``hidden`` share exceeds
+``--max-hidden`` is drawn again at the same yaw (new pitch and roll, up to ``--tries`` times, then
+skipped), so that the yaw stays uniform.
+
+The same arguments and seed give the same output. A finished source is recorded in
+``OUT/done.txt`` with its rows, so ``--resume`` continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import cv2
+import numpy as np
+
+from headpose.cli.options import command, run
+from headpose.rotation import euler_to_matrix, matrix_to_euler
+
+from .csv_folder import BOX_COLUMNS, DEFAULT_CSV_NAME, SPREAD_COLUMNS, read_pose_csv
+from .csv_folder import HEADER as LABEL_HEADER
+from .errors import DataError
+from .records import PoseRecord
+
+PROG = "python -m headpose.training.data.profile"
+PROVENANCE = (
+    "source",
+    "origin",
+    "source_yaw",
+    "source_pitch",
+    "source_roll",
+    "mirrored",
+    "delta_x",
+    "delta_y",
+    "delta_z",
+    "hidden",
+    "box_source",
+)
+HEADER = (*LABEL_HEADER, *BOX_COLUMNS, *SPREAD_COLUMNS, *PROVENANCE)
+DEFAULT_SPLIT_CONFIG = "default/semi_aa_lite0_112_long"
+DEFAULT_SPLIT_DATA = "../shared/data/aflw2000-crops"
+SETTINGS_FILE = "profile.json"
+DONE_FILE = "done.txt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What decides the output (stored in ``OUT/profile.json``; ``--resume`` must match)."""
+
+    per_face: int = 5
+    seed: int = 0
+    max_yaw: float = 90.0
+    max_pitch: float = 40.0
+    max_roll: float = 30.0
+    max_hidden: float = 0.06
+    tries: int = 8
+    max_source_yaw: float = 45.0
+    max_source_pitch: float = 30.0
+    max_spread: float = 15.0
+    min_mesh_score: float = 0.5
+    detector: str = "yunet"
+
+
+def sample_pose(
+    rng: np.random.Generator, s: Settings, yaw: float | None = None
+) -> tuple[float, float, float]:
+    """A target ``(yaw, pitch, roll)`` in degrees: |yaw| uniform in [0, max_yaw] with a random
+    sign (or the ``yaw`` given), pitch and roll uniform in +-max_pitch, +-max_roll."""
+    if yaw is None:
+        yaw = float(rng.uniform(0.0, s.max_yaw)) * (1.0 if rng.random() < 0.5 else -1.0)
+    return (
+        float(yaw),
+        float(rng.uniform(-s.max_pitch, s.max_pitch)),
+        float(rng.uniform(-s.max_roll, s.max_roll)),
+    )
+
+
+def plan_turn(
+    source: tuple[float, float, float], target: tuple[float, float, float]
+) -> tuple[bool, tuple[float, float, float], np.ndarray]:
+    """How to reach ``target`` (yaw, pitch, roll) from a face at ``source``: ``(mirror, start,
+    delta)``. The source is mirrored first (``start``: its pose then) when the target's yaw has
+    the other sign, so the turn shows the side the source saw, never its hidden one; ``delta``
+    ``(3, 3)`` turns ``start`` into ``target``."""
+    y0, p0, r0 = source
+    mirror = y0 * target[0] < 0.0
+    start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
+    return mirror, start, euler_to_matrix(*target) @ euler_to_matrix(*start).T
+
+
+def held_out_images(config: str, data: str | Path) -> set[str]:
+    """Resolved paths of the tuning and validation images of ``config``'s split of the pose CSV
+    data at ``data`` (read as ``data.root``, in its row order)."""
+    from headpose.training.config import load_config
+    from headpose.training.engine.data_setup import open_dataset, split_train_tune_val
+
+    cfg = load_config(config, [f"data.root={data}"])
+    full = open_dataset(cfg, "csv", Path(data), options={})
+    _train, tune, val = split_train_tune_val(cfg, full)
+    return {str(Path(full.records[i].image).resolve()) for i in (*tune, *val)}
+
+
+@dataclass
+class Source:
+    """One face to profile: its record, the label's origin and its index in the run."""
+
+    record: PoseRecord
+    origin: str
+    index: int
+
+
+def select_sources(
+    faces: Sequence[str | Path], held_out: set[str], s: Settings
+) -> tuple[list[Source], dict[str, int]]:
+    """The usable rows of the pose CSVs ``faces`` and counts of the rows left out, by reason."""
+    sources: list[Source] = []
+    skipped = {"held out": 0, "angle missing": 0, "not near-frontal": 0, "teacher unsure": 0}
+    seen: set[str] = set()
+    for face in faces:
+        path = Path(face)
+        csv_path = path if path.suffix.lower() == ".csv" else path / DEFAULT_CSV_NAME
+        for rec in read_pose_csv(csv_path):
+            image = str(Path(rec.image).resolve())
+            if image in held_out:
+                skipped["held out"] += 1
+                continue
+            if image in seen:
+                raise DataError(f"{csv_path}: {rec.image} is listed twice among the sources")
+            seen.add(image)
+            t = np.asarray(rec.target, dtype=np.float64)
+            if not np.isfinite(t).all():
+                skipped["angle missing"] += 1
+                continue
+            if abs(t[0]) > s.max_source_yaw or abs(t[1]) > s.max_source_pitch:
+                skipped["not near-frontal"] += 1
+                continue
+            origin = "label"
+            if rec.spread is not None and np.isfinite(rec.spread).any():
+                origin = "teacher"
+                if not float(np.nanmax(rec.spread)) <= s.max_spread:
+                    skipped["teacher unsure"] += 1
+                    continue
+            sources.append(Source(rec, origin, len(sources)))
+    return sources, skipped
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class Profiler:
+    """Fits, lifts and renders the faces of a run (one process)."""
+
+    def __init__(self, s: Settings) -> None:
+        from headpose.detectors import get_detector
+
+        from .face_mesh import FaceMesh
+
+        self.s = s
+        self.detector = get_detector(s.detector)
+        self.mesh = FaceMesh()
+
+    def detect(self, image: np.ndarray) -> tuple[float, float, float, float] | None:
+        from .detector_boxes import best_box
+
+        return best_box(self.detector, image)
+
+    def renders(self, source: Source) -> tuple[list[tuple[np.ndarray, dict[str, str]]], str]:
+        """The renders of one source with their CSV cells (image name not set), or a reason
+        why there are none."""
+        from .profiling import lift, render
+
+        s = self.s
+        rec = source.record
+        image = cv2.imread(rec.image, cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"{rec.image}: unreadable image")
+        box = rec.box if rec.box is not None else self.detect(image)
+        if box is None:
+            return [], "no face found"
+        fit = self.mesh(image, box)
+        if fit.score < s.min_mesh_score:
+            return [], "face mesh unsure"
+        model = lift(fit.points, image.shape[:2])
+        mirrored_model = model.mirrored()
+        mirrored_image = image[:, ::-1].copy()
+        side = max(box[2] - box[0], box[3] - box[1])
+        offset = np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0]) - fit.points[
+            :, :2
+        ].mean(axis=0)
+        y0, p0, r0 = (float(v) for v in rec.target)
+        spread = rec.spread if rec.spread is not None else np.full(3, np.nan)
+        out: list[tuple[np.ndarray, dict[str, str]]] = []
+        for k in range(s.per_face):
+            rng = np.random.default_rng([s.seed, source.index, k])
+            yaw = None  # a render too occluded is drawn again at the same yaw: yaw stays uniform
+            for _ in range(s.tries):
+                target = sample_pose(rng, s, yaw)
+                yaw = target[0]
+                mirror, start, delta = plan_turn((y0, p0, r0), target)
+                m, img = (mirrored_model, mirrored_image) if mirror else (model, image)
+                r_start = euler_to_matrix(*start)
+                rendered = render(img, m, delta)
+                if rendered.hidden <= s.max_hidden:
+                    break
+            else:
+                continue
+            label = matrix_to_euler(delta @ r_start)
+            face = rendered.face_points
+            centre = face[:, :2].mean(axis=0) + (offset * [-1.0, 1.0] if mirror else offset)
+            mesh_box = (
+                centre[0] - side / 2,
+                centre[1] - side / 2,
+                centre[0] + side / 2,
+                centre[1] + side / 2,
+            )
+            found = self.detect(rendered.image)
+            use_found = found is not None and _iou(found, mesh_box) > 0.3
+            final_box = found if use_found else mesh_box
+            rvec = np.degrees(cv2.Rodrigues(delta)[0].ravel())
+            cells = {
+                "yaw": f"{label[0]:.4f}",
+                "pitch": f"{label[1]:.4f}",
+                "roll": f"{label[2]:.4f}",
+                **{c: f"{v:.2f}" for c, v in zip(BOX_COLUMNS, final_box, strict=True)},
+                **{
+                    c: ("" if not np.isfinite(v) else f"{v:.4f}")
+                    for c, v in zip(SPREAD_COLUMNS, spread, strict=True)
+                },
+                "source": str(Path(rec.image).resolve()),
+                "origin": source.origin,
+                "source_yaw": f"{start[0]:.4f}",
+                "source_pitch": f"{start[1]:.4f}",
+                "source_roll": f"{start[2]:.4f}",
+                "mirrored": str(int(mirror)),
+                "delta_x": f"{rvec[0]:.4f}",
+                "delta_y": f"{rvec[1]:.4f}",
+                "delta_z": f"{rvec[2]:.4f}",
+                "hidden": f"{rendered.hidden:.4f}",
+                "box_source": "yunet" if use_found else "mesh",
+            }
+            out.append((rendered.image, cells))
+        return out, "" if out else "every render too occluded"
+
+
+def keep_finished_rows(csv_path: Path, done: set[str]) -> None:
+    """Rewrite ``csv_path`` (atomically) without the rows of sources not in ``done`` (a source
+    interrupted mid-way is rendered again on resume, not twice)."""
+    if not csv_path.is_file():
+        return
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [r for r in rows if r.get("source") in done and None not in r.values()]
+    if len(kept) == len(rows):
+        return
+    tmp = csv_path.with_name(csv_path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(kept)
+    os.replace(tmp, csv_path)
+
+
+def prepare_output(
+    out: Path, settings: dict[str, object], overwrite: bool, resume: bool
+) -> set[str]:
+    """Create or check ``out`` (``settings``: what decides the output, stored in
+    ``profile.json``); returns the sources already done (``--resume``)."""
+    settings_path = out / SETTINGS_FILE
+    if out.exists() and any(out.iterdir()):
+        if resume:
+            if not settings_path.is_file():
+                raise DataError(
+                    f"{out}: not a profiling output ({SETTINGS_FILE} missing); cannot resume"
+                )
+            stored = json.loads(settings_path.read_text(encoding="utf-8"))
+            if stored != settings:
+                diff = sorted(k for k in settings if stored.get(k) != settings[k])
+                raise DataError(
+                    f"{out}: --resume with other settings than the run there ({', '.join(diff)})"
+                )
+            done_path = out / DONE_FILE
+            done = set()
+            if done_path.is_file():
+                done = set(done_path.read_text(encoding="utf-8").split("\n")) - {""}
+            keep_finished_rows(out / DEFAULT_CSV_NAME, done)
+            return done
+        if not overwrite:
+            raise DataError(f"{out}: exists and is not empty; pass --overwrite or --resume")
+        for name in (DEFAULT_CSV_NAME, DONE_FILE, SETTINGS_FILE):
+            (out / name).unlink(missing_ok=True)
+        for jpg in (out / "images").glob("*.jpg"):
+            jpg.unlink()
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    return set()
+
+
+def profile_faces(
+    faces: Sequence[str | Path],
+    out: str | Path,
+    s: Settings,
+    split_config: str | None = DEFAULT_SPLIT_CONFIG,
+    split_data: str | Path = DEFAULT_SPLIT_DATA,
+    overwrite: bool = False,
+    resume: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, object]:
+    """Profile the faces of ``faces`` into the ``csv`` dataset ``out``; returns a summary
+    (counts, time per render in ms)."""
+    out = Path(out)
+    held = held_out_images(split_config, split_data) if split_config else set()
+    sources, skipped = select_sources(faces, held, s)
+    if limit is not None:
+        sources = sources[:limit]
+    settings = {
+        **asdict(s),
+        "faces": [str(Path(f).resolve()) for f in faces],
+        "split_config": split_config,
+        "split_data": str(Path(split_data).resolve()) if split_config else None,
+    }
+    done = prepare_output(out, settings, overwrite, resume)
+    csv_path = out / DEFAULT_CSV_NAME
+    new_file = not csv_path.is_file()
+    profiler = Profiler(s)
+    counts = {"sources": len(sources), "renders": 0, "resumed": 0}
+    failed: dict[str, int] = {}
+    started = time.perf_counter()
+    todo = [src for src in sources if str(Path(src.record.image).resolve()) not in done]
+    counts["resumed"] = len(sources) - len(todo)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="face", file=sys.stderr)
+    with (
+        open(csv_path, "a", newline="", encoding="utf-8") as handle,
+        open(out / DONE_FILE, "a", encoding="utf-8") as done_file,
+    ):
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        if new_file:
+            writer.writeheader()
+        for src in todo:
+            rendered, reason = profiler.renders(src)
+            if reason:
+                failed[reason] = failed.get(reason, 0) + 1
+            stem = f"{src.index:06d}_{Path(src.record.image).stem}"
+            for k, (image, cells) in enumerate(rendered):
+                name = f"images/{stem}_{k:02d}.jpg"
+                if not cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                    raise DataError(f"{out / name}: could not write the image")
+                writer.writerow({"image": name, **cells})
+            handle.flush()
+            os.fsync(handle.fileno())
+            done_file.write(str(Path(src.record.image).resolve()) + "\n")
+            done_file.flush()
+            counts["renders"] += len(rendered)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - started
+    return {
+        **counts,
+        "left out": skipped,
+        "no renders": failed,
+        "seconds": round(seconds, 1),
+        "ms per render": round(1000.0 * seconds / max(counts["renders"], 1), 1),
+    }
+
+
+@command(PROG)
+@click.argument("faces", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="output folder (a csv dataset)",
+)
+@click.option(
+    "--per-face",
+    default=Settings.per_face,
+    show_default=True,
+    type=click.IntRange(1),
+    help="renders per source face",
+)
+@click.option("--seed", default=Settings.seed, show_default=True, type=int)
+@click.option(
+    "--max-yaw",
+    default=Settings.max_yaw,
+    show_default=True,
+    type=click.FloatRange(0, 90),
+    help="target |yaw| is uniform in [0, this], degrees",
+)
+@click.option(
+    "--max-pitch",
+    default=Settings.max_pitch,
+    show_default=True,
+    type=click.FloatRange(0, 89),
+    help="target pitch uniform in +-this",
+)
+@click.option(
+    "--max-roll",
+    default=Settings.max_roll,
+    show_default=True,
+    type=click.FloatRange(0, 180),
+    help="target roll uniform in +-this",
+)
+@click.option(
+    "--max-hidden",
+    default=Settings.max_hidden,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="largest self-occluded share of the rendered face",
+)
+@click.option(
+    "--tries",
+    default=Settings.tries,
+    show_default=True,
+    type=click.IntRange(1),
+    help="draws per render before it is skipped",
+)
+@click.option(
+    "--max-source-yaw",
+    default=Settings.max_source_yaw,
+    show_default=True,
+    type=float,
+    help="sources must be within this |yaw|",
+)
+@click.option(
+    "--max-source-pitch",
+    default=Settings.max_source_pitch,
+    show_default=True,
+    type=float,
+    help="sources must be within this |pitch|",
+)
+@click.option(
+    "--max-spread",
+    default=Settings.max_spread,
+    show_default=True,
+    type=float,
+    help="teacher rows: largest spread (degrees) of a usable pose",
+)
+@click.option(
+    "--detector", default=Settings.detector, show_default=True, help="runtime detector for boxes"
+)
+@click.option(
+    "--split-config",
+    default=DEFAULT_SPLIT_CONFIG,
+    show_default=True,
+    help="config whose tuning and validation images are never used ('none': no exclusion)",
+)
+@click.option(
+    "--split-data",
+    default=DEFAULT_SPLIT_DATA,
+    show_default=True,
+    type=click.Path(exists=True),
+    help="the pose CSV data that config splits, in its row order",
+)
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="only the first N usable sources"
+)
+@click.option("--overwrite", is_flag=True, help="replace the output of an earlier run in OUTPUT")
+@click.option(
+    "--resume", is_flag=True, help="continue an interrupted run in OUTPUT (same settings)"
+)
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def main_command(
+    faces, out, split_config, split_data, limit, overwrite, resume, quiet, **opts
+) -> int:
+    """Render source faces (pose CSVs FACES...) turned to new poses, with exact labels, into the
+    csv dataset OUTPUT (labels.csv + images/)."""
+    if overwrite and resume:
+        raise click.UsageError("give at most one of --overwrite and --resume")
+    s = Settings(**opts)
+    config = None if split_config.lower() == "none" else split_config
+    try:
+        summary = profile_faces(
+            faces, out, s, config, split_data, overwrite, resume, limit, not quiet
+        )
+    except (DataError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    print(json.dumps(summary))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(main_command, argv, PROG)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
