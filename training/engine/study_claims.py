@@ -241,9 +241,9 @@ _LITE_ARMS = (
         "lite0_sl_profiled",
         (
             "method=sl",
-            "semi.pseudo_labels=${HEADPOSE_PROFILED:-runs/profiled}/fold{fold}",
-            "semi.per_epoch=990",
-            "semi.weight=1.0",
+            "synth.labels=${HEADPOSE_PROFILED:-runs/profiled}/fold{fold}",
+            "synth.per_epoch=990",
+            "synth.weight=1.0",
         ),
         description="SL + 990 synthesized large-pose faces an epoch, drawn anew each epoch",
     ),

@@ -254,17 +254,17 @@ def test_profiled_arm_reads_its_folds_own_data(
     rows = (tiny_data / "labels.csv").read_text(encoding="utf-8").splitlines()
     (profiled / "fold0" / "labels.csv").write_text("\n".join(rows[:9]) + "\n", encoding="utf-8")
     monkeypatch.setenv("HEADPOSE_PROFILED", str(profiled))
-    extra = (*tiny_extra(tiny_data), "model.init=random", "semi.per_epoch=4")
+    extra = (*tiny_extra(tiny_data), "model.init=random", "synth.per_epoch=4")
     runs = S.plan_runs(CLAIMS["P1-lite0"], tmp_path / "runs", folds=2, seeds=(0,), extra=extra)
     arm = [r for r in runs if r.arm == "lite0_sl_profiled"]
-    assert [expand_path(r.config().semi.pseudo_labels) for r in arm] == [
+    assert [expand_path(r.config().synth.labels) for r in arm] == [
         f"{profiled}/fold0",
         f"{profiled}/fold1",
     ]
     plain = next(r for r in runs if r.arm == "lite0_sl" and r.fold == 0)
     with_faces = S.execute(arm[0])
     assert with_faces["train_images"] == S.execute(plain)["train_images"] + 4
-    with pytest.raises(ConfigError, match=r"semi.pseudo_labels.*not found.*fold1"):
+    with pytest.raises(ConfigError, match=r"synth.labels.*not found.*fold1"):
         S.execute(arm[1])
 
 
