@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
@@ -186,6 +187,16 @@ def run(
     click.echo(f"{claim}: {total} runs under {root} ({jobs} at a time)")
     run_all(runs, jobs=jobs, threads=threads, on_done=done, keep_checkpoints=keep_checkpoints)
     _write(root, report_path, f"headpose-study run {claim}")
+
+
+@cli.command()
+@click.option("--root", default=DEFAULT_ROOT, show_default=True, help="folder of the runs")
+def pack(root: str) -> None:
+    """Fold the result.json of every finished run under --root into one file,
+    ROOT/results.jsonl (what bench/results/study keeps); the runs stay finished."""
+    from headpose.training.engine.study import ARCHIVE, pack_results
+
+    click.echo(f"{Path(root) / ARCHIVE}: {pack_results(root)} finished runs")
 
 
 @cli.command()

@@ -9,7 +9,9 @@ with the same config apart from its overrides, so arms compare paired. Runs live
 * the trainer's files (``last.pt``, ``best.pt``, ``log.csv``, ...);
 * ``result.json``, written last and atomically: the run is finished.
 
-Running a study again skips finished runs, resumes a killed run from its ``last.pt`` through the
+``headpose-study pack`` folds the ``result.json`` files under a root into one
+``<root>/results.jsonl`` (what ``bench/results/study`` commits); a run found there counts as
+finished too. Running a study again skips finished runs, resumes a killed run from its ``last.pt`` through the
 trainer's exact resume, and starts the others.
 """
 
@@ -35,6 +37,36 @@ from headpose.training.engine.study_claims import (
 
 RESULT = "result.json"
 OVERRIDES = "overrides.json"
+ARCHIVE = "results.jsonl"  # packed results: one JSON object per line, with its run's "key"
+
+
+def read_archive(path: str | Path) -> dict[str, dict[str, Any]]:
+    """``{key: result}`` of a packed archive (key: the run's folder relative to the archive's,
+    e.g. ``hmtl/fold0_seed1``); empty when there is no such file."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out[str(row.pop("key"))] = row
+        except (ValueError, KeyError, AttributeError):
+            raise ConfigError(f"{path}: line {n} is not a packed study result") from None
+    return out
+
+
+def archived_result(out_dir: str | Path) -> dict[str, Any] | None:
+    """The packed result of the run in ``out_dir`` from the nearest ``results.jsonl`` up to
+    three folders above it, or ``None``."""
+    out = Path(out_dir).absolute()
+    for parent in list(out.parents)[:3]:
+        archive = parent / ARCHIVE
+        if archive.is_file():
+            return read_archive(archive).get(out.relative_to(parent).as_posix())
+    return None
 
 
 @dataclass(frozen=True)
@@ -61,7 +93,7 @@ class RunSpec:
     def state(self) -> str:
         """``done`` (result.json), ``partial`` (last.pt, no result) or ``todo``."""
         out = Path(self.out_dir)
-        if (out / RESULT).is_file():
+        if (out / RESULT).is_file() or archived_result(out) is not None:
             return "done"
         if (out / "last.pt").is_file():
             return "partial"
@@ -188,6 +220,9 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
     out = Path(spec.out_dir)
     if (out / RESULT).is_file():
         return json.loads((out / RESULT).read_text(encoding="utf-8"))
+    packed = archived_result(out)
+    if packed is not None:
+        return packed
     if threads:
         import torch
 
@@ -262,12 +297,36 @@ def run_all(
     return [results[i] for i in range(len(runs))]
 
 
+def _results_by_key(root: Path) -> dict[str, dict[str, Any]]:
+    found = read_archive(root / ARCHIVE)
+    for p in root.rglob(RESULT):
+        found[p.parent.relative_to(root).as_posix()] = json.loads(p.read_text(encoding="utf-8"))
+    return found
+
+
 def load_results(root: str | Path) -> list[dict[str, Any]]:
-    """Every finished run under ``root`` (its ``result.json``), pre-trainings included."""
+    """Every finished run under ``root`` (its ``result.json``, or its line of the packed
+    ``results.jsonl``), pre-trainings included, in the order of their folders."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.rglob(RESULT))]
+    found = _results_by_key(root)
+    return [found[k] for k in sorted(found, key=lambda k: Path(k).parts)]
+
+
+def pack_results(root: str | Path) -> int:
+    """Fold every ``result.json`` under ``root`` into ``<root>/results.jsonl`` (written
+    atomically, merged with what it held) and delete those files; returns the number of runs
+    the archive holds. The runs stay finished (:func:`archived_result`)."""
+    from headpose.training.engine.checkpoint import atomic_write_text
+
+    root = Path(root)
+    found = _results_by_key(root)
+    lines = [json.dumps({"key": k, **found[k]}) for k in sorted(found, key=lambda k: Path(k).parts)]
+    atomic_write_text(root / ARCHIVE, "".join(line + "\n" for line in lines))
+    for p in root.rglob(RESULT):
+        p.unlink()
+    return len(lines)
 
 
 def scores_by_arm(

@@ -274,3 +274,23 @@ def test_an_arm_without_its_pre_training_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"pre-training weights missing: .*seed0/best\.pt"):
         S.execute(spec)
     assert not (Path(spec.out_dir) / "overrides.json").exists()
+
+
+def test_pack_folds_results_into_one_file_and_runs_stay_finished(tmp_path: Path) -> None:
+    """headpose-study pack: one results.jsonl instead of a result.json per run; report, plan
+    and execute read it as before (a packed run is not trained again)."""
+    root = tmp_path / "study"
+    runs = S.plan_runs(CLAIMS["C1"], root, folds=2, seeds=(0,))
+    for i, spec in enumerate(runs[:3]):
+        out = Path(spec.out_dir)
+        out.mkdir(parents=True)
+        (out / S.RESULT).write_text(json.dumps({"arm": spec.arm, "fold": spec.fold, "i": i}))
+    before = S.load_results(root)
+    assert S.pack_results(root) == 3
+    assert not list(root.rglob(S.RESULT)) and (root / S.ARCHIVE).is_file()
+    assert S.load_results(root) == before  # same results, same order
+    assert [r.state() for r in runs[:4]] == ["done", "done", "done", "todo"]
+    assert S.execute(runs[1])["i"] == 1  # read back, not trained
+    (root / S.ARCHIVE).write_text("not json\n")
+    with pytest.raises(ConfigError, match="line 1 is not a packed study result"):
+        S.load_results(root)
