@@ -45,7 +45,7 @@ DUPLICATE_IOU = 0.5
 
 @dataclass(frozen=True)
 class VideoOptions:
-    """Settings of video mode (``Estimator(video={...})`` or ``track(..., video={...})``).
+    """Settings of video mode (``Estimator.video``; ``est.video.merged({...})`` changes some).
 
     ``roi``: search known faces in a region around their last box (``False``: the whole frame on
     every frame, as :meth:`~headpose.estimator.Estimator.predict` does). ``redetect_every``:
@@ -65,8 +65,7 @@ class VideoOptions:
     over the frames (:class:`~headpose.smoothing.BoxSmoother`, One Euro with ``box_beta`` per box
     side per second) before the face is cropped, so the pose network sees a steadier crop; the
     returned ``Face.box`` is the smoothed box (0: off, the default: ``bench/smoothing.py``
-    found two-stage angle smoothing, ``Estimator(smoothing={"stages": 2, ...})``, better, see
-    ``bench/results/box_smoothing.md``). ``detect_every`` > 1: between whole-frame searches the
+    found two-stage angle smoothing better at the same lag, ``bench/results/smoothing.md``). ``detect_every`` > 1: between whole-frame searches the
     detector runs on the ROIs only every N frames; on the frames in between each face keeps its
     last box (the pose network still runs on every frame). It saves most of the detector's cost,
     and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
@@ -78,8 +77,8 @@ class VideoOptions:
     moved since the detector last ran; on a detector frame it becomes ``shifted +
     box_shift_gain * (detection - shifted)`` (``box_shift_gain`` in (0, 1]; 1 takes the detection
     as it is, smaller values also steady the detector's own noise). Off by default; the shipped
-    ``model="fast"`` recommends it with gain 0.5 (``bench/results/default_model_v2.md``, sections
-    25 and 27; ``{"box_shift": False}`` turns it off). Defaults measured with
+    ``model="fast"`` recommends it with gain 0.5 (docs/MODEL_CARD.md; ``{"box_shift": False}``
+    turns it off). Defaults measured with
     ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
