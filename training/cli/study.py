@@ -137,7 +137,9 @@ def plan(
         f"{states.count('done')} done, {states.count('partial')} partial, {states.count('todo')} to do"
     )
     if per_run is None:
-        click.echo("time left: unknown until a run has finished (see docs/PAPER_STUDY.md: cost per claim)")
+        click.echo(
+            "time left: unknown until a run has finished (see docs/PAPER_STUDY.md: cost per claim)"
+        )
     else:
         click.echo(
             f"time left: ~{left * per_run / 3600:.1f} h at {per_run:.0f} s per run "

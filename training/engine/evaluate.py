@@ -21,6 +21,8 @@ from headpose.metadata import Bins, CropRule, ModelMetadata
 from headpose.preprocess import resize_image, to_input_tensor
 from headpose.training.engine.metrics import (
     REDUCED_LIMIT,
+    YAW_BANDS,
+    geodesic_error,
     mae_by_yaw_band,
     mae_per_angle,
     within_limit,
@@ -37,6 +39,9 @@ class EvalResult:
     full: dict[str, float]
     reduced: dict[str, float]
     baseline: dict[str, float] | None = None  # predicting the training mean (split evaluation)
+    #: mean rotation angle between prediction and label (degrees), overall and per |yaw| band,
+    #: for rows with all three angles labelled (``metrics.geodesic_error``)
+    geodesic: dict[str, float] | None = None
     by_yaw: dict[str, dict[str, float]] | None = None  # per band of true |yaw| (metrics.YAW_BANDS)
 
     @property
@@ -54,6 +59,8 @@ class EvalResult:
             out["baseline"] = _clean(self.baseline)
         if self.by_yaw:
             out["by_yaw"] = {band: _clean(v) for band, v in self.by_yaw.items()}
+        if self.geodesic:
+            out["geodesic"] = {k: _round(v) for k, v in self.geodesic.items()}
         return out
 
     def table(self) -> str:
@@ -68,6 +75,9 @@ class EvalResult:
         for name, r in rows:
             cells = "".join(f"{_num(r[k]):>8}" for k in (*ANGLES, "mean"))
             lines.append(f"{name:<26}{r['n']:>6}{cells}")
+        if self.geodesic:
+            parts = ", ".join(f"{k} {_num(v)}" for k, v in self.geodesic.items())
+            lines.append(f"geodesic error (deg; all three angles labelled): {parts}")
         return "\n".join(lines)
 
 
@@ -77,6 +87,10 @@ def _clean(values: Mapping[str, float]) -> dict[str, Any]:
         v = values.get(key, math.nan)
         out[key] = None if v is None or math.isnan(v) else round(float(v), 4)
     return out
+
+
+def _round(value: float) -> float | None:
+    return None if math.isnan(value) else round(float(value), 4)
 
 
 def _num(value: float | None) -> str:
@@ -93,7 +107,20 @@ def score(
         reduced=mae_per_angle(pred[keep], target[keep], ANGLES),
         baseline=baseline,
         by_yaw=mae_by_yaw_band(pred, target, ANGLES),
+        geodesic=_geodesic_by_band(pred, target),
     )
+
+
+def _geodesic_by_band(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Mean geodesic error (degrees): ``"all"`` and per band of true |yaw| (:data:`YAW_BANDS`)."""
+    err = geodesic_error(pred, target)
+    true_yaw = np.abs(np.asarray(target, dtype=np.float64)[:, 0])
+    out = {"all": float(np.nanmean(err)) if np.isfinite(err).any() else math.nan}
+    for lo, hi in YAW_BANDS:
+        sel = (true_yaw >= lo) & (true_yaw < hi) & np.isfinite(err)
+        if sel.any():
+            out[f"{lo:g}-{hi:g}"] = float(err[sel].mean())
+    return out
 
 
 def to_three(values: np.ndarray, angles: Sequence[str]) -> np.ndarray:

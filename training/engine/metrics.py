@@ -29,6 +29,22 @@ def mae_per_angle(pred: np.ndarray, target: np.ndarray, angles: Sequence[str]) -
     return out
 
 
+def geodesic_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per row, the angle in degrees of the rotation between the predicted and the true head
+    pose (``(N, 3)`` [yaw, pitch, roll] each; NaN where any angle of either is missing). Unlike
+    Euler MAE it does not blow up near |yaw| 90, where pitch and roll are ill-conditioned."""
+    from headpose.rotation import euler_to_matrix
+
+    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 3)
+    target = np.asarray(target, dtype=np.float64).reshape(-1, 3)
+    out = np.full(len(target), np.nan)
+    for i, (p, t) in enumerate(zip(pred, target, strict=True)):
+        if np.isfinite(p).all() and np.isfinite(t).all():
+            rel = euler_to_matrix(*p).T @ euler_to_matrix(*t)
+            out[i] = np.degrees(np.arccos(np.clip((np.trace(rel) - 1.0) / 2.0, -1.0, 1.0)))
+    return out
+
+
 def mae_by_yaw_band(
     pred: np.ndarray, target: np.ndarray, angles: Sequence[str]
 ) -> dict[str, dict[str, float]]:

@@ -120,7 +120,7 @@ def test_eval_json_keys_and_split_baseline(
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert set(result) <= {"n", "yaw", "pitch", "roll", "mean", "reduced", "by_yaw"}
+    assert set(result) <= {"n", "yaw", "pitch", "roll", "mean", "reduced", "by_yaw", "geodesic"}
     assert {"n", "yaw", "pitch", "roll", "mean"} <= set(result) and result["n"] == 12
     assert result["mean"] == pytest.approx(
         (result["yaw"] + result["pitch"] + result["roll"]) / 3, abs=1e-3
