@@ -17,6 +17,8 @@ trainer's exact resume, and starts the others.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import time
@@ -42,10 +44,16 @@ ARCHIVE = "results.jsonl"  # packed results: one JSON object per line, with its 
 
 def read_archive(path: str | Path) -> dict[str, dict[str, Any]]:
     """``{key: result}`` of a packed archive (key: the run's folder relative to the archive's,
-    e.g. ``hmtl/fold0_seed1``); empty when there is no such file."""
+    e.g. ``hmtl/fold0_seed1``); empty when there is no such file. Read once per version of the
+    file (planning asks it for every run)."""
     path = Path(path)
     if not path.is_file():
         return {}
+    return copy.deepcopy(_parse_archive(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_archive(path: Path, mtime_ns: int) -> dict[str, dict[str, Any]]:
     out = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -65,7 +73,9 @@ def archived_result(out_dir: str | Path) -> dict[str, Any] | None:
     for parent in list(out.parents)[:3]:
         archive = parent / ARCHIVE
         if archive.is_file():
-            return read_archive(archive).get(out.relative_to(parent).as_posix())
+            found = _parse_archive(archive, archive.stat().st_mtime_ns)
+            entry = found.get(out.relative_to(parent).as_posix())
+            return None if entry is None else copy.deepcopy(entry)
     return None
 
 
