@@ -23,7 +23,8 @@ Sources are never validation or tuning images: every image of the tuning and val
 teacher is confident (every spread <= ``--max-spread``); every source must be near-frontal
 (``--max-source-yaw``, ``--max-source-pitch``). A render whose ``hidden`` share exceeds
 ``--max-hidden`` is drawn again at the same yaw (new pitch and roll, up to ``--tries`` times, then
-skipped), so that the yaw stays uniform.
+skipped), so that the yaw stays uniform. ``--pose-from labels`` draws the target's pitch and roll
+from the human-labelled training poses whose |yaw| is nearest the target's, instead of uniform.
 
 The same arguments and seed give the same output. A finished source is recorded in
 ``OUT/done.txt`` with its rows, so ``--resume`` continues an interrupted run.
@@ -89,15 +90,35 @@ class Settings:
     max_spread: float = 15.0
     min_mesh_score: float = 0.5
     detector: str = "yunet"
+    pose_from: str = "uniform"
+    neighbours: int = 10
+    jitter: float = 3.0
+
+
+POSE_FROM = ("uniform", "labels")
 
 
 def sample_pose(
-    rng: np.random.Generator, s: Settings, yaw: float | None = None
+    rng: np.random.Generator,
+    s: Settings,
+    yaw: float | None = None,
+    poses: np.ndarray | None = None,
 ) -> tuple[float, float, float]:
     """A target ``(yaw, pitch, roll)`` in degrees: |yaw| uniform in [0, max_yaw] with a random
-    sign (or the ``yaw`` given), pitch and roll uniform in +-max_pitch, +-max_roll."""
+    sign (or the ``yaw`` given); pitch and roll uniform in +-max_pitch, +-max_roll, or, with
+    ``s.pose_from == "labels"``, those of one of the ``s.neighbours`` labelled ``poses``
+    ``(N, 3)`` nearest in |yaw| (roll's sign turned with yaw's, as a mirror does) plus uniform
+    +-``s.jitter``."""
     if yaw is None:
         yaw = float(rng.uniform(0.0, s.max_yaw)) * (1.0 if rng.random() < 0.5 else -1.0)
+    if s.pose_from == "labels":
+        if poses is None or len(poses) == 0:
+            raise DataError("--pose-from labels: no labelled training pose to draw from")
+        near = np.argsort(np.abs(np.abs(poses[:, 0]) - abs(yaw)), kind="stable")
+        y, p, r = poses[int(rng.choice(near[: s.neighbours]))]
+        side = 1.0 if y * yaw >= 0.0 else -1.0
+        j = rng.uniform(-s.jitter, s.jitter, size=2)
+        return float(yaw), float(p + j[0]), float(side * r + j[1])
     return (
         float(yaw),
         float(rng.uniform(-s.max_pitch, s.max_pitch)),
@@ -141,9 +162,12 @@ class Source:
 
 def select_sources(
     faces: Sequence[str | Path], held_out: set[str], s: Settings
-) -> tuple[list[Source], dict[str, int]]:
-    """The usable rows of the pose CSVs ``faces`` and counts of the rows left out, by reason."""
+) -> tuple[list[Source], dict[str, int], np.ndarray]:
+    """The usable rows of the pose CSVs ``faces``, counts of the rows left out by reason, and
+    the human-labelled poses ``(N, 3)`` of every row not held out (near-frontal or not: the
+    distribution ``--pose-from labels`` draws from)."""
     sources: list[Source] = []
+    poses: list[np.ndarray] = []
     skipped = {"held out": 0, "angle missing": 0, "not near-frontal": 0, "teacher unsure": 0}
     seen: set[str] = set()
     for face in faces:
@@ -161,17 +185,20 @@ def select_sources(
             if not np.isfinite(t).all():
                 skipped["angle missing"] += 1
                 continue
+            labelled = rec.spread is None or not np.isfinite(rec.spread).any()
+            if labelled:
+                poses.append(t)
             if abs(t[0]) > s.max_source_yaw or abs(t[1]) > s.max_source_pitch:
                 skipped["not near-frontal"] += 1
                 continue
             origin = "label"
-            if rec.spread is not None and np.isfinite(rec.spread).any():
+            if not labelled:
                 origin = "teacher"
                 if not float(np.nanmax(rec.spread)) <= s.max_spread:
                     skipped["teacher unsure"] += 1
                     continue
             sources.append(Source(rec, origin, len(sources)))
-    return sources, skipped
+    return sources, skipped, np.array(poses, dtype=np.float64).reshape(-1, 3)
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -185,12 +212,13 @@ def _iou(a: Sequence[float], b: Sequence[float]) -> float:
 class Profiler:
     """Fits, lifts and renders the faces of a run (one process)."""
 
-    def __init__(self, s: Settings) -> None:
+    def __init__(self, s: Settings, poses: np.ndarray | None = None) -> None:
         from headpose.detectors import get_detector
 
         from .face_mesh import FaceMesh
 
         self.s = s
+        self.poses = poses
         self.detector = get_detector(s.detector)
         self.mesh = FaceMesh()
 
@@ -229,7 +257,7 @@ class Profiler:
             rng = np.random.default_rng([s.seed, source.index, k])
             yaw = None  # a render too occluded is drawn again at the same yaw: yaw stays uniform
             for _ in range(s.tries):
-                target = sample_pose(rng, s, yaw)
+                target = sample_pose(rng, s, yaw, self.poses)
                 yaw = target[0]
                 mirror, start, delta = plan_turn((y0, p0, r0), target)
                 m, img = (mirrored_model, mirrored_image) if mirror else (model, image)
@@ -345,7 +373,7 @@ def profile_faces(
     (counts, time per render in ms)."""
     out = Path(out)
     held = held_out_images(split_config, split_data) if split_config else set()
-    sources, skipped = select_sources(faces, held, s)
+    sources, skipped, poses = select_sources(faces, held, s)
     if limit is not None:
         sources = sources[:limit]
     settings = {
@@ -357,7 +385,7 @@ def profile_faces(
     done = prepare_output(out, settings, overwrite, resume)
     csv_path = out / DEFAULT_CSV_NAME
     new_file = not csv_path.is_file()
-    profiler = Profiler(s)
+    profiler = Profiler(s, poses)
     counts = {"sources": len(sources), "renders": 0, "resumed": 0}
     failed: dict[str, int] = {}
     started = time.perf_counter()
@@ -442,6 +470,27 @@ def profile_faces(
     show_default=True,
     type=click.FloatRange(0, 180),
     help="target roll uniform in +-this",
+)
+@click.option(
+    "--pose-from",
+    type=click.Choice(POSE_FROM),
+    default=Settings.pose_from,
+    show_default=True,
+    help="target pitch and roll: uniform, or drawn from the labelled training poses of similar |yaw|",
+)
+@click.option(
+    "--neighbours",
+    default=Settings.neighbours,
+    show_default=True,
+    type=click.IntRange(1),
+    help="--pose-from labels: draw from this many labelled poses nearest in |yaw|",
+)
+@click.option(
+    "--jitter",
+    default=Settings.jitter,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="--pose-from labels: add uniform +-this to the drawn pitch and roll, degrees",
 )
 @click.option(
     "--max-hidden",

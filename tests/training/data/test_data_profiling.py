@@ -16,7 +16,15 @@ from headpose.training.data import build_dataset
 from headpose.training.data.detector_boxes import best_box
 from headpose.training.data.errors import DataError
 from headpose.training.data.face_mesh import LEFT_EYE, RIGHT_EYE, FaceMesh
-from headpose.training.data.profile import HEADER, Settings, held_out_images, main, profile_faces
+from headpose.training.data.profile import (
+    HEADER,
+    Settings,
+    held_out_images,
+    main,
+    profile_faces,
+    sample_pose,
+    select_sources,
+)
 from headpose.training.data.profiling import (
     HeadModel,
     lift,
@@ -159,6 +167,38 @@ def test_dataset_command(crops_dir: Path, tmp_path: Path) -> None:
     assert len({r["image"] for r in _labels(out)}) == len(_labels(out))
     with pytest.raises(DataError, match="other settings"):
         profile_faces([crops_dir], out, Settings(per_face=2, seed=4), resume=True, progress=False)
+
+
+def test_pose_from_labels_draws_pitch_and_roll_of_similar_yaw() -> None:
+    poses = np.array([[5.0, 10.0, 2.0], [-40.0, -5.0, 8.0], [85.0, 50.0, -45.0], [0.0, -8.0, 1.0]])
+    s = Settings(pose_from="labels", neighbours=1, jitter=0.0)
+    rng = np.random.default_rng(0)
+    assert sample_pose(rng, s, 84.0, poses) == (84.0, 50.0, -45.0)
+    assert sample_pose(rng, s, -88.0, poses) == (-88.0, 50.0, 45.0)  # mirrored: roll turns
+    assert sample_pose(rng, s, 41.0, poses) == (41.0, -5.0, -8.0)
+    wide = Settings(pose_from="labels", neighbours=2, jitter=3.0)
+    drawn = np.array([sample_pose(rng, wide, None, poses) for _ in range(400)])
+    assert np.abs(drawn[:, 0]).max() <= 90.0 and (drawn[:, 0] < 0).any()
+    near_frontal = drawn[np.abs(drawn[:, 0]) < 2.0]  # nearest two: pitch 10 or -8, +-3
+    assert len(near_frontal) and np.all(np.abs(np.abs(near_frontal[:, 1]) - 9.0) <= 4.0)
+    with pytest.raises(DataError, match="no labelled training pose"):
+        sample_pose(rng, s, 10.0, np.zeros((0, 3)))
+
+
+def test_labelled_poses_leave_out_held_out_and_teacher_rows(crops_dir: Path, tmp_path) -> None:
+    held = held_out_images("default/semi_aa_lite0_112_long", crops_dir)
+    sources, skipped, poses = select_sources([crops_dir], held, Settings())
+    assert skipped["held out"] == 473
+    # every labelled training row with all angles, near-frontal or not
+    assert len(poses) == len(sources) + skipped["not near-frontal"]
+    assert np.abs(poses[:, 0]).max() > 60.0
+    teacher = tmp_path / "teacher.csv"
+    teacher.write_text(
+        "image,yaw,pitch,roll,spread_yaw,spread_pitch,spread_roll\n"
+        f"{crops_dir / FRONTAL},1,2,3,5,5,5\n"
+    )
+    sources, _skipped, poses = select_sources([teacher], set(), Settings())
+    assert len(sources) == 1 and sources[0].origin == "teacher" and poses.shape == (0, 3)
 
 
 def test_command_line_errors(crops_dir: Path, tmp_path: Path, capsys) -> None:
