@@ -69,6 +69,12 @@ def extra_overrides(claim: Claim, results: Sequence[dict[str, Any]]) -> list[str
     return sorted(extra)
 
 
+def compared(claim: Claim, scores: dict[str, dict[tuple[int, int], float]]) -> bool:
+    """Whether any comparison of ``claim`` has a finished pair (an arm shared with another
+    claim, e.g. ``lite0_sl``, does not make a claim run)."""
+    return any(paired_differences(scores, c.plus, c.minus) for c in claim.comparisons)
+
+
 def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | None) -> str:
     """The markdown section of ``claim`` from the finished ``results``."""
     scores = scores_by_arm(results)
@@ -89,7 +95,7 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
         ]
     if claim.notes:
         lines += [claim.notes, ""]
-    ran = any(scores.get(a) for a in claim.arms)
+    ran = compared(claim, scores)
     if not ran:
         lines += [
             f"Not run yet: `headpose-study run {claim.key}` (then this section is regenerated).",
@@ -124,10 +130,11 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
 
 
 def plot_claim(claim: Claim, results: Sequence[dict[str, Any]], path: str | Path) -> bool:
-    """Box plot of per-run test MAE per arm and mean test-MAE learning curves; False if no data."""
+    """Box plot of per-run test MAE per arm and mean test-MAE learning curves; False if no
+    comparison of the claim has data."""
     scores = scores_by_arm(results)
     arms = [a for a in claim.arms if scores.get(a)]
-    if not arms:
+    if not arms or not compared(claim, scores):
         return False
     import matplotlib
 

@@ -226,6 +226,20 @@ def test_unrun_claims_say_so(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.png"))
 
 
+def test_an_arm_shared_with_a_run_claim_does_not_make_a_claim_run(tmp_path: Path) -> None:
+    # lite0_sl finished (for C1-lite0) but nothing C3-lite0 compares it with
+    results = [
+        {"arm": arm, "fold": 0, "seed": s, "pretrain": False, "test": {"mean": 7.0 + s}}
+        for s in range(3)
+        for arm in ("lite0_sl", "lite0_hmtl")
+    ]
+    text = R.write_report(results, tmp_path / "r.md", claims=["C1-lite0", "C3-lite0"])
+    text = text.read_text(encoding="utf-8")
+    assert "Not run yet: `headpose-study run C3-lite0`" in text
+    assert "Not run yet: `headpose-study run C1-lite0`" not in text
+    assert [p.name for p in tmp_path.glob("*.png")] == ["r_C1-lite0.png"]
+
+
 def test_cli_plan_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from headpose.training.cli.study import main
 
