@@ -21,8 +21,7 @@ from headpose.metadata import Bins, CropRule, ModelMetadata
 from headpose.preprocess import resize_image, to_input_tensor
 from headpose.training.engine.metrics import (
     REDUCED_LIMIT,
-    YAW_BANDS,
-    geodesic_error,
+    geodesic_by_yaw_band,
     mae_by_yaw_band,
     mae_per_angle,
     within_limit,
@@ -107,20 +106,8 @@ def score(
         reduced=mae_per_angle(pred[keep], target[keep], ANGLES),
         baseline=baseline,
         by_yaw=mae_by_yaw_band(pred, target, ANGLES),
-        geodesic=_geodesic_by_band(pred, target),
+        geodesic=geodesic_by_yaw_band(pred, target),
     )
-
-
-def _geodesic_by_band(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Mean geodesic error (degrees): ``"all"`` and per band of true |yaw| (:data:`YAW_BANDS`)."""
-    err = geodesic_error(pred, target)
-    true_yaw = np.abs(np.asarray(target, dtype=np.float64)[:, 0])
-    out = {"all": float(np.nanmean(err)) if np.isfinite(err).any() else math.nan}
-    for lo, hi in YAW_BANDS:
-        sel = (true_yaw >= lo) & (true_yaw < hi) & np.isfinite(err)
-        if sel.any():
-            out[f"{lo:g}-{hi:g}"] = float(err[sel].mean())
-    return out
 
 
 def to_three(values: np.ndarray, angles: Sequence[str]) -> np.ndarray:

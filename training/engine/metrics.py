@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -52,12 +52,32 @@ def mae_by_yaw_band(
     keyed ``"0-30"`` etc.; empty bands and rows without a yaw label are left out."""
     target = np.asarray(target, dtype=np.float64).reshape(len(target), len(angles))
     pred = np.asarray(pred, dtype=np.float64).reshape(len(pred), len(angles))
-    true_yaw = np.abs(target[:, list(angles).index("yaw")])
-    out = {}
+    true_yaw = target[:, list(angles).index("yaw")]
+    return {
+        band: mae_per_angle(pred[sel], target[sel], angles) for band, sel in yaw_bands(true_yaw)
+    }
+
+
+def yaw_bands(true_yaw: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """``(name, mask)`` per non-empty band of :data:`YAW_BANDS` (name ``"0-30"`` etc.; mask
+    ``(N,)`` over the rows whose true ``|yaw|`` in degrees lies in it; NaN yaw in none)."""
+    abs_yaw = np.abs(np.asarray(true_yaw, dtype=np.float64))
     for lo, hi in YAW_BANDS:
-        sel = (true_yaw >= lo) & (true_yaw < hi)
+        sel = (abs_yaw >= lo) & (abs_yaw < hi)
         if sel.any():
-            out[f"{lo:g}-{hi:g}"] = mae_per_angle(pred[sel], target[sel], angles)
+            yield f"{lo:g}-{hi:g}", sel
+
+
+def geodesic_by_yaw_band(pred: np.ndarray, target: np.ndarray) -> dict[str, float]:
+    """Mean :func:`geodesic_error` in degrees of ``(N, 3)`` [yaw, pitch, roll] rows: ``"all"``
+    and per band of true |yaw| (:func:`yaw_bands`); rows missing an angle are left out."""
+    err = geodesic_error(pred, target)
+    known = np.isfinite(err)
+    out = {"all": float(err[known].mean()) if known.any() else float("nan")}
+    true_yaw = np.asarray(target, dtype=np.float64).reshape(-1, 3)[:, 0]
+    for band, sel in yaw_bands(true_yaw):
+        if (sel & known).any():
+            out[band] = float(err[sel & known].mean())
     return out
 
 
