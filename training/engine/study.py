@@ -23,6 +23,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,34 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
     return result
 
 
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Pool initializer: a daemon thread ends this worker once ``parent_pid`` is gone (the
+    study killed by SIGTERM or SIGKILL), so no orphan keeps training; the run resumes from its
+    atomically written ``last.pt`` next time."""
+    import os
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` spawned worker processes that exit when this process dies."""
+    import multiprocessing
+    import os
+
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
 def run_all(
     runs: Sequence[RunSpec],
     jobs: int = 1,
@@ -293,11 +322,9 @@ def run_all(
                 if on_done:
                     on_done(runs[i], results[i])
             continue
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with worker_pool(jobs) as pool:
             futures = {pool.submit(execute, runs[i], threads, keep_checkpoints): i for i in todo}
             for future in as_completed(futures):
                 i = futures[future]

@@ -308,3 +308,44 @@ def test_pack_folds_results_into_one_file_and_runs_stay_finished(tmp_path: Path)
     (root / S.ARCHIVE).write_text("not json\n")
     with pytest.raises(ConfigError, match="line 1 is not a packed study result"):
         S.load_results(root)
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, time
+from headpose.training.engine.study import worker_pool
+with worker_pool(1) as pool:
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_study_workers_exit_when_the_study_is_killed(signal_name: str) -> None:
+    """A killed ``headpose-study run --jobs N`` leaves no worker training on (they resume later)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive, busy with the long task
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail(f"worker {worker} outlived its killed study by 30 s")
+    finally:
+        parent.kill()
