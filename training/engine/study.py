@@ -21,9 +21,12 @@ import copy
 import functools
 import json
 import math
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -272,8 +275,6 @@ def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
     """Pool initializer: a daemon thread ends this worker once ``parent_pid`` is gone (the
     study killed by SIGTERM or SIGKILL), so no orphan keeps training; the run resumes from its
     atomically written ``last.pt`` next time."""
-    import os
-    import threading
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -285,9 +286,6 @@ def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` spawned worker processes that exit when this process dies."""
-    import multiprocessing
-    import os
-
     return ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
@@ -322,8 +320,6 @@ def run_all(
                 if on_done:
                     on_done(runs[i], results[i])
             continue
-        from concurrent.futures import as_completed
-
         with worker_pool(jobs) as pool:
             futures = {pool.submit(execute, runs[i], threads, keep_checkpoints): i for i in todo}
             for future in as_completed(futures):

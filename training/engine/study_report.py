@@ -133,9 +133,9 @@ def plot_claim(claim: Claim, results: Sequence[dict[str, Any]], path: str | Path
     """Box plot of per-run test MAE per arm and mean test-MAE learning curves; False if no
     comparison of the claim has data."""
     scores = scores_by_arm(results)
-    arms = [a for a in claim.arms if scores.get(a)]
-    if not arms or not compared(claim, scores):
+    if not compared(claim, scores):
         return False
+    arms = [a for a in claim.arms if scores.get(a)]
     import matplotlib
 
     matplotlib.use("Agg")
