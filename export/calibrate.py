@@ -53,7 +53,6 @@ import numpy as np
 from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.metadata import Calibration, ModelMetadata
 from headpose.pose_model import ANGLE_ORDER, PoseModel
-from headpose.preprocess import crop_face
 
 from .images import read_crop, read_labelled_folder
 from .output_files import save_with_metadata
@@ -169,12 +168,17 @@ def run_model(
         crops = []
         for i in range(start, min(start + BATCH, len(paths))):
             image = read_crop(paths[i])
-            if detector is not None:
-                box = best_box(detector, image)
-                if box is None:
-                    continue
-                image = crop_face(image, box, model.meta.crop, model.input_size)
-            crops.append(image)
+            if detector is None:
+                crops.append(image)
+                kept.append(i)
+                continue
+            box = best_box(detector, image)
+            if box is None:
+                continue
+            # each model (a pooled model: each member) crops the box by its own rule
+            angles, spread = model.predict_boxes(image, [box])
+            preds.append(angles)
+            spreads.append(spread)
             kept.append(i)
         if crops:
             angles, spread = model.predict_crops(crops)

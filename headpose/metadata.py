@@ -9,8 +9,17 @@ Graph contract (``format_version`` 1):
 * input ``input_name``: float32 ``(N, 3, H, W)``, colour order ``color_order``, pixel values
   scaled to [0, 1] then normalised per channel: ``(x / 255 - mean) / std``;
 * output ``"angles"``: float32 ``(N, len(angles))`` in degrees, in the order of ``angles``;
-* output ``"spread"``: float32 ``(N, len(angles))``, the standard deviation in degrees of the
-  bin distribution of each angle (an uncertainty).
+* output ``"spread"`` (optional): float32 ``(N, len(angles))``, the standard deviation in
+  degrees of the bin distribution of each angle (an uncertainty); peers made members
+  (``headpose.export.peers``) have none.
+
+A **pooled model** (``members`` non-empty) is a small graph that pools the outputs of its member
+networks, ONNX files beside it, each with its own headpose metadata (input size, colour order,
+normalisation, crop rule): inputs ``"member_angles"`` and ``"member_spread"``, float32
+``(N, K, A)`` for K
+members (a member without spread feeds zeros), outputs ``"angles"`` and ``"spread"`` as above.
+The runtime crops each face once per member by that member's rule (:class:`headpose.pose_model.
+PoseModel`). Written by ``python -m headpose.export.pool``.
 
 Optional ``calibration`` (:class:`Calibration`, written by ``python -m headpose.export.calibrate``):
 maps ``spread`` to the expected absolute error in degrees and a 90% interval. Models without it
@@ -37,17 +46,37 @@ ANGLE_CONVENTION = (
 )
 
 
+#: ``CropRule.side``: the box length the crop side is ``scale`` times
+CROP_SIDES = ("max", "mean")
+#: ``CropRule.shift_of``: what ``shift_y`` is a fraction of
+CROP_SHIFTS = ("height", "side")
+#: ``CropRule.border``: pixels outside the image are edge copies, black, or cut off (the crop
+#: is then the part inside the image, resized whole: its aspect ratio changes)
+CROP_BORDERS = ("replicate", "zeros", "clip")
+
+
 @dataclass(frozen=True)
 class CropRule:
-    """How a face box becomes the model's input crop.
+    """How a face box ``(x1, y1, x2, y2)`` becomes the model's input crop.
 
-    The crop is a square centred on the box centre shifted down by ``shift_y`` times the box
-    height, with side ``max(w, h) * scale``. Pixels outside the image are filled by edge
-    replication.
+    The crop is a square of side ``scale * b``, where ``b`` is the box's longer side
+    (``side="max"``) or the mean of its width and height (``side="mean"``), centred on the box
+    centre moved down by ``shift_y`` times the box height (``shift_of="height"``) or times ``b``
+    (``shift_of="side"``). Outside the image: ``border`` (:data:`CROP_BORDERS`). The defaults are
+    the rule every headpose-trained model uses; peers keep their own (e.g. 3DDFA_V2:
+    ``scale=1.58, shift_y=0.14, side="mean", shift_of="side", border="zeros"``).
     """
 
     scale: float = 1.5
     shift_y: float = 0.0
+    side: str = "max"
+    shift_of: str = "height"
+    border: str = "replicate"
+
+
+#: crop fields newer than format 1's first files: stored only when not their default, so the
+#: metadata of every model exported before them reads back byte for byte
+_CROP_OPTIONAL = {"side": "max", "shift_of": "height", "border": "replicate"}
 
 
 @dataclass(frozen=True)
@@ -143,6 +172,34 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One network of a pooled model (:attr:`ModelMetadata.members`): an ONNX file beside the
+    pool file, with its own headpose metadata (input rule, crop rule). ``sha256``: of the file,
+    checked when the pool loads; ``name``, ``license``, ``train_data``: for the model card."""
+
+    file: str
+    sha256: str
+    name: str = ""
+    license: str = "unknown"
+    train_data: str = "unknown"
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "<metadata>") -> Member:
+        """Parse one entry of the JSON list stored under ``members``."""
+        if not isinstance(raw, dict):
+            raise InvalidModelError(
+                f"{source}: metadata field 'members': expected objects, got {raw!r}"
+            )
+        unknown = sorted(set(raw) - {f.name for f in fields(cls)})
+        if unknown:
+            raise InvalidModelError(f"{source}: unknown member field(s) {unknown}")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise InvalidModelError(f"{source}: bad member metadata: {exc}") from exc
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     """Everything the runtime needs to use an exported model."""
 
@@ -164,6 +221,9 @@ class ModelMetadata:
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     calibration: Calibration | None = None
+    #: a pooled model: its networks, files beside this one (the graph pools their outputs);
+    #: empty for a single network
+    members: tuple[Member, ...] = ()
 
     def to_json(self) -> str:
         """Serialise to the JSON string stored under :data:`METADATA_KEY` (``calibration`` only
@@ -171,6 +231,11 @@ class ModelMetadata:
         raw = asdict(self)
         if raw["calibration"] is None:
             del raw["calibration"]
+        if not raw["members"]:
+            del raw["members"]
+        for key, default in _CROP_OPTIONAL.items():  # written only when not the default
+            if raw["crop"][key] == default:
+                del raw["crop"][key]
         return json.dumps(raw, sort_keys=True)
 
     @classmethod
@@ -197,6 +262,13 @@ class ModelMetadata:
             kwargs = dict(raw)
             kwargs["bins"] = Bins(**raw.get("bins", {}))
             kwargs["crop"] = CropRule(**raw.get("crop", {}))
+            if "members" in raw:
+                if not isinstance(raw["members"], list):
+                    raise InvalidModelError(
+                        f"{source}: metadata field 'members': expected a list, "
+                        f"got {raw['members']!r}"
+                    )
+                kwargs["members"] = tuple(Member.from_dict(m, source) for m in raw["members"])
             if raw.get("calibration") is not None:
                 kwargs["calibration"] = Calibration.from_dict(raw["calibration"], source)
             for key in ("input_size", "mean", "std", "angles"):
@@ -228,6 +300,13 @@ class ModelMetadata:
             raise bad("bins", "count > 0 and width > 0", self.bins)
         if self.crop.scale <= 0:
             raise bad("crop.scale", "> 0", self.crop.scale)
+        for name, allowed in (
+            ("side", CROP_SIDES),
+            ("shift_of", CROP_SHIFTS),
+            ("border", CROP_BORDERS),
+        ):
+            if getattr(self.crop, name) not in allowed:
+                raise bad(f"crop.{name}", f"one of {allowed}", getattr(self.crop, name))
         if self.calibration is not None:
             self.calibration.validate(len(self.angles), source)
 

@@ -17,7 +17,6 @@ from headpose.camera import Camera, camera_pose
 from headpose.face import Face, make_face
 from headpose.image_io import clip_boxes
 from headpose.pose_model import PoseModel
-from headpose.preprocess import crop_face
 
 # Long lists of crops go through the pose model in chunks of this many: large batches thrash the
 # CPU caches (shipped model, one thread: 7.5 ms/crop in chunks of 8 vs 12.5 in one call of 256;
@@ -60,11 +59,15 @@ class FacePipeline:
         return clipped, scores[keep], None if lms is None else lms[keep]
 
     def faces_in_image(self, img: np.ndarray, found: Found) -> list[Face]:
-        """The faces of ``found`` (boxes inside ``img``): cropped by the model's crop rule,
-        posed in one batched run, with :attr:`Face.camera`."""
+        """The faces of ``found`` (boxes inside ``img``): cropped by the model's crop rule (a
+        pooled model: each member's), posed in batches of :data:`CROP_CHUNK`, with
+        :attr:`Face.camera`."""
         boxes, scores, landmarks = found
-        crops = [crop_face(img, b, self.model.meta.crop, self.model.input_size) for b in boxes]
-        faces = self.pose(crops, boxes, scores, landmarks)
+        parts = [
+            self.model.predict_boxes(img, boxes[i : i + CROP_CHUNK])
+            for i in range(0, len(boxes), CROP_CHUNK)
+        ]
+        faces = self.faces(parts, boxes, scores, landmarks)
         h, w = img.shape[:2]
         return [self.with_camera(f, w, h) for f in faces]
 
@@ -82,12 +85,22 @@ class FacePipeline:
     ) -> list[Face]:
         """Faces of BGR face ``crops`` (in chunks of :data:`CROP_CHUNK`), each with its ``box``
         and ``score`` in the image it came from; no :attr:`Face.camera`."""
-        if not crops:
-            return []
         parts = [
             self.model.predict_crops(crops[i : i + CROP_CHUNK])
             for i in range(0, len(crops), CROP_CHUNK)
         ]
+        return self.faces(parts, boxes, scores, landmarks)
+
+    def faces(
+        self,
+        parts: list[tuple[np.ndarray, np.ndarray]],
+        boxes: np.ndarray,
+        scores: np.ndarray,
+        landmarks: np.ndarray | None,
+    ) -> list[Face]:
+        """Faces from the model's ``(angles, spread)`` chunks, one row per box."""
+        if not parts:
+            return []
         angles = np.concatenate([p[0] for p in parts])
         spread = np.concatenate([p[1] for p in parts])
         ypr = self.model.to_yaw_pitch_roll(angles)
@@ -106,5 +119,5 @@ class FacePipeline:
                 None if error is None else error[i],
                 None if half is None else half[i],
             )
-            for i in range(len(crops))
+            for i in range(len(angles))
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,11 +13,22 @@ import numpy as np
 from headpose.errors import HeadPoseError, InvalidInputError, InvalidModelError, first_line
 from headpose.image_io import to_bgr_uint8
 from headpose.metadata import ModelMetadata, read_metadata
-from headpose.preprocess import resize_image, to_input_tensor
+from headpose.preprocess import crop_face, resize_image, to_input_tensor
 from headpose.runtime import TENSORRT_PROVIDER, TRT_BATCH, create_session, wants_tensorrt
 
 OUTPUT_NAMES = ("angles", "spread")
 ANGLE_ORDER = ("yaw", "pitch", "roll")
+#: the inputs of a pooled model's graph: every member's angles and spread, ``(N, K, A)``
+POOL_INPUTS = ("member_angles", "member_spread")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class PoseModel:
@@ -27,8 +39,14 @@ class PoseModel:
     problem (missing file, directory, truncated or corrupt file, an ONNX model without headpose
     metadata or with the wrong inputs/outputs) raises :class:`InvalidModelError` naming the file.
 
+    A pooled model (metadata ``members``, :mod:`headpose.metadata`) loads its member files from
+    the same folder (each checked against its sha256), runs each member on its own crop of a face
+    and pools their outputs in its own graph; it is used exactly like a single network.
+
     Attributes: ``path``, ``meta`` (:class:`ModelMetadata`), ``session`` (onnxruntime),
-    ``angle_names`` (e.g. ``("yaw", "pitch", "roll")``), ``input_size`` ``(h, w)``.
+    ``angle_names`` (e.g. ``("yaw", "pitch", "roll")``), ``input_size`` ``(h, w)`` (a pooled
+    model's: its first member's), ``members`` (a pooled model's member :class:`PoseModel` s,
+    else ``()``), ``has_spread`` (whether the graph outputs ``spread``; NaN when not).
     """
 
     def __init__(
@@ -59,12 +77,16 @@ class PoseModel:
             ) from exc
         props = dict(self.session.get_modelmeta().custom_metadata_map)
         self.meta: ModelMetadata = read_metadata(props, source=src)
-        self._check_graph()
         self.angle_names: tuple[str, ...] = tuple(self.meta.angles)
-        self.input_size: tuple[int, int] = (
-            int(self.meta.input_size[0]),
-            int(self.meta.input_size[1]),
-        )
+        self.members: tuple[PoseModel, ...] = self._load_members(providers, threads)
+        if self.members:
+            self._check_pool_graph()
+            self.has_spread = True
+            self.input_size: tuple[int, int] = self.members[0].input_size
+        else:
+            self._check_graph()
+            self.has_spread = "spread" in {o.name for o in self.session.get_outputs()}
+            self.input_size = (int(self.meta.input_size[0]), int(self.meta.input_size[1]))
         batch = self.session.get_inputs()[0].shape[0]
         self._fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
         # TensorRT: never run a batch outside the engine's profile (that rebuilds the engine)
@@ -93,7 +115,7 @@ class PoseModel:
             problems.append(f"input '{self.meta.input_name}' (has inputs {sorted(inputs)})")
         elif len(inputs) != 1:
             problems.append(f"exactly one input (has {sorted(inputs)})")
-        missing = [n for n in OUTPUT_NAMES if n not in outputs]
+        missing = [n for n in OUTPUT_NAMES[:1] if n not in outputs]
         if missing:
             problems.append(f"output(s) {missing} (has outputs {sorted(outputs)})")
         if problems:
@@ -110,14 +132,74 @@ class PoseModel:
             raise InvalidModelError(
                 f"{src}: input '{self.meta.input_name}' has shape {shape}, metadata says (N, 3, {h}, {w})"
             )
+        self._check_outputs(outputs)
+
+    def _check_outputs(self, outputs: dict[str, Any]) -> None:
+        src = str(self.path)
         n_angles = len(self.meta.angles)
         for name in OUTPUT_NAMES:
+            if name not in outputs:
+                continue
             oshape = outputs[name].shape
             if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != n_angles):
                 raise InvalidModelError(
                     f"{src}: output '{name}' has shape {oshape}, expected (N, {n_angles}) "
                     f"for angles {list(self.meta.angles)}"
                 )
+
+    def _load_members(
+        self, providers: Sequence[str] | str | None, threads: int | None
+    ) -> tuple[PoseModel, ...]:
+        src = str(self.path)
+        loaded = []
+        for i, member in enumerate(self.meta.members):
+            path = self.path.parent / member.file
+            if Path(member.file).name != member.file:
+                raise InvalidModelError(
+                    f"{src}: metadata field 'members[{i}].file': expected a file name beside the "
+                    f"pooled model, got {member.file!r}"
+                )
+            if not path.is_file():
+                raise InvalidModelError(
+                    f"{src}: member file {member.file!r} of this pooled model is missing (expected "
+                    f"it at {path}; copy the pooled model together with its member files)"
+                )
+            digest = file_sha256(path)
+            if digest != member.sha256:
+                raise InvalidModelError(
+                    f"{path}: member of {src} has sha256 {digest[:12]}..., the pooled model "
+                    f"expects {member.sha256[:12]}... (a changed or different file)"
+                )
+            model = PoseModel(path, providers=providers, threads=threads)
+            if model.members:
+                raise InvalidModelError(f"{path}: a member of {src} is itself a pooled model")
+            if model.angle_names != self.angle_names:
+                raise InvalidModelError(
+                    f"{path}: member predicts {list(model.angle_names)}, the pooled model "
+                    f"{src} {list(self.angle_names)}"
+                )
+            loaded.append(model)
+        return tuple(loaded)
+
+    def _check_pool_graph(self) -> None:
+        src = str(self.path)
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        k, a = len(self.members), len(self.angle_names)
+        for name in POOL_INPUTS:
+            shape = inputs[name].shape if name in inputs else None
+            if shape is None or len(shape) != 3 or shape[1:] != [k, a]:
+                raise InvalidModelError(
+                    f"{src}: pooled model input '{name}' has shape {shape}, expected "
+                    f"(N, {k}, {a}) for {k} members (inputs: {sorted(inputs)})"
+                )
+        missing = [n for n in OUTPUT_NAMES if n not in outputs]
+        if missing:
+            raise InvalidModelError(
+                f"{src}: not a valid pooled model: missing output(s) {missing} "
+                f"(has outputs {sorted(outputs)})"
+            )
+        self._check_outputs(outputs)
 
     @property
     def providers(self) -> list[str]:
@@ -153,6 +235,11 @@ class PoseModel:
         One ``session.run`` for the whole batch (or one per chunk if the model has a fixed batch
         size).
         """
+        if self.members:
+            raise InvalidInputError(
+                f"{self.path}: a pooled model has no single input tensor; use predict_crops() "
+                "or predict_boxes()"
+            )
         n = int(tensor.shape[0])
         a = len(self.angle_names)
         if n == 0:
@@ -184,8 +271,25 @@ class PoseModel:
         return angles, spread
 
     def _run_once(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.has_spread:
+            (angles,) = self.session.run(["angles"], {self.meta.input_name: tensor})
+            return np.asarray(angles, dtype=np.float64), np.full(angles.shape, np.nan)
         angles, spread = self.session.run(list(OUTPUT_NAMES), {self.meta.input_name: tensor})
         return np.asarray(angles, dtype=np.float64), np.asarray(spread, dtype=np.float64)
+
+    def _pool(
+        self, parts: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The pool graph on the members' ``(angles, spread)``, each ``(N, A)``; a member
+        without spread (NaN) feeds zeros."""
+        n, a = parts[0][0].shape
+        if n == 0:
+            return np.zeros((0, a)), np.zeros((0, a))
+        angles = np.stack([p[0] for p in parts], axis=1).astype(np.float32)
+        spread = np.nan_to_num(np.stack([p[1] for p in parts], axis=1), nan=0.0)
+        feeds = dict(zip(POOL_INPUTS, (angles, spread.astype(np.float32)), strict=True))
+        out, out_spread = self.session.run(list(OUTPUT_NAMES), feeds)
+        return np.asarray(out, dtype=np.float64), np.asarray(out_spread, dtype=np.float64)
 
     def predict_crops(
         self, crops_bgr: Sequence[np.ndarray] | np.ndarray
@@ -195,8 +299,27 @@ class PoseModel:
         ``crops_bgr``: a list of BGR (or grey/BGRA) uint8 crops of any size, or an array
         ``(N, H, W, 3)``; each crop is resized whole to the input size. Returns
         ``(angles (N, A), spread (N, A))`` in degrees, columns in the order of ``angle_names``.
+        A pooled model gives every member the same crops (its crop rules need
+        :meth:`predict_boxes`).
         """
+        if self.members:
+            return self._pool([m.predict_crops(crops_bgr) for m in self.members])
         return self.run(self.prepare(crops_bgr))
+
+    def predict_boxes(
+        self, image_bgr: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Angles and spread for the faces in ``boxes`` ``(N, 4)`` ``(x1, y1, x2, y2)`` pixels of
+        ``image_bgr`` (uint8 ``(H, W, 3)``), each cropped by the model's crop rule (a pooled
+        model: by each member's own). Returns ``(angles (N, A), spread (N, A))`` degrees."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if self.members:
+            return self._pool([m.predict_boxes(image_bgr, boxes) for m in self.members])
+        crops = [crop_face(image_bgr, b, self.meta.crop, self.input_size) for b in boxes]
+        if not crops:
+            a = len(self.angle_names)
+            return np.zeros((0, a)), np.zeros((0, a))
+        return self.predict_crops(crops)
 
     @property
     def calibrated(self) -> bool:

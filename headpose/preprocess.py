@@ -15,28 +15,38 @@ import numpy as np
 from headpose.metadata import CropRule, ModelMetadata
 
 
-def crop_box(box: Sequence[float], rule: CropRule) -> np.ndarray:
-    """Square crop box ``(x1, y1, x2, y2)`` (float pixels) for a face ``box`` under ``rule``."""
+def crop_box(box: Sequence[float] | np.ndarray, rule: CropRule) -> np.ndarray:
+    """Square crop box ``(x1, y1, x2, y2)`` (float pixels) for a face ``box`` under ``rule``
+    (before ``rule.border`` applies)."""
     x1, y1, x2, y2 = (float(v) for v in box)
     w, h = x2 - x1, y2 - y1
+    base = max(w, h) if rule.side == "max" else (w + h) / 2.0
     cx = (x1 + x2) / 2.0
-    cy = (y1 + y2) / 2.0 + rule.shift_y * h
-    half = max(w, h) * rule.scale / 2.0
+    cy = (y1 + y2) / 2.0 + rule.shift_y * (h if rule.shift_of == "height" else base)
+    half = base * rule.scale / 2.0
     return np.array([cx - half, cy - half, cx + half, cy + half], dtype=np.float64)
 
 
 def crop_face(
-    image: np.ndarray, box: Sequence[float], rule: CropRule, size: tuple[int, int]
+    image: np.ndarray, box: Sequence[float] | np.ndarray, rule: CropRule, size: tuple[int, int]
 ) -> np.ndarray:
     """Cut the crop of ``box`` under ``rule`` out of ``image`` and resize it to ``size`` (h, w).
 
-    Works for any channel order; the border outside the image is replicated. One affine warp, so
-    the cost does not depend on the box size.
+    Works for any channel order. Outside the image: edge pixels (``rule.border="replicate"``),
+    black (``"zeros"``), or nothing (``"clip"``: the part of the crop inside the image is
+    resized whole). One affine warp, so the cost does not depend on the box size.
     """
     cx1, cy1, cx2, cy2 = crop_box(box, rule)
+    if rule.border == "clip":
+        h, w = image.shape[:2]
+        cx1, cy1 = max(cx1, 0.0), max(cy1, 0.0)
+        cx2, cy2 = min(cx2, float(w)), min(cy2, float(h))
+        if cx2 - cx1 < 1.0 or cy2 - cy1 < 1.0:  # box outside the image: nearest edge pixels
+            cx1, cy1, cx2, cy2 = crop_box(box, rule)
     out_h, out_w = int(size[0]), int(size[1])
     sx = out_w / max(cx2 - cx1, 1e-6)
     sy = out_h / max(cy2 - cy1, 1e-6)
+    border = "zeros" if rule.border == "zeros" else "replicate"
     # map crop-box pixel edges to output pixel edges (pixel centres at +0.5)
     matrix = np.array(
         [[sx, 0.0, -cx1 * sx + 0.5 * sx - 0.5], [0.0, sy, -cy1 * sy + 0.5 * sy - 0.5]],
@@ -45,16 +55,15 @@ def crop_face(
     interp = cv2.INTER_AREA if sx < 1.0 and sy < 1.0 else cv2.INTER_LINEAR
     if interp == cv2.INTER_AREA:
         # warpAffine has no area filter: resize the (padded) region instead.
-        return _crop_then_resize(image, (cx1, cy1, cx2, cy2), (out_h, out_w))
-    return cv2.warpAffine(
-        image, matrix, (out_w, out_h), flags=interp, borderMode=cv2.BORDER_REPLICATE
-    )
+        return _crop_then_resize(image, (cx1, cy1, cx2, cy2), (out_h, out_w), border)
+    mode = cv2.BORDER_CONSTANT if border == "zeros" else cv2.BORDER_REPLICATE
+    return cv2.warpAffine(image, matrix, (out_w, out_h), flags=interp, borderMode=mode)
 
 
 def _crop_then_resize(
-    image: np.ndarray, cbox: Sequence[float], size: tuple[int, int]
+    image: np.ndarray, cbox: Sequence[float], size: tuple[int, int], border: str = "replicate"
 ) -> np.ndarray:
-    region = cut_region(image, [int(round(v)) for v in cbox], border="replicate")
+    region = cut_region(image, [int(round(v)) for v in cbox], border=border)
     return area_downscale(region, size)
 
 

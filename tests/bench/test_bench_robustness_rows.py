@@ -9,11 +9,27 @@ import cv2
 import numpy as np
 from robustness import Method, build_rows
 
-from headpose.metadata import CropRule
+
+class _Recorder:
+    """A stand-in model that records what it was asked and answers zeros."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def predict_crops(self, crops):
+        self.calls.append(f"crops:{len(crops)}")
+        return np.zeros((len(crops), 3)), np.zeros((len(crops), 3))
+
+    def predict_boxes(self, image, boxes):
+        self.calls.append("boxes")
+        return np.zeros((len(boxes), 3)), np.zeros((len(boxes), 3))
+
+    def to_yaw_pitch_roll(self, values):
+        return values
 
 
-def _method(size: int = 32) -> Method:
-    return Method("zero", lambda crops: np.zeros((len(crops), 3)), CropRule(1.5), (size, size))
+def _method() -> Method:
+    return Method("zero", _Recorder())
 
 
 def test_rows_use_the_right_faces(crops_dir: Path) -> None:
@@ -36,7 +52,22 @@ def test_rows_use_the_right_faces(crops_dir: Path) -> None:
     jittered = rows["YuNet box jittered ±8% (shift, scale)"](m)[0]
     plain = rows["end to end, YuNet box + crop rule"](m)[0]
     assert counts["YuNet box jittered ±8% (shift, scale)"] == 2 * 4  # 4 draws per face
-    assert all(c.shape == (32, 32, 3) for c in jittered)
-    assert not np.array_equal(jittered[0], plain[0])
+    assert counts["YuNet box jittered ±15% (shift, scale)"] == 2 * 4
+    # box rows hand each method (image, box): the method crops by its own rule
+    assert all(im is images[0] or im is images[2] for im, _ in jittered)
+    assert not np.allclose(jittered[0][1], plain[0][1])
+    wide = rows["YuNet box jittered ±15% (shift, scale)"](m)[0]
+    shift8 = max(np.abs(np.subtract(b, box)).max() for _, b in jittered)
+    shift15 = max(np.abs(np.subtract(b, box)).max() for _, b in wide)
+    assert shift8 <= 0.08 * 170 * 2 and shift15 > shift8
     again = dict(build_rows(images, target, boxes, seed=0))["YuNet box jittered ±8% (shift, scale)"]
-    np.testing.assert_array_equal(again(m)[0][5], jittered[5])
+    np.testing.assert_array_equal(again(m)[0][5][1], jittered[5][1])
+
+
+def test_method_crops_whole_images_and_boxes_by_the_model(crops_dir: Path) -> None:
+    image = cv2.imread(str(crops_dir / "images" / "image00002.jpg"))
+    m = _method()
+    assert m.predict([image] * 20).shape == (20, 3)
+    assert m.model.calls == ["crops:16", "crops:4"]  # batched whole crops
+    m.predict([(image, (1.0, 2.0, 50.0, 60.0))] * 2)
+    assert m.model.calls[2:] == ["boxes", "boxes"]

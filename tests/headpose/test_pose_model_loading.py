@@ -90,11 +90,19 @@ def test_onnx_without_headpose_metadata(make_model) -> None:
 
 
 def test_missing_output_is_named(make_model) -> None:
-    path = make_model("wrong_out.onnx", outputs=("angles", "sigma"))
+    path = make_model("wrong_out.onnx", outputs=("poses", "spread"))
     with pytest.raises(
-        InvalidModelError, match=r"wrong_out\.onnx.*missing output\(s\) \['spread'\]"
+        InvalidModelError, match=r"wrong_out\.onnx.*missing output\(s\) \['angles'\]"
     ):
         PoseModel(path)
+
+
+def test_spread_is_optional(make_model) -> None:
+    """A network without a spread output (a peer made a pool member) loads; its spread is NaN."""
+    model = PoseModel(make_model("no_spread.onnx", outputs=("angles", "sigma")))
+    assert not model.has_spread
+    angles, spread = model.predict_crops([np.zeros((40, 40, 3), np.uint8)])
+    assert np.isfinite(angles).all() and np.isnan(spread).all()
 
 
 def test_wrong_input_name_is_named(make_model) -> None:

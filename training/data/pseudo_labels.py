@@ -27,7 +27,6 @@ import numpy as np
 
 from headpose.detectors import get_detector
 from headpose.pose_model import PoseModel
-from headpose.preprocess import crop_face
 
 from .csv_folder import BOX_COLUMNS, SPREAD_COLUMNS
 from .csv_folder import HEADER as LABEL_HEADER
@@ -64,7 +63,10 @@ def write_pseudo_labels(
     def flush(writer: csv.writer) -> int:
         if not pending:
             return 0
-        angles, spread = model.predict_crops([c for _, _, c in pending])
+        # each face cropped by the teacher's crop rule (a pooled teacher: each member's)
+        outs = [model.predict_boxes(image, [box]) for _, box, image in pending]
+        angles = np.concatenate([o[0] for o in outs])
+        spread = np.concatenate([o[1] for o in outs])
         ypr, ypr_spread = model.to_yaw_pitch_roll(angles), model.to_yaw_pitch_roll(spread)
         for (path, box, _), a, s in zip(pending, ypr, ypr_spread, strict=True):
             writer.writerow(
@@ -89,8 +91,7 @@ def write_pseudo_labels(
             box = best_box(det, image)
             if box is None:
                 continue
-            crop = crop_face(image, np.asarray(box), model.meta.crop, model.input_size)
-            pending.append((path, box, crop))
+            pending.append((path, box, image))
             if len(pending) >= batch:
                 rows += flush(writer)
         rows += flush(writer)
