@@ -121,7 +121,7 @@ def plan(
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
-    from headpose.training.engine.study import get_claim, load_results
+    from headpose.training.engine.study import get_claim, load_results, run_seconds
 
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     claim = get_claim(claim).key
@@ -129,7 +129,8 @@ def plan(
     # the time per run from the finished runs of this claim's own arms (scales differ in cost)
     names = {r.arm for r in runs}
     done = {(r["arm"], r.get("fold"), r["seed"]): r for r in load_results(root)}
-    seconds = [r["seconds"] for r in done.values() if not r.get("resumed") and r["arm"] in names]
+    seconds = [run_seconds(r) for r in done.values() if r["arm"] in names]
+    seconds = [s for s in seconds if s is not None]
     per_run = sum(seconds) / len(seconds) if seconds else None
     left = len(runs) - states.count("done")
     click.echo(

@@ -114,6 +114,15 @@ class RunSpec:
         return "todo"
 
 
+def run_seconds(result: dict[str, Any]) -> float | None:
+    """The run time of a finished run (seconds, one process), or None when it is not known: a
+    run resumed before results recorded ``seconds_before_resume`` counted only its last part."""
+    if result.get("resumed") and "seconds_before_resume" not in result:
+        return None
+    seconds = result.get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) else None
+
+
 def get_claim(key: str) -> Claim:
     """The claim ``key`` (case-insensitive), or a ValueError listing the known ones."""
     claim = next((c for k, c in CLAIMS.items() if k.upper() == key.upper()), None)
@@ -257,10 +266,13 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
         trainer.fit()
     finally:
         D.shutdown(trainer.dist)
+    # a resumed run's time includes what it took before it was stopped (up to its last
+    # checkpoint: the trainer's "elapsed"), not only this process's part
     result = {
         **asdict(spec),
         "resumed": resumed,
-        "seconds": round(time.time() - started, 1),
+        **({"seconds_before_resume": round(trainer.resumed_seconds, 1)} if resumed else {}),
+        "seconds": round(time.time() - started + trainer.resumed_seconds, 1),
         "train_images": len(trainer.data.train),
         **summarize_history(trainer.history),
     }

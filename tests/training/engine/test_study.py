@@ -145,6 +145,34 @@ def test_study_runs_resumes_skips_and_reports(
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_resumed_run_counts_the_time_before_it_was_stopped(
+    tmp_path: Path, tiny_data: Path
+) -> None:
+    """A run killed and resumed reports its whole run time (the part before the kill, up to
+    its last checkpoint, plus the resumed part), not only the resumed process's share."""
+    torch.set_num_threads(1)
+    from headpose.training.engine.trainer import StopTraining, Trainer
+
+    spec = S.plan_runs(TINY_CLAIM, tmp_path, folds=2, seeds=(0,), extra=tiny_extra(tiny_data))[0]
+    S._check_overrides(spec)
+
+    def stop(trainer: Trainer) -> None:
+        raise StopTraining("killed")
+
+    trainer = Trainer(spec.config(), callbacks=[stop])
+    with pytest.raises(StopTraining):
+        trainer.fit()
+    trainer.started -= 500.0  # as if the part before the kill had taken 500 s
+    trainer.save()
+    result = S.execute(spec)
+    assert result["resumed"] and result["seconds_before_resume"] >= 500.0
+    assert 500.0 <= result["seconds"] < 500.0 + 120.0
+    assert S.run_seconds(result) == result["seconds"]
+    # results packed before this was counted: a resumed run's time is unknown
+    assert S.run_seconds({"resumed": True, "seconds": 45.0}) is None
+    assert S.run_seconds({"resumed": False, "seconds": 45.0}) == 45.0
+
+
 def test_report_numbers_match_the_hand_computation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
