@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -435,6 +436,28 @@ def test_profiled_arm_reads_its_folds_own_data(
     assert with_faces["train_images"] == S.execute(plain)["train_images"] + 4
     with pytest.raises(ConfigError, match=r"synth.labels.*not found.*fold1"):
         S.execute(arm[1])
+
+
+def test_the_headline_arm_trains_from_its_seeds_pre_training(
+    tmp_path: Path, tiny_data: Path
+) -> None:
+    """Rotation pre-training then separate-input HMTL (the paper's best combination in this
+    project's form): the long claim's arm loads C3-lite0's pre-training of its seed."""
+    torch.set_num_threads(1)
+    # the shared UTKFace faces and AFLW2000 crops (../shared), 8 training images each, the
+    # lite0 network (its ImageNet weights, then the pre-training's) at 32 px
+    extra = (
+        *(o for o in tiny_extra(tiny_data) if not o.startswith(("data.root", "model.backbone"))),
+        "data.low_data=8",
+        "data.split.val_fraction=0.002",
+    )
+    runs = S.plan_runs(CLAIMS["C3-lite0-long"], tmp_path, folds=2, seeds=(0,), extra=extra)
+    pre = next(r for r in runs if r.pretrain)
+    arm = next(r for r in runs if r.arm == "lite0_long_hmtl_init_rotation" and r.fold == 0)
+    assert Path(arm.config().model.init) == Path(pre.out_dir) / "best.pt"
+    S.execute(pre)
+    result = S.execute(arm)
+    assert result["epochs"] == 1 and math.isfinite(result["test"]["mean"])
 
 
 def test_an_arm_without_its_pre_training_is_refused(tmp_path: Path) -> None:
