@@ -121,11 +121,17 @@ def plan(
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
-    from headpose.training.engine.study import get_claim, load_results, run_seconds
+    from headpose.training.engine.study import (
+        get_claim,
+        load_results,
+        run_seconds,
+        weights_missing,
+    )
 
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     claim = get_claim(claim).key
-    states = [r.state() for r in runs]
+    # a finished pre-training whose weights are gone is made again when an arm still needs them
+    states = ["todo" if weights_missing(r, runs) else r.state() for r in runs]
     # the time per run from the finished runs of this claim's own arms (scales differ in cost)
     names = {r.arm for r in runs}
     done = {(r["arm"], r.get("fold"), r["seed"]): r for r in load_results(root)}

@@ -460,6 +460,40 @@ def test_the_headline_arm_trains_from_its_seeds_pre_training(
     assert result["epochs"] == 1 and math.isfinite(result["test"]["mean"])
 
 
+def test_a_packed_pre_training_is_made_again_when_a_new_arm_needs_its_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packed study keeps no checkpoints: a new arm that starts from a finished pre-training
+    (the headline arm, after C3-lite0's SL arm) has its seed's pre-training made again first;
+    with nothing left to train from it, it is not."""
+    root = tmp_path / "study"
+    runs = S.plan_runs(CLAIMS["C3-lite0"], root, folds=2, seeds=(0,))
+    pre = next(r for r in runs if r.pretrain)
+    for spec in runs:
+        if spec.pretrain or spec.arm != "lite0_hmtl_init_rotation":
+            Path(spec.out_dir).mkdir(parents=True)
+            (Path(spec.out_dir) / S.RESULT).write_text(json.dumps({"arm": spec.arm}))
+    S.pack_results(root)
+    calls = []
+
+    def fake(spec, threads=0, keep=False, redo=False):
+        calls.append((spec.arm, redo))
+        if spec.pretrain and redo:
+            (Path(spec.out_dir) / "best.pt").write_bytes(b"weights")
+        return {"arm": spec.arm}
+
+    monkeypatch.setattr(S, "execute", fake)
+    assert S.weights_missing(pre, runs)
+    S.run_all(runs)
+    made = [c for c in calls if c[1]]
+    assert made == [("lite0_rotation_2x2", True)]
+    assert calls.index(made[0]) < calls.index(("lite0_hmtl_init_rotation", False))
+    assert not S.weights_missing(pre, runs)  # its weights are back
+    done = [r for r in runs if r.arm != "lite0_hmtl_init_rotation"]
+    (Path(pre.out_dir) / "best.pt").unlink()
+    assert not S.weights_missing(pre, done)  # nothing left that needs them
+
+
 def test_an_arm_without_its_pre_training_is_refused(tmp_path: Path) -> None:
     runs = S.plan_runs(CLAIMS["C3-lite0"], tmp_path, folds=2, seeds=(0,))
     spec = next(r for r in runs if r.arm == "lite0_sl_init_rotation")
