@@ -233,6 +233,19 @@ def summarize_history(history: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def same_length(spec: RunSpec, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` of the finished run ``spec``, or a ConfigError when it trained another number
+    of epochs than its config now asks (e.g. the long scale's one setting changed after runs
+    were packed): such results are not mixed in, nor silently reused."""
+    epochs, want = result.get("epochs"), spec.config().optim.epochs
+    if isinstance(epochs, int) and epochs and epochs != want:
+        raise ConfigError(
+            f"{spec.label}: finished with {epochs} epochs, its config now asks {want}; use "
+            "another --root, or remove its result to train it again"
+        )
+    return result
+
+
 def weights_missing(spec: RunSpec, runs: Sequence[RunSpec]) -> bool:
     """Whether ``spec`` is a finished pre-training whose weights (``best.pt``) are gone (a packed
     study keeps no checkpoints) while a run of ``runs`` still to train starts from them: then
@@ -256,10 +269,10 @@ def execute(
     """
     out = Path(spec.out_dir)
     if not redo and (out / RESULT).is_file():
-        return json.loads((out / RESULT).read_text(encoding="utf-8"))
+        return same_length(spec, json.loads((out / RESULT).read_text(encoding="utf-8")))
     packed = None if redo else archived_result(out)
     if packed is not None:
-        return packed
+        return same_length(spec, packed)
     if threads:
         import torch
 

@@ -185,15 +185,16 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
             "",
         ]
     lines += [
-        "| arm | setting | runs | test MAE (deg), mean +- std | run time (s), mean |",
-        "| --- | --- | --- | --- | --- |",
+        "| arm | setting | runs | test MAE (deg), mean +- std | run time (s), mean "
+        "| best epoch = last |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for arm in claim.arms:
         mean, sd, n = mean_std(list(scores.get(arm, {}).values()))
         seconds = _arm_seconds(results, arm)
         lines.append(
             f"| `{arm}` | {ARMS[arm].description} | {n} | {_fmt(mean)} +- {_fmt(sd)} "
-            f"| {_fmt(seconds, 0)} |"
+            f"| {_fmt(seconds, 0)} | {_last_best(results, arm)} |"
         )
     lines += [
         "",
@@ -231,6 +232,15 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
     if plot:
         lines += [f"![{claim.key}]({plot})", ""]
     return "\n".join(lines)
+
+
+def _last_best(results: Sequence[dict[str, Any]], arm: str) -> str:
+    """``k of n``: how many of ``arm``'s finished runs picked their last epoch (on the tuning
+    split), i.e. were still improving when they stopped."""
+    runs = [r for r in results if r.get("arm") == arm and not r.get("pretrain")]
+    known = [r for r in runs if r.get("best_epoch") is not None and r.get("epochs")]
+    last = sum(r["best_epoch"] == r["epochs"] for r in known)
+    return f"{last} of {len(known)}" if known else "n/a"
 
 
 def _arm_seconds(results: Sequence[dict[str, Any]], arm: str) -> float:

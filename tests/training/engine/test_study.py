@@ -193,7 +193,7 @@ def test_report_numbers_match_the_hand_computation(
             )
     monkeypatch.setitem(R.CLAIMS, "T1", TINY_CLAIM)
     text = R.write_report(results, tmp_path / "r.md", claims=["T1"]).read_text(encoding="utf-8")
-    assert "| `sl` | supervised only | 4 | 12.50 +- 1.29 | n/a |" in text
+    assert "| `sl` | supervised only | 4 | 12.50 +- 1.29 | n/a | n/a |" in text
     # seed-clustered: seed 0 (1 + 3) / 2 = 2, seed 1 (2 + 4) / 2 = 3: mean 2.5, sd sqrt(1/2),
     # half t(0.975, 1) 12.7062047 * 0.7071068 / sqrt(2) = 6.3531024 -> [-3.853, 8.853];
     # corrected: n_test / n_train = (1/5) / (4/5 * 0.9) = 0.2777778, se = sqrt(5/3) *
@@ -517,6 +517,12 @@ def test_pack_folds_results_into_one_file_and_runs_stay_finished(tmp_path: Path)
     assert S.load_results(root) == before  # same results, same order
     assert [r.state() for r in runs[:4]] == ["done", "done", "done", "todo"]
     assert S.execute(runs[1])["i"] == 1  # read back, not trained
+    # a run finished with another epoch count than its config now asks is not reused
+    (root / S.ARCHIVE).write_text(
+        json.dumps({"key": f"{runs[0].arm}/fold0_seed0", "arm": runs[0].arm, "epochs": 9}) + "\n"
+    )
+    with pytest.raises(ConfigError, match="finished with 9 epochs, its config now asks 6"):
+        S.execute(runs[0])
     (root / S.ARCHIVE).write_text("not json\n")
     with pytest.raises(ConfigError, match="line 1 is not a packed study result"):
         S.load_results(root)
