@@ -643,7 +643,8 @@ _LITE_NOTE = (
 _LONG_NOTE = (
     "The lite0 recipe trained longer (paper/_study_lite0_long: the epoch count is its one "
     "setting, named in the scale above; lr x0.3 every 10 epochs, as the shipped recipe), so that "
-    "the best epoch is no longer the last (at 5 epochs it was the last in 98 of 99 lite0 runs)."
+    "the best epoch is no longer the last (at 5 epochs it was the last in 98 of 99 lite0 runs, "
+    "the withdrawn P1 runs included)."
 )
 _PRE_NOTE = (
     "Pre-training: one epoch of 2x2 per-tile rotation over the 9,780 UTKFace faces from ImageNet "
