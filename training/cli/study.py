@@ -94,7 +94,8 @@ def _plan(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Re-test the paper's claims (C1-C5, O1; C1-lite0, C3-lite0, C5-lite0 at the shipped
-    recipe) with folds, seeds and confidence intervals."""
+    recipe, C1-lite0-long and C3-lite0-long trained longer) with folds, seeds and confidence
+    intervals."""
 
 
 @cli.command("list")

@@ -30,8 +30,8 @@ VERDICT_RULE = (
     "seed-clustered one (the t-interval over the per-seed means: the seeds share one partition "
     "into folds and a pre-training is shared by the folds of its seed) and the Nadeau-Bengio "
     "corrected resampled t-interval (the variance times 1/n + n_test/n_train, the ratio of the "
-    "compared arm with the fewest training images: the folds' training sets overlap). A verdict needs all three to give it, else *inconclusive*. "
-    "*reproduced*: the whole interval has the paper's sign; *inconclusive*: it contains 0 (or "
+    "compared arm with the fewest training images: the folds' training sets overlap). A verdict "
+    "needs all three to give it, else *inconclusive*. *reproduced*: the whole interval has the paper's sign; *inconclusive*: it contains 0 (or "
     "fewer than 2 pairs or seeds); when the whole interval has the other sign: *refuted* only "
     "where the paper's own setting was met (ResNet-50 at 224 px, 122k 300W-LP images, 110 "
     "epochs), and *not reproduced at this scale* (the scale named) otherwise: a method that "
@@ -105,7 +105,7 @@ class Compared:
     verdict: str  # the raw verdict (refuted not yet worded by the scale), or "not run"
 
 
-def compare(claim: Claim, comparison: Comparison, scores: dict[str, Any]) -> Compared:
+def compare(comparison: Comparison, scores: dict[str, Any]) -> Compared:
     """The three intervals of ``comparison`` from ``scores`` and the verdict they agree on."""
     diffs = paired_differences(scores, comparison.plus, comparison.minus)
     values = list(diffs.values())
@@ -202,7 +202,7 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
         "| corrected 95% CI | verdict | the paper |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    done = {c.label: compare(claim, c, scores) for c in claim.comparisons}
+    done = {c.label: compare(c, scores) for c in claim.comparisons}
     twins = {c.equal_compute for c in claim.comparisons if c.equal_compute}
     sentences = []
     for c in claim.comparisons:
