@@ -117,6 +117,12 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="a video-mode setting the runtime uses with this model unless told otherwise (a "
     "VideoOptions field, e.g. detect_every=4); repeatable",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="replace existing output files (the model, MODEL.int8.onnx, MODEL.engine); an input "
+    "is never replaced",
+)
 @checkpoint_weights_option(
     "auto: the moving average of the weights when the run kept one (optim.ema_decay), "
     "else the trained weights; ema or raw to choose"
@@ -152,6 +158,28 @@ def _check_args(args: SimpleNamespace) -> None:
         raise InvalidInputError("--int8-eval needs --int8 CALIB_DIR")
 
 
+def check_outputs(args: SimpleNamespace, output: Path) -> None:
+    """Check every file this export would write before any work: the model, ``--int8``'s
+    ``MODEL.int8.onnx`` and ``--tensorrt``'s engine and its ``.json`` (none an input, none an
+    existing file unless ``--overwrite``)."""
+    from headpose.files import check_output
+
+    read = [*args.checkpoint]
+    read += [d for d in (args.verify_images, args.int8, args.int8_eval) if d is not None]
+    targets = [output]
+    if args.int8 is not None:
+        from headpose.export.quantize import int8_path_for
+
+        targets.append(int8_path_for(output))
+    if args.tensorrt:
+        from headpose.export.tensorrt import engine_path_for
+
+        engine = engine_path_for(output)
+        targets += [engine, Path(f"{engine}.json")]
+    for target in targets:
+        check_output(target, args.overwrite, read)
+
+
 def describe(meta) -> str:
     """One line about the model's metadata."""
     b = meta.bins
@@ -172,6 +200,7 @@ def run(args: SimpleNamespace) -> int:
     if len(args.checkpoint) > 1 and args.output is None:
         raise InvalidInputError("several checkpoints (an ensemble) need -o/--output")
     output = args.output or args.checkpoint[0].with_suffix(".onnx")
+    check_outputs(args, output)
     result = export_onnx(
         args.checkpoint,
         output,
@@ -186,6 +215,7 @@ def run(args: SimpleNamespace) -> int:
         describe=dict(args.describe),
         input_zoom=args.input_zoom,
         video=VideoOptions.parse(args.video, "--video"),
+        overwrite=args.overwrite,
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")
@@ -197,7 +227,9 @@ def run(args: SimpleNamespace) -> int:
     if args.int8 is not None:
         from headpose.export.quantize import compare_int8, quantize_int8
 
-        int8_path = quantize_int8(result.path, args.int8, calib_limit=args.calib_count)
+        int8_path = quantize_int8(
+            result.path, args.int8, calib_limit=args.calib_count, overwrite=args.overwrite
+        )
         report = compare_int8(
             result.path,
             int8_path,
@@ -215,6 +247,7 @@ def run(args: SimpleNamespace) -> int:
                 fp16=not args.tensorrt_fp32,
                 verify_images=args.verify_images,
                 verify_count=args.verify_count,
+                overwrite=args.overwrite,
             )
         except HeadPoseError as exc:
             print(f"{PROG}: tensorrt: {exc}", file=sys.stderr)

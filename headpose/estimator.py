@@ -369,7 +369,9 @@ class Estimator:
         """The faces of each frame of a video (a generator), with ``track_id`` set.
 
         ``frames``: a video file path, an object with ``read() -> (ok, frame)`` such as a
-        ``cv2.VideoCapture`` (read until it ends; one that is not open is an error), or an
+        ``cv2.VideoCapture`` (read until it ends; one that is not open is an error; a video that
+        ends before the frame count its container states gives an
+        :class:`~headpose.errors.IncompleteVideoWarning`), or an
         iterable of images. Frame ``i`` is at time ``i / fps`` seconds (``fps``: default the
         capture's own rate, else 30). Video mode (:mod:`headpose.tracking`, settings in
         :attr:`video`) finds each face again in a small region around its last box and searches
@@ -385,14 +387,16 @@ class Estimator:
         video = deprecated.pop("video", None)
         smooth = deprecated.pop("smooth", None)
         owned = None
+        name = "capture"
         if isinstance(frames, (str, os.PathLike)):
+            name = str(frames)
             owned = frames = open_video(frames)
         try:  # errors in the settings or the source show here, not at the first frame
             rate = fps if fps is not None else capture_fps(frames) or DEFAULT_FPS
             stream = self.video_tracker(rate, video=video, smooth=smooth, **deprecated)
             if callable(getattr(frames, "read", None)):
                 check_open(frames)
-                source: Iterator[Any] = iter_capture(frames)
+                source: Iterator[Any] = iter_capture(frames, name)
             else:
                 source = iter(frames)
         except BaseException:

@@ -347,9 +347,15 @@ def command(prog: str, help_text: str | None = None) -> Callable[[F], click.Comm
     return decorate
 
 
+def print_problem(prog: str, message: str | BaseException, kind: str = "error") -> None:
+    """Print ``PROG: KIND: MESSAGE`` (the message's first line) on stderr: the one form of every
+    line a command prints about a problem (``kind``: ``error``, ``warning``)."""
+    print(f"{prog}: {kind}: {first_line(message)}", file=sys.stderr)
+
+
 def usage_error(prog: str, message: str) -> int:
     """Print ``PROG: error: MESSAGE`` (first line only) on stderr; return :data:`EXIT_USAGE`."""
-    print(f"{prog}: error: {first_line(message)}", file=sys.stderr)
+    print_problem(prog, message)
     return EXIT_USAGE
 
 

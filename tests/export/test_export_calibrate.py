@@ -77,11 +77,11 @@ def test_refuses_to_overwrite(
     before = calibrated.read_bytes()
     args = ["--data", str(labelled_dir), "--bins", "2", "-o"]
     assert main([str(shipped), *args, str(calibrated)]) == 2
-    assert "not overwriting" in capsys.readouterr().err
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert calibrated.read_bytes() == before
     assert main([str(calibrated), *args, str(calibrated)]) == 2  # the input itself
     assert main([str(calibrated), *args, str(calibrated), "--overwrite"]) == 2
-    assert "is the input model" in capsys.readouterr().err
+    assert "is an input of this run" in capsys.readouterr().err
 
 
 def test_overwrite_replaces_an_existing_output_only_when_asked(

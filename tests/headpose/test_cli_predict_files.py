@@ -214,7 +214,7 @@ def test_corrupt_and_missing_files_are_reported_and_skipped(
     assert "missing.png: no such file" in result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()  # one line per failure and the summary, no more
-    assert all(line.startswith("error: ") for line in lines[:-1]), lines  # (FFmpeg's "moov ...")
+    assert all(line.startswith("headpose-predict: error: ") for line in lines[:-1]), lines
     assert "truncated.mp4" in result.stderr and lines[-1].startswith("2 image(s)")
     assert len(_records(out)) == 2  # the good images still done
 
@@ -358,7 +358,8 @@ def _md5s(folder: Path) -> dict[str, str]:
 
 
 def test_annotate_into_the_input_folder_is_refused(folder: Path, tiny_model: Path, capsys) -> None:
-    """--annotate photos/ over photos/ used to overwrite the original photos."""
+    """--annotate photos/ over photos/ used to overwrite the original photos, and with
+    --overwrite it still did (issue 40): an input is never written."""
     before = _md5s(folder)
     args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q"]
     assert main([*args, "--annotate", str(folder)]) == 2
@@ -366,8 +367,13 @@ def test_annotate_into_the_input_folder_is_refused(folder: Path, tiny_model: Pat
     given_file = folder / "a.jpg"  # a file given directly, in the annotate folder
     assert main([str(given_file), *args[1:], "--annotate", str(folder)]) == 2
     assert _md5s(folder) == before  # originals untouched
-    assert main([*args, "--annotate", str(folder), "--overwrite"]) == 0  # asked for: allowed
-    assert _md5s(folder)["a.jpg"] != before["a.jpg"]
+    for flag in ("--overwrite", "--force"):
+        assert main([*args, "--annotate", str(folder), flag]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"headpose-predict: error: --annotate {folder}: holds the input")
+        assert "never written, even with --overwrite" in err and "(or pass" not in err
+        assert main([str(given_file), *args[1:], "--annotate", str(folder), flag]) == 2
+    assert _md5s(folder) == before
 
 
 def test_annotate_inside_the_input_tree_never_reads_its_outputs(
@@ -393,7 +399,7 @@ def test_output_file_is_never_replaced_silently(
     keep.write_text("precious\n")
     args = ["--detector", "none", "--model", str(tiny_model), "-q", "-o", str(keep)]
     assert main([str(folder), *args]) == 2
-    assert f"--output {keep}: exists; pass --overwrite" in capsys.readouterr().err
+    assert f"--output {keep}: already exists; pass --overwrite" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.jpg"), *args, "--overwrite"]) == 1  # every input fails
     assert keep.read_text() == "precious\n"  # nothing replaced it
     assert main([str(folder), *args, "--force"]) == 0  # the ecosystem's spelling works too
