@@ -664,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{PROG}: error: {first_line(exc.format_message())}", err=True)
         return EXIT_BAD_INPUT
     except (HeadPoseError, ValueError) as exc:
         message = first_line(exc)

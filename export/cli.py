@@ -24,6 +24,7 @@ from headpose.cli.options import (
     checkpoint_weights_option,
     command,
     missing_extra,
+    print_problem,
     trust_checkpoint_option,
 )
 from headpose.cli.options import run as run_command
@@ -143,13 +144,13 @@ def cli(**options: Any) -> int:
     except ImportError as exc:
         return missing_extra(PROG, exc, "export")
     except (InvalidInputError, InvalidModelError, InvalidImageError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_problem(PROG, exc)
         return EXIT_BAD_INPUT
     except HeadPoseError as exc:
-        print(f"{PROG}: export failed: {exc}", file=sys.stderr)
+        print_problem(PROG, f"export failed: {exc}")
         return EXIT_FAILED
     except OSError as exc:  # unwritable output folder, disk full, ...
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_problem(PROG, exc)
         return EXIT_BAD_INPUT
 
 
@@ -250,7 +251,7 @@ def run(args: SimpleNamespace) -> int:
                 overwrite=args.overwrite,
             )
         except HeadPoseError as exc:
-            print(f"{PROG}: tensorrt: {exc}", file=sys.stderr)
+            print_problem(PROG, f"tensorrt: {exc}")
             return EXIT_TENSORRT
         print(f"tensorrt: wrote {engine_report.path} (+ {engine_report.path.name}.json metadata)")
         print(f"  {engine_report.summary()}")

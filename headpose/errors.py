@@ -43,6 +43,11 @@ class IncompleteVideoWarning(UserWarning):
     before the frame count its container states."""
 
 
+class DroppedBoxWarning(UserWarning):
+    """:meth:`Estimator.predict(image, boxes=...) <headpose.estimator.Estimator.predict>` got
+    boxes with nothing inside the image (outside it or of zero area): no face for them."""
+
+
 class MissingDependencyError(HeadPoseError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
 

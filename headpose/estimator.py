@@ -12,6 +12,7 @@ turns toward the image's left, pitch > 0 looking up, roll > 0 clockwise tilt on 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from headpose.camera import Camera
 from headpose.errors import (
+    DroppedBoxWarning,
     InvalidInputError,
     InvalidModelError,
     checked_count,
@@ -296,14 +298,18 @@ class Estimator:
         :mod:`headpose.image_io`) — or a PIL image (**RGB**, converted).
         ``boxes``: optional face boxes ``(N, 4)`` ``(x1, y1, x2, y2)`` pixels; when given, the
         detector is not run and faces come back in the order of the boxes. Boxes are clipped to
-        the image; a box with nothing left inside the image is skipped (no face for it).
+        the image; a box with nothing left inside the image (outside it, or of zero area) gets
+        no face, and a :class:`~headpose.errors.DroppedBoxWarning` names its row.
         All faces go through the pose model in one batched call. An image too small to hold a
         face gives ``[]``.
         """
         img = load_image(image)
         h, w = img.shape[:2]
         if boxes is not None:
-            clipped, _ = clip_boxes(as_boxes(boxes), w, h)
+            given = as_boxes(boxes)
+            clipped, kept = clip_boxes(given, w, h)
+            if len(kept) < len(given):
+                warn_dropped_boxes(given, kept, w, h)
             found: Found = (clipped, np.ones(len(clipped)), None)
         elif self.detector is None:
             raise InvalidInputError(
@@ -412,6 +418,21 @@ class Estimator:
             else getattr(self.detector, "name", type(self.detector).__name__)
         )
         return f"Estimator(model={self.model!r}, detector={det!r}, min_score={self.min_score})"
+
+
+def warn_dropped_boxes(given: np.ndarray, kept: np.ndarray, width: int, height: int) -> None:
+    """One :class:`~headpose.errors.DroppedBoxWarning` naming the rows of ``given`` that
+    :func:`~headpose.image_io.clip_boxes` dropped (not in ``kept``) and why."""
+    rows = sorted(set(range(len(given))) - {int(i) for i in kept})
+    listed = ", ".join(f"row {i} {[round(float(v), 2) for v in given[i]]}" for i in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    warnings.warn(
+        f"boxes: {listed}{more}: nothing left inside the {width}x{height} image (outside it or "
+        f"of zero area), so no face for {'it' if len(rows) == 1 else 'them'}; "
+        f"{len(kept)} of {len(given)} boxes give faces",
+        DroppedBoxWarning,
+        stacklevel=3,
+    )
 
 
 def _run_stream(stream: VideoTracker, source: Iterator[Any], owned: Any) -> Iterator[list[Face]]:

@@ -30,6 +30,7 @@ from headpose.cli.options import (
     SCORE,
     command,
     headpose_errors_as_usage,
+    native_stderr,
     print_problem,
     run,
     runtime_options,
@@ -44,7 +45,6 @@ from headpose.files import (
     atomic_write,
     check_output,
     holds_input,
-    input_clash,
     is_device,
 )
 from headpose.image_io import IMAGE_SUFFIXES
@@ -111,8 +111,9 @@ def annotate_clash(annotate: Path, inputs: Sequence[str], overwrite: bool) -> st
             f"--annotate {annotate}: {held}, so the annotated copies could replace the "
             "originals; an input is never written, even with --overwrite: choose another folder"
         )
+    ann = annotate.resolve()
     folders = [item for item in inputs if Path(item).is_dir()]
-    inside = next((item for item in folders if input_clash(annotate, [item])), None)
+    inside = next((item for item in folders if Path(item).resolve() in ann.parents), None)
     if inside is not None and not overwrite:
         return (
             f"--annotate {annotate}: is inside the input folder {inside}, so a later run would "
@@ -501,7 +502,13 @@ def _run(
                     if annotations is not None:
                         annotations.write(path, rel, draw(frame, faces), index)
             else:
-                image = read_image_file(path)
+                noise: list[str] = []  # libjpeg's own lines about a damaged file
+                try:
+                    with native_stderr(noise):
+                        image = read_image_file(path)
+                finally:
+                    for line in noise:
+                        print_problem(PROG, f"{path}: {line} (decoder message)", "warning")
                 faces = predict(image)
                 emit(str(path), None, faces)
                 n_faces += len(faces)

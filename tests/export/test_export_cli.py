@@ -99,7 +99,9 @@ def test_cli_parity_failure_exit_1(
         ],
         capsys,
     )
-    assert code == EXIT_FAILED and "export failed: PARITY CHECK FAILED" in err
+    assert code == EXIT_FAILED and err.startswith(
+        "headpose-export: error: export failed: PARITY CHECK FAILED"
+    )
     assert "ONNX output differs" in err and "not written" in err
     assert not out.exists()
 

@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{PROG}: interrupted; run the same command again to continue", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{PROG}: error: {first_line(exc.format_message())}", err=True)
         return 2
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
         message = first_line(exc)
