@@ -62,13 +62,14 @@ def input_clash(path: PathLike, inputs: Iterable[PathLike]) -> str | None:
     """Why writing ``path`` would write an input of the run (``inputs``: the files and folders
     it reads), or ``None``. An existing file inside an input folder counts as an input."""
     resolved = Path(path).resolve()
-    exists = resolved.exists()
-    for item in inputs:
-        source = Path(item).resolve()
+    sources = [(item, Path(item).resolve()) for item in inputs]
+    for item, source in sources:
         if resolved == source:
             return f"is an input of this run ({item})"
-        if exists and source.is_dir() and source in resolved.parents:
-            return f"is inside the input folder {item}, which this run reads"
+    if resolved.exists():
+        for item, source in sources:
+            if source.is_dir() and source in resolved.parents:
+                return f"is inside the input folder {item}, which this run reads"
     return None
 
 

@@ -231,7 +231,9 @@ def _write(root: str, report_path: str, command: str, overwrite: bool = False) -
     from headpose.training.engine.study import load_results
     from headpose.training.engine.study_report import write_report
 
-    path = write_report(load_results(root), report_path, command, overwrite, _inputs(root))
+    path = write_report(
+        load_results(root), report_path, command=command, overwrite=overwrite, inputs=_inputs(root)
+    )
     click.echo(f"report: {path}")
 
 

@@ -36,6 +36,13 @@ def test_teacher_labels_every_face_with_box_and_spread(faces: Path, tmp_path: Pa
         assert np.all(np.abs(r.target) < 99) and np.all((r.spread > 0) & (r.spread < 60))
     with pytest.raises(OutputError, match="already exists"):
         write_pseudo_labels(faces, default_model_path(), out)
+    image = sorted(faces.glob("*.jpg"))[0]  # --overwrite never replaces an input (issue 40)
+    before = image.read_bytes()
+    with pytest.raises(OutputError, match="inside the input folder.*never written"):
+        write_pseudo_labels(faces, default_model_path(), image, overwrite=True)
+    with pytest.raises(OutputError, match="is an input of this run"):
+        write_pseudo_labels(faces, default_model_path(), default_model_path(), overwrite=True)
+    assert image.read_bytes() == before
 
 
 def test_weights_fall_with_the_teacher_spread(faces: Path, tmp_path: Path) -> None:
