@@ -389,7 +389,7 @@ class AnnotationPaths:
     "--force",
     is_flag=True,
     help="replace an existing --output file and annotated copies from an earlier run, and "
-    "allow --annotate to write into or beside the inputs",
+    "allow an --annotate folder inside an input folder; an input is never replaced",
 )
 @click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
 def cli(**options: Any) -> int:

@@ -420,10 +420,12 @@ def profile_faces(
             stem = f"{src.index:06d}_{Path(src.record.image).stem}"
             for k, (image, cells) in enumerate(rendered):
                 name = f"images/{stem}_{k:02d}.jpg"
-                if not cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-                    raise DataError(f"{out / name}: could not write the image")
+                ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not ok:
+                    raise DataError(f"{out / name}: could not encode the image")
+                atomic_write(out / name, jpeg.tobytes())
                 writer.writerow({"image": name, **cells})
-            handle.flush()
+            handle.flush()  # labels.csv and done.txt are append-only logs: a row per render
             os.fsync(handle.fileno())
             done_file.write(str(Path(src.record.image).resolve()) + "\n")
             done_file.flush()

@@ -12,14 +12,21 @@ from headpose.training.data import build_dataset
 from headpose.training.data.detector_boxes import main
 
 
-def test_boxes_csv_feeds_the_csv_format(crops_dir: Path, tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def _labelled(crops_dir: Path, data: Path, count: int) -> list[list[str]]:
+    """``data``: a labelled folder (labels.csv + images/) with the first ``count`` crops; returns
+    the CSV rows, header first."""
     (data / "images").mkdir(parents=True)
-    rows = list(csv.reader(open(crops_dir / "labels.csv")))[:5]
+    rows = list(csv.reader(open(crops_dir / "labels.csv")))[: count + 1]
     for row in rows[1:]:
         shutil.copy(crops_dir / row[0], data / row[0])
     with open(data / "labels.csv", "w", newline="") as handle:
         csv.writer(handle).writerows(rows)
+    return rows
+
+
+def test_boxes_csv_feeds_the_csv_format(crops_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rows = _labelled(crops_dir, data, 4)
     out = tmp_path / "boxes.csv"
     assert main([str(data), "-o", str(out)]) == 0
     written = list(csv.DictReader(open(out)))
@@ -44,12 +51,7 @@ def test_never_writes_its_input_and_asks_before_replacing(
     """`-o DATA/labels.csv` replaced the labels it was reading, and any existing file was
     replaced without a word (issue 40)."""
     data = tmp_path / "data"
-    (data / "images").mkdir(parents=True)
-    rows = list(csv.reader(open(crops_dir / "labels.csv")))[:3]
-    for row in rows[1:]:
-        shutil.copy(crops_dir / row[0], data / row[0])
-    with open(data / "labels.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows(rows)
+    _labelled(crops_dir, data, 2)
     labels = (data / "labels.csv").read_bytes()
     for extra in ([], ["--overwrite"]):
         assert main([str(data), "-o", str(data / "labels.csv"), *extra]) == 2
