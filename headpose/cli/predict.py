@@ -185,10 +185,12 @@ class RecordWriter:
     The file is written under a temporary name beside ``output`` and takes its name on
     :meth:`close` only when at least one input was read (:attr:`inputs_read`, counted by the
     caller): a run whose every input fails leaves no file, and a run stopped half-way keeps the
-    records written so far. The caller checks that ``output`` may be replaced.
+    records written so far. The caller checks that ``output`` may be written
+    (:func:`headpose.files.check_output`); a file that appeared there meanwhile is replaced only
+    with ``overwrite``.
     """
 
-    def __init__(self, output: Path | None, to_stdout: bool) -> None:
+    def __init__(self, output: Path | None, to_stdout: bool, overwrite: bool = False) -> None:
         self._file: IO[Any] | None = None
         self._csv: Any = None
         self._stdout = to_stdout
@@ -199,7 +201,7 @@ class RecordWriter:
             suffix = output.suffix.lower()
             if suffix not in (".jsonl", ".json", ".csv") and not is_device(output):
                 raise ValueError(f"--output {output}: expected a .jsonl or .csv file name")
-            self._atomic = AtomicFile(output)
+            self._atomic = AtomicFile(output, overwrite=overwrite)
             self._file = self._atomic.open("w", newline="", encoding="utf-8")
             if suffix == ".csv":
                 self._csv = csv.DictWriter(self._file, fieldnames=CSV_FIELDS)
@@ -224,10 +226,13 @@ class RecordWriter:
             return
         self._file.close()
         self._file = None
-        if self.inputs_read:
-            self._atomic.commit()
-        else:
+        if not self.inputs_read:
             self._atomic.discard()
+            return
+        try:
+            self._atomic.commit()
+        except OutputError as exc:  # a file appeared at --output during the run: kept
+            print_problem(PROG, exc)
 
 
 def print_human(record: dict[str, Any]) -> None:
@@ -415,7 +420,7 @@ def cli(**options: Any) -> int:
                 f"replaced (e.g. {earlier[0]}); pass --overwrite or choose another folder"
             )
     try:
-        writer = RecordWriter(args.output, to_stdout=args.json)
+        writer = RecordWriter(args.output, to_stdout=args.json, overwrite=args.overwrite)
     except (ValueError, OSError) as exc:
         return usage_error(PROG, str(exc))
     try:

@@ -161,4 +161,7 @@ def test_cli_never_replaces_a_file_without_overwrite_nor_an_input_with_it(
     assert tiny_checkpoint.read_bytes() == before
     assert main([str(tiny_checkpoint), "-o", str(photo), *verify, "--overwrite"]) == 0
     assert onnx.load(str(photo)).graph.node  # asked for: replaced, by a whole model
+    if Path("/dev/null").exists():  # a device is written, not replaced: a dry run
+        assert main([str(tiny_checkpoint), "-o", "/dev/null", *verify]) == 0
+        assert "wrote /dev/null" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "photo.jpg"]
