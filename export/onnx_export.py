@@ -224,6 +224,7 @@ def trace_to_onnx(modules: ExportModules, meta: ModelMetadata, opset: int) -> on
         # dynamo=False: a true opset-17 graph without onnxscript; torch flags it as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # torch's own note
         torch.onnx.export(
             modules.decoded,
             (torch.zeros(1, 3, h, w),),
