@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -58,17 +58,34 @@ def is_device(path: PathLike) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+class Inputs:
+    """The files and folders a run reads, resolved once: a run that checks many outputs against
+    many inputs (headpose-predict's annotated copies) builds this once and passes it."""
+
+    def __init__(self, items: Iterable[PathLike]) -> None:
+        self.files: dict[Path, PathLike] = {}
+        self.folders: list[tuple[PathLike, Path]] = []
+        for item in items:
+            source = Path(item).resolve()
+            self.files.setdefault(source, item)
+            if source.is_dir():
+                self.folders.append((item, source))
+
+    def __iter__(self) -> Iterator[PathLike]:
+        return iter(self.files.values())
+
+
 def input_clash(path: PathLike, inputs: Iterable[PathLike]) -> str | None:
     """Why writing ``path`` would write an input of the run (``inputs``: the files and folders
-    it reads), or ``None``. An existing file inside an input folder counts as an input."""
+    it reads, or :class:`Inputs`), or ``None``. An existing file inside an input folder counts
+    as an input."""
+    read = inputs if isinstance(inputs, Inputs) else Inputs(inputs)
     resolved = Path(path).resolve()
-    sources = [(item, Path(item).resolve()) for item in inputs]
-    for item, source in sources:
-        if resolved == source:
-            return f"is an input of this run ({item})"
-    if resolved.exists():
-        for item, source in sources:
-            if source.is_dir() and source in resolved.parents:
+    if resolved in read.files:
+        return f"is an input of this run ({read.files[resolved]})"
+    if read.folders and resolved.exists():
+        for item, source in read.folders:
+            if source in resolved.parents:
                 return f"is inside the input folder {item}, which this run reads"
     return None
 

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import IO, Any
@@ -41,6 +41,7 @@ from headpose.cli.options import (
 from headpose.errors import HeadPoseError, IncompleteVideoError, InvalidImageError
 from headpose.files import (
     AtomicFile,
+    Inputs,
     OutputError,
     atomic_write,
     check_output,
@@ -302,12 +303,12 @@ class AnnotationPaths:
         out_dir: Path,
         quiet: bool = False,
         overwrite: bool = False,
-        inputs: Sequence[Path] = (),
+        inputs: Iterable[Path] = (),
     ) -> None:
         self.out_dir = out_dir
         self.quiet = quiet
         self.overwrite = overwrite
-        self.inputs = list(inputs)  # the files this run reads: never written
+        self.inputs = Inputs(inputs)  # the files this run reads: never written
         self.claimed: dict[tuple[Path, int | None], Path] = {}  # (input file, frame) -> path
         self.used: set[Path] = set()
         self.replaced = 0
@@ -408,7 +409,7 @@ def cli(**options: Any) -> int:
             raise click.UsageError(clash)
     video = video_settings(args, PROG)
     files, empty = expand_inputs(args.inputs, args.annotate)
-    args.read = [path for path, _ in files]  # never written, even with --overwrite
+    args.read = Inputs(path for path, _ in files)  # never written, even with --overwrite
     if args.output is not None:
         with headpose_errors_as_usage():
             check_output(args.output, args.overwrite, args.read, "--output ")
