@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +51,7 @@ import click
 import numpy as np
 
 from headpose.errors import HeadPoseError, InvalidInputError, first_line
+from headpose.files import atomic_write, check_output
 from headpose.metadata import Calibration, ModelMetadata
 from headpose.pose_model import ANGLE_ORDER, PoseModel
 
@@ -198,27 +199,28 @@ def run_model(
 
 
 def save_faces(
-    faces: Faces, angles: Sequence[str], path: str | Path, overwrite: bool = False
+    faces: Faces,
+    angles: Sequence[str],
+    path: str | Path,
+    overwrite: bool = False,
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
     """Write one CSV row per face: ``image``, then ``label_A``, ``pred_A``, ``spread_A`` for each
-    angle ``A`` (degrees; empty = missing label). Refuses to overwrite unless ``overwrite``."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise InvalidInputError(f"{path}: already exists; not overwriting")
+    angle ``A`` (degrees; empty = missing label). Refuses to overwrite unless ``overwrite``, and
+    to write an input (``inputs``) at all (:func:`headpose.files.check_output`)."""
+    path = check_output(path, overwrite, inputs)
     header = ["image"] + [f"{k}_{a}" for a in angles for k in ("label", "pred", "spread")]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for i in range(len(faces.pred)):
-            row = [faces.images[i] if faces.images else str(i)]
-            for j in range(len(angles)):
-                label = faces.labels[i, j]
-                row += ["" if np.isnan(label) else f"{label:.4f}"]
-                row += [f"{faces.pred[i, j]:.4f}", f"{faces.spread[i, j]:.4f}"]
-            writer.writerow(row)
-    os.replace(tmp, path)
-    return path
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    for i in range(len(faces.pred)):
+        row = [faces.images[i] if faces.images else str(i)]
+        for j in range(len(angles)):
+            label = faces.labels[i, j]
+            row += ["" if np.isnan(label) else f"{label:.4f}"]
+            row += [f"{faces.pred[i, j]:.4f}", f"{faces.spread[i, j]:.4f}"]
+        writer.writerow(row)
+    return atomic_write(path, text.getvalue())
 
 
 def load_faces(paths: Sequence[str | Path], angles: Sequence[str]) -> Faces:
@@ -579,13 +581,10 @@ def cli(
         raise InvalidInputError(
             "give -o OUT.onnx (a new file) to fit, --check to report, or --save-faces CSV"
         )
+    read = [model, *faces_csv, *faces_ref, *(p for p in (data, images, model_ref) if p)]
     for target in (output, save_faces_to):
-        if target is not None and Path(target).resolve() == Path(model).resolve():
-            raise InvalidInputError(f"{target}: is the input model; write a new file")
-        if target is not None and Path(target).exists() and not overwrite:
-            raise InvalidInputError(
-                f"{target}: already exists; not overwriting (choose a new file or --overwrite)"
-            )
+        if target is not None:
+            check_output(target, overwrite, read)
     pose = PoseModel(model, threads=1)
     angles = list(pose.angle_names)
     parts: list[Faces] = []  # the --faces files, each its own part (for the transfer check)
@@ -607,7 +606,8 @@ def cli(
     if save_faces_to is None:
         saved = []
     else:
-        saved = [f"wrote {save_faces(faces, angles, save_faces_to, overwrite=overwrite)}"]
+        written_faces = save_faces(faces, angles, save_faces_to, overwrite=overwrite, inputs=read)
+        saved = [f"wrote {written_faces}"]
     if save_faces_to is not None:
         result["saved_faces"] = str(save_faces_to)
     if output is None and not check_only:
@@ -668,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{PROG}: error: {first_line(exc.format_message())}", err=True)
         return EXIT_BAD_INPUT
     except (HeadPoseError, ValueError) as exc:
         message = first_line(exc)

@@ -24,6 +24,7 @@ from headpose.cli.options import (
     checkpoint_weights_option,
     command,
     missing_extra,
+    print_problem,
     trust_checkpoint_option,
 )
 from headpose.cli.options import run as run_command
@@ -117,6 +118,12 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="a video-mode setting the runtime uses with this model unless told otherwise (a "
     "VideoOptions field, e.g. detect_every=4); repeatable",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="replace existing output files (the model, MODEL.int8.onnx, MODEL.engine); an input "
+    "is never replaced",
+)
 @checkpoint_weights_option(
     "auto: the moving average of the weights when the run kept one (optim.ema_decay), "
     "else the trained weights; ema or raw to choose"
@@ -137,19 +144,41 @@ def cli(**options: Any) -> int:
     except ImportError as exc:
         return missing_extra(PROG, exc, "export")
     except (InvalidInputError, InvalidModelError, InvalidImageError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_problem(PROG, exc)
         return EXIT_BAD_INPUT
     except HeadPoseError as exc:
-        print(f"{PROG}: export failed: {exc}", file=sys.stderr)
+        print_problem(PROG, f"export failed: {exc}")
         return EXIT_FAILED
     except OSError as exc:  # unwritable output folder, disk full, ...
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_problem(PROG, exc)
         return EXIT_BAD_INPUT
 
 
 def _check_args(args: SimpleNamespace) -> None:
     if args.int8_eval is not None and args.int8 is None:
         raise InvalidInputError("--int8-eval needs --int8 CALIB_DIR")
+
+
+def check_outputs(args: SimpleNamespace, output: Path) -> None:
+    """Check every file this export would write before any work: the model, ``--int8``'s
+    ``MODEL.int8.onnx`` and ``--tensorrt``'s engine and its ``.json`` (none an input, none an
+    existing file unless ``--overwrite``)."""
+    from headpose.files import check_output
+
+    read = [*args.checkpoint]
+    read += [d for d in (args.verify_images, args.int8, args.int8_eval) if d is not None]
+    targets = [output]
+    if args.int8 is not None:
+        from headpose.export.quantize import int8_path_for
+
+        targets.append(int8_path_for(output))
+    if args.tensorrt:
+        from headpose.export.tensorrt import engine_path_for
+
+        engine = engine_path_for(output)
+        targets += [engine, Path(f"{engine}.json")]
+    for target in targets:
+        check_output(target, args.overwrite, read)
 
 
 def describe(meta) -> str:
@@ -172,6 +201,7 @@ def run(args: SimpleNamespace) -> int:
     if len(args.checkpoint) > 1 and args.output is None:
         raise InvalidInputError("several checkpoints (an ensemble) need -o/--output")
     output = args.output or args.checkpoint[0].with_suffix(".onnx")
+    check_outputs(args, output)
     result = export_onnx(
         args.checkpoint,
         output,
@@ -186,6 +216,7 @@ def run(args: SimpleNamespace) -> int:
         describe=dict(args.describe),
         input_zoom=args.input_zoom,
         video=VideoOptions.parse(args.video, "--video"),
+        overwrite=args.overwrite,
     )
     print(f"wrote {result.path} ({result.size_mb:.2f} MB, opset {result.opset})")
     print(f"  {result.parity.summary()}")
@@ -197,7 +228,9 @@ def run(args: SimpleNamespace) -> int:
     if args.int8 is not None:
         from headpose.export.quantize import compare_int8, quantize_int8
 
-        int8_path = quantize_int8(result.path, args.int8, calib_limit=args.calib_count)
+        int8_path = quantize_int8(
+            result.path, args.int8, calib_limit=args.calib_count, overwrite=args.overwrite
+        )
         report = compare_int8(
             result.path,
             int8_path,
@@ -215,9 +248,10 @@ def run(args: SimpleNamespace) -> int:
                 fp16=not args.tensorrt_fp32,
                 verify_images=args.verify_images,
                 verify_count=args.verify_count,
+                overwrite=args.overwrite,
             )
         except HeadPoseError as exc:
-            print(f"{PROG}: tensorrt: {exc}", file=sys.stderr)
+            print_problem(PROG, f"tensorrt: {exc}")
             return EXIT_TENSORRT
         print(f"tensorrt: wrote {engine_report.path} (+ {engine_report.path.name}.json metadata)")
         print(f"  {engine_report.summary()}")

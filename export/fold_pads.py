@@ -30,7 +30,8 @@ from onnx import numpy_helper
 from headpose.cli.options import command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
 from headpose.errors import InvalidInputError
-from headpose.export.output_files import check_new_output, save_new_onnx
+from headpose.export.output_files import save_new_onnx
+from headpose.files import check_output
 
 #: largest |difference| in degrees allowed between a model and its folded copy
 ATOL_DEGREES = 1e-3
@@ -145,7 +146,7 @@ def fold_file(
     model_path = Path(model_path)
     if not model_path.is_file():
         raise InvalidInputError(f"{model_path}: model file not found")
-    output = check_new_output(output)
+    output = check_output(output, inputs=[model_path, *([images] if images else [])])
     model = onnx.load(str(model_path))
     meta = read_metadata({p.key: p.value for p in model.metadata_props}, str(model_path))
     count = fold_pads_into_convs(model)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
+import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ from headpose.export.verify import (
     verification_inputs,
     verify_onnx,
 )
+from headpose.files import AtomicFile, check_output, is_device
 from headpose.metadata import METADATA_KEY, ModelMetadata
 from headpose.training.engine.checkpoint import uses_average
 
@@ -95,6 +96,7 @@ def export_onnx(
     input_zoom: float = 1.0,
     weights: str = "auto",
     video: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> ExportResult:
     """Export ``checkpoint_path`` to ``output_path`` and verify it.
 
@@ -102,7 +104,9 @@ def export_onnx(
     else random input (with a warning); at most ``verify_count``. The file is written to a
     temporary name beside ``output_path`` and moved into place only after every check passed;
     on failure it is deleted (an older file at ``output_path`` is left as it was) and
-    :class:`ParityError` / :class:`ExportError` is raised. Bad arguments or checkpoints raise
+    :class:`ParityError` / :class:`ExportError` is raised. An existing ``output_path`` is
+    replaced only with ``overwrite``; an input (a checkpoint, a file in ``verify_images``) never
+    (:func:`headpose.files.check_output`). Bad arguments or checkpoints raise
     :class:`InvalidInputError` / :class:`CheckpointError`.
 
     ``flip_average``: the graph also runs the mirrored image and averages (yaw and roll of the
@@ -139,9 +143,8 @@ def export_onnx(
         raise InvalidInputError(
             f"output {output_path} is a folder; give a file name like model.onnx"
         )
-    for path in checkpoint_paths:
-        if output_path.exists() and output_path.resolve() == path.resolve():
-            raise InvalidInputError(f"output {output_path} would overwrite the checkpoint {path}")
+    read = [*checkpoint_paths, *([verify_images] if verify_images is not None else [])]
+    check_output(output_path, overwrite, read)
     sources = [str(p) for p in checkpoint_paths]
     source = " + ".join(sources)
     ckpts = [load_checkpoint(p, trusted=trusted) for p in checkpoint_paths]
@@ -187,22 +190,25 @@ def export_onnx(
 
     data = model.SerializeToString()
     check_size(len(data), exported_values, source)
-    tmp = output_path.with_name(f".{output_path.name}.tmp")
     try:
-        _write_file(tmp, data)
-        parity = verify_onnx(
-            tmp, modules.decoded, meta, inputs, input_source, atol_angles, atol_spread
-        )
-        os.replace(tmp, output_path)
+        with (
+            AtomicFile(output_path, overwrite=overwrite) as tmp,
+            tempfile.TemporaryDirectory(prefix="headpose-export-") as work,
+        ):
+            checked = Path(work) / "model.onnx" if is_device(output_path) else tmp  # /dev/null
+            checked.write_bytes(data)
+            parity = verify_onnx(
+                checked, modules.decoded, meta, inputs, input_source, atol_angles, atol_spread
+            )
+            if checked != tmp:
+                tmp.write_bytes(data)
     except ParityError as exc:
         raise ParityError(f"PARITY CHECK FAILED: {exc}; the model was not written") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportResult(
         path=output_path,
         metadata=meta,
         opset=int(opset),
-        size_bytes=output_path.stat().st_size,
+        size_bytes=len(data),
         parity=parity,
         full_values=modules.full_values,
         exported_values=exported_values,
@@ -218,6 +224,7 @@ def trace_to_onnx(modules: ExportModules, meta: ModelMetadata, opset: int) -> on
         # dynamo=False: a true opset-17 graph without onnxscript; torch flags it as deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # torch's own note
         torch.onnx.export(
             modules.decoded,
             (torch.zeros(1, 3, h, w),),
@@ -298,10 +305,3 @@ def check_size(size: int, stored_values: int, source: str) -> None:
             f"{source}: ONNX model is {size} bytes, expected >= {minimum} for its "
             f"{stored_values} stored float32 values: weights are missing"
         )
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())

@@ -1,25 +1,15 @@
-"""The rules for files the export tools write: a new file in an existing folder, never an
-existing file silently, written under a temporary name and moved into place only when done."""
+"""ONNX files the export tools write, by the one rule of :mod:`headpose.files`: never an input,
+never an existing file without ``overwrite``, written under a temporary name, checked there, and
+moved into place only when done."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from headpose.errors import InvalidInputError
+from headpose.files import AtomicFile, check_output
 from headpose.metadata import METADATA_KEY, ModelMetadata, read_metadata
-
-
-def check_new_output(output: str | Path, overwrite: bool = False) -> Path:
-    """``output`` as a :class:`Path` after checking it may be written: it must not exist (unless
-    ``overwrite``) and its folder must. Raises :class:`InvalidInputError` naming the file."""
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise InvalidInputError(f"{output}: already exists; not overwriting (choose a new -o file)")
-    if not output.parent.is_dir():
-        raise InvalidInputError(f"{output}: folder {output.parent} does not exist")
-    return output
 
 
 def save_new_onnx(
@@ -33,16 +23,10 @@ def save_new_onnx(
     ``overwrite``. On any failure nothing is left behind."""
     import onnx
 
-    tmp = output.with_name(f".{output.name}.tmp")
-    try:
+    with AtomicFile(output, overwrite=overwrite) as tmp:
         onnx.save(model, str(tmp))
         if verify is not None:
             verify(tmp)
-        if output.exists() and not overwrite:  # appeared meanwhile
-            raise InvalidInputError(f"{output}: already exists; not overwriting")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     return output
 
 
@@ -58,10 +42,8 @@ def save_with_metadata(
     ``overwrite`` (then replaced atomically)."""
     import onnx
 
-    model_path, output = Path(model_path), Path(output)
-    if output.resolve() == model_path.resolve():
-        raise InvalidInputError(f"{output}: is the input model; write a new file")
-    check_new_output(output, overwrite)
+    model_path = Path(model_path)
+    output = check_output(output, overwrite, inputs=[model_path])
     model = onnx.load(str(model_path))
     props = {p.key: p.value for p in model.metadata_props}
     new = change(read_metadata(props, str(model_path)))

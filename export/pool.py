@@ -33,10 +33,11 @@ import click
 from headpose.cli.options import EXISTING_DIR, command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
 from headpose.errors import InvalidInputError, InvalidModelError
+from headpose.files import check_output
 from headpose.metadata import METADATA_KEY, Member, ModelMetadata, read_metadata
 from headpose.pose_model import OUTPUT_NAMES, POOL_INPUTS, PoseModel, file_sha256
 
-from .output_files import check_new_output, save_new_onnx
+from .output_files import save_new_onnx
 from .peers import PEERS, peer_graph
 
 PROG = "python -m headpose.export.pool"
@@ -183,8 +184,14 @@ def build_pool(
     peers_dir: str | Path | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write the pooled model ``output`` and its member files beside it; returns ``output``."""
-    output = check_new_output(output, overwrite)
+    """Write the pooled model ``output`` and its member files beside it; returns ``output``.
+    Never writes over a member's source file; other existing files only with ``overwrite``."""
+    sources = [
+        _LABEL.sub(r"\2", e).partition("#")[0]
+        for e in entries
+        if not _LABEL.sub(r"\2", e).startswith("peer:")
+    ]
+    output = check_output(output, overwrite, inputs=sources)
     if len(entries) < 2:
         raise InvalidInputError(f"members: expected at least 2, got {len(entries)}")
     weights = [1.0] * len(entries) if weights is None else list(weights)
@@ -201,7 +208,7 @@ def build_pool(
         file = output.parent / f"{output.stem}.{label}.onnx"
         if file in (output.parent / f"{output.stem}.{m.file}" for m in members):
             raise InvalidInputError(f"{file}: two members would share this file")
-        check_new_output(file, overwrite)
+        check_output(file, overwrite, inputs=sources)
         meta = read_onnx_metadata(model, label)
         save_new_onnx(model, file, overwrite, verify=lambda p: PoseModel(p, providers="cpu"))
         metas.append(meta)

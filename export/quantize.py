@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from onnxruntime.quantization import (
 from headpose.export.errors import ExportError
 from headpose.export.images import list_images, preprocess_crops, read_labelled_folder
 from headpose.export.ort_session import cpu_session, run_batched
+from headpose.files import AtomicFile, check_output
 from headpose.metadata import METADATA_KEY, ModelMetadata, read_metadata
 
 QUANTIZATION = "int8 static QDQ, activations QUInt8, weights QInt8 per-channel (MinMax)"
@@ -132,14 +132,17 @@ def quantize_int8(
     calib_dir: str | Path,
     output_path: str | Path | None = None,
     calib_limit: int = 64,
+    overwrite: bool = False,
 ) -> Path:
     """Quantize ``onnx_path`` to int8 with crops from ``calib_dir`` (at most ``calib_limit``).
 
     Writes ``output_path`` (default ``model.int8.onnx`` beside the input) atomically, with the
     headpose metadata copied over (``extra["quantization"]`` says how it was made). Returns it.
+    An existing ``output_path`` is replaced only with ``overwrite``; an input never.
     """
     onnx_path = Path(onnx_path)
     output_path = Path(output_path) if output_path is not None else int8_path_for(onnx_path)
+    check_output(output_path, overwrite, inputs=[onnx_path, calib_dir])
     model = onnx.load(str(onnx_path))
     props = {p.key: p.value for p in model.metadata_props}
     meta = read_metadata(props, str(onnx_path))
@@ -152,12 +155,14 @@ def quantize_int8(
     if not exclude:
         raise ExportError(f"{onnx_path}: no Softmax in the graph; is this a headpose pose model?")
 
-    tmp = output_path.with_name(f".{output_path.name}.tmp")
     ort_logger = logging.getLogger()
     level = ort_logger.level
     ort_logger.setLevel(logging.ERROR)  # quantize_static logs advice at INFO/WARNING
     try:
-        with tempfile.TemporaryDirectory(prefix="headpose-int8-") as work:
+        with (
+            AtomicFile(output_path, overwrite=overwrite) as tmp,
+            tempfile.TemporaryDirectory(prefix="headpose-int8-") as work,
+        ):
             src = Path(work) / "fp32.onnx"
             onnx.save(model, str(src))
             quantize_static(
@@ -171,23 +176,24 @@ def quantize_int8(
                 nodes_to_exclude=exclude,
                 calibrate_method=CalibrationMethod.MinMax,
             )
-        qmodel = onnx.load(str(tmp))
-        qmeta = dataclasses.replace(
-            meta,
-            extra={**meta.extra, "quantization": QUANTIZATION, "calibration_images": len(paths)},
-            calibration=None,  # fitted on the fp32 model's errors: recalibrate the int8 model
-        )
-        del qmodel.metadata_props[:]
-        for key, value in props.items():
-            entry = qmodel.metadata_props.add()
-            entry.key, entry.value = key, (qmeta.to_json() if key == METADATA_KEY else value)
-        qmodel.doc_string = f"{model.doc_string} [{QUANTIZATION}]".strip()
-        qmodel.producer_name, qmodel.producer_version = model.producer_name, model.producer_version
-        onnx.save(qmodel, str(tmp))
-        os.replace(tmp, output_path)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
+            qmodel = onnx.load(str(tmp))
+            qmeta = dataclasses.replace(
+                meta,
+                extra={
+                    **meta.extra,
+                    "quantization": QUANTIZATION,
+                    "calibration_images": len(paths),
+                },
+                calibration=None,  # fitted on the fp32 model's errors: recalibrate the int8 model
+            )
+            del qmodel.metadata_props[:]
+            for key, value in props.items():
+                entry = qmodel.metadata_props.add()
+                entry.key, entry.value = key, (qmeta.to_json() if key == METADATA_KEY else value)
+            qmodel.doc_string = f"{model.doc_string} [{QUANTIZATION}]".strip()
+            qmodel.producer_name = model.producer_name
+            qmodel.producer_version = model.producer_version
+            onnx.save(qmodel, str(tmp))
     finally:
         ort_logger.setLevel(level)
     return output_path

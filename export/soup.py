@@ -33,7 +33,7 @@ from headpose.cli.options import (
 )
 from headpose.cli.options import run as run_command
 from headpose.errors import InvalidInputError
-from headpose.export.output_files import check_new_output
+from headpose.files import check_output
 from headpose.training.engine.checkpoint import (
     inference_weights,
     load_checkpoint,
@@ -76,7 +76,7 @@ def make_soup(
     trusted: bool = False,
 ) -> Path:
     """Write the soup of ``checkpoints`` to the new file ``output`` (see the module doc)."""
-    output = check_new_output(output)
+    output = check_output(output, inputs=checkpoints)
     sources = [str(p) for p in checkpoints]
     states = [load_checkpoint(p, trusted=trusted) for p in checkpoints]
     first = states[0]

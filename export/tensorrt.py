@@ -14,7 +14,6 @@ the ONNX model's (onnxruntime, CPU) on face crops before anything is written.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import onnx
 
 from headpose.errors import MissingDependencyError
 from headpose.export.errors import ExportError, ParityError
+from headpose.files import atomic_write, check_output
 from headpose.metadata import METADATA_KEY, read_metadata
 from headpose.runtime import TRT_BATCH
 
@@ -77,6 +77,20 @@ def engine_path_for(onnx_path: str | Path) -> Path:
     return Path(onnx_path).with_suffix(".engine")
 
 
+def engine_outputs(
+    onnx_path: str | Path,
+    engine_path: str | Path | None = None,
+    overwrite: bool = False,
+    verify_images: str | Path | None = None,
+) -> tuple[Path, Path]:
+    """The engine file (default :func:`engine_path_for`) and its ``.json`` metadata, after
+    checking both may be written (:func:`headpose.files.check_output`)."""
+    engine = Path(engine_path) if engine_path is not None else engine_path_for(onnx_path)
+    read = [onnx_path, *([verify_images] if verify_images is not None else [])]
+    sidecar = Path(f"{engine}.json")
+    return check_output(engine, overwrite, read), check_output(sidecar, overwrite, read)
+
+
 @dataclass(frozen=True)
 class EngineReport:
     """A built engine and how far its outputs are from the ONNX model's (degrees)."""
@@ -110,10 +124,19 @@ def build_tensorrt_engine(
     verify_images: str | Path | None = None,
     verify_count: int = 8,
     atol: float | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Build, check and write a TensorRT engine; returns its path (see :func:`build_and_check`)."""
     return build_and_check(
-        onnx_path, engine_path, fp16, batch, workspace_mb, verify_images, verify_count, atol
+        onnx_path,
+        engine_path,
+        fp16,
+        batch,
+        workspace_mb,
+        verify_images,
+        verify_count,
+        atol,
+        overwrite,
     ).path
 
 
@@ -126,6 +149,7 @@ def build_and_check(
     verify_images: str | Path | None = None,
     verify_count: int = 8,
     atol: float | None = None,
+    overwrite: bool = False,
 ) -> EngineReport:
     """Build a TensorRT engine for batch sizes ``batch`` = (min, opt, max), compare it with the
     ONNX model on ``verify_images`` (default: the shared face crops, else random input) within
@@ -133,7 +157,8 @@ def build_and_check(
 
     Raises :class:`MissingDependencyError` without TensorRT, :class:`ExportError` for an
     unsupported version or a failed build, :class:`ParityError` when the engine's outputs differ;
-    nothing is written then.
+    nothing is written then. The engine and its ``.json`` metadata are new files
+    (:func:`engine_outputs`): an existing one is replaced only with ``overwrite``.
     """
     from headpose.export.verify import verification_inputs
 
@@ -143,7 +168,7 @@ def build_and_check(
     if not 1 <= lo <= opt <= hi:
         raise ExportError(f"batch profile: expected 1 <= min <= opt <= max, got {batch}")
     onnx_path = Path(onnx_path)
-    engine_path = Path(engine_path) if engine_path is not None else engine_path_for(onnx_path)
+    engine_path, sidecar = engine_outputs(onnx_path, engine_path, overwrite, verify_images)
     model = onnx.load(str(onnx_path))
     props = {p.key: p.value for p in model.metadata_props}
     meta = read_metadata(props, str(onnx_path))
@@ -181,8 +206,8 @@ def build_and_check(
             f"model on {len(inputs)} input(s) from {source}: max |diff| angles {diff_angles:.3g} "
             f"deg, spread {diff_spread:.3g} deg (atol {tol:g}); engine not written"
         )
-    _write_atomic(engine_path, engine)
-    _write_atomic(Path(f"{engine_path}.json"), props[METADATA_KEY].encode("utf-8"))
+    atomic_write(engine_path, engine)
+    atomic_write(sidecar, props[METADATA_KEY])
     return EngineReport(
         path=engine_path,
         precision="fp16" if fp16 else "fp32",
@@ -252,12 +277,3 @@ def run_engine(
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
     return float(np.nan_to_num(diff, nan=np.inf).max()) if diff.size else 0.0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

@@ -28,6 +28,26 @@ class InvalidInputError(HeadPoseError, ValueError):
     """Any other bad argument (boxes, options)."""
 
 
+class IncompleteVideoError(InvalidImageError):
+    """A video that ended before the frame count its container states (truncated, or a read
+    failed mid-stream); the frames before were read."""
+
+    def __init__(self, message: str, read: int, expected: int) -> None:
+        super().__init__(message)
+        self.read = read
+        self.expected = expected
+
+
+class IncompleteVideoWarning(UserWarning):
+    """:meth:`Estimator.track <headpose.estimator.Estimator.track>` on a video file that ended
+    before the frame count its container states."""
+
+
+class DroppedBoxWarning(UserWarning):
+    """:meth:`Estimator.predict(image, boxes=...) <headpose.estimator.Estimator.predict>` got
+    boxes with nothing inside the image (outside it or of zero area): no face for them."""
+
+
 class MissingDependencyError(HeadPoseError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
 

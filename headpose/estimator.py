@@ -12,6 +12,7 @@ turns toward the image's left, pitch > 0 looking up, roll > 0 clockwise tilt on 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from headpose.camera import Camera
 from headpose.errors import (
+    DroppedBoxWarning,
     InvalidInputError,
     InvalidModelError,
     checked_count,
@@ -296,14 +298,18 @@ class Estimator:
         :mod:`headpose.image_io`) — or a PIL image (**RGB**, converted).
         ``boxes``: optional face boxes ``(N, 4)`` ``(x1, y1, x2, y2)`` pixels; when given, the
         detector is not run and faces come back in the order of the boxes. Boxes are clipped to
-        the image; a box with nothing left inside the image is skipped (no face for it).
+        the image; a box with nothing left inside the image (outside it, or of zero area) gets
+        no face, and a :class:`~headpose.errors.DroppedBoxWarning` names its row.
         All faces go through the pose model in one batched call. An image too small to hold a
         face gives ``[]``.
         """
         img = load_image(image)
         h, w = img.shape[:2]
         if boxes is not None:
-            clipped, _ = clip_boxes(as_boxes(boxes), w, h)
+            given = as_boxes(boxes)
+            clipped, kept = clip_boxes(given, w, h)
+            if len(kept) < len(given):
+                warn_dropped_boxes(given, kept, w, h)
             found: Found = (clipped, np.ones(len(clipped)), None)
         elif self.detector is None:
             raise InvalidInputError(
@@ -369,7 +375,9 @@ class Estimator:
         """The faces of each frame of a video (a generator), with ``track_id`` set.
 
         ``frames``: a video file path, an object with ``read() -> (ok, frame)`` such as a
-        ``cv2.VideoCapture`` (read until it ends; one that is not open is an error), or an
+        ``cv2.VideoCapture`` (read until it ends; one that is not open is an error; a video that
+        ends before the frame count its container states gives an
+        :class:`~headpose.errors.IncompleteVideoWarning`), or an
         iterable of images. Frame ``i`` is at time ``i / fps`` seconds (``fps``: default the
         capture's own rate, else 30). Video mode (:mod:`headpose.tracking`, settings in
         :attr:`video`) finds each face again in a small region around its last box and searches
@@ -385,14 +393,16 @@ class Estimator:
         video = deprecated.pop("video", None)
         smooth = deprecated.pop("smooth", None)
         owned = None
+        name = "capture"
         if isinstance(frames, (str, os.PathLike)):
+            name = str(frames)
             owned = frames = open_video(frames)
         try:  # errors in the settings or the source show here, not at the first frame
             rate = fps if fps is not None else capture_fps(frames) or DEFAULT_FPS
             stream = self.video_tracker(rate, video=video, smooth=smooth, **deprecated)
             if callable(getattr(frames, "read", None)):
                 check_open(frames)
-                source: Iterator[Any] = iter_capture(frames)
+                source: Iterator[Any] = iter_capture(frames, name)
             else:
                 source = iter(frames)
         except BaseException:
@@ -408,6 +418,21 @@ class Estimator:
             else getattr(self.detector, "name", type(self.detector).__name__)
         )
         return f"Estimator(model={self.model!r}, detector={det!r}, min_score={self.min_score})"
+
+
+def warn_dropped_boxes(given: np.ndarray, kept: np.ndarray, width: int, height: int) -> None:
+    """One :class:`~headpose.errors.DroppedBoxWarning` naming the rows of ``given`` that
+    :func:`~headpose.image_io.clip_boxes` dropped (not in ``kept``) and why."""
+    rows = sorted(set(range(len(given))) - {int(i) for i in kept})
+    listed = ", ".join(f"row {i} {[round(float(v), 2) for v in given[i]]}" for i in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    warnings.warn(
+        f"boxes: {listed}{more}: nothing left inside the {width}x{height} image (outside it or "
+        f"of zero area), so no face for {'it' if len(rows) == 1 else 'them'}; "
+        f"{len(kept)} of {len(given)} boxes give faces",
+        DroppedBoxWarning,
+        stacklevel=3,
+    )
 
 
 def _run_stream(stream: VideoTracker, source: Iterator[Any], owned: Any) -> Iterator[list[Face]]:

@@ -153,6 +153,13 @@ def choose_providers(
         else:
             wanted.append(_ALIASES.get(str(entry).lower(), str(entry)))
     missing = [_provider_name(p) for p in wanted if _provider_name(p) not in available]
+    gpu = [name for name in missing if name in (CUDA_PROVIDER, TENSORRT_PROVIDER)]
+    if gpu and CUDA_PROVIDER not in available:  # the CPU build of onnxruntime
+        raise MissingDependencyError(
+            f"providers: {gpu} not available: this is the CPU build of onnxruntime (available: "
+            f"{available}); for a GPU install the [gpu] extra instead of [cpu]: pip uninstall -y "
+            f'onnxruntime && pip install "{DIST_NAME}[gpu]" (docs/GPU.md)'
+        )
     if missing:
         raise InvalidInputError(
             f"providers: {missing} not available in this onnxruntime; available: {available}"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,8 @@ import numpy as np
 
 from headpose.detectors._common import iou_matrix
 from headpose.errors import (
+    IncompleteVideoError,
+    IncompleteVideoWarning,
     InvalidImageError,
     InvalidInputError,
     InvalidModelError,
@@ -462,15 +466,25 @@ def _dedupe(boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def quiet_video_logs() -> None:
-    """Hide OpenCV's and FFmpeg's own lines (camera probing, ``moov atom not found``) that would
-    print before headpose's one clear error; a value the user set in ``OPENCV_FFMPEG_LOGLEVEL``
-    is kept. Call before the first ``cv2.VideoCapture``."""
+@contextmanager
+def quiet_video_logs() -> Iterator[None]:
+    """Hide OpenCV's and FFmpeg's own lines (camera probing such as ``[ERROR:0@0.350] ...
+    Camera index out of range``, ``moov atom not found``) that would print before headpose's
+    one clear error, while a capture opens: OpenCV's log level is silent inside and restored
+    after; a value the user set in ``OPENCV_FFMPEG_LOGLEVEL`` is kept."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    logging = getattr(cv2.utils, "logging", None)
     try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:  # pragma: no cover - old OpenCV
-        pass
+        old = logging.getLogLevel() if logging is not None else None
+        if logging is not None:
+            logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    except (AttributeError, cv2.error):  # pragma: no cover - old OpenCV
+        old = None
+    try:
+        yield
+    finally:
+        if logging is not None and old is not None:
+            logging.setLogLevel(old)
 
 
 def open_video(path: str | os.PathLike[str]) -> Any:
@@ -481,8 +495,8 @@ def open_video(path: str | os.PathLike[str]) -> Any:
         raise InvalidImageError(f"{p}: video file not found")
     if p.is_dir():
         raise InvalidImageError(f"{p}: is a directory, expected a video file")
-    quiet_video_logs()
-    cap = cv2.VideoCapture(str(p))
+    with quiet_video_logs():
+        cap = cv2.VideoCapture(str(p))
     if not cap.isOpened():
         cap.release()
         raise InvalidImageError(f"{p}: cannot open as a video (corrupt or unsupported codec)")
@@ -512,12 +526,47 @@ def check_open(capture: Any) -> None:
         )
 
 
-def iter_capture(capture: Any) -> Iterator[np.ndarray]:
+def frame_count(capture: Any) -> int | None:
+    """The frame count a capture's container states (``CAP_PROP_FRAME_COUNT``), or ``None``
+    (a camera, a stream, a capture without ``get``)."""
+    get = getattr(capture, "get", None)
+    if not callable(get):
+        return None
+    try:
+        count = float(get(cv2.CAP_PROP_FRAME_COUNT))
+    except (TypeError, ValueError, cv2.error):
+        return None
+    return int(count) if math.isfinite(count) and count >= 1 else None
+
+
+def check_complete(capture: Any, read: int, name: str) -> None:
+    """:class:`IncompleteVideoError` naming ``name`` when ``capture`` stopped giving frames
+    after ``read`` of the frames its container states (a truncated file, a read that failed
+    mid-stream). Counts that containers only estimate may be off by 1%, which passes."""
+    expected = frame_count(capture)
+    if expected is not None and read < expected - expected // 100:
+        raise IncompleteVideoError(
+            f"{name}: the video ended after {read} of its {expected} frames (truncated or "
+            "corrupt file); the frames after were not read",
+            read,
+            expected,
+        )
+
+
+def iter_capture(capture: Any, name: str = "capture") -> Iterator[np.ndarray]:
     """Frames of anything with ``read() -> (ok, frame)`` until it ends (checked with
-    :func:`check_open` first)."""
+    :func:`check_open` first). A video file that ends before its stated frame count
+    (:func:`check_complete`) gives an :class:`~headpose.errors.IncompleteVideoWarning` naming
+    ``name``."""
     check_open(capture)
+    read = 0
     while True:
         ok, frame = capture.read()
         if not ok or frame is None:
-            return
+            break
+        read += 1
         yield frame
+    try:
+        check_complete(capture, read, name)
+    except IncompleteVideoError as exc:
+        warnings.warn(str(exc), IncompleteVideoWarning, stacklevel=2)

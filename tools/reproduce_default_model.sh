@@ -43,7 +43,7 @@ done
 
 # 4. export (SSL branches stripped, networks averaged in one graph, parity with PyTorch
 #    verified) and measure against FSA-Net on the same validation images
-headpose-export "${checkpoints[@]}" -o "$OUT" --flip-average --input-zoom "$ZOOM"
+headpose-export "${checkpoints[@]}" -o "$OUT" --flip-average --input-zoom "$ZOOM" --overwrite
 first=${RECIPES%% *}
 python bench/accuracy.py --config "$first" --model "$OUT" --out "$HEADPOSE_RUNS/accuracy.md"
 echo "reproduced $OUT in $(( ($(date +%s) - start) / 60 )) min"

@@ -8,7 +8,10 @@ script does and returns that code, so tests call ``main([...])`` and get an int 
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -347,10 +350,41 @@ def command(prog: str, help_text: str | None = None) -> Callable[[F], click.Comm
     return decorate
 
 
+def print_problem(prog: str, message: str | BaseException, kind: str = "error") -> None:
+    """Print ``PROG: KIND: MESSAGE`` (the message's first line) on stderr: the one form of every
+    line a command prints about a problem (``kind``: ``error``, ``warning``)."""
+    print(f"{prog}: {kind}: {first_line(message)}", file=sys.stderr)
+
+
 def usage_error(prog: str, message: str) -> int:
     """Print ``PROG: error: MESSAGE`` (first line only) on stderr; return :data:`EXIT_USAGE`."""
-    print(f"{prog}: error: {first_line(message)}", file=sys.stderr)
+    print_problem(prog, message)
     return EXIT_USAGE
+
+
+@contextmanager
+def native_stderr(sink: list[str]) -> Iterator[None]:
+    """Inside, what C libraries (libjpeg's "Corrupt JPEG data: ...", libpng's warnings) write
+    straight to file descriptor 2 is collected in ``sink``, one entry per non-empty line,
+    instead of reaching the terminal, so that a command can say it in its own line. For a
+    command's own single-threaded code: it swaps the process's stderr for the block."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (e.g. a GUI launcher): nothing to catch
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", errors="replace")
+            sink.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 @contextmanager
@@ -366,10 +400,17 @@ def headpose_errors_as_usage() -> Iterator[None]:
 def run(cmd: click.Command, argv: Sequence[str] | None, prog: str) -> int:
     """Call ``cmd`` like a console script and return its exit code: the callback's return value,
     0 for ``--help``/``--version``, :data:`EXIT_USAGE` with one line on stderr for any usage
-    error (no usage block, no traceback), 130 for Ctrl+C."""
+    error (no usage block, no traceback), 130 for Ctrl+C. Python warnings print as one line
+    ``PROG: warning: MESSAGE``."""
     args = list(sys.argv[1:] if argv is None else argv)
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        print_problem(prog, str(message), "warning")
+
     try:
-        result = cmd.main(args=args, prog_name=prog, standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.showwarning = show  # a Python warning is the command's own line
+            result = cmd.main(args=args, prog_name=prog, standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
     except click.ClickException as exc:

@@ -14,10 +14,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TextIO
+from typing import IO, Any
 
 import click
 import cv2
@@ -29,12 +29,25 @@ from headpose.cli.options import (
     OUTPUT_FILE,
     SCORE,
     command,
+    headpose_errors_as_usage,
+    native_stderr,
+    print_problem,
     run,
     runtime_options,
+    usage_error,
     video_options,
     video_settings,
 )
-from headpose.errors import HeadPoseError, InvalidImageError
+from headpose.errors import HeadPoseError, IncompleteVideoError, InvalidImageError
+from headpose.files import (
+    AtomicFile,
+    Inputs,
+    OutputError,
+    atomic_write,
+    check_output,
+    holds_input,
+    is_device,
+)
 from headpose.image_io import IMAGE_SUFFIXES
 
 PROG = "headpose-predict"
@@ -88,22 +101,25 @@ def expand_inputs(
     return files, empty
 
 
-def annotate_clash(annotate: Path, inputs: Sequence[str]) -> str | None:
-    """Why ``--annotate annotate`` could overwrite or re-read an input (the folder holds an
-    input or is inside an input folder), or ``None`` when it stands apart from them."""
+def annotate_clash(annotate: Path, inputs: Sequence[str], overwrite: bool) -> str | None:
+    """Why ``--annotate annotate`` may not be used with these inputs, or ``None``: a folder that
+    holds an input (its copies could replace the originals) never, even with ``overwrite``; a
+    folder inside an input folder (a later run would read its copies as inputs; this run never
+    reads them) only with ``overwrite``."""
+    held = holds_input(annotate, inputs)
+    if held is not None:
+        return (
+            f"--annotate {annotate}: {held}, so the annotated copies could replace the "
+            "originals; an input is never written, even with --overwrite: choose another folder"
+        )
     ann = annotate.resolve()
-    for item in inputs:
-        path = Path(item).resolve()
-        if path == ann or ann in path.parents:
-            return (
-                f"--annotate {annotate}: holds the input {item}, so the annotated copies could "
-                "replace the originals; choose another folder (or pass --overwrite)"
-            )
-        if Path(item).is_dir() and path in ann.parents:
-            return (
-                f"--annotate {annotate}: is inside the input folder {item}, so a later run would "
-                "read its annotated copies as inputs; choose another folder (or pass --overwrite)"
-            )
+    folders = [item for item in inputs if Path(item).is_dir()]
+    inside = next((item for item in folders if Path(item).resolve() in ann.parents), None)
+    if inside is not None and not overwrite:
+        return (
+            f"--annotate {annotate}: is inside the input folder {inside}, so a later run would "
+            "read its annotated copies as inputs; choose another folder (or pass --overwrite)"
+        )
     return None
 
 
@@ -115,29 +131,28 @@ def iter_video(
     path: Path, every: int = 1, show_progress: bool = False
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame index, BGR frame)`` of a video; :class:`InvalidImageError` naming the file if it
-    cannot be opened or has no readable frame."""
+    cannot be opened or has no readable frame, and :class:`IncompleteVideoError` after the last
+    frame when the video ended before the frame count its container states."""
     if not path.is_file():
         raise InvalidImageError(f"{path}: no such file")
-    from headpose.tracking import open_video
+    from headpose.tracking import check_complete, frame_count, open_video
 
     cap = open_video(path)
     progress: Progress | None = None
     try:
-        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        progress = Progress(total if total > 0 else None, show_progress, unit="frame")
+        progress = Progress(frame_count(cap), show_progress, unit="frame")
         index = 0
-        read_any = False
         while True:
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
-            read_any = True
             if index % every == 0:
                 yield index, frame
             index += 1
             progress.step()
-        if not read_any:
+        if index == 0:
             raise InvalidImageError(f"{path}: no frame could be read (corrupt or empty video)")
+        check_complete(cap, index, str(path))
     finally:
         cap.release()
         if progress is not None:
@@ -171,22 +186,24 @@ class RecordWriter:
     The file is written under a temporary name beside ``output`` and takes its name on
     :meth:`close` only when at least one input was read (:attr:`inputs_read`, counted by the
     caller): a run whose every input fails leaves no file, and a run stopped half-way keeps the
-    records written so far. The caller checks that ``output`` may be replaced.
+    records written so far. The caller checks that ``output`` may be written
+    (:func:`headpose.files.check_output`); a file that appeared there meanwhile is replaced only
+    with ``overwrite``.
     """
 
-    def __init__(self, output: Path | None, to_stdout: bool) -> None:
-        self._file: TextIO | None = None
+    def __init__(self, output: Path | None, to_stdout: bool, overwrite: bool = False) -> None:
+        self._file: IO[Any] | None = None
         self._csv: Any = None
         self._stdout = to_stdout
         self.output = output
         self.inputs_read = 0
+        self._atomic: AtomicFile | None = None
         if output is not None:
             suffix = output.suffix.lower()
-            if suffix not in (".jsonl", ".json", ".csv"):
+            if suffix not in (".jsonl", ".json", ".csv") and not is_device(output):
                 raise ValueError(f"--output {output}: expected a .jsonl or .csv file name")
-            output.parent.mkdir(parents=True, exist_ok=True)
-            self._tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-            self._file = open(self._tmp, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._atomic = AtomicFile(output, overwrite=overwrite)
+            self._file = self._atomic.open("w", newline="", encoding="utf-8")
             if suffix == ".csv":
                 self._csv = csv.DictWriter(self._file, fieldnames=CSV_FIELDS)
                 self._csv.writeheader()
@@ -206,14 +223,17 @@ class RecordWriter:
 
     def close(self) -> None:
         """Close the file and give it its name, or remove it when no input was read."""
-        if self._file is None:
+        if self._file is None or self._atomic is None:
             return
         self._file.close()
         self._file = None
-        if self.inputs_read and self.output is not None:
-            os.replace(self._tmp, self.output)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        if not self.inputs_read:
+            self._atomic.discard()
+            return
+        try:
+            self._atomic.commit()
+        except OutputError as exc:  # a file appeared at --output during the run: kept
+            print_problem(PROG, exc)
 
 
 def print_human(record: dict[str, Any]) -> None:
@@ -278,10 +298,17 @@ class AnnotationPaths:
 
     WRITABLE = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
-    def __init__(self, out_dir: Path, quiet: bool = False, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        quiet: bool = False,
+        overwrite: bool = False,
+        inputs: Iterable[Path] = (),
+    ) -> None:
         self.out_dir = out_dir
         self.quiet = quiet
         self.overwrite = overwrite
+        self.inputs = Inputs(inputs)  # the files this run reads: never written
         self.claimed: dict[tuple[Path, int | None], Path] = {}  # (input file, frame) -> path
         self.used: set[Path] = set()
         self.replaced = 0
@@ -311,10 +338,12 @@ class AnnotationPaths:
             )
         self.used.add(target)
         self.claimed[key] = target
-        if target.exists():
-            if not self.overwrite:
-                raise OSError(f"{target}: exists; pass --overwrite to replace it")
-            self.replaced += 1
+        existed = target.exists()
+        try:
+            check_output(target, self.overwrite, self.inputs)
+        except OutputError as exc:
+            raise OSError(str(exc)) from None
+        self.replaced += existed
         return target
 
     def earlier(self, files: Sequence[tuple[Path, Path]]) -> list[Path]:
@@ -334,9 +363,10 @@ class AnnotationPaths:
     def write(self, source: Path, rel: Path, image: np.ndarray, frame: int | None = None) -> None:
         """Write the annotated ``image``; :class:`OSError` naming the file when it fails."""
         target = self.path(source, rel, frame)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(target), image):
-            raise OSError(f"{target}: OpenCV could not write the annotated image")
+        ok, encoded = cv2.imencode(target.suffix or ".jpg", image)
+        if not ok:
+            raise OSError(f"{target}: OpenCV could not encode the annotated image")
+        atomic_write(target, encoded.tobytes())
 
 
 @command(PROG)
@@ -365,7 +395,7 @@ class AnnotationPaths:
     "--force",
     is_flag=True,
     help="replace an existing --output file and annotated copies from an earlier run, and "
-    "allow --annotate to write into or beside the inputs",
+    "allow an --annotate folder inside an input folder; an input is never replaced",
 )
 @click.option("-q", "--quiet", is_flag=True, help="no progress or summary on stderr")
 def cli(**options: Any) -> int:
@@ -373,14 +403,16 @@ def cli(**options: Any) -> int:
     videos."""
     args = SimpleNamespace(**options)
     args.json = args.json_out
-    if args.output is not None and args.output.exists() and not args.overwrite:
-        raise click.UsageError(f"--output {args.output}: exists; pass --overwrite to replace it")
-    if args.annotate is not None and not args.overwrite:
-        clash = annotate_clash(args.annotate, args.inputs)
+    if args.annotate is not None:
+        clash = annotate_clash(args.annotate, args.inputs, args.overwrite)
         if clash is not None:
             raise click.UsageError(clash)
     video = video_settings(args, PROG)
     files, empty = expand_inputs(args.inputs, args.annotate)
+    args.read = Inputs(path for path, _ in files)  # never written, even with --overwrite
+    if args.output is not None:
+        with headpose_errors_as_usage():
+            check_output(args.output, args.overwrite, args.read, "--output ")
     if args.annotate is not None and not args.overwrite:
         earlier = AnnotationPaths(args.annotate).earlier(files)
         if earlier:
@@ -389,10 +421,9 @@ def cli(**options: Any) -> int:
                 f"replaced (e.g. {earlier[0]}); pass --overwrite or choose another folder"
             )
     try:
-        writer = RecordWriter(args.output, to_stdout=args.json)
+        writer = RecordWriter(args.output, to_stdout=args.json, overwrite=args.overwrite)
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error(PROG, str(exc))
     try:
         from headpose.estimator import Estimator
 
@@ -406,16 +437,14 @@ def cli(**options: Any) -> int:
         )
         est.video = est.video.merged(video)
     except HeadPoseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
         writer.close()
-        return 2
+        return usage_error(PROG, str(exc))
     if args.annotate is not None:
         try:
             args.annotate.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"error: --annotate {args.annotate}: {exc.strerror}", file=sys.stderr)
             writer.close()
-            return 2
+            return usage_error(PROG, f"--annotate {args.annotate}: {exc.strerror}")
     try:
         return _run(args, est, writer, files, empty)
     except BrokenPipeError:  # e.g. `headpose-predict ... --json | head`
@@ -457,17 +486,14 @@ def _run(
     annotations = (
         None
         if args.annotate is None
-        else AnnotationPaths(args.annotate, args.quiet, overwrite=args.overwrite)
+        else AnnotationPaths(args.annotate, args.quiet, args.overwrite, args.read)
     )
     progress = Progress(len(files), enabled=not args.quiet)
-    failed = n_faces = n_images = 0
+    failed = n_faces = n_images = incomplete = 0
     for folder in empty:
         failed += 1
         kinds = ", ".join(sorted({*IMAGE_SUFFIXES, *VIDEO_EXTS}))
-        print(
-            f"error: {folder}: no image or video in this folder (looked for {kinds})",
-            file=sys.stderr,
-        )
+        print_problem(PROG, f"{folder}: no image or video in this folder (looked for {kinds})")
     start = time.perf_counter()
     for path, rel in files:
         try:
@@ -482,7 +508,13 @@ def _run(
                     if annotations is not None:
                         annotations.write(path, rel, draw(frame, faces), index)
             else:
-                image = read_image_file(path)
+                noise: list[str] = []  # libjpeg's own lines about a damaged file
+                try:
+                    with native_stderr(noise):
+                        image = read_image_file(path)
+                finally:
+                    for line in noise:
+                        print_problem(PROG, f"{path}: {line} (decoder message)", "warning")
                 faces = predict(image)
                 emit(str(path), None, faces)
                 n_faces += len(faces)
@@ -490,18 +522,22 @@ def _run(
                 if annotations is not None:
                     annotations.write(path, rel, draw(image, faces))
             writer.inputs_read += 1
+        except IncompleteVideoError as exc:  # its frames up to the end were processed
+            incomplete += 1
+            writer.inputs_read += 1
+            print_problem(PROG, exc, "warning")
         except HeadPoseError as exc:
             failed += 1
             msg = str(exc)
-            print(f"error: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
+            print_problem(PROG, msg if str(path) in msg else f"{path}: {msg}")
         except BrokenPipeError:
             raise
         except OSError as exc:  # an annotated copy that cannot be written
             failed += 1
-            print(f"error: {exc}", file=sys.stderr)
+            print_problem(PROG, str(exc))
         except cv2.error as exc:
             failed += 1
-            print(f"error: {path}: OpenCV: {str(exc).strip().splitlines()[-1]}", file=sys.stderr)
+            print_problem(PROG, f"{path}: OpenCV: {str(exc).strip().splitlines()[-1]}")
         progress.step()
     progress.close()
     if not args.quiet:
@@ -511,12 +547,13 @@ def _run(
             if annotations is None or not annotations.replaced
             else (f", {annotations.replaced} annotated file(s) from an earlier run replaced")
         )
+        cut = "" if not incomplete else f", {incomplete} video(s) ended early (named above)"
         print(
-            f"{n_images} image(s)/frame(s), {n_faces} face(s), {failed} failed, {took:.1f} s"
-            f"{replaced}",
+            f"{n_images} image(s)/frame(s), {n_faces} face(s), {failed} failed{cut}, "
+            f"{took:.1f} s{replaced}",
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    return 1 if failed or incomplete else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

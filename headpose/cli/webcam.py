@@ -7,6 +7,7 @@ headpose-webcam --source clip.avi   # a video file instead of a camera
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -20,8 +21,10 @@ import cv2
 from headpose.cli.options import (
     COUNT,
     command,
+    print_problem,
     runtime_options,
     smoothing_setting_of,
+    usage_error,
     video_options,
     video_settings,
 )
@@ -40,8 +43,26 @@ NO_GUI_HELP = (
 )
 
 
+NO_DISPLAY_HELP = (
+    "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set): run with "
+    "--headless (no window; prints the FPS), or from a desktop session (ssh -X for a remote one)"
+)
+
+
+def display_problem() -> str | None:
+    """Why no window can open here, found before OpenCV's GUI is touched (its Qt backend aborts
+    the whole process, exit 134, when it has no display), or ``None``. Only Linux and other X11
+    / Wayland systems need a display variable; ``QT_QPA_PLATFORM`` set (e.g. ``offscreen``)
+    is taken as the user's choice."""
+    if sys.platform in ("win32", "darwin") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY_HELP
+
+
 def gui_available() -> bool:
-    """True if this OpenCV can open a window here."""
+    """True if this OpenCV can open a window here (call after :func:`display_problem`)."""
     try:
         cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
     except cv2.error:
@@ -52,8 +73,8 @@ def gui_available() -> bool:
 def open_source(source: str | None, camera: int) -> Any:
     """A ``cv2.VideoCapture`` on the video file or camera; :class:`RuntimeError` if it cannot
     be opened."""
-    quiet_video_logs()
-    cap = cv2.VideoCapture(source if source is not None else camera)
+    with quiet_video_logs():
+        cap = cv2.VideoCapture(source if source is not None else camera)
     if not cap.isOpened():
         cap.release()
         what = f"video file {source}" if source is not None else f"camera {camera}"
@@ -145,9 +166,10 @@ def cli(**options: Any) -> int:
         raise click.UsageError("--smoothing and --no-smoothing: give one of them")
     smoothing = smoothing_setting_of(args.smoothing, PROG)
     video = video_settings(args, PROG)
-    if not args.headless and not gui_available():
-        print(f"error: {NO_GUI_HELP}", file=sys.stderr)
-        return 2
+    if not args.headless:
+        problem = display_problem() or (None if gui_available() else NO_GUI_HELP)
+        if problem is not None:
+            return usage_error(PROG, problem)
     try:
         from headpose.estimator import Estimator
 
@@ -163,8 +185,7 @@ def cli(**options: Any) -> int:
         est.video = est.video.merged(video)
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error(PROG, str(exc))
     try:
         count, fps = run(
             capture,
@@ -178,7 +199,7 @@ def cli(**options: Any) -> int:
         if not args.headless:
             cv2.destroyAllWindows()
     if count == 0:
-        print("error: no frame could be read from the source", file=sys.stderr)
+        print_problem(PROG, "no frame could be read from the source")
         return 1
     print(f"{count} frames, {fps:.1f} FPS")
     return 0

@@ -77,11 +77,11 @@ def test_refuses_to_overwrite(
     before = calibrated.read_bytes()
     args = ["--data", str(labelled_dir), "--bins", "2", "-o"]
     assert main([str(shipped), *args, str(calibrated)]) == 2
-    assert "not overwriting" in capsys.readouterr().err
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert calibrated.read_bytes() == before
     assert main([str(calibrated), *args, str(calibrated)]) == 2  # the input itself
     assert main([str(calibrated), *args, str(calibrated), "--overwrite"]) == 2
-    assert "is the input model" in capsys.readouterr().err
+    assert "is an input of this run" in capsys.readouterr().err
 
 
 def test_overwrite_replaces_an_existing_output_only_when_asked(
@@ -182,6 +182,13 @@ def test_saved_faces_fit_like_the_model_run(
     assert main([str(shipped), "--faces", str(rows), "--bins", "2", "-o", str(out)]) == 0
     a, b = PoseModel(out).meta.calibration, PoseModel(calibrated).meta.calibration
     assert a.n == b.n and "fold.csv" in a.data
+    before = rows.read_bytes()  # --overwrite replaced an input --faces file (issue 40)
+    again = [str(shipped), "--faces", str(rows), "--save-faces", str(rows), "--overwrite"]
+    assert main(again) == 2 and rows.read_bytes() == before
+    labels = labelled_dir / "labels.csv"  # ... or a file of the --data folder
+    data_again = [str(shipped), "--data", str(labelled_dir), "--save-faces", str(labels)]
+    labels_before = labels.read_bytes()
+    assert main([*data_again, "--overwrite"]) == 2 and labels.read_bytes() == labels_before
     for field in ("intercept", "slope", "interval_factor"):
         np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=2e-3)
 

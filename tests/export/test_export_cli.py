@@ -99,7 +99,9 @@ def test_cli_parity_failure_exit_1(
         ],
         capsys,
     )
-    assert code == EXIT_FAILED and "export failed: PARITY CHECK FAILED" in err
+    assert code == EXIT_FAILED and err.startswith(
+        "headpose-export: error: export failed: PARITY CHECK FAILED"
+    )
     assert "ONNX output differs" in err and "not written" in err
     assert not out.exists()
 
@@ -132,3 +134,34 @@ def test_cli_records_the_video_settings_it_is_given(
     code, err = _run([str(tiny_checkpoint), "-o", str(bad), *common, "--video", "fps=3"], capsys)
     assert code == EXIT_BAD_INPUT and "--video: unknown key 'fps'" in err
     assert not bad.exists()
+
+
+def test_cli_never_replaces_a_file_without_overwrite_nor_an_input_with_it(
+    tiny_checkpoint: Path, crops_dir: Path, calib_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """`headpose-export last.pt -o photo.jpg` replaced the photo with the model, exit 0
+    (issue 40). Every file an export writes is checked before any work."""
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"a precious photo")
+    verify = ["--verify-images", str(crops_dir), "--verify-count", "2"]
+    code, err = _run([str(tiny_checkpoint), "-o", str(photo), *verify], capsys)
+    assert code == EXIT_BAD_INPUT and err.count("\n") == 1
+    assert err.startswith(f"headpose-export: error: {photo}: already exists; pass --overwrite")
+    assert photo.read_bytes() == b"a precious photo"
+    out = tmp_path / "m.onnx"
+    (tmp_path / "m.int8.onnx").write_bytes(b"an older int8 model")
+    code, err = _run(
+        [str(tiny_checkpoint), "-o", str(out), *verify, "--int8", str(calib_dir)], capsys
+    )
+    assert code == EXIT_BAD_INPUT and "m.int8.onnx: already exists" in err
+    assert not out.exists()  # refused before the export, not after it
+    before = tiny_checkpoint.read_bytes()
+    code, err = _run([str(tiny_checkpoint), "-o", str(tiny_checkpoint), "--overwrite"], capsys)
+    assert code == EXIT_BAD_INPUT and "is an input of this run" in err
+    assert tiny_checkpoint.read_bytes() == before
+    assert main([str(tiny_checkpoint), "-o", str(photo), *verify, "--overwrite"]) == 0
+    assert onnx.load(str(photo)).graph.node  # asked for: replaced, by a whole model
+    if Path("/dev/null").exists():  # a device is written, not replaced: a dry run
+        assert main([str(tiny_checkpoint), "-o", "/dev/null", *verify]) == 0
+        assert "wrote /dev/null" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.int8.onnx", "photo.jpg"]

@@ -94,7 +94,7 @@ def test_fold_file_writes_a_new_model_with_the_same_answers(
     }
     with pytest.raises(InvalidInputError, match="already exists"):
         fold_file(unfolded_aa_model, out)
-    with pytest.raises(InvalidInputError, match="already exists"):
+    with pytest.raises(InvalidInputError, match="is an input of this run"):
         fold_file(unfolded_aa_model, unfolded_aa_model)  # never over its input
     assert main([str(unfolded_aa_model), "-o", str(out)]) == 2  # one line, exit 2
 

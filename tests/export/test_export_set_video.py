@@ -50,10 +50,10 @@ def test_refuses_bad_settings_and_existing_files(exported, tmp_path: Path, capsy
     assert main([str(source), "-o", str(out), "--video", "fps=3"]) == EXIT_BAD_INPUT
     assert "--video: unknown key 'fps'" in capsys.readouterr().err
     assert not out.exists()
-    with pytest.raises(InvalidInputError, match="is the input model"):
+    with pytest.raises(InvalidInputError, match="is an input of this run"):
         set_video(source, source, {"detect_every": 2})
     set_video(source, out, {"detect_every": 2})
     assert main([str(source), "-o", str(out), "--video", "detect_every=3"]) == EXIT_BAD_INPUT
-    assert "already exists; not overwriting" in capsys.readouterr().err
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
     assert _meta(out).extra["video"] == {"detect_every": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.onnx"]

@@ -91,6 +91,28 @@ def test_quantize_errors(exported, tmp_path: Path) -> None:
     assert int8_path_for("/a/model.onnx") == Path("/a/model.int8.onnx")
 
 
+def test_quantize_never_replaces_a_file_unasked_nor_an_input(
+    exported, calib_dir: Path, int8_model: Path, tmp_path: Path
+) -> None:
+    """quantize_int8 replaced whatever file was at its output (issue 40)."""
+    notes = tmp_path / "notes.onnx"
+    notes.write_bytes(b"not a model")
+    with pytest.raises(InvalidInputError, match="notes.onnx: already exists; pass --overwrite"):
+        quantize_int8(exported.path, calib_dir, output_path=notes, calib_limit=2)
+    assert notes.read_bytes() == b"not a model"
+    before = exported.path.read_bytes()
+    with pytest.raises(InvalidInputError, match="is an input of this run"):
+        quantize_int8(exported.path, calib_dir, exported.path, calib_limit=2, overwrite=True)
+    crop = sorted(calib_dir.iterdir())[0]  # a calibration image: in an input folder
+    crop_bytes = crop.read_bytes()
+    with pytest.raises(InvalidInputError, match="inside the input folder"):
+        quantize_int8(exported.path, calib_dir, crop, calib_limit=2, overwrite=True)
+    assert exported.path.read_bytes() == before and crop.read_bytes() == crop_bytes
+    quantize_int8(exported.path, calib_dir, output_path=notes, calib_limit=2, overwrite=True)
+    assert onnx.load(str(notes)).graph.node
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.onnx"]  # no temporary file
+
+
 def test_graph_passes_on_a_small_graph() -> None:
     h = onnx.helper
     w = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "w")

@@ -201,6 +201,30 @@ def test_engine_that_differs_from_the_onnx_is_not_written(
     assert not (tmp_path / "m.engine").exists() and not (tmp_path / "m.engine.json").exists()
 
 
+def test_engine_never_replaces_an_existing_file_unasked(
+    exported, tmp_path: Path, monkeypatch, engine_runs_like_onnx, crops_dir: Path
+) -> None:
+    """The engine and its .json were written over any file at their names (issue 40)."""
+    from headpose.errors import InvalidInputError
+
+    engine_runs_like_onnx["onnx"] = exported.path
+    monkeypatch.setitem(sys.modules, "tensorrt", _FakeTensorRT())
+    (tmp_path / "m.engine.json").write_text("kept")
+    with pytest.raises(InvalidInputError, match=r"m\.engine\.json: already exists"):
+        build_tensorrt_engine(exported.path, tmp_path / "m.engine")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.engine.json"]
+    assert (tmp_path / "m.engine.json").read_text() == "kept"
+    with pytest.raises(InvalidInputError, match="is an input of this run"):
+        build_tensorrt_engine(exported.path, exported.path, overwrite=True)
+    engine = build_tensorrt_engine(
+        exported.path, tmp_path / "m.engine", verify_images=crops_dir / "images", overwrite=True
+    )
+    assert (
+        engine.read_bytes() == b"ENGINE"
+        and "input_size" in (tmp_path / "m.engine.json").read_text()
+    )
+
+
 def test_tensorrt_11_refuses_fp16_instead_of_building_fp32(
     exported, tmp_path: Path, monkeypatch, engine_runs_like_onnx, crops_dir: Path
 ) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from headpose.cli.predict import main
@@ -214,7 +217,7 @@ def test_corrupt_and_missing_files_are_reported_and_skipped(
     assert "missing.png: no such file" in result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()  # one line per failure and the summary, no more
-    assert all(line.startswith("error: ") for line in lines[:-1]), lines  # (FFmpeg's "moov ...")
+    assert all(line.startswith("headpose-predict: error: ") for line in lines[:-1]), lines
     assert "truncated.mp4" in result.stderr and lines[-1].startswith("2 image(s)")
     assert len(_records(out)) == 2  # the good images still done
 
@@ -358,7 +361,8 @@ def _md5s(folder: Path) -> dict[str, str]:
 
 
 def test_annotate_into_the_input_folder_is_refused(folder: Path, tiny_model: Path, capsys) -> None:
-    """--annotate photos/ over photos/ used to overwrite the original photos."""
+    """--annotate photos/ over photos/ used to overwrite the original photos, and with
+    --overwrite it still did (issue 40): an input is never written."""
     before = _md5s(folder)
     args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q"]
     assert main([*args, "--annotate", str(folder)]) == 2
@@ -366,8 +370,13 @@ def test_annotate_into_the_input_folder_is_refused(folder: Path, tiny_model: Pat
     given_file = folder / "a.jpg"  # a file given directly, in the annotate folder
     assert main([str(given_file), *args[1:], "--annotate", str(folder)]) == 2
     assert _md5s(folder) == before  # originals untouched
-    assert main([*args, "--annotate", str(folder), "--overwrite"]) == 0  # asked for: allowed
-    assert _md5s(folder)["a.jpg"] != before["a.jpg"]
+    for flag in ("--overwrite", "--force"):
+        assert main([*args, "--annotate", str(folder), flag]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"headpose-predict: error: --annotate {folder}: holds the input")
+        assert "never written, even with --overwrite" in err and "(or pass" not in err
+        assert main([str(given_file), *args[1:], "--annotate", str(folder), flag]) == 2
+    assert _md5s(folder) == before
 
 
 def test_annotate_inside_the_input_tree_never_reads_its_outputs(
@@ -393,7 +402,7 @@ def test_output_file_is_never_replaced_silently(
     keep.write_text("precious\n")
     args = ["--detector", "none", "--model", str(tiny_model), "-q", "-o", str(keep)]
     assert main([str(folder), *args]) == 2
-    assert f"--output {keep}: exists; pass --overwrite" in capsys.readouterr().err
+    assert f"--output {keep}: already exists; pass --overwrite" in capsys.readouterr().err
     assert main([str(tmp_path / "missing.jpg"), *args, "--overwrite"]) == 1  # every input fails
     assert keep.read_text() == "precious\n"  # nothing replaced it
     assert main([str(folder), *args, "--force"]) == 0  # the ecosystem's spelling works too
@@ -421,3 +430,77 @@ def test_threads_zero_is_accepted(folder: Path, tiny_model: Path) -> None:
     args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q", "--json"]
     assert main([*args, "--threads", "0"]) == 0
     assert main([*args, "--threads", "-1"]) == 2
+
+
+def test_output_to_dev_null_is_allowed(folder: Path, tiny_model: Path) -> None:
+    """`-o /dev/null` was refused as "exists" (issue 40): a device is written, not replaced."""
+    if os.name != "posix":
+        pytest.skip("no /dev/null")
+    args = [str(folder), "--detector", "none", "--model", str(tiny_model), "-q"]
+    assert main([*args, "-o", os.devnull]) == 0
+    assert Path(os.devnull).exists() and not Path(os.devnull).is_file()
+
+
+@pytest.fixture
+def truncated_clip(shared_dir: Path, tmp_path: Path) -> Path:
+    """The first tenth of webcam_roll_nod.mp4's bytes (its index comes first, so the file opens
+    and states 325 frames, of which about 29 can be read)."""
+    data = (shared_dir / "data" / "video" / "webcam_roll_nod.mp4").read_bytes()
+    clip = tmp_path / "cut.mp4"
+    clip.write_bytes(data[: len(data) // 10])
+    return clip
+
+
+def test_a_video_that_ends_early_is_reported(
+    truncated_clip: Path, tiny_model: Path, tmp_path: Path, capsys
+) -> None:
+    """A truncated clip was half-read and reported as done: "29 of 325", "0 failed", exit 0
+    (issue 40)."""
+    out = tmp_path / "poses.jsonl"
+    args = [str(truncated_clip), "--detector", "none", "--model", str(tiny_model)]
+    assert main([*args, "--every", "10", "-o", str(out)]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "frame/s]" not in line]
+    err = [line for line in err if line.strip()]  # without the progress bar
+    match = re.fullmatch(
+        rf"headpose-predict: warning: {re.escape(str(truncated_clip))}: the video ended after "
+        r"(\d+) of its 325 frames \(truncated or corrupt file\); the frames after were not read",
+        err[0],
+    )
+    assert match and 0 < int(match.group(1)) < 325, err
+    assert ", 0 failed, 1 video(s) ended early (named above)" in err[-1] and len(err) == 2
+    frames = [r["frame"] for r in _records(out)]  # what was read is kept
+    assert frames == list(range(0, int(match.group(1)), 10))
+
+
+def test_track_warns_about_a_video_that_ends_early(truncated_clip: Path, tiny_model: Path) -> None:
+    from headpose.errors import IncompleteVideoWarning
+    from headpose.estimator import Estimator
+
+    class WholeFrame:  # one face: the whole frame
+        def detect(self, image):
+            from headpose.detectors.base import Detections
+
+            h, w = image.shape[:2]
+            return Detections(np.array([[0, 0, w, h]], np.float32), np.array([0.9], np.float32))
+
+    est = Estimator(str(tiny_model), detector=WholeFrame())
+    with pytest.warns(
+        IncompleteVideoWarning, match=r"cut\.mp4: the video ended after \d+ of its 325"
+    ):
+        frames = sum(1 for _ in est.track(truncated_clip))
+    assert 0 < frames < 325
+
+
+def test_a_damaged_jpeg_is_the_tools_warning_not_libjpegs_line(
+    pose_photos: list[Path], tiny_model: Path, tmp_path: Path, capfd
+) -> None:
+    """libjpeg's own "Corrupt JPEG data: premature end of data segment" leaked (issue 40)."""
+    data = pose_photos[0].read_bytes()
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(data[: len(data) // 2] + b"\xff\xd9")  # cut, then closed
+    assert main([str(damaged), "--detector", "none", "--model", str(tiny_model), "-q"]) == 0
+    err = capfd.readouterr().err.strip().splitlines()
+    assert err == [
+        f"headpose-predict: warning: {damaged}: Corrupt JPEG data: premature end of data "
+        "segment (decoder message)"
+    ]

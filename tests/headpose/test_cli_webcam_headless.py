@@ -56,10 +56,63 @@ def test_unopenable_source_is_a_clear_error(tmp_path: Path, tiny_model: Path, ca
 
 
 def test_window_without_gui_says_what_to_do(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("DISPLAY", ":0")  # a display, but a GUI-less OpenCV
     monkeypatch.setattr(webcam, "gui_available", lambda: False)
     assert webcam.main([]) == 2
     err = capsys.readouterr().err
     assert "--headless" in err and "opencv-python" in err
+
+
+def _no_display_env() -> dict[str, str]:
+    import os
+
+    drop = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="X11/Wayland only")
+def test_window_without_display_is_one_line_not_an_abort(tiny_model: Path) -> None:
+    """Qt aborted the process (exit 134, lines of Qt errors) before the tool could say
+    anything when there was no display (issue 40)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "headpose.cli.webcam", "--camera", "0", "--model", str(tiny_model)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_no_display_env(),
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("headpose-webcam: error: no display") and "--headless" in line
+
+
+def test_missing_camera_is_the_tools_line_only(tiny_model: Path) -> None:
+    """OpenCV's own "[ERROR:0@0.350] ... Camera index out of range" came before the tool's
+    line (issue 40)."""
+    _needs_detector()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "headpose.cli.webcam",
+            "--headless",
+            "--camera",
+            "9",
+            "--frames",
+            "1",
+            "--model",
+            str(tiny_model),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_no_display_env(),
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "headpose-webcam: error: cannot open camera 9 (is it connected and free? try --camera 1)"
+    )
 
 
 def test_run_with_injected_source_and_display(tiny_model: Path, pose_photos: list[Path]) -> None:

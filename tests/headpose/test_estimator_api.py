@@ -134,10 +134,23 @@ def test_grey_image(est: Estimator, pose_photos: list[Path]) -> None:
 
 
 def test_boxes_outside_are_clipped_or_skipped(est: Estimator, crop_bgr: np.ndarray) -> None:
+    """Skipped boxes used to vanish silently: 3 boxes in, 1 face out, no way to tell which
+    (issue 40); a warning now names each dropped row."""
+    from headpose.errors import DroppedBoxWarning
+
     boxes = [[-50, -50, 200, 200], [1000, 1000, 1100, 1100], [100, 100, 100, 300]]
-    faces = est.predict(crop_bgr, boxes=boxes)
+    h, w = crop_bgr.shape[:2]
+    with pytest.warns(DroppedBoxWarning) as caught:
+        faces = est.predict(crop_bgr, boxes=boxes)
     assert len(faces) == 1
     assert faces[0].box == (0.0, 0.0, 200.0, 200.0)
+    (warning,) = caught
+    assert str(warning.message) == (
+        "boxes: row 1 [1000.0, 1000.0, 1100.0, 1100.0], row 2 [100.0, 100.0, 100.0, 300.0]: "
+        f"nothing left inside the {w}x{h} image (outside it or of zero area), so no face for "
+        "them; 1 of 3 boxes give faces"
+    )
+    assert warning.filename == __file__  # points at the caller
 
 
 def test_nan_box_is_an_error(est: Estimator, crop_bgr: np.ndarray) -> None:

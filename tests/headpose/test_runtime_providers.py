@@ -179,6 +179,20 @@ def test_explicit_providers_override_and_aliases() -> None:
     assert runtime.choose_providers("cpu") == ["CPUExecutionProvider"]
 
 
+def test_gpu_provider_on_the_cpu_build_names_the_gpu_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """providers="cuda" on a CPU install said only "not available" (issue 40); docs/USAGE.md
+    promises the extra to install."""
+    ort = runtime.import_onnxruntime()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    for name in ("cuda", "tensorrt", ["CUDAExecutionProvider", "cpu"]):
+        with pytest.raises(MissingDependencyError) as info:
+            runtime.choose_providers(name)
+        msg = str(info.value)
+        assert "CPU build of onnxruntime" in msg and '"headpose-hmtl[gpu]"' in msg
+
+
 def test_unavailable_provider_is_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="NoSuchExecutionProvider.*available"):
         runtime.choose_providers(["NoSuchExecutionProvider"])

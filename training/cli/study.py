@@ -27,6 +27,12 @@ from headpose.errors import HeadPoseError, first_line
 PROG = "headpose-study"
 DEFAULT_ROOT = "runs/study"
 DEFAULT_REPORT = "bench/results/paper_claims.md"
+OVERWRITE = click.option(
+    "--overwrite",
+    is_flag=True,
+    help="replace an existing report file that is not an earlier headpose-study report "
+    "(an earlier report is always rewritten)",
+)
 
 _common = [
     click.option("--root", default=DEFAULT_ROOT, show_default=True, help="folder of the runs"),
@@ -161,6 +167,7 @@ def plan(
 @click.option("--jobs", default=1, show_default=True, help="runs at a time (processes)")
 @click.option("--threads", default=1, show_default=True, help="torch threads per run")
 @click.option("--report", "report_path", default=DEFAULT_REPORT, show_default=True)
+@OVERWRITE
 @click.option(
     "--keep-checkpoints",
     is_flag=True,
@@ -177,11 +184,14 @@ def run(
     jobs: int,
     threads: int,
     report_path: str,
+    overwrite: bool,
     keep_checkpoints: bool,
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
     from headpose.training.engine.study import get_claim, run_all
+    from headpose.training.engine.study_report import check_report
 
+    check_report(report_path, overwrite=overwrite, inputs=_inputs(root))  # before hours of work
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     claim = get_claim(claim).key
     total = len(runs)
@@ -196,7 +206,7 @@ def run(
 
     click.echo(f"{claim}: {total} runs under {root} ({jobs} at a time)")
     run_all(runs, jobs=jobs, threads=threads, on_done=done, keep_checkpoints=keep_checkpoints)
-    _write(root, report_path, f"headpose-study run {claim}")
+    _write(root, report_path, f"headpose-study run {claim}", overwrite)
 
 
 @cli.command()
@@ -212,16 +222,26 @@ def pack(root: str) -> None:
 @cli.command()
 @click.option("--root", default=DEFAULT_ROOT, show_default=True, help="folder of the runs")
 @click.option("--out", "report_path", default=DEFAULT_REPORT, show_default=True)
-def report(root: str, report_path: str) -> None:
+@OVERWRITE
+def report(root: str, report_path: str, overwrite: bool) -> None:
     """Rewrite the markdown report and plots from the finished runs under --root."""
-    _write(root, report_path, "headpose-study report")
+    _write(root, report_path, "headpose-study report", overwrite)
 
 
-def _write(root: str, report_path: str, command: str) -> None:
+def _inputs(root: str) -> list[Path]:
+    """The files the report is made from (what load_results reads): never written."""
+    from headpose.training.engine.study import ARCHIVE, RESULT
+
+    return [Path(root) / ARCHIVE, *Path(root).rglob(RESULT)]
+
+
+def _write(root: str, report_path: str, command: str, overwrite: bool = False) -> None:
     from headpose.training.engine.study import load_results
     from headpose.training.engine.study_report import write_report
 
-    path = write_report(load_results(root), report_path, command=command)
+    path = write_report(
+        load_results(root), report_path, command=command, overwrite=overwrite, inputs=_inputs(root)
+    )
     click.echo(f"report: {path}")
 
 
@@ -235,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"{PROG}: interrupted; run the same command again to continue", err=True)
         return 130
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{PROG}: error: {first_line(exc.format_message())}", err=True)
         return 2
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
         message = first_line(exc)

@@ -96,31 +96,84 @@ def cli(
                     PROG, f"{len(problems)} of {total} images cannot be used (listed above)"
                 )
             print(f"{PROG}: checked {total} images: all readable")
-        from headpose.training.engine.trainer import train
+        from headpose.training.engine.trainer import Trainer
 
-        row = train(cfg, resume=resume, trust_checkpoint=trust_checkpoint)
+        trainer = Trainer(cfg, resume=resume, trust_checkpoint=trust_checkpoint)
     except ImportError as exc:
         return missing_extra(PROG, exc, "train")
     except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
         return usage_error(PROG, first_line(exc))
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; continue with --resume", file=sys.stderr)
+        print(f"{PROG}: interrupted before training started; nothing saved", file=sys.stderr)
         return 130
-    if row:
+    return fit(trainer, resume)
+
+
+def fit(trainer, resume: bool) -> int:
+    """Train with ``trainer`` and say what was done: where a resumed run starts, what an
+    interrupted run kept, and why a run stopped (its epochs, ``runtime.max_steps``, or nothing
+    left to train)."""
+    from headpose.training.engine import distributed as D
+
+    cfg, main_rank = trainer.cfg, trainer.dist.is_main
+    last = trainer.out_dir / "last.pt"
+    if resume and main_rank:
+        print(f"{PROG}: resuming {last} from {_position(trainer, trainer.step)}")
+    try:
+        row = trainer.fit()
+    except (HeadPoseError, ValueError, OSError, FloatingPointError) as exc:
+        return usage_error(PROG, first_line(exc))
+    except KeyboardInterrupt:
+        if trainer.saved_step is None:
+            print(
+                f"{PROG}: interrupted at step {trainer.step}, before the first checkpoint: "
+                "nothing saved yet; start again (the same command, without --resume)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"{PROG}: interrupted at step {trainer.step}; {last} holds "
+                f"{_position(trainer, trainer.saved_step)}: --resume continues from there",
+                file=sys.stderr,
+            )
+        return 130
+    finally:
+        D.shutdown(trainer.dist)
+    if not main_rank:
+        return 0
+    limit = cfg.runtime.max_steps
+    trained = trainer.step - trainer.start_step
+    if trained == 0:
+        print(
+            f"{PROG}: nothing to train: the run in {trainer.out_dir} has already reached "
+            f"optim.epochs={cfg.optim.epochs}"
+            f"{f' or runtime.max_steps={limit}' if limit else ''} (step {trainer.step}); "
+            "raise it to train further"
+        )
+    elif row and trainer.epoch >= cfg.optim.epochs:
         shown = {
             k: round(v, 4) for k, v in row.items() if k.startswith("val/") and isinstance(v, float)
         }
         print(f"{PROG}: done at epoch {row['epoch']}, step {row['step']}: {shown}")
-    else:
-        from headpose.training.config import expand_path
-
+    else:  # runtime.max_steps stopped it before optim.epochs
         print(
-            f"{PROG}: nothing to train: the run in {expand_path(cfg.runtime.out_dir, cfg)} has "
-            f"already reached optim.epochs={cfg.optim.epochs}"
-            f"{f' or runtime.max_steps={cfg.runtime.max_steps}' if cfg.runtime.max_steps else ''}"
-            "; raise it to train further"
+            f"{PROG}: stopped at runtime.max_steps={limit} after {trained} step(s) of training: "
+            f"{last} holds {_position(trainer, trainer.step)} of optim.epochs="
+            f"{cfg.optim.epochs}; raise runtime.max_steps and pass --resume to continue"
         )
     return 0
+
+
+def _position(trainer, step: int) -> str:
+    """``step N`` and, when it is the trainer's current step, where in which epoch."""
+    if step != trainer.step:
+        return f"step {step}"
+    if trainer.step_in_epoch == 0:
+        return f"step {step} (start of epoch {trainer.epoch + 1})"
+    return (
+        f"step {step} (epoch {trainer.epoch + 1}, {trainer.step_in_epoch} of "
+        f"{trainer.steps_per_epoch} steps into it)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 
@@ -21,9 +20,13 @@ import numpy as np
 
 from headpose.detectors import get_detector
 from headpose.detectors.base import Detector
+from headpose.errors import first_line
+from headpose.files import AtomicFile, check_output
 
 from .csv_folder import DEFAULT_CSV_NAME, read_pose_csv
 from .errors import DataError
+
+PROG = "python -m headpose.training.data.detector_boxes"
 
 
 def best_box(detector: Detector, image_bgr: np.ndarray) -> tuple[float, float, float, float] | None:
@@ -38,20 +41,21 @@ def best_box(detector: Detector, image_bgr: np.ndarray) -> tuple[float, float, f
 
 
 def write_boxes_csv(
-    data: str | Path, output: str | Path, detector: str = "yunet"
+    data: str | Path, output: str | Path, detector: str = "yunet", overwrite: bool = False
 ) -> tuple[int, int]:
     """Detect a box for every row of ``data``'s CSV; write ``output`` atomically.
 
-    Returns ``(rows, rows_with_a_box)``.
+    Returns ``(rows, rows_with_a_box)``. Refuses to replace an existing ``output`` unless
+    ``overwrite``, and to write ``data``'s CSV or into its folder at all
+    (:func:`headpose.files.check_output`).
     """
     data = Path(data)
     csv_path = data if data.suffix.lower() == ".csv" else data / DEFAULT_CSV_NAME
+    output = check_output(output, overwrite, inputs=[data, csv_path])
     records = read_pose_csv(csv_path)
     det = get_detector(detector)
-    output = Path(output)
-    tmp = output.with_name(output.name + ".tmp")
     found = 0
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+    with AtomicFile(output) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "yaw", "pitch", "roll", "x1", "y1", "x2", "y2"])
         for rec in records:
@@ -63,7 +67,6 @@ def write_boxes_csv(
             angles = ["" if np.isnan(v) else f"{float(v):.4f}" for v in rec.target]
             cells = [f"{v:.2f}" for v in box] if box is not None else ["", "", "", ""]
             writer.writerow([str(Path(rec.image).resolve()), *angles, *cells])
-    os.replace(tmp, output)
     return len(records), found
 
 
@@ -72,11 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", help="folder with labels.csv, or a pose CSV")
     parser.add_argument("-o", "--output", required=True, help="CSV to write")
     parser.add_argument("--detector", default="yunet", help="runtime detector name (default yunet)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     args = parser.parse_args(argv)
     try:
-        rows, found = write_boxes_csv(args.data, args.output, args.detector)
-    except (DataError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        rows, found = write_boxes_csv(args.data, args.output, args.detector, args.overwrite)
+    except (DataError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {first_line(exc)}", file=sys.stderr)
         return 2
     print(
         f"{args.output}: {rows} rows, a face box in {found} ({100.0 * found / max(rows, 1):.1f}%)"

@@ -35,6 +35,7 @@ The same arguments and seed give the same output. A finished source is recorded 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -48,6 +49,7 @@ import cv2
 import numpy as np
 
 from headpose.cli.options import command, run
+from headpose.files import atomic_write, check_output, check_output_folder
 from headpose.rotation import euler_to_matrix, matrix_to_euler
 
 from .csv_folder import BOX_COLUMNS, DEFAULT_CSV_NAME, SPREAD_COLUMNS, read_pose_csv
@@ -342,19 +344,24 @@ def keep_finished_rows(csv_path: Path, done: set[str]) -> None:
     kept = [r for r in rows if r.get("source") in done and None not in r.values()]
     if len(kept) == len(rows):
         return
-    tmp = csv_path.with_name(csv_path.name + f".tmp-{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER)
-        writer.writeheader()
-        writer.writerows(kept)
-    os.replace(tmp, csv_path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=HEADER)
+    writer.writeheader()
+    writer.writerows(kept)
+    atomic_write(csv_path, text.getvalue())
 
 
 def prepare_output(
-    out: Path, settings: dict[str, object], overwrite: bool, resume: bool
+    out: Path,
+    settings: dict[str, object],
+    overwrite: bool,
+    resume: bool,
+    inputs: Sequence[str | Path] = (),
 ) -> set[str]:
     """Create or check ``out`` (``settings``: what decides the output, stored in
-    ``profile.json``); returns the sources already done (``--resume``)."""
+    ``profile.json``); returns the sources already done (``--resume``). ``out`` never holds or
+    lies inside an input (``inputs``: the files and folders read), even with ``overwrite``."""
+    check_output_folder(out, inputs, "-o ")
     settings_path = out / SETTINGS_FILE
     if out.exists() and any(out.iterdir()):
         if resume:
@@ -376,12 +383,14 @@ def prepare_output(
             return done
         if not overwrite:
             raise DataError(f"{out}: exists and is not empty; pass --overwrite or --resume")
-        for name in (DEFAULT_CSV_NAME, DONE_FILE, SETTINGS_FILE):
-            (out / name).unlink(missing_ok=True)
-        for jpg in (out / "images").glob("*.jpg"):
-            jpg.unlink()
+        earlier = [out / name for name in (DEFAULT_CSV_NAME, DONE_FILE, SETTINGS_FILE)]
+        earlier += sorted((out / "images").glob("*.jpg"))
+        for path in earlier:  # the earlier run's files; never an input of this one
+            check_output(path, overwrite, inputs, "-o ")
+        for path in earlier:
+            path.unlink(missing_ok=True)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    atomic_write(settings_path, json.dumps(settings, indent=1))
     return set()
 
 
@@ -409,7 +418,8 @@ def profile_faces(
         "split_config": split_config,
         "split_data": str(Path(split_data).resolve()) if split_config else None,
     }
-    done = prepare_output(out, settings, overwrite, resume)
+    read = [*faces, *([split_data] if split_config else [])]
+    done = prepare_output(out, settings, overwrite, resume, read)
     csv_path = out / DEFAULT_CSV_NAME
     new_file = not csv_path.is_file()
     profiler = Profiler(s, poses)
@@ -437,10 +447,12 @@ def profile_faces(
             stem = f"{src.index:06d}_{Path(src.record.image).stem}"
             for k, (image, cells) in enumerate(rendered):
                 name = f"images/{stem}_{k:02d}.jpg"
-                if not cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
-                    raise DataError(f"{out / name}: could not write the image")
+                ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not ok:
+                    raise DataError(f"{out / name}: could not encode the image")
+                atomic_write(out / name, jpeg.tobytes())
                 writer.writerow({"image": name, **cells})
-            handle.flush()
+            handle.flush()  # labels.csv and done.txt are append-only logs: a row per render
             os.fsync(handle.fileno())
             done_file.write(str(Path(src.record.image).resolve()) + "\n")
             done_file.flush()

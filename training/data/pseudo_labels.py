@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 
 from headpose.detectors import get_detector
+from headpose.errors import first_line
+from headpose.files import AtomicFile, check_output
 from headpose.pose_model import PoseModel
 
 from .csv_folder import BOX_COLUMNS, SPREAD_COLUMNS
@@ -35,6 +37,7 @@ from .errors import DataError
 from .unlabeled import find_images
 
 HEADER = (*LABEL_HEADER, *BOX_COLUMNS, *SPREAD_COLUMNS)
+PROG = "python -m headpose.training.data.pseudo_labels"
 
 
 def write_pseudo_labels(
@@ -48,15 +51,14 @@ def write_pseudo_labels(
     """Label every face image in ``folder`` with ``teacher``; write ``output`` atomically.
 
     Returns ``(images, rows written)``. Refuses to replace an existing ``output`` unless
-    ``overwrite``.
+    ``overwrite``, and to write into ``folder`` or over ``teacher`` at all
+    (:func:`headpose.files.check_output`).
     """
     folder, output = Path(folder), Path(output)
-    if output.exists() and not overwrite:
-        raise DataError(f"{output}: exists; pass --overwrite to replace it")
+    check_output(output, overwrite, inputs=[folder, teacher])
     paths = find_images(folder)
     model = PoseModel(teacher, threads=os.cpu_count() or 1)
     det = get_detector(detector)
-    tmp = output.with_name(output.name + f".tmp-{os.getpid()}")
     rows = 0
     pending: list[tuple[Path, tuple[float, ...], np.ndarray]] = []
 
@@ -81,7 +83,7 @@ def write_pseudo_labels(
         pending.clear()
         return n
 
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
+    with AtomicFile(output) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for path in paths:
@@ -95,7 +97,6 @@ def write_pseudo_labels(
             if len(pending) >= batch:
                 rows += flush(writer)
         rows += flush(writer)
-    os.replace(tmp, output)
     return len(paths), rows
 
 
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             args.folder, args.teacher, args.output, args.detector, overwrite=args.overwrite
         )
     except (DataError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {first_line(exc)}", file=sys.stderr)
         return 2
     print(f"{args.output}: {rows} of {images} images labelled (no face found in {images - rows})")
     return 0

@@ -1,8 +1,8 @@
-"""Checkpoints: atomic writes and the ``headpose-checkpoint`` format of docs/ARCHITECTURE.md.
+"""Checkpoints: the ``headpose-checkpoint`` format of docs/ARCHITECTURE.md.
 
-Every file is written to a temporary name in the same folder, flushed and fsync'ed, then moved
-over the target with :func:`os.replace`, so a crash leaves either the old file or the new one,
-never half of one. Checkpoints hold only tensors and plain Python values, so they load with
+Every checkpoint is written with :func:`headpose.files.atomic_write` (a temporary name in the
+same folder, fsync'ed, then renamed over the target), so a crash leaves either the old file or
+the new one, never half of one. Checkpoints hold only tensors and plain Python values, so they load with
 ``torch.load(weights_only=True)``. Training checkpoints also record ``"amp"``, the resolved AMP
 mode (``fp16``, ``bf16`` or ``off``) the ``"scaler"`` state belongs to (absent in older files).
 :func:`read_torch_file` is the one place in the project that unpickles a torch file; loading
@@ -11,13 +11,11 @@ anything else needs ``trusted=True`` (``--trust-checkpoint``).
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import random
-import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,87 +24,13 @@ import torch
 
 from headpose.cli.options import CHECKPOINT_WEIGHTS, TRUST_FLAG
 from headpose.errors import CheckpointError, first_line
+from headpose.files import atomic_write
 
 FORMAT = "headpose-checkpoint"
 FORMAT_VERSION = 1
 #: the keys every headpose checkpoint has (train, eval and export read only these and
 #: the training state); checked by :func:`check_checkpoint`
 REQUIRED_KEYS = ("format", "format_version", "config", "model_config", "model", "metadata")
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Call ``write(file)`` on a temporary file next to ``path``, fsync it, then rename it to ``path``.
-
-    If ``write`` raises, the temporary file is removed and ``path`` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-_TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # exists but not ours, or no signals (Windows): keep it
-        return True
-    return True
-
-
-def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """Delete the ``.NAME.tmp-PID`` files :func:`atomic_write` left in ``folder`` when its
-    process was killed mid-write (a checkpoint temp file is as large as the checkpoint).
-    Files of a process that is still running are kept. Returns the removed paths."""
-    folder = Path(folder)
-    removed: list[Path] = []
-    if not folder.is_dir():
-        return removed
-    for path in sorted(folder.iterdir()):
-        match = _TMP_NAME.match(path.name)
-        if match and path.is_file() and not _pid_alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically."""
-    return atomic_write(path, lambda handle: handle.write(data))
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> Path:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write, atomic_write_text
+from headpose.files import atomic_write
 
 FIRST_COLUMNS = ("kind", "epoch", "step", "lr", "seconds")
 
@@ -73,7 +73,7 @@ class RunLog:
             self.writer.flush()
 
     def _write_csv(self) -> None:
-        atomic_write_text(self.csv_path, rows_to_csv(self.rows))
+        atomic_write(self.csv_path, rows_to_csv(self.rows))
 
     def plot(self, title: str = "") -> Path:
         """Write the learning curve: train loss per step (left), validation metric per epoch (right)."""
@@ -120,7 +120,7 @@ class RunLog:
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
-        atomic_write(self.png_path, lambda handle: handle.write(buffer.getvalue()))
+        atomic_write(self.png_path, buffer.getvalue())
         return self.png_path
 
     def close(self) -> None:

@@ -197,10 +197,10 @@ def _check_overrides(spec: RunSpec) -> None:
                 "another --root, or delete the directory to redo it"
             )
         return
-    from headpose.training.engine.checkpoint import atomic_write_text
+    from headpose.files import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(list(spec.overrides), indent=1))
+    atomic_write(path, json.dumps(list(spec.overrides), indent=1))
 
 
 def summarize_history(history: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -277,8 +277,8 @@ def execute(
         import torch
 
         torch.set_num_threads(threads)
+    from headpose.files import atomic_write
     from headpose.training.engine import distributed as D
-    from headpose.training.engine.checkpoint import atomic_write_text
     from headpose.training.engine.trainer import Trainer
 
     cfg = spec.config()
@@ -303,7 +303,7 @@ def execute(
         "train_images": len(trainer.data.train),
         **summarize_history(trainer.history),
     }
-    atomic_write_text(out / RESULT, json.dumps(result, indent=1))
+    atomic_write(out / RESULT, json.dumps(result, indent=1))
     if not keep_checkpoints:
         for name in ("last.pt",) if spec.pretrain else ("last.pt", "best.pt"):
             (out / name).unlink(missing_ok=True)
@@ -394,12 +394,12 @@ def pack_results(root: str | Path) -> int:
     """Fold every ``result.json`` under ``root`` into ``<root>/results.jsonl`` (written
     atomically, merged with what it held) and delete those files; returns the number of runs
     the archive holds. The runs stay finished (:func:`archived_result`)."""
-    from headpose.training.engine.checkpoint import atomic_write_text
+    from headpose.files import atomic_write
 
     root = Path(root)
     found = _results_by_key(root)
     lines = [json.dumps({"key": k, **found[k]}) for k in sorted(found, key=lambda k: Path(k).parts)]
-    atomic_write_text(root / ARCHIVE, "".join(line + "\n" for line in lines))
+    atomic_write(root / ARCHIVE, "".join(line + "\n" for line in lines))
     for p in root.rglob(RESULT):
         p.unlink()
     return len(lines)

@@ -32,14 +32,13 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader
 
+from headpose.files import atomic_write, remove_stale_temp_files
 from headpose.training.config import Config, ConfigError, expand_path
 from headpose.training.engine import distributed as D
 from headpose.training.engine.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
-    atomic_write_text,
     load_checkpoint,
-    remove_stale_temp_files,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -240,6 +239,9 @@ class Trainer:
         torch.manual_seed(r.seed + 1 + self.dist.rank)  # dropout differs across ranks
         if resume:
             self._resume()
+        self.start_step = self.step  # where this process began (0, or the resumed step)
+        #: the step ``last.pt`` holds for this run (``None``: nothing saved yet)
+        self.saved_step: int | None = self.step if resume else None
         self.net: nn.Module = self.model
         if self.dist.enabled:
             self.net = nn.parallel.DistributedDataParallel(
@@ -249,7 +251,7 @@ class Trainer:
             )
         self.log = RunLog(self.out_dir, r.tensorboard, self.history) if self.dist.is_main else None
         if self.dist.is_main:
-            atomic_write_text(
+            atomic_write(
                 self.out_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False)
             )
 
@@ -370,6 +372,8 @@ class Trainer:
             state = self.state_dict(rng)
             for name in names:
                 save_checkpoint(self.out_dir / name, state)
+        if "last.pt" in names:
+            self.saved_step = self.step
 
     # ------------------------------------------------------------------ loop
 

@@ -295,3 +295,77 @@ def test_resume_says_what_it_found(
     assert train_cli.main([*args, "--resume"]) == 0
     out = capsys.readouterr().out
     assert "nothing to train" in out and "optim.epochs=1" in out
+
+
+def test_a_run_stopped_by_max_steps_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, crops_dir: Path
+) -> None:
+    """A fresh run with runtime.max_steps=2 trained two steps and then printed only "nothing
+    to train" (issue 40)."""
+    args = [*tiny_args(tmp_path / "run", crops_dir), "data.low_data=16", "runtime.max_steps=2"]
+    assert train_cli.main(args) == 0  # 4 steps an epoch: stopped mid-epoch
+    out = capsys.readouterr().out
+    assert "nothing to train" not in out
+    assert "stopped at runtime.max_steps=2 after 2 step(s) of training" in out
+    assert "holds step 2 (epoch 1, 2 of 4 steps into it)" in out and "--resume" in out
+    assert train_cli.main([*args, "--resume"]) == 0  # the limit reached: now nothing to do
+    out = capsys.readouterr().out
+    assert "resuming" in out and "from step 2 (epoch 1, 2 of 4 steps into it)" in out
+    assert "nothing to train" in out and "runtime.max_steps=2 (step 2)" in out
+
+
+def _interrupt_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    """Ctrl+C during the optimizer step number ``step`` (1-based) of this process."""
+    from headpose.training.engine.trainer import Trainer
+
+    real = Trainer.train_step
+    calls = [0]
+
+    def train_step(self, batch):
+        calls[0] += 1
+        if calls[0] == step:
+            raise KeyboardInterrupt
+        return real(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+
+
+def test_interrupt_before_the_first_checkpoint_says_nothing_was_saved(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    crops_dir: Path,
+) -> None:
+    """Ctrl+C before the first checkpoint printed "continue with --resume", which then failed
+    with "holds no checkpoint" (issue 40)."""
+    args = tiny_args(tmp_path / "run", crops_dir)
+    _interrupt_at(monkeypatch, 1)
+    assert train_cli.main(args) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("headpose-train: interrupted at step 0, before the first checkpoint")
+    assert "nothing saved yet; start again" in err and "continue with --resume" not in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+    monkeypatch.undo()
+    assert train_cli.main(args) == 0  # starting again works as the line says
+
+
+def test_interrupt_after_a_checkpoint_names_the_step_resume_continues_from(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    crops_dir: Path,
+) -> None:
+    args = [
+        *tiny_args(tmp_path / "run", crops_dir),
+        "data.low_data=16",
+        "runtime.checkpoint_every_steps=2",
+    ]
+    _interrupt_at(monkeypatch, 3)
+    assert train_cli.main(args) == 130
+    err = capsys.readouterr().err.strip()
+    assert "interrupted at step 2;" in err and "last.pt holds step 2" in err
+    assert "--resume continues from there" in err
+    monkeypatch.undo()
+    assert train_cli.main([*args, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "from step 2 (epoch 1, 2 of 4 steps into it)" in out and "done at epoch 1" in out

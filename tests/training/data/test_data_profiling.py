@@ -242,6 +242,28 @@ def test_labelled_poses_are_the_runs_training_rows_only(crops_dir: Path, tmp_pat
     assert all(str(Path(src.record.image).resolve()) in trained for src in sources)
 
 
+def test_output_never_replaces_the_input_even_with_overwrite(
+    crops_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """`-o FACES --overwrite` deleted the labels.csv it was reading (issue 40)."""
+    import shutil
+
+    faces = tmp_path / "faces"
+    (faces / "images").mkdir(parents=True)
+    lines = (crops_dir / "labels.csv").read_text().splitlines()[:3]
+    for line in lines[1:]:
+        shutil.copy(crops_dir / line.split(",")[0], faces / line.split(",")[0])
+    (faces / "labels.csv").write_text("\n".join(lines) + "\n")
+    before = {p: p.read_bytes() for p in faces.rglob("*") if p.is_file()}
+    args = ["--split-config", "none", "--quiet", "--overwrite"]
+    assert main([str(faces), "-o", str(faces), *args]) == 2
+    err = capsys.readouterr().err
+    assert f"-o {faces}: holds the input {faces}" in err and "even with --overwrite" in err
+    assert main([str(faces / "labels.csv"), "-o", str(tmp_path), *args]) == 2
+    assert "holds the input" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in faces.rglob("*") if p.is_file()} == before
+
+
 def test_command_line_errors(crops_dir: Path, tmp_path: Path, capsys) -> None:
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x.txt").write_text("x")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from headpose.estimator import default_model_path
+from headpose.files import OutputError
 from headpose.training.data.csv_folder import read_pose_csv
-from headpose.training.data.errors import DataError
 from headpose.training.data.pseudo_labels import HEADER, write_pseudo_labels
 from headpose.training.engine.data_setup import pseudo_label_weights
 
@@ -34,8 +34,15 @@ def test_teacher_labels_every_face_with_box_and_spread(faces: Path, tmp_path: Pa
     for r in records:
         assert r.box is not None and r.spread is not None
         assert np.all(np.abs(r.target) < 99) and np.all((r.spread > 0) & (r.spread < 60))
-    with pytest.raises(DataError, match="exists"):
+    with pytest.raises(OutputError, match="already exists"):
         write_pseudo_labels(faces, default_model_path(), out)
+    image = sorted(faces.glob("*.jpg"))[0]  # --overwrite never replaces an input (issue 40)
+    before = image.read_bytes()
+    with pytest.raises(OutputError, match="inside the input folder.*never written"):
+        write_pseudo_labels(faces, default_model_path(), image, overwrite=True)
+    with pytest.raises(OutputError, match="is an input of this run"):
+        write_pseudo_labels(faces, default_model_path(), default_model_path(), overwrite=True)
+    assert image.read_bytes() == before
 
 
 def test_weights_fall_with_the_teacher_spread(faces: Path, tmp_path: Path) -> None:

@@ -567,3 +567,28 @@ def test_study_workers_exit_when_the_study_is_killed(signal_name: str) -> None:
         pytest.fail(f"worker {worker} outlived its killed study by 30 s")
     finally:
         parent.kill()
+
+
+def test_report_rewrites_its_own_file_but_no_other_unasked(tmp_path: Path, capsys) -> None:
+    """`headpose-study report --out notes.md` replaced any file (issue 40); an earlier report
+    is still rewritten (the study reruns it after every run), and the results it is made from
+    are never written."""
+    from headpose.training.cli.study import main
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    archive = root / S.ARCHIVE
+    archive.write_text("")
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    args = ["report", "--root", str(root), "--out"]
+    assert main([*args, str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("headpose-study: error: report ") and "already exists" in err
+    assert notes.read_text() == "my notes\n"
+    assert main([*args, str(archive), "--overwrite"]) == 2
+    assert "is an input of this run" in capsys.readouterr().err and archive.read_text() == ""
+    report = tmp_path / "claims.md"
+    assert main([*args, str(report)]) == 0 and R.is_report(report)
+    assert main([*args, str(report)]) == 0  # its own earlier report: rewritten
+    assert main([*args, str(notes), "--overwrite"]) == 0 and R.is_report(notes)

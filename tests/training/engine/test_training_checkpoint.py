@@ -142,5 +142,7 @@ def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
     live.write_bytes(b"being written")
     keep = tmp_path / "last.pt"
     keep.write_bytes(b"x")
-    assert C.remove_stale_temp_files(tmp_path) == [stale]
+    from headpose.files import remove_stale_temp_files
+
+    assert remove_stale_temp_files(tmp_path) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "last.pt"])
