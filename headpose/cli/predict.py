@@ -379,7 +379,7 @@ def cli(**options: Any) -> int:
         clash = annotate_clash(args.annotate, args.inputs)
         if clash is not None:
             raise click.UsageError(clash)
-    video = video_settings(args, PROG)
+    video = video_settings(args)
     files, empty = expand_inputs(args.inputs, args.annotate)
     if args.annotate is not None and not args.overwrite:
         earlier = AnnotationPaths(args.annotate).earlier(files)
