@@ -155,7 +155,6 @@ class SemiConfig:
     pseudo_labels: str = ""
     weight: float = 1.0
     spread_ref: float = 0.0  # degrees
-    max_images: int = 0  # >0: use only the first N pseudo-labelled rows
     labelled_repeat: int = 1
     per_epoch: int = 0  # >0: pseudo-labelled rows per epoch, resampled every epoch
 
@@ -642,7 +641,6 @@ def validate(cfg: Config) -> None:
             )
     _positive("semi.weight", s.weight, allow_zero=True)
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
-    _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
     _positive("synth.weight", y.weight, allow_zero=True)
