@@ -70,7 +70,7 @@ class Run:
     """One pipeline over one clip: time per frame, faces per frame (raw angles, with ids)."""
 
     seconds: float = 0.0
-    pose_seconds: float = 0.0  # of which in the headpose pose network (prepare + run)
+    pose_seconds: float = 0.0  # of which in the headpose pose model (crops + networks)
     frames: list[list[Face]] = field(default_factory=list)
     counters: tuple[int, int] = (0, 0)  # video mode: whole-frame searches, ROI searches
     reused: int = 0  # video mode: frames whose faces kept their last boxes (detect_every)
@@ -201,11 +201,11 @@ def video_pass(
     runs = {k: Run() for k in ("predict", "track", "track_raw", "whole", "fsa")}
     current = ["predict"]
     model = est.model
-    pose_call = model.predict_crops
+    pose_call = model.predict_boxes
 
-    def timed_pose(crops: Any) -> Any:  # the pose network's share of each pipeline's time
+    def timed_pose(image: Any, boxes: Any) -> Any:  # the pose share (crops + networks)
         t0 = time.perf_counter()
-        out = pose_call(crops)
+        out = pose_call(image, boxes)
         runs[current[0]].pose_seconds += time.perf_counter() - t0
         return out
 
@@ -216,11 +216,11 @@ def video_pass(
         runs[key].seconds += time.perf_counter() - t0
         return out
 
-    model.predict_crops = timed_pose  # type: ignore[method-assign]
+    model.predict_boxes = timed_pose  # type: ignore[method-assign]
     try:
         _interleave(path, est, fsa_pipeline, video, whole, ids, runs, timed)
     finally:
-        del model.predict_crops  # back to the class method
+        del model.predict_boxes  # back to the class method
     runs["track_raw"].seconds = runs["track"].seconds
     runs["track_raw"].pose_seconds = runs["track"].pose_seconds
     runs["track"].counters = (video.full_detections, video.roi_detections)
@@ -388,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="video mode: further settings (keys of VideoOptions, e.g. box_shift=true)",
     )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="image mode: also time this model (name or .onnx) in the same rounds; repeatable",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video-runs", type=int, default=1, help="passes over each clip")
     parser.add_argument("--clips", type=Path, default=VIDEO_DIR, help="folder of .mp4 clips")
@@ -418,10 +425,11 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python bench/speed.py --model {args.model} --runs {args.runs} "
         f"--threads {args.threads} --video-runs {args.video_runs} "
         f"--detect-every {args.detect_every}{' --no-images' if args.no_images else ''}"
+        f"{''.join(f' --compare {c}' for c in args.compare)}"
         f"{' --video ' + ' '.join(args.video) if args.video else ''}"
         f"{'' if args.clips == VIDEO_DIR else f' --clips {args.clips}'}`  ",
         f"Model: `{model_path.name}` ({pose.meta.backbone}, {pose.input_size[0]} px input, "
-        f"networks: {len(pose.meta.extra.get('ensemble', [])) or 1}, "
+        f"networks: {len(pose.members) or len(pose.meta.extra.get('ensemble', [])) or 1}, "
         f"flip average: {bool(pose.meta.extra.get('flip_average'))}, "
         f"input zoom: {pose.meta.extra.get('input_zoom', 1.0):g}). "
         f"{platform.machine()}, {os.cpu_count()} CPUs, onnxruntime threads {args.threads}, "
@@ -456,46 +464,66 @@ def image_section(
             fsa_predict(crop_face(frame, box, fsa_rule, (64, 64)))
 
     box = detector.detect(frames[0]).boxes[0]
-    crop_ours = crop_face(frames[0], box, pose.meta.crop, pose.input_size)
-    crop_fsa = crop_face(frames[0], box, fsa_rule, (64, 64))
+    others = {
+        name: (
+            Estimator(resolve_model_path(name), threads=args.threads),
+            PoseModel(resolve_model_path(name), threads=args.threads),
+        )
+        for name in args.compare
+    }
     results = {}
     for _ in range(2):  # the first round warms up; the second is reported
         results = {
-            "headpose: Estimator.predict (YuNet + pose)": median_ms(est.predict, frames, args.runs),
-            "FSA-Net: YuNet + FSA-Net ensemble": median_ms(fsa_frame, frames, args.runs),
-            "headpose pose network only": median_ms(
-                lambda _f: pose.predict_crops([crop_ours]), frames[:1], args.runs * 5
+            f"headpose {args.model}: Estimator.predict (YuNet + pose)": median_ms(
+                est.predict, frames, args.runs
             ),
-            "FSA-Net ensemble only": median_ms(
-                lambda _f: fsa_predict(crop_fsa), frames[:1], args.runs * 5
+            **{
+                f"headpose {name}: Estimator.predict (YuNet + pose)": median_ms(
+                    other.predict, frames, args.runs
+                )
+                for name, (other, _) in others.items()
+            },
+            "FSA-Net: YuNet + FSA-Net ensemble": median_ms(fsa_frame, frames, args.runs),
+            f"headpose {args.model}: pose only (crop + network)": median_ms(
+                lambda f: pose.predict_boxes(f, [box]), frames[:1], args.runs * 5
+            ),
+            **{
+                f"headpose {name}: pose only (crop + network)": median_ms(
+                    lambda f, m=model: m.predict_boxes(f, [box]), frames[:1], args.runs * 5
+                )
+                for name, (_, model) in others.items()
+            },
+            "FSA-Net ensemble only (crop + network)": median_ms(
+                lambda f: fsa_predict(crop_face(f, box, fsa_rule, (64, 64))),
+                frames[:1],
+                args.runs * 5,
             ),
             "YuNet detector only": median_ms(detector.detect, frames, args.runs),
         }
     ref_pipe = results["FSA-Net: YuNet + FSA-Net ensemble"]
-    ref_net = results["FSA-Net ensemble only"]
+    ref_net = results["FSA-Net ensemble only (crop + network)"]
     lines = [
         f"## Images: {len(frames)} photos, 640x480, one face",
         "",
-        f"Median of {args.runs} interleaved rounds after one warm-up round.",
+        f"Median of {args.runs} interleaved rounds after one warm-up round. Pose-only rows: the "
+        "face's crop(s) cut from the frame and the network(s) (a pooled model: every member's "
+        "crop and network, and the pool).",
         "",
-        "| what | ms (median) | vs FSA-Net |",
-        "| --- | ---: | ---: |",
+        "| what | ms (median) | vs FSA-Net |"
+        + (f" vs {args.compare[0]} |" if args.compare else ""),
+        "| --- | ---: | ---: |" + (" ---: |" if args.compare else ""),
     ]
     for name, ms in results.items():
         ref = ref_net if "only" in name and "YuNet" not in name else ref_pipe
         ratio = f"{ms / ref:.2f}x" if "YuNet detector" not in name else ""
-        lines.append(f"| {name} | {ms:.2f} | {ratio} |")
-    passes = passes_of(est)
-    one_pass = results["headpose: Estimator.predict (YuNet + pose)"] - results[
-        "headpose pose network only"
-    ] * (1.0 - 1.0 / passes)
-    if passes > 1:
-        lines += [
-            "",
-            f"Estimate for a one-pass pose model (the pose network's time divided by its "
-            f"{passes} passes, the rest as measured): `Estimator.predict` {one_pass:.2f} ms, "
-            f"{one_pass / ref_pipe:.2f}x YuNet + FSA-Net (`--model fast` measures one).",
-        ]
+        vs = ""
+        if args.compare and name.startswith("headpose "):
+            same = name.replace(f"headpose {args.model}:", f"headpose {args.compare[0]}:", 1)
+            vs = f" {ms / results[same]:.2f}x |" if same in results else " |"
+        elif args.compare:
+            vs = " |"
+        lines.append(f"| {name} | {ms:.2f} | {ratio} |{vs}")
+    crop_ours = crop_face(frames[0], box, pose.meta.crop, pose.input_size)
     crops = [crop_ours] * CHUNKS[-1]
     per_crop = {}
     for chunk in CHUNKS:  # pose model alone, so the chunk size is the only difference

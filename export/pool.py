@@ -6,8 +6,9 @@
 ``MEMBER`` is an exported headpose model (``model.onnx``), one network of a model that
 ``headpose-export`` made from several checkpoints, plain view (``model.onnx#1``: its second
 network), or a public peer (``peer:fsanet``, ``peer:shaw-b66``, ``peer:3ddfa-v2-mb05``;
-:mod:`headpose.export.peers`). Each member is written beside the output as
-``<output stem>.<member>.onnx`` with its own headpose metadata; the output is a small graph that
+:mod:`headpose.export.peers`); ``LABEL=MEMBER`` names it. Each member is written beside the
+output as ``<output stem>.<label>.onnx`` with its own headpose metadata; the output is a small
+graph that
 pools their outputs (the contract: :mod:`headpose.metadata`):
 
 * angles: the weighted mean of the members' angles (weights normalised to sum 1);
@@ -22,6 +23,7 @@ beside it. Nothing is overwritten without ``--overwrite``.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,9 +102,17 @@ def ensemble_member(path: str | Path, index: int) -> object:
     return _with_metadata(sub, one)
 
 
+_LABEL = re.compile(r"^([A-Za-z0-9_-]+)=(.+)$")
+
+
 def member_model(entry: str, peers_dir: Path | None) -> tuple[str, object]:
-    """``(label, ONNX model)`` of one ``MEMBER`` argument (see the module doc)."""
+    """``(label, ONNX model)`` of one ``MEMBER`` argument (see the module doc); ``LABEL=MEMBER``
+    names the member file ``<output stem>.LABEL.onnx``."""
     import onnx
+
+    named = _LABEL.match(entry)
+    if named:
+        return named.group(1), member_model(named.group(2), peers_dir)[1]
 
     if entry.startswith("peer:"):
         name = entry[len("peer:") :]

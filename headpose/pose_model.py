@@ -64,9 +64,14 @@ class PoseModel:
         if self.path.stat().st_size == 0:
             raise InvalidModelError(f"{src}: empty model file (0 bytes)")
         try:
-            shape = self._tensorrt_input(src) if wants_tensorrt(providers) else None
+            trt = wants_tensorrt(providers)
+            shape = self._tensorrt_input(src) if trt else None
+            # a pooled model's own graph is a few elementwise ops: CPU (its members get providers)
             self.session = create_session(
-                src, providers=providers, threads=threads, input_shape=shape
+                src,
+                providers="cpu" if trt and shape is None else providers,
+                threads=threads,
+                input_shape=shape,
             )
         except HeadPoseError:  # bad providers, onnxruntime missing: already clear
             raise
@@ -95,10 +100,13 @@ class PoseModel:
         )
 
     @staticmethod
-    def _tensorrt_input(src: str) -> tuple[str, tuple[int, ...]]:
-        """Input name and (C, H, W), read with a CPU session, for the TensorRT profile."""
+    def _tensorrt_input(src: str) -> tuple[str, tuple[int, ...]] | None:
+        """Input name and (C, H, W), read with a CPU session, for the TensorRT profile; ``None``
+        for a pooled model."""
         probe = create_session(src, providers="cpu", threads=1)
         first = probe.get_inputs()[0]
+        if first.name in POOL_INPUTS:
+            return None
         dims = tuple(int(d) if isinstance(d, int) else -1 for d in first.shape[1:])
         if len(dims) != 3 or min(dims) <= 0:
             raise InvalidModelError(
@@ -364,4 +372,5 @@ def describe(model: PoseModel) -> dict[str, Any]:
         "license": m.license,
         "calibrated": model.calibrated,
         "providers": model.providers,
+        "members": [member.name for member in m.members],
     }

@@ -79,7 +79,7 @@ def test_pool_runs_each_member_on_its_own_crop(
     exported, peers_dir: Path, crops_dir: Path, tmp_path: Path
 ) -> None:
     out = build_pool(
-        [str(exported.path), "peer:shaw-b66", "peer:3ddfa-v2-mb05"],
+        [f"net={exported.path}", "peer:shaw-b66", "peer:3ddfa-v2-mb05"],
         tmp_path / "pool.onnx",
         weights=[2.0, 1.0, 1.0],
         spread_weight=0.25,
@@ -87,7 +87,7 @@ def test_pool_runs_each_member_on_its_own_crop(
     )
     pool = PoseModel(out)
     assert [m.file for m in pool.meta.members] == [
-        "pool.tiny.onnx",
+        "pool.net.onnx",
         "pool.shaw-b66.onnx",
         "pool.3ddfa-v2-mb05.onnx",
     ]

@@ -94,7 +94,8 @@ def _plan(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Re-test the paper's claims (C1-C5, O1; C1-lite0, C3-lite0, C5-lite0 at the shipped
-    recipe) with folds, seeds and confidence intervals."""
+    recipe, C1-lite0-long and C3-lite0-long trained longer) with folds, seeds and confidence
+    intervals."""
 
 
 @cli.command("list")
@@ -121,15 +122,22 @@ def plan(
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
-    from headpose.training.engine.study import get_claim, load_results
+    from headpose.training.engine.study import (
+        get_claim,
+        load_results,
+        run_seconds,
+        weights_missing,
+    )
 
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
     claim = get_claim(claim).key
-    states = [r.state() for r in runs]
+    # a finished pre-training whose weights are gone is made again when an arm still needs them
+    states = ["todo" if weights_missing(r, runs) else r.state() for r in runs]
     # the time per run from the finished runs of this claim's own arms (scales differ in cost)
     names = {r.arm for r in runs}
     done = {(r["arm"], r.get("fold"), r["seed"]): r for r in load_results(root)}
-    seconds = [r["seconds"] for r in done.values() if not r.get("resumed") and r["arm"] in names]
+    seconds = [run_seconds(r) for r in done.values() if r["arm"] in names]
+    seconds = [s for s in seconds if s is not None]
     per_run = sum(seconds) / len(seconds) if seconds else None
     left = len(runs) - states.count("done")
     click.echo(

@@ -27,7 +27,8 @@ Datasets
     ``.records: list[PoseRecord]``, ``len``, ``[i]``, ``.load(i, train=None) -> (image, target)``,
     ``.targets() -> (N, 3)``, ``.view(indices, transform=None, train=False) -> PoseSubset``
     (same interface; use it for train/val splits with different transforms).
-``PoseRecord(image, target, subject=None, box=None, index=None)``; ``DataError(ValueError)``.
+``PoseRecord(image, target, subject=None, box=None, index=None, spread=None, source=None)``;
+``DataError(ValueError)``.
 Transforms (``transforms.py``)
     ``PoseTransform(size=224, train=False, level=0, flip_p=0.5, aug=None, mean, std)``:
     ``(image RGB uint8 HWC, target) -> (tensor float32 (3, S, S) normalised, target tensor (3,))``;

@@ -10,7 +10,10 @@ Optional extra columns, in any order after the first four:
   larger side, border replicated). All four or none; a row may leave all four empty. Training
   views may jitter the box first (``box_jitter``: :class:`BoxJitter`);
 * ``spread_yaw,spread_pitch,spread_roll``: uncertainty of each label in degrees (a teacher's
-  spread for pseudo-labels, see :mod:`.pseudo_labels`); all three or none.
+  spread for pseudo-labels, see :mod:`.pseudo_labels`); all three or none;
+* ``source``: the image a synthesized row was made from (face profiling writes it), relative to
+  the CSV's folder or absolute; training refuses a ``synth.labels`` row made from one of the
+  run's tuning or test images.
 
 Other extra columns are ignored. Every image file is checked for existence when the index is
 built (fail fast); decoding happens when a sample is loaded.
@@ -128,9 +131,17 @@ def read_pose_csv(csv_path: str | Path, image_root: str | Path | None = None) ->
                     [_parse_angle(row[c], csv_path, line, c) for c in SPREAD_COLUMNS],
                     dtype=np.float32,
                 )
+            source = (row.get("source") or "").strip() or None
+            if source is not None and not Path(source).is_absolute():
+                source = str(root / source)
             records.append(
                 PoseRecord(
-                    str(image_path), np.array(angles, dtype=np.float32), subject, box, spread=spread
+                    str(image_path),
+                    np.array(angles, dtype=np.float32),
+                    subject,
+                    box,
+                    spread=spread,
+                    source=source,
                 )
             )
     return records

@@ -19,12 +19,14 @@ or ``mesh``: the source's box carried by the turned mesh).
 
 Sources are never validation or tuning images: every image of the tuning and validation parts of
 ``--split-config`` (default: the shipped fast model's recipe, its data read from
-``--split-data``) is left out, by source image. Teacher rows (with spreads) are used only when the
+``--split-data`` exactly as a run of that config reads and splits it) is left out, by source
+image. Teacher rows (with spreads) are used only when the
 teacher is confident (every spread <= ``--max-spread``); every source must be near-frontal
 (``--max-source-yaw``, ``--max-source-pitch``). A render whose ``hidden`` share exceeds
 ``--max-hidden`` is drawn again at the same yaw (new pitch and roll, up to ``--tries`` times, then
 skipped), so that the yaw stays uniform. ``--pose-from labels`` draws the target's pitch and roll
-from the human-labelled training poses whose |yaw| is nearest the target's, instead of uniform.
+from the human-labelled poses whose |yaw| is nearest the target's, instead of uniform: only
+those of images the run of ``--split-config`` trains on.
 
 The same arguments and seed give the same output. A finished source is recorded in
 ``OUT/done.txt`` with its rows, so ``--resume`` continues an interrupted run.
@@ -139,16 +141,24 @@ def plan_turn(
     return mirror, start, euler_to_matrix(*target) @ euler_to_matrix(*start).T
 
 
-def held_out_images(config: str, data: str | Path) -> set[str]:
-    """Resolved paths of the tuning and validation images of ``config``'s split of the pose CSV
-    data at ``data`` (read as ``data.root``, in its row order)."""
+def run_split_images(config: str, data: str | Path) -> tuple[set[str], set[str]]:
+    """``(trained, held_out)``: resolved paths of the training images, and of the tuning and
+    test images, of ``config``'s split of the pose CSV data at ``data`` (read as ``data.root``).
+    The data is opened and split by the run's own function
+    (:func:`headpose.training.engine.data_setup.open_split`: the same kind, CSV options such as
+    ``max_abs_angle``, folds and filters), so these are exactly the images a run of ``config``
+    trains on and holds out."""
     from headpose.training.config import load_config
-    from headpose.training.engine.data_setup import open_dataset, split_train_tune_val
+    from headpose.training.engine.data_setup import open_split
 
-    cfg = load_config(config, [f"data.root={data}"])
-    full = open_dataset(cfg, "csv", Path(data), options={})
-    _train, tune, val = split_train_tune_val(cfg, full)
-    return {str(Path(full.records[i].image).resolve()) for i in (*tune, *val)}
+    split = open_split(load_config(config, [f"data.root={data}"]))
+    return split.images("train"), split.held_out_images()
+
+
+def held_out_images(config: str, data: str | Path) -> set[str]:
+    """Resolved paths of the tuning and test images of ``config``'s split of ``data``
+    (:func:`run_split_images`)."""
+    return run_split_images(config, data)[1]
 
 
 @dataclass
@@ -161,14 +171,28 @@ class Source:
 
 
 def select_sources(
-    faces: Sequence[str | Path], held_out: set[str], s: Settings
+    faces: Sequence[str | Path],
+    held_out: set[str],
+    s: Settings,
+    trained: set[str] | None = None,
 ) -> tuple[list[Source], dict[str, int], np.ndarray]:
     """The usable rows of the pose CSVs ``faces``, counts of the rows left out by reason, and
-    the human-labelled poses ``(N, 3)`` of every row not held out (near-frontal or not: the
-    distribution ``--pose-from labels`` draws from)."""
+    the human-labelled poses ``(N, 3)`` that ``--pose-from labels`` draws from.
+
+    Rows whose image is in ``held_out`` are left out. ``trained``: the run's training images
+    (``None``: no split); a human-labelled row must then be one of them, both as a source and
+    as a pose to draw (a row the run leaves out, e.g. beyond the config's ``max_abs_angle``,
+    is "not trained on"); teacher rows (with spreads, e.g. UTKFace) are not in the split and
+    stay usable. The poses are every usable labelled row's, near-frontal or not."""
     sources: list[Source] = []
     poses: list[np.ndarray] = []
-    skipped = {"held out": 0, "angle missing": 0, "not near-frontal": 0, "teacher unsure": 0}
+    skipped = {
+        "held out": 0,
+        "not trained on": 0,
+        "angle missing": 0,
+        "not near-frontal": 0,
+        "teacher unsure": 0,
+    }
     seen: set[str] = set()
     for face in faces:
         path = Path(face)
@@ -186,6 +210,9 @@ def select_sources(
                 skipped["angle missing"] += 1
                 continue
             labelled = rec.spread is None or not np.isfinite(rec.spread).any()
+            if labelled and trained is not None and image not in trained:
+                skipped["not trained on"] += 1
+                continue
             if labelled:
                 poses.append(t)
             if abs(t[0]) > s.max_source_yaw or abs(t[1]) > s.max_source_pitch:
@@ -372,8 +399,8 @@ def profile_faces(
     """Profile the faces of ``faces`` into the ``csv`` dataset ``out``; returns a summary
     (counts, time per render in ms)."""
     out = Path(out)
-    held = held_out_images(split_config, split_data) if split_config else set()
-    sources, skipped, poses = select_sources(faces, held, s)
+    trained, held = run_split_images(split_config, split_data) if split_config else (None, set())
+    sources, skipped, poses = select_sources(faces, held, s, trained)
     if limit is not None:
         sources = sources[:limit]
     settings = {
@@ -425,6 +452,7 @@ def profile_faces(
     seconds = time.perf_counter() - started
     return {
         **counts,
+        "labelled poses": len(poses),
         "left out": skipped,
         "no renders": failed,
         "seconds": round(seconds, 1),

@@ -22,6 +22,8 @@ class PoseRecord:
     ``index``: row inside a container file, or None for one-image-per-file datasets.
     ``spread``: float32 ``(3,)`` uncertainty of each label in degrees (e.g. a teacher's spread for
     a pseudo-label), NaN = not given; None for ordinary labels.
+    ``source``: path of the image this sample was made from (a synthesized face's source, the
+    ``source`` column of a csv dataset), or None.
     """
 
     image: str
@@ -30,6 +32,7 @@ class PoseRecord:
     box: tuple[float, float, float, float] | None = None
     index: int | None = None
     spread: np.ndarray | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.spread is not None:

@@ -335,10 +335,28 @@ def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -
     return out
 
 
-def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | None]:
+def refuse_held_out_rows(records: list[Any], held_out: set[str], key: str, path: Path) -> None:
+    """Raise :class:`DataError` when a row of the extra training data ``records`` (read from
+    ``path``, the value of config key ``key``) shows an image of the run's tuning or test split:
+    its own image, or the image it was rendered from (a ``source`` column, e.g. face profiling)."""
+    for rec in records:
+        for what, image in (("is", rec.image), ("was rendered from", rec.source)):
+            if image and str(Path(image).resolve()) in held_out:
+                raise DataError(
+                    f"{key}={path}: row {rec.image} {what} {image}, a tuning or test image of "
+                    "this run's split; make the data from the run's training images only "
+                    "(python -m headpose.training.data.profile --split-config <this config>)"
+                )
+
+
+def add_pseudo_labels(
+    cfg: Config, train_view: Any, held_out: set[str] | None = None
+) -> tuple[Any, np.ndarray | None]:
     """The training view (repeated ``semi.labelled_repeat`` times) with ``cfg.semi``'s
     pseudo-labelled rows and ``cfg.synth``'s synthesized faces added, and the loss weights (None
-    when neither is on)."""
+    when neither is on). ``held_out``: resolved paths of the run's tuning and test images; a
+    ``synth.labels`` row showing one of them, or rendered from one, is refused
+    (:func:`refuse_held_out_rows`)."""
     s, y = cfg.semi, cfg.synth
     views = [train_view] * s.labelled_repeat
     weights = [np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)]
@@ -350,7 +368,10 @@ def add_pseudo_labels(cfg: Config, train_view: Any) -> tuple[Any, np.ndarray | N
     for path, key, weight, spread_ref, per_epoch, offset in extra:
         if not path:
             continue
-        rows = open_dataset(cfg, "csv", data_root(cfg, path, key), options={})
+        root = data_root(cfg, path, key)
+        rows = open_dataset(cfg, "csv", root, options={})
+        if key == "synth.labels" and held_out:
+            refuse_held_out_rows(rows.records, held_out, key, root)
         view = rows.view(list(range(len(rows))), train=True)
         weights.append(pseudo_label_weights(view.records, weight, spread_ref))
         if per_epoch:
@@ -432,13 +453,39 @@ def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], 
     return train, tune, val
 
 
-def build_run_data(cfg: Config, method: Method) -> RunData:
-    """Open, split and wrap the datasets of ``cfg`` (raises ConfigError / DataError on bad input)."""
-    from headpose.training.data import build_transform
+@dataclass
+class RunSplit:
+    """The labelled data of a run, split as the run splits it (:func:`open_split`).
 
-    size = cfg.model.input_size
+    ``full``: ``data.root`` opened as ``data.kind`` with ``data.options`` (e.g. the study's
+    ``max_abs_angle``); ``train`` / ``tune``: indices of ``full``; ``val``: indices of
+    ``val_base``, which is ``full`` or, with ``data.val_root``, that dataset (then every row).
+    """
+
+    full: Any
+    train: list[int]
+    tune: list[int]
+    val: list[int]
+    val_base: Any
+
+    def images(self, part: str) -> set[str]:
+        """Resolved paths of the images of ``part`` (``train``, ``tune`` or ``val``)."""
+        base = self.val_base if part == "val" else self.full
+        return {str(Path(base.records[i].image).resolve()) for i in getattr(self, part)}
+
+    def held_out_images(self) -> set[str]:
+        """Resolved paths of the tuning and test (validation) images: never trained on."""
+        return self.images("tune") | self.images("val")
+
+
+def open_split(cfg: Config) -> RunSplit:
+    """Open ``cfg``'s data and split it exactly as a run does: the one reading of a run's split
+    that training (:func:`build_run_data`) and the face-profiling tool
+    (``headpose.training.data.profile``: its held-out images and labelled poses) share, so the
+    tool cannot see another split than the run's (it once opened the CSV without
+    ``data.options`` and split other rows)."""
     full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    train_idx, tune_idx, val_idx = split_train_tune_val(cfg, full)
+    train, tune, val = split_train_tune_val(cfg, full)
     val_base = full
     if cfg.data.val_root:
         val_base = open_dataset(
@@ -447,9 +494,20 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
             data_root(cfg, cfg.data.val_root, "data.val_root"),
             cfg.data.val_options,
         )
-        val_idx = list(range(len(val_base)))
+        val = list(range(len(val_base)))
         if cfg.data.split.by == "none":
-            train_idx = train_idx or list(range(len(full)))
+            train = train or list(range(len(full)))
+    return RunSplit(full, train, tune, val, val_base)
+
+
+def build_run_data(cfg: Config, method: Method) -> RunData:
+    """Open, split and wrap the datasets of ``cfg`` (raises ConfigError / DataError on bad input)."""
+    from headpose.training.data import build_transform
+
+    size = cfg.model.input_size
+    split = open_split(cfg)
+    full, val_base = split.full, split.val_base
+    train_idx, tune_idx, val_idx = split.train, split.tune, split.val
     train_view = full.view(train_idx, train=True)
     train_tf = build_transform(
         size,
@@ -459,7 +517,7 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
         **cfg.data.augmentation_options,
     )
     eval_tf = build_transform(size, train=False)
-    train_base, weights = add_pseudo_labels(cfg, train_view)
+    train_base, weights = add_pseudo_labels(cfg, train_view, split.held_out_images())
     train = MethodSamples(train_base, train_tf, method, cfg.runtime.seed, weights=weights)
 
     def held_out(base: Any, idx: list[int]) -> tuple[MethodSamples | None, np.ndarray | None]:

@@ -114,6 +114,15 @@ class RunSpec:
         return "todo"
 
 
+def run_seconds(result: dict[str, Any]) -> float | None:
+    """The run time of a finished run (seconds, one process), or None when it is not known: a
+    run resumed before results recorded ``seconds_before_resume`` counted only its last part."""
+    if result.get("resumed") and "seconds_before_resume" not in result:
+        return None
+    seconds = result.get("seconds")
+    return float(seconds) if isinstance(seconds, (int, float)) else None
+
+
 def get_claim(key: str) -> Claim:
     """The claim ``key`` (case-insensitive), or a ValueError listing the known ones."""
     claim = next((c for k, c in CLAIMS.items() if k.upper() == key.upper()), None)
@@ -224,19 +233,46 @@ def summarize_history(history: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> dict[str, Any]:
+def same_length(spec: RunSpec, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` of the finished run ``spec``, or a ConfigError when it trained another number
+    of epochs than its config now asks (e.g. the long scale's one setting changed after runs
+    were packed): such results are not mixed in, nor silently reused."""
+    epochs, want = result.get("epochs"), spec.config().optim.epochs
+    if isinstance(epochs, int) and epochs and epochs != want:
+        raise ConfigError(
+            f"{spec.label}: finished with {epochs} epochs, its config now asks {want}; use "
+            "another --root, or remove its result to train it again"
+        )
+    return result
+
+
+def weights_missing(spec: RunSpec, runs: Sequence[RunSpec]) -> bool:
+    """Whether ``spec`` is a finished pre-training whose weights (``best.pt``) are gone (a packed
+    study keeps no checkpoints) while a run of ``runs`` still to train starts from them: then
+    it is made again (same settings and seed)."""
+    weights = Path(spec.out_dir) / "best.pt"
+    if not spec.pretrain or weights.is_file():
+        return False
+    init = f"model.init={weights}"
+    return any(init in r.overrides and r.state() != "done" for r in runs if not r.pretrain)
+
+
+def execute(
+    spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False, redo: bool = False
+) -> dict[str, Any]:
     """Run (or resume, or skip) one run and return its result (also in ``result.json``).
 
     Once the result is written the checkpoints go (a ResNet-18 run leaves ~270 MB: the whole
     study would fill ~70 GB) unless ``keep_checkpoints``; a pre-training keeps its ``best.pt``,
-    which the arms load.
+    which the arms load. ``redo``: train even if finished (a pre-training whose weights are
+    gone, :func:`weights_missing`).
     """
     out = Path(spec.out_dir)
-    if (out / RESULT).is_file():
-        return json.loads((out / RESULT).read_text(encoding="utf-8"))
-    packed = archived_result(out)
+    if not redo and (out / RESULT).is_file():
+        return same_length(spec, json.loads((out / RESULT).read_text(encoding="utf-8")))
+    packed = None if redo else archived_result(out)
     if packed is not None:
-        return packed
+        return same_length(spec, packed)
     if threads:
         import torch
 
@@ -257,10 +293,13 @@ def execute(spec: RunSpec, threads: int = 0, keep_checkpoints: bool = False) -> 
         trainer.fit()
     finally:
         D.shutdown(trainer.dist)
+    # a resumed run's time includes what it took before it was stopped (up to its last
+    # checkpoint: the trainer's "elapsed"), not only this process's part
     result = {
         **asdict(spec),
         "resumed": resumed,
-        "seconds": round(time.time() - started, 1),
+        **({"seconds_before_resume": round(trainer.resumed_seconds, 1)} if resumed else {}),
+        "seconds": round(time.time() - started + trainer.resumed_seconds, 1),
         "train_images": len(trainer.data.train),
         **summarize_history(trainer.history),
     }
@@ -303,25 +342,29 @@ def run_all(
 ) -> list[dict[str, Any]]:
     """Execute ``runs`` (pre-trainings first), ``jobs`` at a time in separate processes
     (``jobs`` 1: in this process), each with ``threads`` torch threads; finished runs are
-    skipped. Returns the results in the order of ``runs``."""
+    skipped, except a pre-training whose weights a run still to train needs and that are gone
+    (:func:`weights_missing`). Returns the results in the order of ``runs``."""
     results: dict[int, dict[str, Any]] = {}
     phases = [
         [i for i, r in enumerate(runs) if r.pretrain],
         [i for i, r in enumerate(runs) if not r.pretrain],
     ]
     for phase in phases:
-        todo = [i for i in phase if runs[i].state() != "done"]
+        redo = {i for i in phase if weights_missing(runs[i], runs)}
+        todo = [i for i in phase if i in redo or runs[i].state() != "done"]
         for i in phase:
             if i not in todo:
                 results[i] = execute(runs[i])
         if jobs <= 1:
             for i in todo:
-                results[i] = execute(runs[i], threads, keep_checkpoints)
+                results[i] = execute(runs[i], threads, keep_checkpoints, i in redo)
                 if on_done:
                     on_done(runs[i], results[i])
             continue
         with worker_pool(jobs) as pool:
-            futures = {pool.submit(execute, runs[i], threads, keep_checkpoints): i for i in todo}
+            futures = {
+                pool.submit(execute, runs[i], threads, keep_checkpoints, i in redo): i for i in todo
+            }
             for future in as_completed(futures):
                 i = futures[future]
                 results[i] = future.result()

@@ -1,8 +1,19 @@
-"""Statistics of the reproduction study: paired differences, t-intervals and verdicts.
+"""Statistics of the reproduction study: paired differences, three intervals and verdicts.
 
 A comparison is a linear contrast of arms evaluated on the same (fold, seed) pair, e.g.
-``MAE(sl) - MAE(hmtl)``; its 95% interval is the Student t-interval over the paired differences:
-``mean +- t(0.975, n - 1) * sd / sqrt(n)`` with ``sd`` the sample standard deviation (ddof 1).
+``MAE(sl) - MAE(hmtl)``. Its 95% intervals:
+
+* **paired t**: the Student t-interval over the paired differences,
+  ``mean +- t(0.975, n - 1) * sd / sqrt(n)`` (``sd``: sample standard deviation, ddof 1); it
+  treats the ``n`` (fold, seed) pairs as independent, which they are not;
+* **seed-clustered** (:func:`clustered_interval`): the differences averaged per seed, then the
+  t-interval over those seed means (``G`` seeds, ``G - 1`` degrees of freedom): the seeds share
+  one partition into folds, and a pre-training is shared by the folds of its seed;
+* **corrected resampled t** (:func:`corrected_interval`, Nadeau & Bengio 2003; for repeated
+  k-fold, Bouckaert & Frank 2004): ``mean +- t(0.975, n - 1) * sd * sqrt(1/n + n_test/n_train)``:
+  the folds' training sets overlap (75% for 5 folds), which the plain t-interval ignores.
+
+:func:`agreed_verdict`: a verdict only when all three intervals give it, else *inconclusive*.
 """
 
 from __future__ import annotations
@@ -43,6 +54,36 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     sd = float(x.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n, sd)
+
+
+def clustered_interval(diffs: Mapping[Pair, float], level: float = 0.95) -> Interval:
+    """The t-interval over the per-seed means of the paired differences ``{(fold, seed):
+    difference}`` (each seed one cluster; ``n`` is the number of seeds, NaN bounds with fewer
+    than 2)."""
+    by_seed: dict[int, list[float]] = {}
+    for (_fold, seed), value in sorted(diffs.items()):
+        by_seed.setdefault(seed, []).append(float(value))
+    return t_interval([sum(v) / len(v) for v in by_seed.values()], level)
+
+
+def corrected_interval(
+    values: Sequence[float], test_train_ratio: float, level: float = 0.95
+) -> Interval:
+    """The corrected resampled t-interval of the mean of ``values`` (paired differences over
+    ``n`` train/test resamples, e.g. folds x seeds): variance ``(1/n + test_train_ratio) *
+    sd^2`` instead of ``sd^2 / n``, ``n - 1`` degrees of freedom; ``test_train_ratio`` is
+    ``n_test / n_train`` of one resample (0 gives :func:`t_interval`). ``sd`` stays the sample
+    standard deviation; NaN bounds when ``n < 2``."""
+    from scipy import stats
+
+    if test_train_ratio < 0:
+        raise ValueError(f"test_train_ratio must be >= 0, got {test_train_ratio}")
+    plain = t_interval(values, level)
+    if plain.n < 2:
+        return plain
+    se = plain.sd * math.sqrt(1.0 / plain.n + test_train_ratio)
+    half = float(stats.t.ppf(0.5 + level / 2, plain.n - 1)) * se
+    return Interval(plain.mean, plain.mean - half, plain.mean + half, plain.n, plain.sd)
 
 
 def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Interval:
@@ -97,6 +138,13 @@ def verdict(interval: Interval, expect: int) -> str:
     if high < 0:
         return "refuted"
     return "inconclusive"
+
+
+def agreed_verdict(intervals: Sequence[Interval], expect: int) -> str:
+    """The :func:`verdict` all ``intervals`` (e.g. paired t, seed-clustered, corrected) give,
+    or ``inconclusive`` when they differ."""
+    found = {verdict(i, expect) for i in intervals}
+    return found.pop() if len(found) == 1 else "inconclusive"
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float, int]:

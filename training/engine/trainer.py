@@ -235,7 +235,8 @@ class Trainer:
         self._pending: torch.Tensor | None = None  # loss parts summed on the device, not yet copied
         self._pending_keys: list[str] = []
         self._pending_from = 0  # first step in _pending
-        self.started = time.time()
+        self.started = time.time()  # moved back by the time a resumed run had already taken
+        self.resumed_seconds = 0.0  # that time: the checkpoint's "elapsed" (0 for a new run)
         torch.manual_seed(r.seed + 1 + self.dist.rank)  # dropout differs across ranks
         if resume:
             self._resume()
@@ -303,6 +304,8 @@ class Trainer:
         self.history = list(state["history"])
         self.epoch_sums = dict(state["epoch_sums"])
         self.epoch_count = int(state["epoch_count"])
+        self.resumed_seconds = float(state.get("elapsed", 0.0))  # absent in older checkpoints
+        self.started -= self.resumed_seconds
         states = state["rng"]
         if len(states) != self.dist.world_size:
             raise ConfigError(
@@ -356,6 +359,7 @@ class Trainer:
             "history": self.history,
             "epoch_sums": self.epoch_sums,
             "epoch_count": self.epoch_count,
+            "elapsed": round(time.time() - self.started, 2),  # seconds of training so far
         }
 
     def save(self, names: Iterable[str] = ("last.pt",)) -> None:

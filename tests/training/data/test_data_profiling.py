@@ -22,6 +22,7 @@ from headpose.training.data.profile import (
     held_out_images,
     main,
     profile_faces,
+    run_split_images,
     sample_pose,
     select_sources,
 )
@@ -199,6 +200,46 @@ def test_labelled_poses_leave_out_held_out_and_teacher_rows(crops_dir: Path, tmp
     )
     sources, _skipped, poses = select_sources([teacher], set(), Settings())
     assert len(sources) == 1 and sources[0].origin == "teacher" and poses.shape == (0, 3)
+
+
+def _study_fold_config(tmp_path: Path, fold: int) -> str:
+    """A config of the study's P1-lite0 runs on ``fold`` (the renders are made per fold)."""
+    path = tmp_path / f"fold{fold}.yaml"
+    path.write_text(f"base: paper/_study_lite0\ndata: {{split: {{fold: {fold}}}}}\n")
+    return str(path)
+
+
+def test_the_split_is_read_as_the_run_reads_it(crops_dir: Path, tmp_path: Path) -> None:
+    """The tool's held-out images are the run's tuning and test images, with the config's CSV
+    options (the study's max_abs_angle: 99 drops 13 crops and so moves every fold); it once
+    opened the CSV without them and left 287 of fold 0's 386 tuning and test images usable."""
+    from headpose.training.config import load_config
+    from headpose.training.engine.data_setup import split_images
+
+    config = _study_fold_config(tmp_path, 1)
+    cfg = load_config(config, [f"data.root={crops_dir}"])
+    run_tune, run_test = (
+        {str(Path(p).resolve()) for p in split_images(cfg, part)[0]} for part in ("tune", "val")
+    )
+    assert len(run_tune) + len(run_test) == 385
+    assert held_out_images(config, crops_dir) == run_tune | run_test
+
+
+def test_labelled_poses_are_the_runs_training_rows_only(crops_dir: Path, tmp_path: Path) -> None:
+    from headpose.training.config import load_config
+    from headpose.training.engine.data_setup import split_images
+
+    config = _study_fold_config(tmp_path, 0)
+    trained, held = run_split_images(config, crops_dir)
+    cfg = load_config(config, [f"data.root={crops_dir}"])
+    files, targets = split_images(cfg, "train")
+    assert trained == {str(Path(p).resolve()) for p in files}
+    sources, _skipped, poses = select_sources([crops_dir], held, Settings(), trained)
+    # every fully labelled training row, near-frontal or not; no other row (not the 13 crops
+    # beyond 99 degrees, which no run trains on, nor a tuning or test row)
+    full = targets[np.isfinite(targets).all(axis=1)]
+    assert len(poses) == len(full) and np.allclose(np.sort(poses, axis=0), np.sort(full, axis=0))
+    assert all(str(Path(src.record.image).resolve()) in trained for src in sources)
 
 
 def test_command_line_errors(crops_dir: Path, tmp_path: Path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""Study statistics: the t-interval against a hand computation, pairing, verdicts."""
+"""Study statistics: the three intervals against hand computations, pairing, verdicts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import pytest
 
 from headpose.training.engine.study_stats import (
     Interval,
+    agreed_verdict,
+    clustered_interval,
+    corrected_interval,
     mean_std,
     paired_differences,
     t_interval,
@@ -95,3 +98,52 @@ def test_welch_interval_small_and_constant_samples() -> None:
     assert welch_interval([], [1.0]).n == 0
     flat = welch_interval([2.0, 2.0], [1.0, 1.0])
     assert (flat.low, flat.mean, flat.high) == (1.0, 1.0, 1.0)
+
+
+def test_corrected_interval_matches_hand_computation() -> None:
+    # values 1, 2, 3, 4 (sd sqrt(5/3) = 1.2909944, as above), n_test / n_train = 0.25:
+    # se = 1.2909944 * sqrt(1/4 + 0.25) = 1.2909944 * 0.7071068 = 0.9128709;
+    # half = t(0.975, 3) 3.1824463 * 0.9128709 = 2.9051627 -> [-0.4051627, 5.4051627]
+    ci = corrected_interval([1.0, 2.0, 3.0, 4.0], 0.25)
+    assert (ci.n, ci.mean) == (4, pytest.approx(2.5))
+    assert ci.sd == pytest.approx(1.2909944, abs=1e-6)
+    assert ci.low == pytest.approx(-0.4051627, abs=1e-6)
+    assert ci.high == pytest.approx(5.4051627, abs=1e-6)
+    # without a correction it is the paired t-interval; wider whenever the ratio is > 0
+    plain = corrected_interval([1.0, 2.0, 3.0, 4.0], 0.0)
+    assert (plain.low, plain.high) == pytest.approx((0.4457399, 4.5542601), abs=1e-6)
+    assert math.isnan(corrected_interval([1.0], 0.25).low)
+    with pytest.raises(ValueError, match="test_train_ratio"):
+        corrected_interval([1.0, 2.0], -0.1)
+
+
+def test_clustered_interval_matches_hand_computation() -> None:
+    # 3 folds x 3 seeds; per-seed means: seed 0 (1 + 3 + 2) / 3 = 2, seed 1 (4 + 5 + 6) / 3 = 5,
+    # seed 2 (2 + 2 + 5) / 3 = 3; their mean 10/3 = 3.3333333, sd sqrt(7/3) = 1.5275252;
+    # half = t(0.975, 2) 4.3026527 * 1.5275252 / sqrt(3) = 3.7945830 -> [-0.4612497, 7.1279163]
+    diffs = {
+        (0, 0): 1.0, (1, 0): 3.0, (2, 0): 2.0,
+        (0, 1): 4.0, (1, 1): 5.0, (2, 1): 6.0,
+        (0, 2): 2.0, (1, 2): 2.0, (2, 2): 5.0,
+    }  # fmt: skip
+    ci = clustered_interval(diffs)
+    assert ci.n == 3 and ci.mean == pytest.approx(10 / 3)
+    assert ci.sd == pytest.approx(1.5275252, abs=1e-6)
+    assert ci.low == pytest.approx(-0.4612497, abs=1e-6)
+    assert ci.high == pytest.approx(7.1279163, abs=1e-6)
+    # one seed: no interval (and so no verdict)
+    one = clustered_interval({(0, 0): 1.0, (1, 0): 2.0})
+    assert one.n == 1 and math.isnan(one.low)
+    assert agreed_verdict([t_interval([1.0, 2.0, 3.0]), one], +1) == "inconclusive"
+
+
+def test_a_verdict_needs_all_three_intervals() -> None:
+    narrow = Interval(0.5, 0.2, 0.8, 9, 0.3)
+    wide = Interval(0.5, -0.1, 1.1, 3, 0.3)
+    against = Interval(-0.5, -0.8, -0.2, 9, 0.3)
+    assert agreed_verdict([narrow, narrow, narrow], +1) == "reproduced"
+    assert agreed_verdict([narrow, wide, narrow], +1) == "inconclusive"
+    assert agreed_verdict([against, against, against], +1) == "refuted"
+    assert agreed_verdict([narrow, narrow, narrow], 0) == "differs"
+    assert agreed_verdict([narrow, wide, narrow], 0) == "inconclusive"
+    assert agreed_verdict([wide, wide, wide], 0) == "no difference detected"

@@ -163,3 +163,42 @@ def test_synthesized_rows_join_after_the_pseudo_labels_with_their_own_weights(
             "data.kind=unlabeled",
             "semi.pseudo_labels=",
         )
+
+
+def test_synthesized_rows_from_a_held_out_image_are_refused(
+    tmp_path: Path, crops_dir: Path
+) -> None:
+    """A synth.labels row rendered from (or showing) one of the run's tuning or test images
+    stops the run before training, naming the file and the row; renders of training images
+    and of images outside the split (UTKFace) are used."""
+    from headpose.training.data.errors import DataError
+    from headpose.training.engine.data_setup import split_images
+
+    split = ("semi.pseudo_labels=", "data.split.val_fraction=0.2")
+    cfg = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split)
+    train_image = split_images(cfg, "train")[0][0]
+    test_image = split_images(cfg, "val")[0][0]
+    render = sorted((crops_dir / "images").glob("*.jpg"))[0]  # stands in for a rendered face
+    synth = tmp_path / "synth" / "labels.csv"
+    synth.parent.mkdir()
+
+    def write(*sources: str) -> None:
+        lines = ["image,yaw,pitch,roll,source"]
+        lines += [f"{render},60,0,0,{src}" for src in sources]
+        synth.write_text("\n".join(lines) + "\n")
+
+    extra = (f"synth.labels={synth.parent}", "synth.per_epoch=1")
+    write(train_image, "")
+    ok = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split, *extra)
+    data = build_run_data(ok, build_method(ok))
+    assert len(data.train.base) == 6 * 2 + 1
+    write(train_image, test_image)
+    leak = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split, *extra)
+    with pytest.raises(DataError, match="synth.labels") as err:
+        build_run_data(leak, build_method(leak))
+    message = str(err.value)
+    assert str(synth.parent) in message and Path(test_image).name in message
+    assert "tuning or test image" in message
+    synth.write_text(f"image,yaw,pitch,roll\n{test_image},60,0,0\n")  # the test face itself
+    with pytest.raises(DataError, match="is .*tuning or test image"):
+        build_run_data(leak, build_method(leak))
