@@ -54,18 +54,17 @@ from speed import (  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 FSA = "YuNet + FSA-Net"
 MAX_LAG_FRAMES = 45  # lags are searched up to this many frames (1.5 s at 30 fps)
-# One Euro settings tried: min_cutoff (Hz) x beta (1/deg) x d_cutoff (Hz) x stages.
+# One Euro settings tried: min_cutoff (Hz) x beta (1/deg) x d_cutoff (Hz).
 GRID: list[dict[str, float]] = [
-    {"min_cutoff": mc, "beta": b, "d_cutoff": dc, "stages": st}
-    for st, mc, b, dc in itertools.product(
-        (1, 2),
+    {"min_cutoff": mc, "beta": b, "d_cutoff": dc}
+    for mc, b, dc in itertools.product(
         (0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0, 5.0),
         (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2),
         (1.0, 0.3),
     )
 ]
-#: the runtime's earlier default (one stage): the reference jitter of the default rule
-PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0, "stages": 1}
+#: the runtime's earlier default: the reference jitter of the default rule
+PREVIOUS_DEFAULT: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0}
 for _setting in (DEFAULT_SMOOTHING, PREVIOUS_DEFAULT):
     if _setting not in GRID:
         GRID.append(dict(_setting))
@@ -102,8 +101,8 @@ def smoothed(
 ) -> Point:
     """``raw`` through the runtime's tracker with One Euro ``setting``: jitter and lag behind
     ``lag_reference`` (the same faces in the same order; default ``raw``). A pipeline that
-    smooths its boxes is timed against its angles with unsmoothed boxes, so the lag the box
-    filter adds is counted too."""
+    moves its boxes (box shift) is timed against its angles with the detector's boxes, so the
+    lag the moved boxes add is counted too."""
     tracker = Tracker(**setting, freq=fps)  # type: ignore[arg-type]
     out = [tracker.update(faces, t=i / fps) for i, faces in enumerate(raw)]
     ref = with_ids_of(raw if lag_reference is None else lag_reference, out)
@@ -161,7 +160,7 @@ def choose_default(
 
 def model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """``NAME_OR_ONNX[:DETECT_EVERY][:KEY=VALUE,...]`` -> (model, video options): e.g.
-    ``fast:3`` or ``fast:3:box_min_cutoff=1,box_beta=0.5`` (keys of ``VideoOptions``); without
+    ``fast:3`` or ``fast:3:box_shift=true,box_shift_gain=0.5`` (keys of ``VideoOptions``); without
     them the model's recommended settings (its metadata) hold."""
     name, *parts = spec.split(":")
     video: dict[str, Any] = {}
@@ -182,7 +181,7 @@ def model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name, video
 
 
-BOX_KEYS = ("box_min_cutoff", "box_beta", "box_shift", "box_shift_gain")
+BOX_KEYS = ("box_shift", "box_shift_gain")
 
 
 def short_name(name: str) -> str:
@@ -206,9 +205,9 @@ def changed_options(video: VideoOptions) -> dict[str, Any]:
 
 
 def moves_boxes(video: dict[str, Any]) -> bool:
-    """Whether video options ``video`` change the detector's face boxes over time (box smoothing,
-    or box shift: the boxes follow the image); their lag is measured behind a twin without."""
-    return video.get("box_min_cutoff", 0.0) > 0 or bool(video.get("box_shift", False))
+    """Whether video options ``video`` change the detector's face boxes over time (box shift: the
+    boxes follow the image); their lag is measured behind a twin without."""
+    return bool(video.get("box_shift", False))
 
 
 def front_at(points: list[Point], lag: float) -> int | None:
@@ -355,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{[str(c) for c in args.clips]}, have {names}"
             )
     models: dict[str, Estimator] = {}
-    wanted: dict[str, tuple[str, str]] = {}  # a pipeline that smooths boxes -> its twin's key
+    wanted: dict[str, tuple[str, str]] = {}  # a pipeline that moves boxes -> its twin's key
     twins: dict[tuple[str, str], str] = {}  # (model, other video options) -> pipeline
     for spec in args.models:
         name, video = model_spec(spec)
@@ -376,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     missing = [label for label, key in wanted.items() if key not in twins]
     if missing:
         parser.error(
-            f"{missing}: also give each model without box smoothing or box shift (the same "
-            "other options) in --models"
+            f"{missing}: also give each model without box shift (the same other options) in "
+            "--models"
         )
     base_of = {label: twins[key] for label, key in wanted.items()}
     first = next(iter(models.values()))
@@ -540,8 +539,7 @@ def report(
     if base_of:
         lines += [
             "",
-            "Moved boxes (box smoothing, `box_min_cutoff` and `box_beta`: the face box is smoothed "
-            "before the crop; box shift, `box_shift`: the box follows the image) against smoothing "
+            "Moved boxes (box shift, `box_shift`: the box follows the image) against smoothing "
             "the angles alone: each pipeline at the default angle setting, lag measured behind "
             "the angles of the detector's boxes, and the least jitter its twin that keeps those "
             "boxes reaches at no more lag with any of the settings. `better`: less jitter at no "

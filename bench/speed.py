@@ -262,8 +262,6 @@ def _between(opts: VideoOptions) -> str:
             "the boxes follow the image in between, phase correlation; on detector frames "
             f"shifted + {opts.box_shift_gain:g} x (detection - shifted)"
         )
-    if opts.box_velocity:
-        return "the last boxes moved by their velocity in between"
     return "the last boxes kept in between"
 
 

@@ -21,13 +21,13 @@ cameras; give your camera's own field of view or intrinsics for exact directions
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from headpose.errors import InvalidInputError, options_from_mapping
+from headpose.errors import InvalidInputError
 from headpose.rotation import euler_to_matrix, matrix_to_euler
 
 DEFAULT_FOV = 60.0  # degrees, horizontal
@@ -78,29 +78,25 @@ class Camera:
 
     @staticmethod
     def make(
-        value: Camera | Mapping[str, Any] | Sequence[Any] | np.ndarray | float | None,
+        value: Camera | Sequence[Sequence[float]] | np.ndarray | float | None,
     ) -> Camera:
-        """A camera from ``None`` (the default), a horizontal field of view in degrees, a dict
-        of :class:`Camera` fields, ``(fx, fy, cx, cy)`` or a 3x3 intrinsic matrix ``K``."""
+        """A camera from ``None`` (the default), a :class:`Camera`, a horizontal field of view
+        in degrees or a 3x3 intrinsic matrix ``K`` in pixels."""
         if value is None:
             return Camera()
         if isinstance(value, Camera):
             return value
-        if isinstance(value, Mapping):
-            return options_from_mapping(Camera, value, "camera")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return Camera(fov=float(value))
         try:
             arr = np.asarray(value, dtype=np.float64)
         except (TypeError, ValueError):
             arr = None
-        if arr is not None and arr.shape == (4,):
-            return Camera(fx=arr[0], fy=arr[1], cx=arr[2], cy=arr[3])
         if arr is not None and arr.shape == (3, 3):
             return Camera(fx=arr[0, 0], fy=arr[1, 1], cx=arr[0, 2], cy=arr[1, 2])
         raise InvalidInputError(
-            "camera: expected None, a horizontal field of view in degrees, a dict, "
-            f"(fx, fy, cx, cy) or a 3x3 matrix K, got {value!r}"
+            "camera: expected None, a Camera, a horizontal field of view in degrees or a 3x3 "
+            f"matrix K, got {value!r}"
         )
 
     def intrinsics(self, width: int, height: int) -> tuple[float, float, float, float]:

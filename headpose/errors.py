@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -117,13 +116,3 @@ def checked_count(what: str, value: object, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise InvalidInputError(f"{what}: expected an integer >= {low}, got {value!r}")
     return int(value)
-
-
-def warn_deprecated(what: str, advice: str, depth: int = 1) -> None:
-    """A :class:`FutureWarning` (shown by default) that ``what`` goes in 0.3, with ``advice``;
-    attributed to the caller ``depth`` frames above the function that calls this."""
-    warnings.warn(
-        f"{what} is deprecated and will be removed in 0.3: {advice}",
-        FutureWarning,
-        stacklevel=2 + depth,
-    )

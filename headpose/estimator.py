@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from headpose.errors import (
     InvalidModelError,
     checked_count,
     checked_number,
-    warn_deprecated,
 )
 from headpose.face import Face, make_face, pose_matrix
 from headpose.image_io import ImageInput, as_boxes, clip_boxes, load_image
@@ -68,30 +67,6 @@ DEFAULT_FPS = 30.0
 #: the score below which detections are dropped when ``min_score`` is not given (a detector
 #: chosen by name then keeps its own threshold: YuNet 0.6, BlazeFace 0.5)
 DEFAULT_MIN_SCORE = 0.5
-CAMERA_ADVICE = "pass a field of view in degrees or the 3x3 matrix K"
-#: the keywords Estimator() still takes until 0.3, and what to do instead
-DEPRECATED_KEYWORDS = {
-    "video": "the model's metadata carries its video setting; set Estimator.video "
-    "(est.video = est.video.merged({...})) or write a model copy with "
-    "python -m headpose.export.set_video",
-    "detector_options": "pass a detector object: headpose.detectors.get_detector(name, **options)",
-}
-TRACK_ADVICE = (
-    "smoothing is set by Estimator(smoothing=True/False/strength) and video mode by "
-    "Estimator.video; Estimator.video_tracker() takes per-tracker changes"
-)
-
-
-def _is_old_camera_form(value: Any) -> bool:
-    """Whether ``camera`` is given as a dict or ``(fx, fy, cx, cy)`` (deprecated forms)."""
-    if isinstance(value, Mapping):
-        return True
-    if isinstance(value, (str, bytes, Camera)) or not isinstance(value, (Sequence, np.ndarray)):
-        return False
-    try:
-        return np.asarray(value, dtype=np.float64).shape == (4,)
-    except (TypeError, ValueError):
-        return False  # Camera.make names the problem
 
 
 def bundled_model_path(name: str = "default") -> Path:
@@ -179,15 +154,11 @@ class Estimator:
     chosen on the video benchmarks), ``False`` (raw angles; faces still keep their identity),
     or a strength ``> 0`` relative to the default (2 = twice as smooth: both cutoffs halved,
     more lag; 0.5 = half as smooth).
-    ``camera``: for :attr:`Face.camera`: a horizontal field of view in degrees, or the 3x3
-    intrinsic matrix ``K`` in pixels (default: 60 degrees, principal point at the image centre).
+    ``camera``: for :attr:`Face.camera`: a horizontal field of view in degrees, the 3x3
+    intrinsic matrix ``K`` in pixels or a :class:`~headpose.camera.Camera` (default: 60 degrees,
+    principal point at the image centre).
     ``threads``: onnxruntime threads of each network (default: half the cores, 1 to 4; 0 =
     onnxruntime decides).
-
-    Deprecated keywords (they work until 0.3 and warn): ``video`` (set :attr:`video`, or write
-    a model copy with ``python -m headpose.export.set_video``), ``detector_options`` (pass a
-    detector object), ``smoothing`` as a dict of filter settings, ``camera`` as a dict or
-    ``(fx, fy, cx, cy)``.
     """
 
     def __init__(
@@ -197,34 +168,23 @@ class Estimator:
         providers: Sequence[str] | str | None = None,
         min_score: float | None = None,
         max_faces: int | None = None,
-        smoothing: bool | float | Mapping[str, Any] | None = True,
+        smoothing: bool | float | None = True,
         *,
         camera: Camera | float | Sequence[Sequence[float]] | np.ndarray | None = None,
         threads: int | None = None,
-        **deprecated: Any,
     ) -> None:
-        unknown = set(deprecated) - set(DEPRECATED_KEYWORDS)
-        if unknown:
-            raise TypeError(
-                f"Estimator() got unexpected keyword argument(s) {sorted(unknown)}; expected "
-                "model, detector, providers, min_score, max_faces, smoothing, camera, threads"
-            )
-        for key in deprecated:
-            warn_deprecated(f"Estimator({key}=...)", DEPRECATED_KEYWORDS[key])
         if min_score is not None:
             min_score = checked_number("min_score", min_score, 0.0, 1.0)
         if max_faces is not None:
             max_faces = checked_count("max_faces", max_faces)
         threads = checked_threads(threads)
         self.smoothing, self.smooth = smoothing_setting(smoothing)  # names a bad value now
-        if _is_old_camera_form(camera):
-            warn_deprecated("Estimator(camera=dict or (fx, fy, cx, cy))", CAMERA_ADVICE)
         pose_model = (
             model
             if isinstance(model, PoseModel)
             else PoseModel(resolve_model_path(model), providers=providers, threads=threads)
         )
-        options = dict(deprecated.get("detector_options") or {})
+        options: dict[str, Any] = {}
         if isinstance(detector, str) and detector.lower() != "none":
             from headpose.detectors import accepts_option
 
@@ -243,9 +203,7 @@ class Estimator:
         )
         #: video mode's settings (:class:`~headpose.tracking.VideoOptions`): the model's own
         #: recommendation (its metadata; the library defaults without one)
-        self.video = VideoOptions.recommended(pose_model.meta.extra, str(pose_model.path)).merged(
-            deprecated.get("video")
-        )
+        self.video = VideoOptions.recommended(pose_model.meta.extra, str(pose_model.path))
 
     # the settings live on the pipeline that photos and video frames both go through
     @property
@@ -370,7 +328,6 @@ class Estimator:
         self,
         frames: Iterable[ImageInput] | str | os.PathLike[str] | Any,
         fps: float | None = None,
-        **deprecated: Any,
     ) -> Iterator[list[Face]]:
         """The faces of each frame of a video (a generator), with ``track_id`` set.
 
@@ -382,16 +339,11 @@ class Estimator:
         capture's own rate, else 30). Video mode (:mod:`headpose.tracking`, settings in
         :attr:`video`) finds each face again in a small region around its last box and searches
         the whole frame now and then and whenever a face is lost. Faces keep their identity
-        across frames by box overlap; their angles are smoothed as ``smoothing`` says.
-        Deprecated keywords (until 0.3, with a warning): ``video``, ``smooth`` and filter
-        settings.
+        across frames by box overlap; their angles are smoothed as ``smoothing`` says
+        (:meth:`video_tracker` makes one tracker with other settings).
         """
-        for key in deprecated:
-            warn_deprecated(f"track({key}=...)", TRACK_ADVICE)
         if fps is not None and not (fps > 0):
             raise InvalidInputError(f"fps: expected a number > 0, got {fps}")
-        video = deprecated.pop("video", None)
-        smooth = deprecated.pop("smooth", None)
         owned = None
         name = "capture"
         if isinstance(frames, (str, os.PathLike)):
@@ -399,7 +351,7 @@ class Estimator:
             owned = frames = open_video(frames)
         try:  # errors in the settings or the source show here, not at the first frame
             rate = fps if fps is not None else capture_fps(frames) or DEFAULT_FPS
-            stream = self.video_tracker(rate, video=video, smooth=smooth, **deprecated)
+            stream = self.video_tracker(rate)
             if callable(getattr(frames, "read", None)):
                 check_open(frames)
                 source: Iterator[Any] = iter_capture(frames, name)

@@ -6,7 +6,7 @@ box kept between detections (``VideoOptions.detect_every``) stays put while the 
 ``PATCH`` x ``PATCH`` grey patch of the square around each box from the frame where the box was
 last set, cuts the same square from a later frame and finds the shift between the two with
 OpenCV's phase correlation (sub-pixel, Hanning window). Used by
-:class:`~headpose.tracking.VideoTracker` when ``video={"box_shift": True}``.
+:class:`~headpose.tracking.VideoTracker` when ``Estimator.video.box_shift`` is on.
 """
 
 from __future__ import annotations

@@ -3,12 +3,8 @@
 A low-pass filter whose cutoff rises with the speed of the signal: strong smoothing when the head
 is still, little lag when it moves. ``min_cutoff`` (Hz): lower = smoother at rest;
 ``beta`` (1/unit): higher = less lag during fast motion (angles in degrees: try 0.001-0.1).
-``stages``: that many One Euro filters in a row (each with these settings and its own speed
-estimate). Two stages with a higher cutoff remove much more frame-to-frame noise than one stage
-at the same lag: each stage falls off as 1/f above its cutoff, so the pair falls off as 1/f^2
-(``python bench/smoothing.py``, ``bench/results/smoothing.md``). A constant-velocity Kalman
-filter was measured too and was no steadier at the same lag (docs/MODEL_CARD.md), so One Euro is
-the one filter.
+One stage, one filter: the rejected alternatives (a Kalman filter, two filters in a row, box
+smoothing) are listed in docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from headpose.detectors._common import iou_matrix
-from headpose.errors import InvalidInputError, checked_number, warn_deprecated
+from headpose.errors import InvalidInputError, checked_number
 
 
 def time_step(last: float, t: float | None, freq: float) -> tuple[float, float]:
@@ -40,8 +36,7 @@ def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray:
 
 
 class OneEuroFilter:
-    """One Euro filter of a scalar or a vector signal (each component filtered independently),
-    ``stages`` filters in a row (1: the classic filter).
+    """One Euro filter of a scalar or a vector signal (each component filtered independently).
 
     ``filter(x, t)`` with ``t`` in seconds (increasing); without ``t`` the samples are taken
     ``1 / freq`` seconds apart. NaN components are passed through as NaN and leave that
@@ -54,28 +49,20 @@ class OneEuroFilter:
         beta: float = 0.0,
         d_cutoff: float = 1.0,
         freq: float = 30.0,
-        stages: int = 1,
     ) -> None:
         for name, value in (("min_cutoff", min_cutoff), ("d_cutoff", d_cutoff), ("freq", freq)):
             checked_number(f"OneEuroFilter {name}", value, 0.0, low_open=True)
         checked_number("OneEuroFilter beta", beta, 0.0)
-        if (
-            isinstance(stages, bool)
-            or not isinstance(stages, (int, float))
-            or stages not in range(1, 5)
-        ):
-            raise InvalidInputError(f"OneEuroFilter stages: expected 1, 2, 3 or 4, got {stages!r}")
         self.min_cutoff = float(min_cutoff)
         self.beta = float(beta)
         self.d_cutoff = float(d_cutoff)
         self.freq = float(freq)
-        self.stages = int(stages)
         self.reset()
 
     def reset(self) -> None:
         """Forget the past: the next sample is returned unchanged."""
-        self._x: list[np.ndarray] = []  # per stage: last output
-        self._dx: list[np.ndarray] = []  # per stage: filtered speed
+        self._x: np.ndarray | None = None  # last output
+        self._dx: np.ndarray | None = None  # filtered speed
         self._t: float | None = None
 
     def __call__(self, x: float | np.ndarray, t: float | None = None) -> float | np.ndarray:
@@ -85,60 +72,37 @@ class OneEuroFilter:
         """Filtered value of the new sample ``x`` (same shape and type as ``x``)."""
         scalar = np.ndim(x) == 0
         value = np.array(x, dtype=np.float64, ndmin=1)
-        if not self._x or self._x[0].shape != value.shape:
-            self._x = [value.copy() for _ in range(self.stages)]
-            self._dx = [np.zeros_like(value) for _ in range(self.stages)]
+        if self._x is None or self._dx is None or self._x.shape != value.shape:
+            self._x, self._dx = value.copy(), np.zeros_like(value)
             self._t = 0.0 if t is None else float(t)
             return float(value[0]) if scalar else value.copy()
         assert self._t is not None
         self._t, dt = time_step(self._t, t, self.freq)
-        for stage in range(self.stages):
-            value = self._step(stage, value, dt)
-        return float(value[0]) if scalar else value
-
-    def _step(self, stage: int, value: np.ndarray, dt: float) -> np.ndarray:
-        """One One Euro stage: its output for input ``value`` (NaN where ``value`` is NaN)."""
         known = np.isfinite(value)
-        prev = self._x[stage]
+        prev = self._x
         # the first finite sample of a component that was NaN so far starts it fresh
         fresh = known & ~np.isfinite(prev)
         dx = np.where(known & ~fresh, (value - prev) / dt, 0.0)
         a_d = _alpha(self.d_cutoff, dt)
-        dx_hat = a_d * dx + (1.0 - a_d) * self._dx[stage]
+        dx_hat = a_d * dx + (1.0 - a_d) * self._dx
         cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
         a = _alpha(cutoff, dt)
-        x_hat = a * value + (1.0 - a) * prev
-        x_hat = np.where(fresh, value, x_hat)
-        self._x[stage] = np.where(known, x_hat, prev)
-        self._dx[stage] = np.where(known, dx_hat, self._dx[stage])
-        return np.where(known, self._x[stage], np.nan)
+        x_hat = np.where(fresh, value, a * value + (1.0 - a) * prev)
+        self._x = np.where(known, x_hat, prev)
+        self._dx = np.where(known, dx_hat, self._dx)
+        out = np.where(known, self._x, np.nan)
+        return float(out[0]) if scalar else out
 
 
-#: the filter's name in a 0.1 smoothing dict (``{"filter": "one_euro", ...}``), the only one
-DEFAULT_FILTER = "one_euro"
-
-DEFAULT_SMOOTHING: dict[str, float] = {
-    "min_cutoff": 0.5,
-    "beta": 0.02,
-    "d_cutoff": 1.0,
-    "stages": 1,
-}
+DEFAULT_SMOOTHING: dict[str, float] = {"min_cutoff": 0.5, "beta": 0.02, "d_cutoff": 1.0}
 
 
 def smoothing_setting(value: object) -> tuple[dict[str, Any], bool]:
     """``Estimator(smoothing=...)`` -> ``(filter settings, on)``: ``True``/``None`` the
     defaults, ``False`` off (the defaults kept for a later switch), a strength ``s > 0`` the
-    defaults with ``min_cutoff`` and ``beta`` divided by ``s`` (2 = twice as smooth), a dict of
-    One Euro settings (deprecated) checked by :func:`resolved_smoothing`."""
+    defaults with ``min_cutoff`` and ``beta`` divided by ``s`` (2 = twice as smooth)."""
     if value is None or isinstance(value, bool):
         return dict(DEFAULT_SMOOTHING), value is not False
-    if isinstance(value, Mapping):
-        warn_deprecated(
-            "Estimator(smoothing={...})",
-            "pass smoothing=True, False or a strength (2 = twice as smooth)",
-            depth=2,
-        )
-        return resolved_smoothing(value), True
     if isinstance(value, numbers.Real):
         strength = checked_number("smoothing strength", value, 0.0, low_open=True)
         scaled = {k: DEFAULT_SMOOTHING[k] / strength for k in ("min_cutoff", "beta")}
@@ -149,22 +113,14 @@ def smoothing_setting(value: object) -> tuple[dict[str, Any], bool]:
 
 
 def resolved_smoothing(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``settings`` over the defaults of the filter they name (key ``filter``, else
-    ``"one_euro"``), checked: an unknown filter, an unknown key or a bad value is an
-    :class:`~headpose.errors.InvalidInputError` that names it. ``filter`` is kept only when
-    it is not the default filter (so One Euro settings compare equal to
-    :data:`DEFAULT_SMOOTHING`)."""
+    """One Euro ``settings`` over :data:`DEFAULT_SMOOTHING` (plus ``freq``), checked: an unknown
+    key or a bad value is an :class:`~headpose.errors.InvalidInputError` that names it."""
     if settings is not None and not isinstance(settings, Mapping):
         raise InvalidInputError(
             f"smoothing: expected None or a dict of filter settings such as "
             f"{{'min_cutoff': 0.5, 'beta': 0.02}}, got {settings!r}"
         )
     given = dict(settings or {})
-    name = given.pop("filter", DEFAULT_FILTER)
-    if name != DEFAULT_FILTER:
-        raise InvalidInputError(
-            f"smoothing filter: expected {DEFAULT_FILTER!r} (the one filter), got {name!r}"
-        )
     allowed = set(DEFAULT_SMOOTHING) | {"freq"}
     unknown = set(given) - allowed
     if unknown:
@@ -204,70 +160,6 @@ def match_boxes(old: np.ndarray, new: np.ndarray, iou_threshold: float) -> dict[
     return matched
 
 
-class BoxSmoother:
-    """One Euro smoothing of face boxes across video frames, before the faces are cropped.
-
-    A detector's box moves by a pixel or two from frame to frame even on a still face, and the
-    pose network answers to the crop: part of the angles' jitter is the box's. ``update(boxes,
-    t) -> boxes``: each new box is matched to a box of the previous frame (greatest IoU, at
-    least ``iou_threshold``) and replaced by its filtered value; unmatched boxes start anew and
-    boxes not seen this frame are forgotten. The filter runs on the box centre in units of the
-    box's first side and on the log of its width and height, so ``min_cutoff`` (Hz) and
-    ``beta`` (1 / (sides per second)) mean the same for small and large faces. The angles come
-    from the current frame's pixels either way: smoothing the box adds little lag to them.
-    """
-
-    def __init__(
-        self,
-        min_cutoff: float,
-        beta: float = 0.0,
-        d_cutoff: float = 1.0,
-        freq: float = 30.0,
-        iou_threshold: float = 0.3,
-    ) -> None:
-        self.settings = resolved_smoothing(
-            {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff, "freq": freq}
-        )
-        self.iou_threshold = float(iou_threshold)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all boxes."""
-        self._raw = np.zeros((0, 4))
-        self._state: list[tuple[float, OneEuroFilter]] = []  # (first side, filter) per box
-
-    def update(self, boxes: np.ndarray, t: float | None = None) -> np.ndarray:
-        """Smoothed ``boxes (N, 4)`` ``(x1, y1, x2, y2)`` pixels, same order and shape."""
-        raw = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        matched = match_boxes(self._raw, raw, self.iou_threshold)
-        state, out = [], np.empty_like(raw)
-        for i, box in enumerate(raw):
-            w, h = max(box[2] - box[0], 1e-6), max(box[3] - box[1], 1e-6)
-            if i in matched:
-                side, filt = self._state[matched[i]]
-            else:
-                side, filt = max(w, h), OneEuroFilter(**self.settings)
-            units = np.array(
-                [
-                    (box[0] + box[2]) / 2 / side,
-                    (box[1] + box[3]) / 2 / side,
-                    math.log(w),
-                    math.log(h),
-                ]
-            )
-            cx, cy, lw, lh = np.asarray(filt.filter(units, t), dtype=np.float64)
-            half_w, half_h = math.exp(lw) / 2, math.exp(lh) / 2
-            out[i] = (
-                cx * side - half_w,
-                cy * side - half_h,
-                cx * side + half_w,
-                cy * side + half_h,
-            )
-            state.append((side, filt))
-        self._raw, self._state = raw, state
-        return out
-
-
 class _Track:
     def __init__(self, track_id: int, box: np.ndarray, filt: Any) -> None:
         self.id = track_id
@@ -283,7 +175,7 @@ class Tracker:
     is matched to a track of the previous frames by greatest box IoU (at least
     ``iou_threshold``, greedy); its yaw, pitch, roll (and matrix) are replaced by the filtered
     values of its track and ``track_id`` is set. ``filter_settings``: the filter's settings,
-    ``min_cutoff``, ``beta``, ``d_cutoff``, ``stages`` of :class:`OneEuroFilter`; every
+    ``min_cutoff``, ``beta``, ``d_cutoff`` of :class:`OneEuroFilter`; every
     argument is a keyword. Unmatched faces start new
     tracks; tracks unseen for more than ``max_missing`` frames are dropped. ``t``: time in
     seconds (else frames are ``1 / freq`` apart). ``smooth=False``: identities only, angles left

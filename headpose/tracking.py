@@ -36,8 +36,8 @@ from headpose.errors import (
     options_from_mapping,
 )
 from headpose.image_io import ImageInput, clip_boxes, load_image
-from headpose.registration import BoxShifter, checked_gain, moved_landmarks
-from headpose.smoothing import BoxSmoother, Tracker, match_boxes
+from headpose.registration import BoxShifter, checked_gain
+from headpose.smoothing import Tracker
 
 if TYPE_CHECKING:  # pragma: no cover
     from headpose.face import Face
@@ -54,35 +54,24 @@ class VideoOptions:
     ``roi``: search known faces in a region around their last box (``False``: the whole frame on
     every frame, as :meth:`~headpose.estimator.Estimator.predict` does). ``redetect_every``:
     search the whole frame every N frames (1 = every frame), also at once when a face is not found
-    in its ROI. ``roi_scale``: ROI side over the longer side of the face's last box.
-    The detector sees each ROI at the scale it sees the whole frame at (a detector with
-    ``max_side``, like YuNet, shrinks large frames) and cut on its stride grid, so its boxes
-    closely match those of a whole-frame search (``bench/speed.py`` reports the agreement). ``max_roi_area``: when the ROIs would hold more
-    than this fraction of the pixels of the whole frame (large faces), the whole frame is searched
-    instead; so is a frame that the detector sees with fewer than ``min_frame_area`` pixels
-    (default 320 x 240: a search of such a frame costs little, and an ROI would save little).
-    ``roi_face_px`` > 0: an ROI whose face would be larger than this many detector pixels is
-    shrunk further, so that it is about that size (a large face costs the detector as much as a
-    small one; its box is then less exact: 0 keeps the frame's scale, the default, because on
-    ``webcam_roll_nod.mp4`` 96 px saved 1-2 ms a frame but doubled the |track - predict| angle
-    difference, to about 1 degree). ``box_min_cutoff`` > 0 (Hz): each face's box is smoothed
-    over the frames (:class:`~headpose.smoothing.BoxSmoother`, One Euro with ``box_beta`` per box
-    side per second) before the face is cropped, so the pose network sees a steadier crop; the
-    returned ``Face.box`` is the smoothed box (0: off, the default: ``bench/smoothing.py``
-    found two-stage angle smoothing better at the same lag, ``bench/results/smoothing.md``). ``detect_every`` > 1: between whole-frame searches the
-    detector runs on the ROIs only every N frames; on the frames in between each face keeps its
-    last box (the pose network still runs on every frame). It saves most of the detector's cost,
-    and suits a model trained on jittered boxes (``model="fast"``); a face that leaves is dropped
-    up to N - 1 frames late. ``box_velocity``: on those frames in between, each kept box moves by
-    its face's velocity between the last two detections (boxes matched by overlap), so the crop
-    follows the face instead of jumping at the next detection. ``box_shift``: each face's box
-    follows its image instead (:class:`~headpose.registration.BoxShifter`: phase correlation of a
-    small grey patch of the face), moved on the frames in between by how far the image under it
-    moved since the detector last ran; on a detector frame it becomes ``shifted +
-    box_shift_gain * (detection - shifted)`` (``box_shift_gain`` in (0, 1]; 1 takes the detection
-    as it is, smaller values also steady the detector's own noise). Off by default; the shipped
-    ``model="fast"`` recommends it with gain 0.5 (docs/MODEL_CARD.md; ``{"box_shift": False}``
-    turns it off). Defaults measured with
+    in its ROI. ``roi_scale``: ROI side over the longer side of the face's last box. The detector
+    sees each ROI at the scale it sees the whole frame at (a detector with ``max_side``, like
+    YuNet, shrinks large frames) and cut on its stride grid, so its boxes closely match those of
+    a whole-frame search (``bench/speed.py`` reports the agreement). ``max_roi_area``: when the
+    ROIs would hold more than this fraction of the pixels of the whole frame (large faces), the
+    whole frame is searched instead; so is a frame that the detector sees with fewer than
+    ``min_frame_area`` pixels (default 320 x 240: a search of such a frame costs little, and an
+    ROI would save little). ``detect_every`` > 1: between whole-frame searches the detector runs
+    on the ROIs only every N frames; on the frames in between each face keeps its last box (the
+    pose network still runs on every frame). It saves most of the detector's cost, and suits a
+    model trained on jittered boxes (``model="fast"``); a face that leaves is dropped up to
+    N - 1 frames late. ``box_shift``: on those frames in between, each face's box follows its
+    image instead (:class:`~headpose.registration.BoxShifter`: phase correlation of a small grey
+    patch of the face), moved by how far the image under it moved since the detector last ran;
+    on a detector frame it becomes ``shifted + box_shift_gain * (detection - shifted)``
+    (``box_shift_gain`` in (0, 1]; 1 takes the detection as it is, smaller values also steady
+    the detector's own noise). Off by default; the shipped ``model="fast"`` recommends it with
+    gain 0.5 (docs/MODEL_CARD.md; ``{"box_shift": False}`` turns it off). Defaults measured with
     ``bench/speed.py`` (``bench/results/speed.md``).
     """
 
@@ -91,16 +80,12 @@ class VideoOptions:
     roi_scale: float = 1.5
     max_roi_area: float = 0.5
     min_frame_area: int = 320 * 240
-    roi_face_px: float = 0.0
     detect_every: int = 1
-    box_min_cutoff: float = 0.0
-    box_beta: float = 0.0
-    box_velocity: bool = False
     box_shift: bool = False
     box_shift_gain: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("roi", "box_velocity", "box_shift"):
+        for name in ("roi", "box_shift"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidInputError(
                     f"video {name}: expected True or False, got {getattr(self, name)!r}"
@@ -108,13 +93,7 @@ class VideoOptions:
         for name in ("redetect_every", "detect_every"):
             checked_count(f"video {name}", getattr(self, name))
         checked_number("video roi_scale", self.roi_scale, 1.0)
-        for name in ("roi_face_px", "box_min_cutoff", "box_beta"):
-            checked_number(f"video {name}", getattr(self, name), 0.0)
         checked_gain(self.box_shift_gain)
-        if self.box_shift and self.box_velocity:
-            raise InvalidInputError(
-                "video: box_shift and box_velocity both move the kept boxes; turn on one of them"
-            )
         checked_number("video max_roi_area", self.max_roi_area, 0.0, 1.0, low_open=True)
 
     @staticmethod
@@ -189,12 +168,6 @@ class VideoOptions:
             return replace(self, roi=True)
         if isinstance(override, Mapping):
             VideoOptions.make(override)  # validates the keys
-            if self.box_shift and override.get("box_velocity") and "box_shift" not in override:
-                raise InvalidInputError(
-                    "video: box_velocity asked for, but these settings (the model's "
-                    "recommendation) have box_shift on; both move the kept boxes: add "
-                    '"box_shift": False'
-                )
             return replace(self, **override)
         return VideoOptions.make(override)
 
@@ -246,14 +219,7 @@ class VideoTracker:
         self._last_detect: int | None = None  # the last frame the detector ran on
         # the last detection (boxes, scores, landmarks), reused on frames between searches
         self._found: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
-        # per box of _found: its move in pixels per frame since the detection before (box_velocity)
-        self._velocity: np.ndarray | None = None
         self.raw: list[Face] = []
-        self.box_smoother = (
-            BoxSmoother(options.box_min_cutoff, options.box_beta, freq=self.fps)
-            if options.box_min_cutoff > 0
-            else None
-        )
         self.box_shifter = (
             BoxShifter(options.box_shift_gain, tracker.iou_threshold) if options.box_shift else None
         )
@@ -266,9 +232,7 @@ class VideoTracker:
         index = self.frames
         self.frames += 1
         boxes, scores, points = self._detect(img, index)
-        if self.box_smoother is not None:
-            boxes = self.box_smoother.update(boxes, now)
-        if self.box_smoother is not None or self.box_shifter is not None:
+        if self.box_shifter is not None:
             h, w = img.shape[:2]
             boxes, kept = clip_boxes(boxes, w, h)
             scores, points = scores[kept], None if points is None else points[kept]
@@ -288,8 +252,6 @@ class VideoTracker:
             assert self._last_detect is not None
             if index - self._last_detect < opts.detect_every:
                 self.reused_boxes += 1
-                if opts.box_velocity:
-                    return self._moved(img, index - self._last_detect)
                 if self.box_shifter is not None:
                     self._found = self.box_shifter.follow(img, self._found)
                 return self._found  # the faces keep their last boxes this frame
@@ -306,43 +268,10 @@ class VideoTracker:
         found: tuple[np.ndarray, np.ndarray, np.ndarray | None],
         index: int,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        if self.options.box_velocity:
-            self._velocity = self._velocity_of(found[0], index)
         if self.box_shifter is not None:
             found = self.box_shifter.settle(img, found)
         self._found, self._last_detect = found, index
         return found
-
-    def _velocity_of(self, boxes: np.ndarray, index: int) -> np.ndarray:
-        """Per box ``(n, 4)``: pixels per frame since the previous detection of the same face
-        (matched as the tracker matches faces, :func:`~headpose.smoothing.match_boxes`); zero for
-        a face not seen there."""
-        velocity = np.zeros((len(boxes), 4))
-        if self._found is None or self._last_detect is None:
-            return velocity
-        previous = self._found[0]
-        for new, old in match_boxes(previous, boxes, self.tracker.iou_threshold).items():
-            velocity[new] = (boxes[new] - previous[old]) / (index - self._last_detect)
-        return velocity
-
-    def _moved(
-        self, img: np.ndarray, frames: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """The last detection with each box (and its landmarks) moved by its velocity over
-        ``frames`` frames; a box that would leave the frame keeps its place."""
-        assert self._found is not None
-        boxes, scores, points = self._found
-        if self._velocity is None or not len(boxes):
-            return self._found
-        h, w = img.shape[:2]
-        moved = boxes + self._velocity * frames
-        inside = (moved[:, 0] >= 0) & (moved[:, 1] >= 0) & (moved[:, 2] <= w) & (moved[:, 3] <= h)
-        moved[~inside] = boxes[~inside]
-        return moved, scores, moved_landmarks(points, boxes, moved)
-
-    def _roi_scale(self, box: np.ndarray, scale: float) -> float:
-        side = float(max(box[2] - box[0], box[3] - box[1]))
-        return _roi_face_scale(side, scale, self.options.roi_face_px)
 
     def _detect_rois(
         self, img: np.ndarray
@@ -362,11 +291,10 @@ class VideoTracker:
             return None  # searching the ROIs would cost about as much as the whole frame
         boxes, scores, points = [], [], []
         with_points = True
+        # the frame as the detector sees it: each ROI is on its stride grid
+        shrunk = (max(1, round(h * scale)), max(1, round(w * scale))) if scale < 1 else (h, w)
         for box, roi_box in zip(last_boxes, rois, strict=True):
-            s = self._roi_scale(box, scale)
-            # the frame as the detector sees it at scale s: the ROI is on its stride grid
-            shrunk = (max(1, round(h * s)), max(1, round(w * s))) if s < 1 else (h, w)
-            roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, s, shrunk), s)
+            roi, (ox, oy, sx, sy) = _cut(img, _on_grid(roi_box, scale, shrunk), scale)
             if roi.shape[0] < 2 or roi.shape[1] < 2:
                 return None  # nothing left of the ROI inside the frame
             self.roi_detections += 1
@@ -396,14 +324,6 @@ class VideoTracker:
             return None
         keep = keep[kept]
         return clipped, all_scores[keep], None if all_points is None else all_points[keep]
-
-
-def _roi_face_scale(side: float, scale: float, face_px: float) -> float:
-    """The detector scale for an ROI around a face ``side`` frame pixels long: the frame's
-    ``scale``, or smaller so that the face is ``face_px`` detector pixels (``face_px`` 0: off)."""
-    if face_px <= 0 or side * scale <= face_px:
-        return scale
-    return face_px / side
 
 
 # ROIs cut from the frame as the detector sees it start on this grid (the coarsest stride of

@@ -11,6 +11,7 @@ an unknown key lists the closest valid keys, a wrong type says what was expected
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import os
@@ -155,7 +156,6 @@ class SemiConfig:
     pseudo_labels: str = ""
     weight: float = 1.0
     spread_ref: float = 0.0  # degrees
-    max_images: int = 0  # >0: use only the first N pseudo-labelled rows
     labelled_repeat: int = 1
     per_epoch: int = 0  # >0: pseudo-labelled rows per epoch, resampled every epoch
 
@@ -524,8 +524,22 @@ def load_config(
     return cfg
 
 
+#: config keys since removed that a checkpoint written before still holds (``to_dict`` writes
+#: every key), with the value that meant "off": read back, such an entry is dropped; any other
+#: value stays and is refused as an unknown key
+REMOVED_KEYS_OFF: dict[str, Any] = {"semi.max_images": 0}
+
+
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
     """Rebuild a :class:`Config` from :meth:`Config.to_dict` output (e.g. from a checkpoint)."""
+    data = copy.deepcopy(dict(data))
+    for dotted, off in REMOVED_KEYS_OFF.items():
+        *parents, key = dotted.split(".")
+        section: Any = data
+        for name in parents:
+            section = section.get(name) if isinstance(section, Mapping) else None
+        if isinstance(section, dict) and key in section and section[key] == off:
+            del section[key]
     cfg = Config()
     _apply_mapping(cfg, data, "", source)
     validate(cfg)
@@ -642,7 +656,6 @@ def validate(cfg: Config) -> None:
             )
     _positive("semi.weight", s.weight, allow_zero=True)
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
-    _positive("semi.max_images", s.max_images, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
     _positive("synth.weight", y.weight, allow_zero=True)

@@ -185,27 +185,9 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
     return decorate
 
 
-#: the video flags of 0.1, kept hidden until 0.3: (flag, metavar or None for a switch, the
-#: --video key it sets)
-OLD_VIDEO_FLAGS = (
-    ("--no-roi", None, "roi"),
-    ("--redetect-every", "N", "redetect_every"),
-    ("--detect-every", "N", "detect_every"),
-    ("--box-smoothing", "HZ", "box_min_cutoff"),
-    ("--box-shift", "GAIN", "box_shift"),
-)
-
-
 def video_options(fn: F) -> F:
     """``--video KEY=VALUE`` (repeatable): changes to video mode's settings, the model's own by
-    default (:class:`~headpose.tracking.VideoOptions`), on commands that read videos. The
-    flags of 0.1 (``--detect-every N`` ...) still work, hidden, with a warning."""
-    for flag, metavar, _ in reversed(OLD_VIDEO_FLAGS):
-        if metavar is None:
-            fn = click.option(flag, is_flag=True, hidden=True)(fn)
-        else:
-            kind = click.FloatRange(min=0.0) if metavar in ("HZ", "GAIN") else COUNT
-            fn = click.option(flag, type=kind, metavar=metavar, hidden=True)(fn)
+    default (:class:`~headpose.tracking.VideoOptions`), on commands that read videos."""
     return click.option(
         "--video",
         type=KEY_VALUE,
@@ -217,70 +199,15 @@ def video_options(fn: F) -> F:
     )(fn)
 
 
-def video_settings(options: Any, prog: str) -> dict[str, Any]:
+def video_settings(options: Any) -> dict[str, Any]:
     """The changes to :attr:`Estimator.video <headpose.estimator.Estimator.video>` that
-    :func:`video_options` gave (empty: the model's own settings); a deprecated flag prints one
-    warning line on stderr naming its ``--video`` spelling."""
+    :func:`video_options` gave (empty: the model's own settings)."""
     from headpose.tracking import VideoOptions
 
-    out: dict[str, Any] = {}
-    for flag, _, key in OLD_VIDEO_FLAGS:
-        value = getattr(options, flag.lstrip("-").replace("-", "_"), None)
-        if value is None or value is False:
-            continue
-        if key == "roi":
-            out["roi"] = False
-        elif key == "box_shift":  # a gain; 0 = off
-            out["box_shift"] = float(value) > 0.0
-            if out["box_shift"]:
-                out["box_shift_gain"] = float(value)
-        else:
-            out[key] = value
-        new = " ".join(f"--video {k}={str(v).lower()}" for k, v in out.items() if k.startswith(key))
-        print(f"{prog}: warning: {flag} is deprecated (until 0.3); use {new}", file=sys.stderr)
     try:
-        out.update(VideoOptions.parse(getattr(options, "video", ()) or (), "--video"))
+        return VideoOptions.parse(getattr(options, "video", ()) or (), "--video")
     except HeadPoseError as exc:
         raise click.BadParameter(first_line(exc), param_hint="'--video'") from None
-    return out
-
-
-def smoothing_setting_of(texts: Sequence[str], prog: str) -> float | dict[str, Any] | None:
-    """``--smoothing STRENGTH`` (2 = twice as smooth) -> a float; the 0.1 form ``KEY=VALUE``
-    (repeatable, One Euro settings) -> a dict, with a warning line; none given -> ``None``."""
-    if not texts:
-        return None
-    if len(texts) == 1 and "=" not in texts[0]:
-        try:
-            return float(texts[0])
-        except ValueError:
-            raise click.BadParameter(
-                f"expected a strength > 0 (2 = twice as smooth), got {texts[0]!r}",
-                param_hint="'--smoothing'",
-            ) from None
-    print(
-        f"{prog}: warning: --smoothing KEY=VALUE is deprecated (until 0.3); use --smoothing "
-        "STRENGTH (2 = twice as smooth) or --no-smoothing",
-        file=sys.stderr,
-    )
-    out: dict[str, Any] = {}
-    for text in texts:
-        key, sep, value = text.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(
-                f"expected KEY=VALUE, got {text!r}", param_hint="'--smoothing'"
-            )
-        key = key.strip()
-        if key == "filter":
-            out[key] = value
-            continue
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise click.BadParameter(
-                f"{key}: expected a number, got {value!r}", param_hint="'--smoothing'"
-            ) from None
-    return out
 
 
 TRUST_FLAG = "--trust-checkpoint"

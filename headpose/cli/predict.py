@@ -407,7 +407,7 @@ def cli(**options: Any) -> int:
         clash = annotate_clash(args.annotate, args.inputs, args.overwrite)
         if clash is not None:
             raise click.UsageError(clash)
-    video = video_settings(args, PROG)
+    video = video_settings(args)
     files, empty = expand_inputs(args.inputs, args.annotate)
     args.read = Inputs(path for path, _ in files)  # never written, even with --overwrite
     if args.output is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +22,6 @@ from headpose.cli.options import (
     command,
     print_problem,
     runtime_options,
-    smoothing_setting_of,
     usage_error,
     video_options,
     video_settings,
@@ -153,8 +151,7 @@ def _show_window(frame: Any) -> bool:
 @click.option("--no-smoothing", is_flag=True, help="raw angles, no angle filter")
 @click.option(
     "--smoothing",
-    "smoothing",
-    multiple=True,
+    type=click.FloatRange(min=0.0, min_open=True),
     metavar="STRENGTH",
     help="angle smoothing relative to the default: 2 = twice as smooth (more lag), 0.5 = half",
 )
@@ -162,10 +159,9 @@ def _show_window(frame: Any) -> bool:
 def cli(**options: Any) -> int:
     """Live head pose from a camera or a video file (q or Esc quits the window)."""
     args = SimpleNamespace(**options)
-    if args.no_smoothing and args.smoothing:
+    if args.no_smoothing and args.smoothing is not None:
         raise click.UsageError("--smoothing and --no-smoothing: give one of them")
-    smoothing = smoothing_setting_of(args.smoothing, PROG)
-    video = video_settings(args, PROG)
+    video = video_settings(args)
     if not args.headless:
         problem = display_problem() or (None if gui_available() else NO_GUI_HELP)
         if problem is not None:
@@ -173,15 +169,13 @@ def cli(**options: Any) -> int:
     try:
         from headpose.estimator import Estimator
 
-        with warnings.catch_warnings():  # a deprecated --smoothing form warned above
-            warnings.simplefilter("ignore", FutureWarning)
-            est = Estimator(
-                None if args.model is None else str(args.model),
-                detector=args.detector,
-                providers=args.providers,
-                threads=args.threads,
-                smoothing=not args.no_smoothing if smoothing is None else smoothing,
-            )
+        est = Estimator(
+            None if args.model is None else str(args.model),
+            detector=args.detector,
+            providers=args.providers,
+            threads=args.threads,
+            smoothing=not args.no_smoothing if args.smoothing is None else args.smoothing,
+        )
         est.video = est.video.merged(video)
         capture = open_source(args.source, args.camera)
     except (HeadPoseError, RuntimeError) as exc:

@@ -4,9 +4,9 @@
 >>> det = get_detector()            # "auto": the default chosen by bench/detectors.py
 >>> faces = det.detect(image_bgr)   # Detections: boxes (N, 4), scores (N,), landmarks (N, 5, 2)
 
-Built in: ``"yunet"`` (YuNet in onnxruntime, boxes + 5 landmarks), ``"yunet-cv2"`` (the same
-model through ``cv2.FaceDetectorYN``), ``"blazeface"`` (MediaPipe BlazeFace short-range converted
-to ONNX, boxes only). New detectors plug in with :func:`register`.
+Built in: ``"yunet"`` (YuNet in onnxruntime, boxes + 5 landmarks) and ``"blazeface"`` (MediaPipe
+BlazeFace short-range converted to ONNX, boxes only). New detectors plug in with
+:func:`register`.
 """
 
 from __future__ import annotations
@@ -109,12 +109,11 @@ def accepts_option(name: str, option: str) -> bool:
 
 def _register_builtins() -> None:
     from headpose.detectors.blazeface import BlazeFaceDetector
-    from headpose.detectors.yunet import YuNetCV2Detector, YuNetDetector
+    from headpose.detectors.yunet import YuNetDetector
     from headpose.runtime import install_hint
 
     needs_ort = [("onnxruntime", install_hint())]
     register("yunet", YuNetDetector, requires=needs_ort)
-    register("yunet-cv2", YuNetCV2Detector)
     register("blazeface", BlazeFaceDetector, requires=needs_ort)
 
 

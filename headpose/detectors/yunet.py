@@ -1,12 +1,9 @@
 """YuNet face detector (OpenCV Zoo, MIT, Shiqi Yu): boxes, scores and 5 landmarks.
 
-Two back-ends on the same ONNX file:
-
-* :class:`YuNetDetector` (``"yunet"``): onnxruntime with our own pre/post-processing;
-* :class:`YuNetCV2Detector` (``"yunet-cv2"``): OpenCV's ``cv2.FaceDetectorYN`` (OpenCV >= 4.8).
-
-Both resize images whose longer side exceeds ``max_side`` (the detector is meant for faces of
-roughly 10-300 px), pad bottom/right to a multiple of 32, and return boxes in the original
+:class:`YuNetDetector` (``"yunet"``) runs the ONNX file in onnxruntime with our own pre- and
+post-processing (the tests check it against OpenCV's ``cv2.FaceDetectorYN`` on the same file).
+It resizes images whose longer side exceeds ``max_side`` (the detector is meant for faces of
+roughly 10-300 px), pads bottom/right to a multiple of 32, and returns boxes in the original
 image's pixels. The model takes BGR pixels 0-255 as float32 ``(1, 3, H, W)`` (no normalisation)
 and gives, for each stride 8/16/32, one prediction per grid cell: ``cls`` and ``obj`` scores,
 ``bbox`` = (dx, dy, log w, log h) in stride units and ``kps`` = 5 (dx, dy) points.
@@ -17,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from headpose.detectors._common import as_bgr, clipped_detections, model_file, nms, too_small
@@ -137,56 +133,4 @@ class YuNetDetector(Detector):
         dets, _ = clipped_detections(
             all_boxes[keep], all_scores[keep], all_points[keep], image.shape[1], image.shape[0]
         )
-        return dets
-
-
-class YuNetCV2Detector(Detector):
-    """YuNet through OpenCV's ``cv2.FaceDetectorYN`` (same options as :class:`YuNetDetector`)."""
-
-    name = "yunet-cv2"
-
-    def __init__(
-        self,
-        model_path: str | Path = YUNET_FILE,
-        score_threshold: float = 0.6,
-        nms_threshold: float = 0.3,
-        top_k: int = 5000,
-        max_side: int = 640,
-    ) -> None:
-        _check_options(score_threshold, nms_threshold, max_side)
-        if not hasattr(cv2, "FaceDetectorYN"):
-            from headpose.errors import MissingDependencyError
-
-            raise MissingDependencyError(
-                f"yunet-cv2 needs cv2.FaceDetectorYN (OpenCV >= 4.8), this is OpenCV "
-                f"{cv2.__version__}: pip install -U opencv-python (or opencv-python-headless, the one installed), or use 'yunet'"
-            )
-        self.model_path = model_file(model_path)
-        self.score_threshold = float(score_threshold)
-        self.nms_threshold = float(nms_threshold)
-        self.max_side = int(max_side)
-        self._impl = cv2.FaceDetectorYN.create(
-            str(self.model_path), "", (320, 320), float(score_threshold), float(nms_threshold),
-            int(top_k),
-        )  # fmt: skip
-        self._size: tuple[int, int] = (320, 320)
-
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        """Faces in a BGR uint8 image, best first; boxes/landmarks in its pixels."""
-        image = as_bgr(image_bgr)
-        if too_small(image):
-            return Detections.empty()
-        small, scale = _resize_for_model(image, self.max_side)
-        size = (small.shape[1], small.shape[0])
-        if size != self._size:
-            self._impl.setInputSize(size)
-            self._size = size
-        _, faces = self._impl.detect(np.ascontiguousarray(small))
-        if faces is None or len(faces) == 0:
-            return Detections.empty()
-        faces = faces[np.argsort(-faces[:, 14], kind="stable")]
-        xywh = faces[:, :4] / scale
-        boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], 1)
-        points = (faces[:, 4:14] / scale).reshape(-1, 5, 2)
-        dets, _ = clipped_detections(boxes, faces[:, 14], points, image.shape[1], image.shape[0])
         return dets

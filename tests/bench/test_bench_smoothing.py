@@ -98,7 +98,7 @@ def test_equal_lag_takes_the_least_jitter_within_the_references_lag_per_clip() -
 def test_default_rule_picks_least_jitter_within_the_previous_lag_and_checks_every_pipeline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    grid = [{"min_cutoff": c, "beta": 0.0, "d_cutoff": 1.0, "stages": 1} for c in (0.1, 0.5, 2.0)]
+    grid = [{"min_cutoff": c, "beta": 0.0, "d_cutoff": 1.0} for c in (0.1, 0.5, 2.0)]
     monkeypatch.setattr(smoothing, "GRID", grid)
     P = smoothing.Point  # noqa: N806
     # setting 0 is steadiest but lags more than the previous default (1); setting 2 qualifies
@@ -203,12 +203,11 @@ def test_choose_at_lag_takes_the_least_worse_ratio_within_the_reference_lag(
 
 
 def test_box_shift_pipelines_need_a_twin_for_their_lag() -> None:
-    """Box smoothing and box shift both move the detector's boxes, so their lag is measured
-    behind a twin that keeps them; the other options must match."""
+    """Box shift moves the detector's boxes, so its lag is measured behind a twin that keeps
+    them; the other options must match."""
     name, video = smoothing.model_spec("fast:4:box_shift=true,box_shift_gain=0.5")
     assert (name, video) == ("fast", {"detect_every": 4, "box_shift": True, "box_shift_gain": 0.5})
     assert smoothing.moves_boxes(video)
-    assert smoothing.moves_boxes({"box_min_cutoff": 1.0})
     assert not smoothing.moves_boxes({"detect_every": 4, "box_shift": False})
     options = smoothing.changed_options(VideoOptions(detect_every=4, box_shift_gain=0.5))
     assert options == {"detect_every": 4}  # the gain does nothing while the shift is off

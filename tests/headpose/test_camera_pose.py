@@ -48,7 +48,8 @@ def test_default_camera_is_a_60_degree_horizontal_field_of_view() -> None:
         300,
         200,
     )
-    assert Camera.make((1.0, 2.0, 3.0, 4.0)).intrinsics(1, 1) == (1, 2, 3, 4)
+    camera = Camera(fx=1.0, fy=2.0, cx=3.0, cy=4.0)
+    assert Camera.make(camera) is camera and camera.intrinsics(1, 1) == (1, 2, 3, 4)
 
 
 def test_bad_cameras_are_clear_errors() -> None:
@@ -58,10 +59,9 @@ def test_bad_cameras_are_clear_errors() -> None:
         Camera(fov=0)
     with pytest.raises(InvalidInputError, match="fx"):
         Camera(fx=-1, fy=1, cx=0, cy=0)
-    with pytest.raises(InvalidInputError, match="unknown key"):
-        Camera.make({"focal": 3})
-    with pytest.raises(InvalidInputError, match="camera"):
-        Camera.make("wide")
+    for bad in ("wide", {"fov": 50.0}, (500.0, 500.0, 320.0, 240.0)):
+        with pytest.raises(InvalidInputError, match="camera: expected"):
+            Camera.make(bad)  # type: ignore[arg-type]
 
 
 def test_ray_rotation_is_the_untwisted_rotation_onto_the_ray() -> None:
@@ -164,16 +164,14 @@ def test_estimator_faces_carry_the_camera_pose(tiny_model: Path, pose_photos: li
     assert est.predict_crops([np.zeros((64, 64, 3), np.uint8)])[0].camera is None
 
 
-def test_camera_is_a_field_of_view_or_k_and_the_0_1_forms_warn(tiny_model) -> None:
-    import warnings
-
+def test_camera_is_a_field_of_view_k_or_a_camera(tiny_model) -> None:
     from headpose.camera import Camera
 
     k = [[500.0, 0.0, 320.0], [0.0, 500.0, 240.0], [0.0, 0.0, 1.0]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the documented forms do not warn
-        assert Estimator(tiny_model, detector=None, camera=50).camera == Camera(fov=50.0)
-        assert Estimator(tiny_model, detector=None, camera=k).camera.fx == 500.0
-    for old in ({"fov": 50.0}, (500.0, 500.0, 320.0, 240.0)):
-        with pytest.warns(FutureWarning, match="camera"):
-            Estimator(tiny_model, detector=None, camera=old)
+    assert Estimator(tiny_model, detector=None, camera=50).camera == Camera(fov=50.0)
+    assert Estimator(tiny_model, detector=None, camera=k).camera.fx == 500.0
+    own = Camera(fov=70.0, face_size=0.12)
+    assert Estimator(tiny_model, detector=None, camera=own).camera is own
+    for bad in ({"fov": 50.0}, (500.0, 500.0, 320.0, 240.0)):  # forms of an earlier draft
+        with pytest.raises(InvalidInputError, match="camera: expected"):
+            Estimator(tiny_model, detector=None, camera=bad)

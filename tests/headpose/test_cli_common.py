@@ -71,7 +71,7 @@ def test_bad_override_and_bad_range_are_one_line(capsys: pytest.CaptureFixture[s
 
 def test_unknown_detector_lists_the_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert _main("headpose-predict")(["x.jpg", "--detector", "nope"]) == 2
-    assert "'nope' is not one of auto, blazeface, yunet, yunet-cv2, none" in capsys.readouterr().err
+    assert "'nope' is not one of auto, blazeface, yunet, none" in capsys.readouterr().err
     assert _main("headpose-webcam")(["--detector", "none", "--headless"]) == 2
     assert "this command needs a face detector, one of auto," in capsys.readouterr().err
 

@@ -262,14 +262,6 @@ def test_progress_falls_back_to_a_counter_without_tqdm(
     ("flags", "want"),
     [
         ([], {}),
-        (["--no-roi"], {"roi": False}),
-        (["--redetect-every", "3"], {"redetect_every": 3}),
-        (["--detect-every", "2"], {"detect_every": 2}),
-        (["--box-smoothing", "1.5"], {"box_min_cutoff": 1.5}),
-        (["--box-smoothing", "0"], {"box_min_cutoff": 0.0}),
-        (["--box-shift", "0.5"], {"box_shift": True, "box_shift_gain": 0.5}),
-        (["--box-shift", "1"], {"box_shift": True, "box_shift_gain": 1.0}),
-        (["--box-shift", "0"], {"box_shift": False}),
         (["--video", "roi=false"], {"roi": False}),
         (
             ["--video", "detect_every=2", "--video", "redetect_every=3"],
@@ -291,8 +283,6 @@ def test_video_mode_flags_reach_the_estimator(
     captured = capsys.readouterr()
     assert code == 0 and captured.out.strip()
     assert made == [VideoOptions(**want)]
-    old = bool(flags) and flags[0] != "--video"  # the 0.1 flags: still work, and say so
-    assert ("is deprecated (until 0.3); use --video" in captured.err) == old
 
 
 def _spy_on_video_options(monkeypatch) -> list:  # type: ignore[no-untyped-def]
@@ -313,10 +303,10 @@ def _spy_on_video_options(monkeypatch) -> list:  # type: ignore[no-untyped-def]
 def test_box_shift_zero_turns_off_the_models_recommended_box_shift(
     tiny_video: Path, monkeypatch, capsys
 ) -> None:
-    """``--model fast`` recommends the box shift (its metadata); ``--box-shift 0`` keeps the
-    detector's boxes and the rest of its recommendation."""
+    """``--model fast`` recommends the box shift (its metadata); ``--video box_shift=false``
+    keeps the detector's boxes and the rest of its recommendation."""
     made = _spy_on_video_options(monkeypatch)
-    for flags in ([], ["--box-shift", "0"]):
+    for flags in ([], ["--video", "box_shift=false"]):
         code = main([str(tiny_video), "--model", "fast", "--json", "-q", *flags])
         assert code == 0 and capsys.readouterr().out.strip()
     recommended, off = made
@@ -325,12 +315,9 @@ def test_box_shift_zero_turns_off_the_models_recommended_box_shift(
 
 
 def test_bad_video_flag_is_a_usage_error(tiny_video: Path, tiny_model: Path, capsys) -> None:
-    assert main([str(tiny_video), "--model", str(tiny_model), "--redetect-every", "0"]) == 2
-    assert "--redetect-every" in capsys.readouterr().err
-    assert main([str(tiny_video), "--model", str(tiny_model), "--box-smoothing", "-1"]) == 2
-    assert "--box-smoothing" in capsys.readouterr().err
-    assert main([str(tiny_video), "--model", str(tiny_model), "--box-shift", "1.5"]) == 2
-    assert "--box-shift" in capsys.readouterr().err
+    for flag in ("--no-roi", "--detect-every", "--box-smoothing", "--box-shift"):  # never released
+        assert main([str(tiny_video), "--model", str(tiny_model), flag, "1"]) == 2
+        assert f"No such option '{flag}'" in capsys.readouterr().err
     assert main([str(tiny_video), "--model", str(tiny_model), "--video", "detect_every=0"]) == 2
     assert "'--video': video detect_every: expected an integer >= 1" in capsys.readouterr().err
     assert main([str(tiny_video), "--model", str(tiny_model), "--video", "speed=2"]) == 2

@@ -264,26 +264,15 @@ def test_smoothing_is_on_off_or_a_strength(tiny_model: Path) -> None:
     assert Estimator(tiny_model, detector=None, smoothing=1.0).smoothing == DEFAULT_SMOOTHING
 
 
-def test_smoothing_settings_of_0_1_still_reach_the_tracker(tiny_model: Path) -> None:
-    with pytest.warns(FutureWarning, match=r"Estimator\(smoothing=\{...\}\) is deprecated"):
-        est = Estimator(tiny_model, detector=None, smoothing={"stages": 2, "min_cutoff": 1.5})
-    settings = est.tracker().settings
-    assert settings["stages"] == 2 and settings["min_cutoff"] == 1.5
-    assert est.tracker(stages=1).settings["stages"] == 1
-    with pytest.warns(FutureWarning):
-        est = Estimator(tiny_model, detector=None, smoothing={"filter": "one_euro", "beta": 0.1})
-    assert est.smoothing == {**DEFAULT_SMOOTHING, "beta": 0.1}
-
-
-def test_track_keywords_of_0_1_still_work(est: Estimator, pose_photos: list[Path]) -> None:
-    dets = Detections(np.array([FACE_BOX], np.float32), np.array([0.9], np.float32))
-    tracked = Estimator(est.model, detector=FakeDetector(dets))
-    frames = [pose_photos[0]] * 3
-    with pytest.warns(FutureWarning, match=r"track\(video=...\) is deprecated"):
-        out = list(tracked.track(frames, fps=30, video=False, smooth=False))
-    assert [len(f) for f in out] == [1, 1, 1]
-    with pytest.raises(TypeError, match="unexpected keyword"):
-        Estimator(est.model, detector=None, smoothin=True)  # a typo is not swallowed
+def test_removed_keywords_are_type_errors(est: Estimator, pose_photos: list[Path]) -> None:
+    """0.2.0 is the first release: no keyword of an earlier draft is taken (``video=``,
+    ``detector_options=``, ``track(video=, smooth=)``), and a typo is not swallowed."""
+    for key, value in (("video", False), ("detector_options", {}), ("smoothin", True)):
+        with pytest.raises(TypeError, match=key):
+            Estimator(est.model, detector=None, **{key: value})
+    for key in ("video", "smooth"):
+        with pytest.raises(TypeError, match=key):
+            est.track([pose_photos[0]], **{key: False})  # type: ignore[call-arg]
 
 
 def test_bad_options(tiny_model: Path) -> None:
@@ -291,11 +280,11 @@ def test_bad_options(tiny_model: Path) -> None:
         Estimator(tiny_model, detector=None, min_score=2)
     with pytest.raises(InvalidInputError, match="max_faces"):
         Estimator(tiny_model, detector=None, max_faces=0)
-    with pytest.raises(InvalidInputError, match="smoothing"), pytest.warns(FutureWarning):
-        Estimator(tiny_model, detector=None, smoothing={"speed": 1})
-    for bad in ({"stages": 0}, {"min_cutoff": -1.0}, {"filter": "median"}):  # checked up front
-        with pytest.raises(InvalidInputError, match=next(iter(bad))), pytest.warns(FutureWarning):
-            Estimator(tiny_model, detector=None, smoothing=bad)
+    for bad in ({"min_cutoff": 0.3}, {"stages": 2}):  # a dict of filter settings: not taken
+        with pytest.raises(InvalidInputError, match="smoothing: expected True, False or a str"):
+            Estimator(tiny_model, detector=None, smoothing=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="smoothing: unknown key"):
+        Estimator(tiny_model, detector=None).tracker(stages=2)
     with pytest.raises(InvalidInputError, match="detector"):
         Estimator(tiny_model, detector=3.5)
     with pytest.raises(InvalidModelError, match="not found"):
@@ -325,7 +314,6 @@ def test_threads_reach_a_named_detector_that_takes_them(tiny_model) -> None:
 
     est = Estimator(tiny_model, detector="yunet", threads=1)
     assert est.detector.session.get_session_options().intra_op_num_threads == 1
-    Estimator(tiny_model, detector="yunet-cv2", threads=1)  # no threads option: not passed
 
 
 def test_with_angles_replaces_the_angles_and_their_matrix() -> None:
@@ -343,12 +331,9 @@ def test_with_angles_replaces_the_angles_and_their_matrix() -> None:
 @pytest.mark.parametrize(
     ("options", "named"),
     [
-        ({"smoothing": {"beta": "x"}}, "smoothing: OneEuroFilter beta"),
-        ({"smoothing": {"min_cutoff": None}}, "smoothing: OneEuroFilter min_cutoff"),
         ({"smoothing": -1}, "smoothing strength: expected a number > 0"),
         ({"smoothing": "x"}, "smoothing: expected True, False or a strength"),
         ({"smoothing": [1]}, "smoothing: expected True, False or a strength"),
-        ({"smoothing": {"filter": ["one_euro"]}}, "smoothing filter"),
         ({"threads": "x"}, "threads"),
         ({"threads": 2.5}, "threads"),
         ({"threads": -1}, "threads"),
@@ -381,11 +366,6 @@ def test_min_score_reaches_a_named_detectors_own_threshold(tiny_model: Path) -> 
     assert (
         Estimator(tiny_model, detector="blazeface", min_score=0.7).detector.score_threshold == 0.7
     )
-    with pytest.warns(FutureWarning, match="detector_options"):
-        est = Estimator(
-            tiny_model, detector="yunet", min_score=0.3, detector_options={"score_threshold": 0.4}
-        )
-    assert est.detector.score_threshold == 0.4  # an explicit detector option wins
 
 
 def test_low_min_score_finds_low_scoring_faces(tiny_model: Path, pose_photos: list[Path]) -> None:

@@ -118,7 +118,6 @@ def test_box_shift_in_video_mode_follows_a_drifting_face(
         ({"box_shift_gain": 0.0}, r"box_shift_gain: expected a number in \(0, 1\], got 0.0"),
         ({"box_shift_gain": 1.5}, r"box_shift_gain: expected a number in \(0, 1\], got 1.5"),
         ({"box_shift_gain": True}, "box_shift_gain: expected a number"),
-        ({"box_shift": True, "box_velocity": True}, "turn on one of them"),
     ],
 )
 def test_bad_box_shift_options_are_named(options: dict[str, object], message: str) -> None:
@@ -132,14 +131,12 @@ def test_box_shift_parses_from_the_command_line_form() -> None:
     assert VideoOptions().box_shift is False
 
 
-def test_box_velocity_over_a_model_that_recommends_box_shift_says_how_to_turn_it_off() -> None:
-    """``model="fast"`` recommends the box shift; asking for box velocity on top names the
-    clash and the fix, and the fix works."""
+def test_the_shipped_fast_model_keeps_its_recommended_video_settings() -> None:
+    """``model="fast"``'s metadata recommends the detector on every 4th frame and boxes that
+    follow the image (gain 0.5); every key of it stays a video setting, and box_shift turns off."""
     from headpose.estimator import Estimator
 
-    with pytest.raises(InvalidInputError, match='box_shift on; .* add "box_shift": False'):
-        Estimator(model="fast", detector=None).video.merged({"box_velocity": True})
-    video = Estimator(model="fast", detector=None).video.merged(
-        {"box_velocity": True, "box_shift": False}
-    )
-    assert video.box_velocity and not video.box_shift and video.detect_every == 4
+    video = Estimator(model="fast", detector=None).video
+    assert video == VideoOptions(detect_every=4, box_shift=True, box_shift_gain=0.5)
+    off = video.merged({"box_shift": False})
+    assert not off.box_shift and off.detect_every == 4

@@ -11,7 +11,6 @@ from headpose.errors import InvalidInputError
 from headpose.estimator import make_face
 from headpose.smoothing import (
     DEFAULT_SMOOTHING,
-    BoxSmoother,
     OneEuroFilter,
     Tracker,
     match_boxes,
@@ -58,48 +57,6 @@ def test_bad_settings() -> None:
         OneEuroFilter(min_cutoff=0)
     with pytest.raises(InvalidInputError, match="beta"):
         OneEuroFilter(beta=-1)
-    for stages in (0, 5, 1.5, True, "2"):
-        with pytest.raises(
-            InvalidInputError, match=f"stages: expected 1, 2, 3 or 4, got {stages!r}"
-        ):
-            OneEuroFilter(stages=stages)
-
-
-def test_two_stages_are_two_filters_in_a_row() -> None:
-    rng = np.random.default_rng(1)
-    signal = np.c_[np.cumsum(rng.normal(0, 1, 200)), rng.normal(0, 3, 200)]
-    signal[50:60, 1] = np.nan  # a component that goes missing for a while
-    settings = {"min_cutoff": 1.5, "beta": 0.05}
-    two, first, second = (
-        OneEuroFilter(**settings, stages=2),
-        OneEuroFilter(**settings),
-        OneEuroFilter(**settings),
-    )
-    for i, x in enumerate(signal):
-        t = i / 30
-        np.testing.assert_array_equal(two(x, t), second(first(x, t), t))
-
-
-def _lag_frames(out: np.ndarray, clean: np.ndarray) -> int:
-    """The whole-frame shift of ``clean`` that ``out`` matches best."""
-    costs = [np.mean((out[60:] - clean[60 - k : len(clean) - k]) ** 2) for k in range(15)]
-    return int(np.argmin(costs))
-
-
-def test_two_stages_at_twice_the_cutoff_are_steadier_at_the_same_lag() -> None:
-    """Each first-order stage delays by 1 / (2 pi fc) and passes noise above fc as fc / f: two
-    stages at 2 fc keep the lag and pass (2 fc / f)^2, far less frame-to-frame noise."""
-    rng = np.random.default_rng(2)
-    t = np.arange(900) / 30
-    clean = 20 * np.sin(2 * np.pi * 0.2 * t)
-    noisy = clean + rng.normal(0, 1.0, len(t))
-    outs = {}
-    for stages, cutoff in ((1, 1.0), (2, 2.0)):
-        f = OneEuroFilter(min_cutoff=cutoff, beta=0.0, stages=stages)
-        outs[stages] = np.array([f(x, ti) for x, ti in zip(noisy, t, strict=True)])
-    jitter = {k: np.mean(np.abs(v[1:-1] - (v[:-2] + v[2:]) / 2)) for k, v in outs.items()}
-    assert abs(_lag_frames(outs[2], clean) - _lag_frames(outs[1], clean)) <= 1
-    assert jitter[2] < 0.5 * jitter[1]
 
 
 def _face(box, yaw):
@@ -142,46 +99,6 @@ def test_tracker_bad_settings() -> None:
         Tracker(iou_threshold=0)
 
 
-def test_box_smoother_steadies_a_jittering_box_and_keeps_its_size() -> None:
-    rng = np.random.default_rng(0)
-    smoother = BoxSmoother(min_cutoff=1.0, beta=0.0)
-    truth = np.array([100.0, 80.0, 200.0, 200.0])
-    raw = truth + rng.normal(0, 2.0, (90, 4))
-    out = np.array([smoother.update(b[None], t=i / 30)[0] for i, b in enumerate(raw)])
-    assert np.allclose(out[0], raw[0])  # the first box is returned as it is
-    second_diff = lambda x: np.abs(x[1:-1] - (x[:-2] + x[2:]) / 2).mean()  # noqa: E731
-    assert second_diff(out) < 0.3 * second_diff(raw)
-    assert np.abs(out[30:].mean(0) - truth).max() < 1.0  # no drift, no shrinking
-
-
-def test_box_smoother_means_the_same_for_small_and_large_faces() -> None:
-    rng = np.random.default_rng(1)
-    small, large = BoxSmoother(1.0, 1.0), BoxSmoother(1.0, 1.0)
-    base = np.array([10.0, 10.0, 50.0, 50.0])
-    steps = rng.normal(0, 0.02, (40, 4)).cumsum(0)  # in units of the box side (40 px)
-    a = np.array([small.update((base + 40 * s)[None])[0] for s in steps])
-    b = np.array([large.update((5 * base + 200 * s)[None])[0] for s in steps])
-    assert np.allclose(5 * a, b, rtol=1e-9, atol=1e-6)  # 5x the face: 5x the same boxes
-
-
-def test_box_smoother_follows_each_face_and_starts_new_ones_fresh() -> None:
-    smoother = BoxSmoother(0.5, 0.0)
-    a, b = np.array([0.0, 0.0, 50.0, 50.0]), np.array([300.0, 0.0, 360.0, 60.0])
-    smoother.update(np.array([a, b]))
-    moved = smoother.update(np.array([b + 4, a + 4]))  # order swapped, both moved 4 px
-    assert 0 < moved[0, 0] - b[0] < 4 and 0 < moved[1, 0] - a[0] < 4  # each lags its own past
-    c = np.array([500.0, 300.0, 540.0, 340.0])
-    assert np.allclose(smoother.update(np.array([c]))[0], c)  # unseen before: as it is
-    assert smoother.update(np.zeros((0, 4))).shape == (0, 4)
-
-
-def test_box_smoother_bad_settings() -> None:
-    with pytest.raises(InvalidInputError, match="min_cutoff"):
-        BoxSmoother(0.0)
-    with pytest.raises(InvalidInputError, match="beta"):
-        BoxSmoother(1.0, -1.0)
-
-
 def test_match_boxes_is_greedy_by_iou_and_uses_each_box_once() -> None:
     old = np.array([[0.0, 0, 10, 10], [100, 100, 110, 110]])
     new = np.array([[101.0, 101, 111, 111], [0, 0, 10, 10], [1, 1, 11, 11], [500, 500, 510, 510]])
@@ -192,15 +109,16 @@ def test_match_boxes_is_greedy_by_iou_and_uses_each_box_once() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"filter": "kalman"}, "smoothing filter: expected 'one_euro'"),
         ({"gain": 1.0}, r"unknown key\(s\) \['gain'\]"),
+        ({"stages": 2}, r"unknown key\(s\) \['stages'\]"),  # one stage: the product's filter
+        ({"filter": "one_euro"}, r"unknown key\(s\) \['filter'\]"),
         ({"beta": -1.0}, "smoothing: OneEuroFilter beta"),
     ],
 )
 def test_bad_filter_settings_are_named(settings: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         resolved_smoothing(settings)
-    assert resolved_smoothing({"filter": "one_euro"}) == DEFAULT_SMOOTHING  # the 0.1 spelling
+    assert resolved_smoothing({}) == DEFAULT_SMOOTHING
 
 
 def test_the_default_filter_smooths_a_noisy_constant() -> None:

@@ -114,29 +114,6 @@ def test_detect_every_keeps_the_last_boxes_between_roi_searches(
     assert out[8][0].box[0] > out[4][0].box[0] + 6
 
 
-def test_box_velocity_moves_held_boxes_with_the_face(
-    tiny_model: Path, faces: list[np.ndarray], yunet: object
-) -> None:
-    """The face drifts 3 px a frame; with the detector every 3rd frame a held box stays put, a
-    box with velocity moves on by about 3 px a frame (from the last two detections)."""
-    video = {"redetect_every": 30, "detect_every": 3}
-    est = Estimator(tiny_model, detector=yunet, threads=1)
-    held = est.video_tracker(video=video, smooth=False)
-    moving = est.video_tracker(video={**video, "box_velocity": True}, smooth=False)
-    frames = list(walk(faces, 9))
-    a = [np.array(held.process(f)[0].box, float) for f in frames]
-    b = [np.array(moving.process(f)[0].box, float) for f in frames]
-    for i in (0, 3, 6):  # detections: the same boxes
-        np.testing.assert_allclose(a[i], b[i])
-    np.testing.assert_allclose(b[1], b[0])  # no velocity before a second detection
-    for i in (4, 5, 7, 8):  # held frames after two detections: about 3 px a frame further
-        assert a[i][0] == a[i - 1][0]
-        moved = b[i][0] - a[i][0]
-        assert 1.5 * (i % 3) <= moved <= 4.5 * (i % 3), (i, moved)
-    with pytest.raises(InvalidInputError, match="box_velocity: expected True or False"):
-        VideoOptions(box_velocity=1)  # type: ignore[arg-type]
-
-
 def test_identity_kept_across_an_roi_miss(
     tiny_model: Path, faces: list[np.ndarray], yunet: object
 ) -> None:
@@ -263,62 +240,6 @@ def test_small_frames_are_searched_whole(
     assert stream.full_detections == 4 and stream.roi_detections == 0
 
 
-def test_roi_face_px_shrinks_large_faces_rois_and_keeps_the_face(
-    tiny_model: Path, faces: list[np.ndarray], yunet: object
-) -> None:
-    frames = list(walk(faces, 6))
-    shapes = {}
-    boxes = {}
-    for px in (0.0, 48.0):
-        det = CountingDetector(yunet)
-        est = Estimator(tiny_model, detector=det, threads=1)
-        est.video = est.video.merged({"roi_face_px": px})
-        stream = est.video_tracker(smooth=False)
-        out = [stream.process(f) for f in frames]
-        assert [len(f) for f in out] == [1] * 6 and stream.roi_detections == 5
-        shapes[px] = [s for s in det.shapes if s != (480, 640)]
-        boxes[px] = np.array([f[0].box for f in out])
-    # the face is ~100 px: at 48 px its ROI is about half as wide for the detector
-    assert max(max(s) for s in shapes[48.0]) < 0.75 * min(max(s) for s in shapes[0.0])
-    ious = box_iou(boxes[48.0], boxes[0.0]).diagonal()
-    assert ious.min() > 0.7  # the same face, a less exact box
-
-
-def test_roi_face_px_is_checked() -> None:
-    with pytest.raises(InvalidInputError, match="roi_face_px"):
-        VideoOptions(roi_face_px=-1.0)
-
-
-def test_box_smoothing_crops_the_smoothed_box(
-    tiny_model: Path, faces: list[np.ndarray], yunet: object
-) -> None:
-    frames = list(walk(faces, 8))
-    plain = Estimator(tiny_model, detector=yunet, threads=1).video_tracker(smooth=False)
-    est = Estimator(tiny_model, detector=yunet, threads=1)
-    est.video = est.video.merged({"box_min_cutoff": 1.0})
-    stream = est.video_tracker(smooth=False)
-    raw = [plain.process(f)[0] for f in frames]
-    out = [stream.process(f)[0] for f in frames]
-    assert out[0].box == pytest.approx(raw[0].box)  # first frame: as detected
-    assert out[0].yaw == pytest.approx(raw[0].yaw, abs=1e-4)
-    for r, s in zip(raw[1:], out[1:], strict=True):
-        assert s.box[0] < r.box[0]  # the face drifts right; the smoothed box trails it
-        assert s.track_id == 0
-    # the pose is that of the crop at the smoothed box
-    (again,) = est.predict(frames[-1], boxes=[out[-1].box])
-    assert again.yaw == pytest.approx(out[-1].yaw, abs=1e-4)
-
-
-def test_box_smoothing_options_are_checked() -> None:
-    with pytest.raises(InvalidInputError, match="box_min_cutoff.*got -1"):
-        VideoOptions(box_min_cutoff=-1.0)
-    with pytest.raises(InvalidInputError, match="box_beta.*got nan"):
-        VideoOptions(box_beta=float("nan"))
-    with pytest.raises(InvalidInputError, match="box_beta.*got 'x'"):
-        VideoOptions.make({"box_beta": "x"})
-    assert VideoOptions().box_min_cutoff >= 0.0
-
-
 def test_a_models_recommended_video_settings_are_the_estimators_defaults(make_model) -> None:
     from headpose.errors import InvalidModelError
     from headpose.metadata import ModelMetadata
@@ -336,9 +257,8 @@ def test_a_models_recommended_video_settings_are_the_estimators_defaults(make_mo
     assert (est.video.detect_every, est.video.redetect_every) == (2, 12)
     assert est.video.merged(True).detect_every == 2
     assert est.video.merged(False) == VideoOptions(roi=False)
-    with pytest.warns(FutureWarning, match=r"Estimator\(video=...\) is deprecated"):
-        old = Estimator(path, detector=None, video={"detect_every": 2})  # until 0.3
-    assert old.video == est.video
+    with pytest.raises(TypeError, match="video"):
+        Estimator(path, detector=None, video={"detect_every": 2})  # type: ignore[call-arg]
     assert est.video.merged({"roi_scale": 2.0}).detect_every == 2
     # a model without a recommendation: the library defaults
     assert Estimator(make_model("no_video.onnx"), detector=None).video == VideoOptions()
@@ -364,6 +284,10 @@ def test_video_settings_from_text_are_typed_and_checked() -> None:
         ([("roi", "maybe")], "--video roi: expected true or false, got 'maybe'"),
         ([("roi_scale", "big")], "--video roi_scale: expected a number, got 'big'"),
         ([("sharpness", "1")], "--video: unknown key 'sharpness', expected one of"),
+        # rejected experiments, removed: box smoothing, box velocity, smaller ROIs
+        ([("box_min_cutoff", "1")], "--video: unknown key 'box_min_cutoff'"),
+        ([("box_velocity", "true")], "--video: unknown key 'box_velocity'"),
+        ([("roi_face_px", "96")], "--video: unknown key 'roi_face_px'"),
     ):
         with pytest.raises(InvalidInputError, match=words):
             VideoOptions.parse(pairs, "--video")

@@ -93,11 +93,6 @@ class Render:
         """The 468 face-mesh points ``(468, 3)`` of the render."""
         return self.points[:NUM_POINTS]
 
-    def face_box(self) -> tuple[float, float, float, float]:
-        """``(x1, y1, x2, y2)`` of the projected face mesh."""
-        xy = self.face_points[:, :2]
-        return (*(float(v) for v in xy.min(axis=0)), *(float(v) for v in xy.max(axis=0)))
-
 
 def border_loop(triangles: np.ndarray) -> np.ndarray:
     """Indices of the outer border of a triangle mesh (edges used once), in loop order."""
@@ -236,11 +231,6 @@ def paint_ids(
     for t in order:
         cv2.fillConvexPoly(ids, fixed[tri[t]], int(t), lineType=cv2.LINE_8, shift=4)
     return ids
-
-
-def front_facing(xy: np.ndarray, tri: np.ndarray) -> np.ndarray:
-    """Which triangles face the camera (clockwise on screen, the mesh's winding)."""
-    return _signed_area(xy, tri) > 0
 
 
 def render(image: np.ndarray, model: HeadModel, delta: np.ndarray) -> Render:

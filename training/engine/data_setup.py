@@ -360,28 +360,19 @@ def add_pseudo_labels(
     s, y = cfg.semi, cfg.synth
     views = [train_view] * s.labelled_repeat
     weights = [np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)]
-    # (csv, config key, weight, spread_ref, max rows, rows per epoch, seed offset)
+    # (csv, config key, weight, spread_ref, rows per epoch, seed offset)
     extra = [
-        (
-            s.pseudo_labels,
-            "semi.pseudo_labels",
-            s.weight,
-            s.spread_ref,
-            s.max_images,
-            s.per_epoch,
-            7919,
-        ),
-        (y.labels, "synth.labels", y.weight, y.spread_ref, 0, y.per_epoch, 104729),
+        (s.pseudo_labels, "semi.pseudo_labels", s.weight, s.spread_ref, s.per_epoch, 7919),
+        (y.labels, "synth.labels", y.weight, y.spread_ref, y.per_epoch, 104729),
     ]
-    for path, key, weight, spread_ref, max_rows, per_epoch, offset in extra:
+    for path, key, weight, spread_ref, per_epoch, offset in extra:
         if not path:
             continue
         root = data_root(cfg, path, key)
         rows = open_dataset(cfg, "csv", root, options={})
         if key == "synth.labels" and held_out:
             refuse_held_out_rows(rows.records, held_out, key, root)
-        n = len(rows) if not max_rows else min(max_rows, len(rows))
-        view = rows.view(list(range(n)), train=True)
+        view = rows.view(list(range(len(rows))), train=True)
         weights.append(pseudo_label_weights(view.records, weight, spread_ref))
         if per_epoch:
             view = EpochSubset(view, per_epoch, cfg.runtime.seed + offset)

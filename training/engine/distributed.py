@@ -93,13 +93,6 @@ def all_reduce_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return _all_reduce(values, info) / info.world_size
 
 
-def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Sum of ``values`` over processes (a copy)."""
-    if not info.enabled:
-        return values
-    return _all_reduce(values, info)
-
-
 def mean_of_floats(values: dict[str, float], info: DistInfo) -> dict[str, float]:
     """Per-key mean over processes of a dict of numbers (one all-reduce on ``info.device``)."""
     if not info.enabled or not values:

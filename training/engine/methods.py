@@ -19,7 +19,7 @@ part is returned separately (``pose/ce``, ``pose/rmse_yaw``, ``ssl/puzzle``, ...
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +60,6 @@ class Method:
         if not self.uses_ssl_loss or self.task is None:
             return None
         return {k: tuple(v) for k, v in self.task.heads.items()}
-
-    @property
-    def uses_labels(self) -> bool:
-        return self.uses_pose_loss
 
     @property
     def angle_index(self) -> list[int]:
@@ -189,10 +185,3 @@ def describe(cfg: Config) -> str:
         return f"{spec.name} ({task})"
     separate = ", separate input" if spec.separate_input and cfg.ssl.input == "separate" else ""
     return f"{spec.name} ({task}, flag {cfg.model.flag_point}, weight {cfg.ssl.weight:g}{separate})"
-
-
-def scalar_parts(
-    parts: Mapping[str, Tensor], keys: Sequence[str] | None = None
-) -> dict[str, float]:
-    """Detached float values of the loss parts (for logging)."""
-    return {k: float(v.detach()) for k, v in parts.items() if keys is None or k in keys}

@@ -29,7 +29,8 @@ def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_builtins_available_and_auto_is_the_measured_default() -> None:
-    assert {"yunet", "yunet-cv2", "blazeface"} <= set(available())
+    assert registry.registered() == ["blazeface", "yunet"]  # the two shipped detectors
+    assert {"yunet", "blazeface"} <= set(available())
     assert DEFAULT_DETECTOR in available()
     assert get_detector("auto", threads=1).name == DEFAULT_DETECTOR
     assert get_detector().name == DEFAULT_DETECTOR
@@ -40,7 +41,7 @@ def test_unknown_name_lists_valid_names() -> None:
         get_detector("retinaface")
     message = str(err.value)
     assert "'retinaface'" in message
-    for name in ("auto", "yunet", "yunet-cv2", "blazeface"):
+    for name in ("auto", "yunet", "blazeface"):
         assert name in message
 
 
@@ -87,6 +88,6 @@ def test_missing_onnxruntime_names_the_cpu_extra(clean_registry: None, monkeypat
         "find_spec",
         lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
     )
-    assert "yunet" not in available() and "yunet-cv2" in available()
+    assert "yunet" not in available() and "blazeface" not in available()
     with pytest.raises(MissingDependencyError, match=r"headpose-hmtl\[(cpu|gpu)\]"):
         get_detector("yunet")

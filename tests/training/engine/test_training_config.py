@@ -105,3 +105,21 @@ def test_expand_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HP_TEST_ROOT")
     with pytest.raises(ConfigError, match="HP_TEST_ROOT is not set"):
         expand_path("${HP_TEST_ROOT}/x", cfg)
+
+
+def test_removed_keys_are_refused_but_old_checkpoints_configs_still_read(tmp_path: Path) -> None:
+    """``semi.max_images`` is gone: a config that sets it is refused, naming it; a checkpoint
+    written before holds it at 0 (off), and its config still reads back (``headpose-eval
+    --checkpoint CKPT --split val``)."""
+    path = tmp_path / "old.yaml"
+    path.write_text("semi: {max_images: 100}\n")
+    with pytest.raises(ConfigError, match="semi.max_images"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="semi.max_images"):
+        load_config(None, ["semi.max_images=0"])
+    saved = load_config().to_dict()
+    old = {**saved, "semi": {**saved["semi"], "max_images": 0}}
+    assert config_from_dict(old) == load_config()
+    assert "max_images" in old["semi"]  # the caller's dict is left as it was
+    with pytest.raises(ConfigError, match="semi.max_images"):
+        config_from_dict({**saved, "semi": {**saved["semi"], "max_images": 5}})
