@@ -1,9 +1,11 @@
 """What every headpose command line shares (click): option types, ``--version``, the runner that
 turns every usage error into one line and exit code 2, and the "install this extra" message.
 
-The five commands (``headpose-predict``, ``-webcam``, ``-train``, ``-eval``, ``-export``) are
-click commands whose callbacks return an exit code; :func:`run` calls one the way a console
-script does and returns that code, so tests call ``main([...])`` and get an int back.
+Every command (the console scripts and the ``python -m headpose...`` tools) is a click command
+made by :func:`command` (``-h`` and ``--version``) whose callback returns an exit code; :func:`run`
+calls one the way a console script does and returns that code, so tests call ``main([...])``
+and get an int back (tests/test_entry_points.py walks them all). Settings that are a
+dataclass become options with :func:`dataclass_options`, so each default lives once.
 """
 
 from __future__ import annotations
