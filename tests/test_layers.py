@@ -3,7 +3,7 @@
 * the runtime (``headpose/``) imports nothing of ``headpose.training`` or ``headpose.export``;
 * ``training/models`` and ``training/data`` import nothing of ``headpose.training.engine``
   (what they share with it lives in leaf modules such as ``training/checkpoint_io.py`` and
-  ``training/data/run_split.py``);
+  ``training/data/run_split.py``); the engine and the models import no command-line module;
 * an import inside a function says why it is not at module level (an optional dependency or
   its import cost) in a comment on its line, on its group of imports, or above the group.
 """
@@ -22,8 +22,9 @@ PACKAGES = {"headpose": "headpose", "training": "headpose.training", "export": "
 #: (source folder, dotted prefixes modules there must not import)
 WALLS = [
     ("headpose", ("headpose.training", "headpose.export")),
-    ("training/models", ("headpose.training.engine",)),
+    ("training/models", ("headpose.training.engine", "headpose.cli", "headpose.training.cli")),
     ("training/data", ("headpose.training.engine",)),
+    ("training/engine", ("headpose.cli", "headpose.training.cli")),  # the loop is no command
 ]
 
 

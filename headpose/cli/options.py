@@ -217,16 +217,18 @@ def dataclass_options(cls: type[Any], names: Sequence[str] | None = None) -> Cal
     """Click options made from the fields of the dataclass ``cls`` (``names``: only these, in
     this order; default all), so that each setting's default, range and help live once, in the
     dataclass. A field ``max_yaw`` becomes ``--max-yaw`` with the field's default; a ``bool``
-    field (default False) a flag. The field's ``metadata`` gives ``help``, ``choices`` (a
-    tuple), ``low`` / ``high`` / ``low_open`` (a range of an int or float) and ``metavar``."""
+    field a flag. The field's ``metadata`` gives ``help``, ``choices`` (a
+    tuple), ``low`` / ``high`` / ``low_open`` (a range of an int or float) and ``metavar``; a
+    ``bool`` field with default True becomes ``--NAME/--no-NAME``."""
     by_name = {f.name: f for f in dataclasses.fields(cls)}
     chosen = [by_name[n] for n in names] if names is not None else list(by_name.values())
 
     def option(f: dataclasses.Field[Any]) -> Callable[[F], F]:
         meta, default = f.metadata, f.default
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            return click.option(flag, f.name, is_flag=True, help=meta.get("help"))
+        if isinstance(default, bool):  # a True default is turned off with --no-NAME
+            name = f"{flag}/--no-{flag[2:]}" if default else flag
+            return click.option(name, f.name, is_flag=True, default=default, help=meta.get("help"))
         kind: Any = type(default)
         if "choices" in meta:
             kind = click.Choice(list(meta["choices"]))
