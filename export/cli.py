@@ -121,7 +121,8 @@ def cli(**options: Any) -> int:
     input (arguments, files, checkpoint); 3 the TensorRT step failed or TensorRT is not installed
     (the ONNX files are written before it)."""
     try:
-        args = SimpleNamespace(**options, run=run_options_from(options))
+        run_opts = run_options_from(options)  # the RunOptions fields leave ``options``
+        args = SimpleNamespace(**options, run=run_opts)
         args.checkpoint = list(args.checkpoint)
         return run(args)
     except ImportError as exc:
