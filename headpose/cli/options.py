@@ -256,7 +256,8 @@ def dataclass_options(cls: type[Any], names: Sequence[str] | None = None) -> Cal
 def dataclass_values(cls: type[_Settings], values: dict[str, Any]) -> _Settings:
     """``cls`` made from the values of its fields in a click callback's ``values`` (which it
     takes out of ``values``): the other half of :func:`dataclass_options`."""
-    return cls(**{f.name: values.pop(f.name) for f in dataclasses.fields(cls) if f.name in values})  # type: ignore[arg-type]
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: values.pop(name) for name in names if name in values})
 
 
 def version_option(prog: str) -> Callable[[F], F]:
