@@ -38,7 +38,7 @@ from headpose.preprocess import crop_face
 from headpose.runtime import import_onnxruntime
 from headpose.training.config import load_config
 from headpose.training.data.detector_boxes import best_box
-from headpose.training.engine.data_setup import split_images
+from headpose.training.data.run_split import split_images
 from headpose.training.engine.metrics import mae_per_angle
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,8 +25,8 @@ import numpy as np
 from headpose.export.onnx_export import export_onnx
 from headpose.pose_model import PoseModel
 from headpose.training.config import load_config
+from headpose.training.data.run_split import data_root, open_dataset, split_train_val
 from headpose.training.engine import evaluate as E
-from headpose.training.engine.data_setup import data_root, open_dataset, split_train_val
 
 
 def ms_per_face(model_path: Path, crops: list[np.ndarray]) -> float:

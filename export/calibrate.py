@@ -50,10 +50,13 @@ from typing import Any
 import click
 import numpy as np
 
+from headpose.cli.options import command, missing_extra
+from headpose.detectors import get_detector
 from headpose.errors import HeadPoseError, InvalidInputError, first_line
 from headpose.files import atomic_write, check_output
 from headpose.metadata import Calibration, ModelMetadata
 from headpose.pose_model import ANGLE_ORDER, PoseModel
+from headpose.training.data.detector_boxes import best_box
 
 from .images import read_crop, read_labelled_folder
 from .output_files import save_with_metadata
@@ -112,8 +115,9 @@ def load_labelled(
             raise InvalidInputError("--config needs --split train, tune or val")
         if images is not None:
             raise InvalidInputError("--images works with --data, not with --config")
+        # pyyaml: optional, the [train] extra (only --config reads a training config)
         from headpose.training.config import ConfigError, load_config
-        from headpose.training.engine.data_setup import split_images
+        from headpose.training.data.run_split import split_images
 
         try:
             found, labels = split_images(load_config(config), split)
@@ -159,9 +163,6 @@ def run_model(
         raise InvalidInputError(f"{source}: no images")
     detector = None
     if detect:
-        from headpose.detectors import get_detector
-        from headpose.training.data.detector_boxes import best_box
-
         detector = get_detector("auto", threads=1)
     cols = [ANGLE_ORDER.index(a) for a in model.angle_names]
     preds, spreads, kept = [], [], []
@@ -507,7 +508,7 @@ def _describe_transfer(
     return lines
 
 
-@click.command(help=(__doc__ or "").split("\n\n")[0])
+@command(PROG, (__doc__ or "").split("\n\n")[0])
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), help="labelled folder (labels.csv)")
 @click.option("--images", type=click.Path(path_type=Path), help="with --data: file of image names")
@@ -664,7 +665,8 @@ def cli(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (bad input: a one-line error and 2)."""
     try:
-        return int(cli.main(args=list(argv) if argv is not None else None, standalone_mode=False))
+        args = list(argv) if argv is not None else None
+        return int(cli.main(args=args, prog_name=PROG, standalone_mode=False))
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
@@ -674,6 +676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = first_line(exc)
         click.echo(f"{PROG}: error: {message}", err=True)
         return EXIT_BAD_INPUT
+    except ImportError as exc:  # --config without the [train] extra
+        return missing_extra(PROG, exc, "train")
 
 
 if __name__ == "__main__":

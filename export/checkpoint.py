@@ -2,7 +2,7 @@
 the pose network without any SSL branch, wrapped to output decoded angles, and its metadata.
 
 Checkpoints are read by the project's one loader,
-:func:`headpose.training.engine.checkpoint.load_checkpoint` (re-exported here)."""
+:func:`headpose.training.checkpoint_io.load_checkpoint` (re-exported here)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ import torch
 from torch import nn
 
 from headpose._version import __version__
-from headpose.errors import CheckpointError, first_line
+from headpose.errors import first_line
 from headpose.metadata import Bins, CropRule, ModelMetadata
-from headpose.training.engine.checkpoint import inference_weights, load_checkpoint
+from headpose.training.checkpoint_io import (
+    CheckpointError,
+    RunOptions,
+    inference_weights,
+    load_checkpoint,
+)
+from headpose.training.models import DecodedPoseNetwork, build_model
 
 __all__ = ["CheckpointError", "build_export_modules", "load_checkpoint", "metadata_from_checkpoint"]
 
@@ -111,18 +117,17 @@ def build_export_modules(
     ckpt: dict[str, Any],
     meta: ModelMetadata,
     source: str,
-    flip_average: bool = False,
+    flip_average: bool = RunOptions.flip_average,
     centre_crop: tuple[int, int] | None = None,
-    weights: str = "auto",
+    weights: str = RunOptions.weights,
 ) -> ExportModules:
     """Build the full model from ``model_config``, load the weights, keep ``pose_network()``.
 
-    ``weights``: which weights (:func:`headpose.training.engine.checkpoint.inference_weights`:
+    ``weights``: which weights (:func:`headpose.training.checkpoint_io.inference_weights`:
     ``auto`` takes the moving average when the run kept one). Raises :class:`CheckpointError` if
     the config does not build, the weights do not fit, or the pose network's logits do not have
     the shape the metadata describes.
     """
-    from headpose.training.models import DecodedPoseNetwork, build_model
 
     config = dict(ckpt["model_config"])
     config["pretrained"] = None  # the weights come from the checkpoint; never download

@@ -20,15 +20,15 @@ from headpose.cli.options import (
     EXISTING_DIR,
     EXISTING_FILE,
     KEY_VALUE,
-    ZOOM,
-    checkpoint_weights_option,
     command,
     missing_extra,
     print_problem,
-    trust_checkpoint_option,
 )
 from headpose.cli.options import run as run_command
 from headpose.errors import HeadPoseError, InvalidImageError, InvalidInputError, InvalidModelError
+from headpose.files import check_output
+from headpose.tracking import VideoOptions
+from headpose.training.cli.options import run_options, run_options_from
 
 PROG = "headpose-export"
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
@@ -98,19 +98,6 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="set a descriptive metadata field (license, train_data, method); repeatable",
 )
 @click.option(
-    "--flip-average",
-    is_flag=True,
-    help="average each prediction with the mirrored image's (twice the compute, lower error)",
-)
-@click.option(
-    "--input-zoom",
-    type=ZOOM,
-    default=1.0,
-    metavar="Z",
-    help="the network sees the central Z (0 < Z <= 1) of each crop, resized back: set it to "
-    "the mean zoom of the training augmentation (level 1 zooms in 0.8-1.0: 0.9); default 1",
-)
-@click.option(
     "--video",
     type=KEY_VALUE,
     metavar="KEY=VALUE",
@@ -124,11 +111,7 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_TENSORRT = 1, 2, 3
     help="replace existing output files (the model, MODEL.int8.onnx, MODEL.engine); an input "
     "is never replaced",
 )
-@checkpoint_weights_option(
-    "auto: the moving average of the weights when the run kept one (optim.ema_decay), "
-    "else the trained weights; ema or raw to choose"
-)
-@trust_checkpoint_option("the checkpoint")
+@run_options()
 def cli(**options: Any) -> int:
     """Export headpose training checkpoints (.pt) to an ONNX model for the runtime (pose network
     only, SSL branches stripped), verified against PyTorch on face crops; several checkpoints
@@ -137,9 +120,10 @@ def cli(**options: Any) -> int:
     Exit codes: 0 success; 1 the export failed a check (parity, graph, quantization); 2 bad
     input (arguments, files, checkpoint); 3 the TensorRT step failed or TensorRT is not installed
     (the ONNX files are written before it)."""
-    args = SimpleNamespace(**options)
-    args.checkpoint = list(args.checkpoint)
     try:
+        run_opts = run_options_from(options)  # the RunOptions fields leave ``options``
+        args = SimpleNamespace(**options, run=run_opts)
+        args.checkpoint = list(args.checkpoint)
         return run(args)
     except ImportError as exc:
         return missing_extra(PROG, exc, "export")
@@ -163,17 +147,15 @@ def check_outputs(args: SimpleNamespace, output: Path) -> None:
     """Check every file this export would write before any work: the model, ``--int8``'s
     ``MODEL.int8.onnx`` and ``--tensorrt``'s engine and its ``.json`` (none an input, none an
     existing file unless ``--overwrite``)."""
-    from headpose.files import check_output
-
     read = [*args.checkpoint]
     read += [d for d in (args.verify_images, args.int8, args.int8_eval) if d is not None]
     targets = [output]
     if args.int8 is not None:
-        from headpose.export.quantize import int8_path_for
+        from headpose.export.quantize import int8_path_for  # onnx: optional, [export] extra
 
         targets.append(int8_path_for(output))
     if args.tensorrt:
-        from headpose.export.tensorrt import engine_path_for
+        from headpose.export.tensorrt import engine_path_for  # onnx: optional, as above
 
         engine = engine_path_for(output)
         targets += [engine, Path(f"{engine}.json")]
@@ -194,8 +176,8 @@ def describe(meta) -> str:
 
 def run(args: SimpleNamespace) -> int:
     """Export as the parsed options ``args`` say; returns the exit code."""
+    # torch, onnx: optional, the [export] extra; the command names what is missing
     from headpose.export.onnx_export import export_onnx
-    from headpose.tracking import VideoOptions
 
     _check_args(args)
     if len(args.checkpoint) > 1 and args.output is None:
@@ -210,11 +192,11 @@ def run(args: SimpleNamespace) -> int:
         atol_angles=args.atol,
         atol_spread=args.atol,
         verify_count=args.verify_count,
-        trusted=args.trust_checkpoint,
-        flip_average=args.flip_average,
-        weights=args.weights,
+        trusted=args.run.trust_checkpoint,
+        flip_average=args.run.flip_average,
+        weights=args.run.weights,
         describe=dict(args.describe),
-        input_zoom=args.input_zoom,
+        input_zoom=args.run.input_zoom,
         video=VideoOptions.parse(args.video, "--video"),
         overwrite=args.overwrite,
     )
@@ -226,7 +208,7 @@ def run(args: SimpleNamespace) -> int:
     )
     print(f"  model: {describe(result.metadata)}")
     if args.int8 is not None:
-        from headpose.export.quantize import compare_int8, quantize_int8
+        from headpose.export.quantize import compare_int8, quantize_int8  # onnx, as above
 
         int8_path = quantize_int8(
             result.path, args.int8, calib_limit=args.calib_count, overwrite=args.overwrite
@@ -240,7 +222,7 @@ def run(args: SimpleNamespace) -> int:
         )
         print(report.summary())
     if args.tensorrt:
-        from headpose.export.tensorrt import build_and_check
+        from headpose.export.tensorrt import build_and_check  # onnx, as above
 
         try:
             engine_report = build_and_check(

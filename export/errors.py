@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from headpose.errors import CheckpointError, HeadPoseError
+from headpose.errors import HeadPoseError
+from headpose.training.checkpoint_io import CheckpointError
 
 __all__ = ["CheckpointError", "ExportError", "ParityError"]
 

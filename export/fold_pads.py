@@ -26,12 +26,16 @@ import click
 import numpy as np
 import onnx
 from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from headpose.cli.options import command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
 from headpose.errors import InvalidInputError
+from headpose.export.ort_session import cpu_session, run_batched
 from headpose.export.output_files import save_new_onnx
+from headpose.export.verify import verification_inputs
 from headpose.files import check_output
+from headpose.metadata import read_metadata
 
 #: largest |difference| in degrees allowed between a model and its folded copy
 ATOL_DEGREES = 1e-3
@@ -49,8 +53,6 @@ def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     """Small tensors known before run time: initializers, ``Constant`` nodes and the outputs of
     :data:`FOLDABLE` nodes whose inputs are all known (evaluated with onnx's reference
     implementation, in graph order)."""
-    from onnx.reference import ReferenceEvaluator
-
     known = {
         init.name: numpy_helper.to_array(init) for init in graph.initializer if _small(init.dims)
     }
@@ -139,10 +141,6 @@ def fold_file(
     """Write ``output``: ``model_path`` with its pads folded and the same metadata, after
     checking both give the same outputs (within :data:`ATOL_DEGREES`) on face crops. Refuses
     to write over the input or an existing file. Returns (pads folded, largest difference)."""
-    from headpose.export.ort_session import cpu_session, run_batched
-    from headpose.export.verify import verification_inputs
-    from headpose.metadata import read_metadata
-
     model_path = Path(model_path)
     if not model_path.is_file():
         raise InvalidInputError(f"{model_path}: model file not found")

@@ -19,6 +19,9 @@ from headpose.errors import InvalidImageError, InvalidInputError
 from headpose.image_io import IMAGE_SUFFIXES
 from headpose.metadata import ModelMetadata
 from headpose.preprocess import resize_image, to_input_tensor
+from headpose.training.data.csv_folder import read_pose_csv
+from headpose.training.data.errors import DataError
+from headpose.training.data.records import stack_targets
 
 LABEL_FILE = "labels.csv"
 LABEL_COLUMNS = ("image", "yaw", "pitch", "roll")
@@ -86,10 +89,6 @@ def read_labelled_folder(folder: str | Path, limit: int | None = None) -> Labell
     Raises :class:`InvalidInputError` naming the file and line for a bad header, a non-numeric
     angle or an image that does not exist.
     """
-    from headpose.training.data.csv_folder import read_pose_csv
-    from headpose.training.data.errors import DataError
-    from headpose.training.data.records import stack_targets
-
     root = Path(folder)
     csv_path = root / LABEL_FILE
     if not csv_path.is_file():

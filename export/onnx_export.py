@@ -41,7 +41,9 @@ from headpose.export.verify import (
 )
 from headpose.files import AtomicFile, check_output, is_device
 from headpose.metadata import METADATA_KEY, ModelMetadata
-from headpose.training.engine.checkpoint import uses_average
+from headpose.tracking import VideoOptions
+from headpose.training.checkpoint_io import RunOptions, uses_average
+from headpose.training.models.posenet import zoom_input
 
 PRODUCER = "headpose-export"
 #: protobuf's hard limit for a single ONNX file without external data.
@@ -90,11 +92,11 @@ def export_onnx(
     atol_angles: float = ATOL_ANGLES,
     atol_spread: float = ATOL_SPREAD,
     verify_count: int = 8,
-    trusted: bool = False,
-    flip_average: bool = False,
+    trusted: bool = RunOptions.trust_checkpoint,
+    flip_average: bool = RunOptions.flip_average,
     describe: dict[str, str] | None = None,
-    input_zoom: float = 1.0,
-    weights: str = "auto",
+    input_zoom: float = RunOptions.input_zoom,
+    weights: str = RunOptions.weights,
     video: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> ExportResult:
@@ -125,6 +127,9 @@ def export_onnx(
     trained weights), ``ema`` or ``raw``; a moving average used is recorded as
     ``extra["weights"] = "ema"``.
 
+    The defaults of ``trusted``, ``flip_average``, ``input_zoom`` and ``weights`` are those of
+    :class:`headpose.training.checkpoint_io.RunOptions` (as on ``headpose-export``).
+
     Several checkpoints (a list) export one graph that averages their predictions (see
     :mod:`headpose.export.ensemble`); they must share the input contract.
     """
@@ -154,12 +159,8 @@ def export_onnx(
         meta = dataclasses.replace(meta, extra={**meta.extra, "flip_average": True})
     if any(uses_average(c, weights, s) for c, s in zip(ckpts, sources, strict=True)):
         meta = dataclasses.replace(meta, extra={**meta.extra, "weights": "ema"})
-    from headpose.training.models.posenet import zoom_input
-
     meta, centre_crop = zoom_input(meta, input_zoom)
     if video:
-        from headpose.tracking import VideoOptions
-
         VideoOptions.make(dict(video))  # a bad key or value is named before any work
         meta = dataclasses.replace(meta, extra={**meta.extra, "video": dict(video)})
     if describe:

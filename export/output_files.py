@@ -21,7 +21,7 @@ def save_new_onnx(
     """Save the ONNX ``model`` to a temporary file beside ``output``, run ``verify(tmp)`` on it
     (it raises to refuse), and move it to ``output``, which must still not exist unless
     ``overwrite``. On any failure nothing is left behind."""
-    import onnx
+    import onnx  # onnx: optional, the [export] extra
 
     with AtomicFile(output, overwrite=overwrite) as tmp:
         onnx.save(model, str(tmp))
@@ -40,7 +40,7 @@ def save_with_metadata(
     replaced by ``change(metadata)``; the graph and weights are copied byte for byte (checked on
     the written file). Refuses to write over the input model, and over any existing file unless
     ``overwrite`` (then replaced atomically)."""
-    import onnx
+    import onnx  # onnx: optional, the [export] extra
 
     model_path = Path(model_path)
     output = check_output(output, overwrite, inputs=[model_path])

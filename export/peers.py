@@ -112,7 +112,7 @@ def peer_metadata(name: str) -> ModelMetadata:
 def peer_graph(name: str, peers_dir: str | Path) -> object:
     """The ONNX model of peer ``name`` from the files in ``peers_dir``: one input ``input``, one
     output ``angles`` (the mean of its files' outputs), with its headpose metadata."""
-    import onnx
+    import onnx  # onnx: optional, the [export] extra
     from onnx import compose, helper
 
     if name not in PEERS:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+import numpy as np
 
 from headpose.cli.options import EXISTING_DIR, command, headpose_errors_as_usage
 from headpose.cli.options import run as run_command
@@ -61,7 +62,7 @@ def ensemble_member(path: str | Path, index: int) -> object:
     """Network ``index`` of a model ``headpose-export`` made from several checkpoints, plain view
     only (no mirror pass), as a model of its own: the subgraph from the input to that network's
     decoded angles and spread, metadata describing that network."""
-    import onnx
+    import onnx  # onnx: optional, the [export] extra
     from onnx import utils
 
     path = Path(path)
@@ -109,7 +110,7 @@ _LABEL = re.compile(r"^([A-Za-z0-9_-]+)=(.+)$")
 def member_model(entry: str, peers_dir: Path | None) -> tuple[str, object]:
     """``(label, ONNX model)`` of one ``MEMBER`` argument (see the module doc); ``LABEL=MEMBER``
     names the member file ``<output stem>.LABEL.onnx``."""
-    import onnx
+    import onnx  # onnx: optional, the [export] extra
 
     named = _LABEL.match(entry)
     if named:
@@ -139,8 +140,7 @@ def member_model(entry: str, peers_dir: Path | None) -> tuple[str, object]:
 def pool_graph(count: int, n_angles: int, weights: Sequence[float], spread_weight: float) -> object:
     """The pooling graph for ``count`` members: inputs ``angles``/``spread`` ``(N, K, A)``,
     outputs ``angles``/``spread`` ``(N, A)`` (formulas in the module doc)."""
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper, numpy_helper  # onnx: optional, the [export] extra
 
     a_in, s_in = POOL_INPUTS
     w = np.asarray(weights, dtype=np.float32).reshape(1, count, 1)

@@ -24,6 +24,8 @@ import onnx
 
 from headpose.errors import MissingDependencyError
 from headpose.export.errors import ExportError, ParityError
+from headpose.export.ort_session import cpu_session, run_batched
+from headpose.export.verify import verification_inputs
 from headpose.files import atomic_write, check_output
 from headpose.metadata import METADATA_KEY, read_metadata
 from headpose.runtime import TRT_BATCH
@@ -40,7 +42,7 @@ OUTPUT_NAMES = ("angles", "spread")
 def import_tensorrt() -> ModuleType:
     """Import ``tensorrt`` or raise :class:`MissingDependencyError` with the install hint."""
     try:
-        import tensorrt as trt
+        import tensorrt as trt  # optional: NVIDIA GPUs only, installed by hand
     except ImportError as exc:  # also raised when the package exists but CUDA libraries do not
         raise MissingDependencyError(NOT_INSTALLED) from exc
     return trt
@@ -160,8 +162,6 @@ def build_and_check(
     nothing is written then. The engine and its ``.json`` metadata are new files
     (:func:`engine_outputs`): an existing one is replaced only with ``overwrite``.
     """
-    from headpose.export.verify import verification_inputs
-
     trt = import_tensorrt()
     major = check_version(trt, fp16)
     lo, opt, hi = (int(b) for b in batch)
@@ -230,8 +230,6 @@ def compare_with_onnx(
     max_batch: int,
 ) -> tuple[float, float]:
     """Max |engine - ONNX| over ``inputs`` for angles and spread (degrees), NaN counting as inf."""
-    from headpose.export.ort_session import cpu_session, run_batched
-
     ref_angles, ref_spread = run_batched(cpu_session(onnx_path), inputs, batch_size=max_batch)
     angles, spread = run_engine(trt, engine, input_name, inputs, max_batch)
     if angles.shape != ref_angles.shape or spread.shape != ref_spread.shape:
@@ -246,7 +244,7 @@ def run_engine(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a serialized engine on ``inputs`` ``(N, 3, H, W)`` in batches of at most ``max_batch``
     (TensorRT 10 tensor API, CUDA buffers from torch); returns ``(angles, spread)`` float32."""
-    import torch
+    import torch  # import cost: only a TensorRT check needs torch's CUDA buffers
 
     if not torch.cuda.is_available():
         raise ExportError("checking the TensorRT engine needs a CUDA GPU visible to torch")

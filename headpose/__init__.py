@@ -18,9 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Estimator", "Face", "__version__"]
 
 
-def __getattr__(name: str) -> Any:  # lazy: `import headpose` stays cheap
+def __getattr__(name: str) -> Any:
     if name in ("Estimator", "Face"):
-        from headpose import estimator
+        from headpose import estimator  # import cost: `import headpose` stays cheap (no OpenCV)
 
         return getattr(estimator, name)
     raise AttributeError(f"module 'headpose' has no attribute {name!r}")

@@ -51,11 +51,6 @@ class MissingDependencyError(HeadPoseError, ImportError):
     """An optional dependency is not installed; the message says which extra to install."""
 
 
-class CheckpointError(InvalidModelError):
-    """A torch checkpoint or weights file that is missing, unreadable, not a headpose
-    checkpoint, holds pickled objects that were not trusted, or does not build a model."""
-
-
 def first_line(exc: BaseException | str, containing: str | None = None) -> str:
     """The first non-empty line of ``str(exc)`` (the first one containing ``containing`` when
     there is one), or the exception's class name (for text: ``"error"``) when it is empty."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from headpose.camera import Camera
+from headpose.detectors import accepts_option, get_detector
 from headpose.errors import (
     DroppedBoxWarning,
     InvalidInputError,
@@ -121,8 +122,6 @@ def resolve_detector(detector: Any, options: dict[str, Any] | None = None) -> An
     if isinstance(detector, str):
         if detector.lower() == "none":
             return None
-        from headpose.detectors import get_detector
-
         return get_detector(detector, **(options or {}))
     if callable(getattr(detector, "detect", None)):
         return detector
@@ -186,8 +185,6 @@ class Estimator:
         )
         options: dict[str, Any] = {}
         if isinstance(detector, str) and detector.lower() != "none":
-            from headpose.detectors import accepts_option
-
             # one setting for both networks; an explicit min_score also reaches the detector's
             # own threshold (YuNet's 0.6 would otherwise filter first)
             shared = {"threads": threads, "providers": providers, "score_threshold": min_score}

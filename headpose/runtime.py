@@ -73,7 +73,7 @@ def import_onnxruntime() -> ModuleType:
     if _ort is not None:
         return _ort
     try:
-        import onnxruntime as ort
+        import onnxruntime as ort  # optional: the [cpu] or [gpu] extra
     except ImportError as exc:
         raise MissingDependencyError(
             f"headpose needs onnxruntime to run models, and it is not installed: {install_hint()}"

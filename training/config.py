@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from headpose.errors import HeadPoseError
+from headpose.training import plugins
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -567,8 +568,6 @@ def _positive(key: str, value: float, allow_zero: bool = False) -> None:
 
 def validate(cfg: Config) -> None:
     """Check values (choices, ranges, combinations); raise :class:`ConfigError` on the first bad one."""
-    from headpose.training import plugins
-
     _choice("method", cfg.method, list(plugins.METHODS))
     method = plugins.METHODS[cfg.method]
     m = cfg.model

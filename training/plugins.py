@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from headpose.detectors import registered
 from headpose.errors import InvalidInputError
+from headpose.training.data.registry import available_datasets
 
 
 def resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -153,7 +155,7 @@ def is_backbone(name: str) -> bool:
     if name in BACKBONES:
         return True
     try:
-        import timm
+        import timm  # optional here: the registries import no torch (timm loads it)
     except ImportError:
         return False
     return bool(timm.is_model(name))
@@ -173,15 +175,11 @@ def _register(table: dict[str, Any], what: str, name: str, value: Any, replace: 
 
 def dataset_kinds() -> list[str]:
     """The registered dataset kinds (``data.kind``)."""
-    from headpose.training.data.registry import available_datasets
-
     return available_datasets()
 
 
 def describe_registries() -> str:
     """Every registry as text (``headpose-train --list-plugins``)."""
-    from headpose.detectors import registered
-
     lines = ["methods:"]
     lines += [f"  {m.name}: {m.summary}" for m in METHODS.values()]
     lines.append("ssl tasks (ssl.task): " + ", ".join(TASKS))

@@ -1,13 +1,16 @@
 """What every headpose command line shares (click): option types, ``--version``, the runner that
 turns every usage error into one line and exit code 2, and the "install this extra" message.
 
-The five commands (``headpose-predict``, ``-webcam``, ``-train``, ``-eval``, ``-export``) are
-click commands whose callbacks return an exit code; :func:`run` calls one the way a console
-script does and returns that code, so tests call ``main([...])`` and get an int back.
+Every command (the console scripts and the ``python -m headpose...`` tools) is a click command
+made by :func:`command` (``-h`` and ``--version``) whose callback returns an exit code; :func:`run`
+calls one the way a console script does and returns that code, so tests call ``main([...])``
+and get an int back (tests/test_entry_points.py walks them all). Settings that are a
+dataclass become options with :func:`dataclass_options`, so each default lives once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -26,6 +29,7 @@ from headpose.errors import HeadPoseError, first_line
 EXIT_USAGE = 2
 
 F = TypeVar("F", bound=Callable[..., Any])
+_Settings = TypeVar("_Settings")
 
 #: An existing file or folder, as a :class:`pathlib.Path`.
 EXISTING_PATH = click.Path(exists=True, path_type=Path)
@@ -39,8 +43,6 @@ OUTPUT_FILE = click.Path(dir_okay=False, path_type=Path)
 OUTPUT_DIR = click.Path(file_okay=False, path_type=Path)
 #: A count of at least one.
 COUNT = click.IntRange(min=1)
-#: A fraction in (0, 1] (input zoom).
-ZOOM = click.FloatRange(0.0, 1.0, min_open=True)
 #: A score threshold in [0, 1].
 SCORE = click.FloatRange(0.0, 1.0)
 
@@ -99,6 +101,7 @@ class ModelName(click.ParamType):  # type: ignore[type-arg]
     name = "model"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str | Path:
+        # import cost: the estimator loads OpenCV; every command (and -h) imports this module
         from headpose.estimator import BUNDLED_MODELS, is_unknown_model_name
 
         if isinstance(value, str) and value in BUNDLED_MODELS:
@@ -125,7 +128,7 @@ class DetectorName(click.ParamType):  # type: ignore[type-arg]
         self.allow_none = allow_none
 
     def choices(self) -> list[str]:
-        from headpose.detectors import registered
+        from headpose.detectors import registered  # import cost: loads OpenCV, see ModelName
 
         return ["auto", *registered(), *(["none"] if self.allow_none else [])]
 
@@ -202,7 +205,7 @@ def video_options(fn: F) -> F:
 def video_settings(options: Any) -> dict[str, Any]:
     """The changes to :attr:`Estimator.video <headpose.estimator.Estimator.video>` that
     :func:`video_options` gave (empty: the model's own settings)."""
-    from headpose.tracking import VideoOptions
+    from headpose.tracking import VideoOptions  # import cost: loads OpenCV, see ModelName
 
     try:
         return VideoOptions.parse(getattr(options, "video", ()) or (), "--video")
@@ -210,47 +213,51 @@ def video_settings(options: Any) -> dict[str, Any]:
         raise click.BadParameter(first_line(exc), param_hint="'--video'") from None
 
 
-TRUST_FLAG = "--trust-checkpoint"
-#: which weights of a training checkpoint export/evaluation use (the export and training CLIs)
-CHECKPOINT_WEIGHTS = ("auto", "ema", "raw")
+def dataclass_options(cls: type[Any], names: Sequence[str] | None = None) -> Callable[[F], F]:
+    """Click options made from the fields of the dataclass ``cls`` (``names``: only these, in
+    this order; default all), so that each setting's default, range and help live once, in the
+    dataclass. A field ``max_yaw`` becomes ``--max-yaw`` with the field's default; a ``bool``
+    field a flag. The field's ``metadata`` gives ``help``, ``choices`` (a
+    tuple), ``low`` / ``high`` / ``low_open`` (a range of an int or float) and ``metavar``; a
+    ``bool`` field with default True becomes ``--NAME/--no-NAME``."""
+    by_name = {f.name: f for f in dataclasses.fields(cls)}
+    chosen = [by_name[n] for n in names] if names is not None else list(by_name.values())
+
+    def option(f: dataclasses.Field[Any]) -> Callable[[F], F]:
+        meta, default = f.metadata, f.default
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(default, bool):  # a True default is turned off with --no-NAME
+            name = f"{flag}/--no-{flag[2:]}" if default else flag
+            return click.option(name, f.name, is_flag=True, default=default, help=meta.get("help"))
+        kind: Any = type(default)
+        if "choices" in meta:
+            kind = click.Choice(list(meta["choices"]))
+        elif "low" in meta or "high" in meta:
+            ranged = click.IntRange if isinstance(default, int) else click.FloatRange
+            kind = ranged(meta.get("low"), meta.get("high"), min_open=meta.get("low_open", False))
+        return click.option(
+            flag,
+            f.name,
+            type=kind,
+            default=default,
+            show_default=True,
+            metavar=meta.get("metavar"),
+            help=meta.get("help"),
+        )
+
+    def decorate(fn: F) -> F:
+        for f in reversed(chosen):
+            fn = option(f)(fn)
+        return fn
+
+    return decorate
 
 
-def trust_checkpoint_option(subject: str) -> Callable[[F], F]:
-    """The one switch (train, eval, export) that lets ``subject`` hold pickled objects other
-    than tensors; the loader warns when it is used."""
-    return click.option(
-        TRUST_FLAG,
-        "trust_checkpoint",
-        is_flag=True,
-        help=f"{subject} may hold pickled objects other than tensors (runs code from the file)",
-    )
-
-
-def checkpoint_weights_option(help_text: str) -> Callable[[F], F]:
-    """``--weights auto|ema|raw`` (export, eval): which weights of a training checkpoint run
-    (:func:`headpose.training.engine.checkpoint.inference_weights`)."""
-    return click.option(
-        "--weights",
-        type=click.Choice(CHECKPOINT_WEIGHTS),
-        default="auto",
-        show_default=True,
-        help=help_text,
-    )
-
-
-def overrides_argument(help_text: str = "dotted config overrides") -> Callable[[F], F]:
-    """``key=value ...`` config overrides, accepted anywhere on the line (before, between or
-    after options); checked here for the ``=``, typed later by the config."""
-
-    def check(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[str]:
-        for text in value:
-            if "=" not in text or not text.partition("=")[0].strip():
-                raise click.BadParameter(
-                    f"{text!r}: expected key=value, e.g. optim.lr=0.01", ctx, param
-                )
-        return list(value)
-
-    return click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...", callback=check)
+def dataclass_values(cls: type[_Settings], values: dict[str, Any]) -> _Settings:
+    """``cls`` made from the values of its fields in a click callback's ``values`` (which it
+    takes out of ``values``): the other half of :func:`dataclass_options`."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: values.pop(name) for name in names if name in values})
 
 
 def version_option(prog: str) -> Callable[[F], F]:

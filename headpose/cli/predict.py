@@ -38,7 +38,9 @@ from headpose.cli.options import (
     video_options,
     video_settings,
 )
+from headpose.draw import draw
 from headpose.errors import HeadPoseError, IncompleteVideoError, InvalidImageError
+from headpose.estimator import Estimator
 from headpose.files import (
     AtomicFile,
     Inputs,
@@ -48,7 +50,8 @@ from headpose.files import (
     holds_input,
     is_device,
 )
-from headpose.image_io import IMAGE_SUFFIXES
+from headpose.image_io import IMAGE_SUFFIXES, read_image_file
+from headpose.tracking import check_complete, frame_count, open_video
 
 PROG = "headpose-predict"
 
@@ -135,8 +138,6 @@ def iter_video(
     frame when the video ended before the frame count its container states."""
     if not path.is_file():
         raise InvalidImageError(f"{path}: no such file")
-    from headpose.tracking import check_complete, frame_count, open_video
-
     cap = open_video(path)
     progress: Progress | None = None
     try:
@@ -259,7 +260,7 @@ class Progress:
         self._last = 0.0
         if self.enabled:
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm  # optional: in the [train] extra, not the runtime
 
                 self._bar = tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
             except ImportError:
@@ -425,8 +426,6 @@ def cli(**options: Any) -> int:
     except (ValueError, OSError) as exc:
         return usage_error(PROG, str(exc))
     try:
-        from headpose.estimator import Estimator
-
         est = Estimator(
             None if args.model is None else str(args.model),
             detector=None if args.detector == "none" else args.detector,
@@ -467,9 +466,6 @@ def _run(
     files: list[tuple[Path, Path]],
     empty: list[Path],
 ) -> int:
-    from headpose.draw import draw
-    from headpose.image_io import read_image_file
-
     def predict(image: np.ndarray) -> list[Any]:
         faces: list[Any] = (
             est.predict_crops([image]) if est.detector is None else est.predict(image)

@@ -27,7 +27,9 @@ from headpose.cli.options import (
     video_settings,
 )
 from headpose.cli.options import run as run_command
+from headpose.draw import draw, draw_fps
 from headpose.errors import HeadPoseError
+from headpose.estimator import Estimator
 from headpose.tracking import quiet_video_logs
 
 PROG = "headpose-webcam"
@@ -95,8 +97,6 @@ def run(
     ``smoothing``: ``None`` as the Estimator says, else on/off. Returns ``(frames processed,
     mean FPS of pose estimation incl. detection and drawing)``.
     """
-    from headpose.draw import draw, draw_fps
-
     stream = estimator.video_tracker(smooth=smoothing)  # video mode: ROI search, identities
     count = 0
     busy = 0.0
@@ -167,8 +167,6 @@ def cli(**options: Any) -> int:
         if problem is not None:
             return usage_error(PROG, problem)
     try:
-        from headpose.estimator import Estimator
-
         est = Estimator(
             None if args.model is None else str(args.model),
             detector=args.detector,

@@ -17,7 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from headpose.detectors.base import Detections, Detector
+from headpose.detectors.blazeface import BlazeFaceDetector
+from headpose.detectors.yunet import YuNetDetector
 from headpose.errors import InvalidInputError, MissingDependencyError
+from headpose.runtime import install_hint
 
 __all__ = [
     "DEFAULT_DETECTOR",
@@ -108,10 +111,6 @@ def accepts_option(name: str, option: str) -> bool:
 
 
 def _register_builtins() -> None:
-    from headpose.detectors.blazeface import BlazeFaceDetector
-    from headpose.detectors.yunet import YuNetDetector
-    from headpose.runtime import install_hint
-
     needs_ort = [("onnxruntime", install_hint())]
     register("yunet", YuNetDetector, requires=needs_ort)
     register("blazeface", BlazeFaceDetector, requires=needs_ort)

@@ -29,6 +29,7 @@ from headpose.detectors._common import (
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
 from headpose.preprocess import area_downscale
+from headpose.runtime import create_session
 
 BLAZEFACE_FILE = "blazeface_short_range.onnx"
 INPUT_SIZE = 128
@@ -85,8 +86,6 @@ class BlazeFaceDetector(Detector):
         threads: int | None = None,
         box_style: str = "yunet",
     ) -> None:
-        from headpose.runtime import create_session
-
         if box_style not in BOX_STYLES:
             raise InvalidInputError(f"box_style: expected one of {BOX_STYLES}, got {box_style!r}")
         self.box_style = box_style

@@ -20,6 +20,7 @@ from headpose.detectors._common import as_bgr, clipped_detections, model_file, n
 from headpose.detectors.base import Detections, Detector
 from headpose.errors import InvalidInputError
 from headpose.preprocess import area_downscale
+from headpose.runtime import create_session
 
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
 STRIDES = (8, 16, 32)
@@ -69,8 +70,6 @@ class YuNetDetector(Detector):
         providers: Sequence[str] | str | None = None,
         threads: int | None = None,
     ) -> None:
-        from headpose.runtime import create_session
-
         _check_options(score_threshold, nms_threshold, max_side)
         self.model_path = model_file(model_path)
         self.score_threshold = float(score_threshold)

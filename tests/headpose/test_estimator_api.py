@@ -393,5 +393,6 @@ def test_providers_reach_a_named_detector(tiny_model: Path, monkeypatch) -> None
 
     monkeypatch.setattr(headpose.runtime, "create_session", spy)
     monkeypatch.setattr("headpose.pose_model.create_session", spy)
+    monkeypatch.setattr("headpose.detectors.yunet.create_session", spy)
     Estimator(tiny_model, detector="yunet", providers="cpu")
     assert seen == ["cpu", "cpu"]  # the pose model, then the detector

@@ -103,7 +103,7 @@ class HalvesTask:
 
 
 def test_a_task_registered_here_trains_one_step(tmp_path: Path, crops_dir: Path) -> None:
-    from headpose.training.engine.checkpoint import load_checkpoint
+    from headpose.training.checkpoint_io import load_checkpoint
     from headpose.training.engine.trainer import train
 
     with pytest.raises(ConfigError, match="ssl.task"):  # not selectable before it is registered

@@ -26,27 +26,25 @@ import click
 from headpose.cli.options import (
     COUNT,
     EXISTING_FILE,
-    ZOOM,
     LiveChoice,
-    checkpoint_weights_option,
     command,
     missing_extra,
-    overrides_argument,
-    trust_checkpoint_option,
     usage_error,
 )
 from headpose.cli.options import (
     run as run_command,
 )
 from headpose.errors import HeadPoseError, first_line
+from headpose.training.checkpoint_io import load_checkpoint
+from headpose.training.cli.options import overrides_argument, run_options, run_options_from
+from headpose.training.data import available_datasets, build_dataset
+from headpose.training.engine import evaluate as E
 
 PROG = "headpose-eval"
 
 
 def labelled_kinds() -> list[str]:
     """Registered dataset kinds that carry pose labels (``--kind``)."""
-    from headpose.training.data.registry import available_datasets
-
     return [k for k in available_datasets() if k != "unlabeled"]
 
 
@@ -62,7 +60,7 @@ def labelled_kinds() -> list[str]:
     help="dataset format (a registered kind)",
 )
 @click.option("--config", help="training config (with --split): evaluate its held-out split")
-@overrides_argument("config overrides (with --config or --checkpoint and --split)")
+@overrides_argument()
 @click.option(
     "--split",
     type=click.Choice(["val", "tune"]),
@@ -70,28 +68,18 @@ def labelled_kinds() -> list[str]:
 )
 @click.option("--batch-size", type=COUNT, default=32, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="torch device for checkpoints")
-@click.option(
-    "--flip-average",
-    is_flag=True,
-    help="checkpoints: average with the mirrored image, as headpose-export --flip-average does",
-)
-@click.option(
-    "--input-zoom",
-    type=ZOOM,
-    default=1.0,
-    metavar="Z",
-    help="checkpoints: look at the central Z of each crop, as headpose-export --input-zoom",
-)
-@checkpoint_weights_option(
-    "checkpoints: auto = the moving average of the weights when the run kept one, as "
-    "headpose-export --weights"
-)
 @click.option("--json", "json_out", is_flag=True, help="print only a JSON object")
-@trust_checkpoint_option("the checkpoint")
+@run_options()
 def cli(**options: Any) -> int:
     """MAE (degrees) of a head-pose checkpoint or exported ONNX model on a labelled dataset.
-    The images are the dataset's face crops, resized whole (no face detector runs)."""
-    args = SimpleNamespace(**options)
+    The images are the dataset's face crops, resized whole (no face detector runs). --weights,
+    --flip-average, --input-zoom and --trust-checkpoint apply to checkpoints, as in
+    headpose-export (KEY=VALUE overrides: with --config or --checkpoint and --split)."""
+    try:
+        run_opts = run_options_from(options)
+    except HeadPoseError as exc:
+        return usage_error(PROG, first_line(exc))
+    args = SimpleNamespace(**options, run=run_opts)
     if args.checkpoint is not None and args.model is not None:
         return usage_error(PROG, "give --checkpoint or --model, not both")
     args.checkpoint = None if args.checkpoint is None else str(args.checkpoint)
@@ -110,10 +98,9 @@ def _usage_error(message: str) -> int:
 
 def run(args: SimpleNamespace) -> int:
     """Evaluate as the parsed options ``args`` say; returns the exit code."""
-    from headpose.training.engine import evaluate as E
-
     train_targets = None
     if args.split:
+        # pyyaml: optional, [train] extra (an ONNX model on a dataset folder needs none)
         from headpose.training.config import (
             apply_overrides,
             config_from_dict,
@@ -121,8 +108,7 @@ def run(args: SimpleNamespace) -> int:
             load_config,
             validate,
         )
-        from headpose.training.engine.checkpoint import load_checkpoint
-        from headpose.training.engine.data_setup import (
+        from headpose.training.data.run_split import (  # pyyaml, as above
             data_root,
             open_dataset,
             split_train_tune_val,
@@ -132,7 +118,7 @@ def run(args: SimpleNamespace) -> int:
             cfg = load_config(args.config, args.overrides)
         elif args.checkpoint:  # the split the checkpoint was trained with
             cfg = config_from_dict(
-                load_checkpoint(args.checkpoint, trusted=args.trust_checkpoint)["config"],
+                load_checkpoint(args.checkpoint, trusted=args.run.trust_checkpoint)["config"],
                 args.checkpoint,
             )
             apply_overrides(cfg, args.overrides)
@@ -176,8 +162,6 @@ def run(args: SimpleNamespace) -> int:
             return _usage_error("give --data DIR (or --config CFG --split val)")
         if not Path(args.data).exists():
             return _usage_error(f"--data: not found: {args.data}")
-        from headpose.training.data import build_dataset
-
         dataset = build_dataset(args.kind, args.data)
         source = f"{args.data} ({args.kind}, {len(dataset)} images)"
     if args.model is None and args.checkpoint is None:
@@ -189,10 +173,10 @@ def run(args: SimpleNamespace) -> int:
         predict, _meta = E.checkpoint_predictor(
             args.checkpoint,
             args.device,
-            args.flip_average,
-            args.input_zoom,
-            args.trust_checkpoint,
-            weights=args.weights,
+            flip_average=args.run.flip_average,
+            input_zoom=args.run.input_zoom,
+            trusted=args.run.trust_checkpoint,
+            weights=args.run.weights,
         )
         what = args.checkpoint
     result = E.evaluate(predict, dataset, args.batch_size, train_targets)

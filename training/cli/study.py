@@ -7,7 +7,6 @@ Examples::
     headpose-study run C1 --jobs 2            # train what is missing, then write the report
     headpose-study run C1-lite0 --jobs 2      # the same claim at the shipped models' recipe
     headpose-study report                     # rewrite bench/results/paper_claims.md
-    python -m headpose.training.study C1      # same as: headpose-study run C1
 
 Interrupt a study at any time and run the same command again: finished runs are skipped and a
 killed run resumes from its last checkpoint. Run from the repository root (the data default is
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from headpose.cli.options import missing_extra, version_option
 from headpose.errors import HeadPoseError, first_line
 
 PROG = "headpose-study"
@@ -76,6 +76,7 @@ def _plan(
     only_folds: Sequence[int] = (),
     only_arms: Sequence[str] = (),
 ):
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import get_claim, plan_runs
     from headpose.training.engine.study_claims import ARMS
 
@@ -97,7 +98,8 @@ def _plan(
     return [r for r in runs if not only_folds or r.fold is None or r.fold in only_folds]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@version_option(PROG)
 def cli() -> None:
     """Re-test the paper's claims (C1-C5, O1; C1-lite0, C3-lite0, C5-lite0 at the shipped
     recipe, C1-lite0-long and C3-lite0-long trained longer) with folds, seeds and confidence
@@ -107,6 +109,7 @@ def cli() -> None:
 @cli.command("list")
 def list_claims() -> None:
     """List the claims, their arms and comparisons."""
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study_claims import ARMS, CLAIMS, SCALES
 
     for claim in CLAIMS.values():
@@ -128,6 +131,7 @@ def plan(
     extra: tuple[str, ...],
 ) -> None:
     """Show the runs of CLAIM, what is done, and the time left (from the finished runs)."""
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import (
         get_claim,
         load_results,
@@ -188,6 +192,7 @@ def run(
     keep_checkpoints: bool,
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import get_claim, run_all
     from headpose.training.engine.study_report import check_report
 
@@ -214,6 +219,7 @@ def run(
 def pack(root: str) -> None:
     """Fold the result.json of every finished run under --root into one file,
     ROOT/results.jsonl (what bench/results/study keeps); the runs stay finished."""
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import ARCHIVE, pack_results
 
     click.echo(f"{Path(root) / ARCHIVE}: {pack_results(root)} finished runs")
@@ -230,12 +236,14 @@ def report(root: str, report_path: str, overwrite: bool) -> None:
 
 def _inputs(root: str) -> list[Path]:
     """The files the report is made from (what load_results reads): never written."""
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import ARCHIVE, RESULT
 
     return [Path(root) / ARCHIVE, *Path(root).rglob(RESULT)]
 
 
 def _write(root: str, report_path: str, command: str, overwrite: bool = False) -> None:
+    # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
     from headpose.training.engine.study import load_results
     from headpose.training.engine.study_report import write_report
 
@@ -264,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo(f"{PROG}: interrupted; run the same command again to continue", err=True)
         return 130
+    except ImportError as exc:
+        return missing_extra(PROG, exc, "train")
     return 0
 
 

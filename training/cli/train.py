@@ -19,15 +19,10 @@ from collections.abc import Sequence
 
 import click
 
-from headpose.cli.options import (
-    command,
-    missing_extra,
-    overrides_argument,
-    run,
-    trust_checkpoint_option,
-    usage_error,
-)
+from headpose.cli.options import command, missing_extra, run, usage_error
 from headpose.errors import HeadPoseError, first_line
+from headpose.training.cli.options import overrides_argument, run_options
+from headpose.training.plugins import describe_registries
 
 PROG = "headpose-train"
 
@@ -41,7 +36,7 @@ PROG = "headpose-train"
 )
 @overrides_argument()
 @click.option("--resume", is_flag=True, help="continue from <out_dir>/last.pt exactly")
-@trust_checkpoint_option("model.init")
+@run_options(["trust_checkpoint"])
 @click.option(
     "--check-data",
     is_flag=True,
@@ -66,7 +61,7 @@ def cli(
 ) -> int:
     """Train a head-pose model from a YAML config, with dotted KEY=VALUE overrides such as
     model.backbone=resnet18 optim.lr=0.01 runtime.device=cpu."""
-    try:
+    try:  # pyyaml, torch: optional, the [train] extra; the command names what is missing
         import yaml
 
         from headpose.training.config import list_builtin_configs, load_config
@@ -76,8 +71,6 @@ def cli(
         print("\n".join(list_builtin_configs()))
         return 0
     if list_plugins:
-        from headpose.training.plugins import describe_registries
-
         print(describe_registries())
         return 0
     try:
@@ -86,7 +79,7 @@ def cli(
             print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
             return 0
         if check_data:
-            from headpose.training.engine.data_setup import check_data as scan
+            from headpose.training.engine.data_setup import check_data as scan  # torch
 
             total, problems = scan(cfg)
             for message in problems:
@@ -96,7 +89,7 @@ def cli(
                     PROG, f"{len(problems)} of {total} images cannot be used (listed above)"
                 )
             print(f"{PROG}: checked {total} images: all readable")
-        from headpose.training.engine.trainer import Trainer
+        from headpose.training.engine.trainer import Trainer  # torch: optional, [train] extra
 
         trainer = Trainer(cfg, resume=resume, trust_checkpoint=trust_checkpoint)
     except ImportError as exc:
@@ -113,7 +106,7 @@ def fit(trainer, resume: bool) -> int:
     """Train with ``trainer`` and say what was done: where a resumed run starts, what an
     interrupted run kept, and why a run stopped (its epochs, ``runtime.max_steps``, or nothing
     left to train)."""
-    from headpose.training.engine import distributed as D
+    from headpose.training.engine import distributed as D  # torch: optional, [train] extra
 
     cfg, main_rank = trainer.cfg, trainer.dist.is_main
     last = trainer.out_dir / "last.pt"

@@ -53,6 +53,8 @@ Splits (``splits.py``)
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from . import formats as _formats  # noqa: F401  (registers the built-in kinds)
 from .base import PoseDataset, PoseSubset
 from .biwi_npz import BiwiNpzDataset
@@ -73,8 +75,6 @@ _LAZY = {  # need torch: imported on first use, so datasets and ONNX evaluation 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        from importlib import import_module
-
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

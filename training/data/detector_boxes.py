@@ -10,17 +10,17 @@ face keep empty box cells and are used whole.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import click
 import cv2
 import numpy as np
 
+from headpose.cli.options import EXISTING_PATH, DetectorName, command, run
 from headpose.detectors import get_detector
 from headpose.detectors.base import Detector
-from headpose.errors import first_line
 from headpose.files import AtomicFile, check_output
 
 from .csv_folder import DEFAULT_CSV_NAME, read_pose_csv
@@ -70,22 +70,33 @@ def write_boxes_csv(
     return len(records), found
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", help="folder with labels.csv, or a pose CSV")
-    parser.add_argument("-o", "--output", required=True, help="CSV to write")
-    parser.add_argument("--detector", default="yunet", help="runtime detector name (default yunet)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    args = parser.parse_args(argv)
+@command(PROG)
+@click.argument("data", type=EXISTING_PATH)
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="CSV to write")
+@click.option(
+    "--detector",
+    type=DetectorName(allow_none=False),
+    default="yunet",
+    show_default=True,
+    help="runtime face detector",
+)
+@click.option("--overwrite", is_flag=True, help="replace an existing output")
+def cli(data: Path, output: Path, detector: str, overwrite: bool) -> int:
+    """Add runtime-detector face boxes (x1,y1,x2,y2) to the pose CSV DATA (a folder with
+    labels.csv, or the CSV): training then crops faces the way the runtime does."""
     try:
-        rows, found = write_boxes_csv(args.data, args.output, args.detector, args.overwrite)
+        rows, found = write_boxes_csv(data, output, detector, overwrite)
     except (DataError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {first_line(exc)}", file=sys.stderr)
-        return 2
-    print(
-        f"{args.output}: {rows} rows, a face box in {found} ({100.0 * found / max(rows, 1):.1f}%)"
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{output}: {rows} rows, a face box in {found} ({100.0 * found / max(rows, 1):.1f}%)"
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (bad input: one line ``PROG: error: ...`` and 2)."""
+    return run(cli, argv, PROG)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ _SUBJECT = re.compile(r"(\d+)")
 
 def _import_h5py():
     try:
-        import h5py
+        import h5py  # optional: only eth_xgaze reads HDF5 ([train] extra)
     except ImportError:  # pragma: no cover - h5py is a training dependency
         raise DataError("eth_xgaze needs the h5py package: pip install h5py") from None
     return h5py

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from headpose.runtime import create_session
+
 from .errors import DataError
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -75,8 +77,6 @@ class FaceMesh:
     threads."""
 
     def __init__(self, model: str | Path = MODEL_FILE, threads: int = 1) -> None:
-        from headpose.runtime import create_session
-
         path = Path(model)
         if not path.is_file():
             raise DataError(f"{path}: face landmark model not found")

@@ -188,7 +188,7 @@ class MatPoseDataset(PoseDataset):
             return 0.2
         if train:
             lo, hi = self.k_range
-            import torch  # the training loop seeds torch's generator per sample
+            import torch  # optional: datasets import no torch; training seeds its generator
 
             return lo + (hi - lo) * float(torch.rand(()))
         return self.k_eval

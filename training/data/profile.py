@@ -41,21 +41,29 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import cv2
 import numpy as np
+from tqdm import tqdm
 
-from headpose.cli.options import command, run
+from headpose.cli.options import command, dataclass_options, dataclass_values, run
+from headpose.detectors import get_detector
 from headpose.files import atomic_write, check_output, check_output_folder
 from headpose.rotation import euler_to_matrix, matrix_to_euler
+from headpose.training.config import load_config
 
 from .csv_folder import BOX_COLUMNS, DEFAULT_CSV_NAME, SPREAD_COLUMNS, read_pose_csv
 from .csv_folder import HEADER as LABEL_HEADER
+from .detector_boxes import best_box
 from .errors import DataError
+from .face_mesh import FaceMesh
+from .profiling import lift, render
 from .records import PoseRecord
+from .run_split import open_split
 
 PROG = "python -m headpose.training.data.profile"
 PROVENANCE = (
@@ -78,28 +86,50 @@ SETTINGS_FILE = "profile.json"
 DONE_FILE = "done.txt"
 
 
+POSE_FROM = ("uniform", "labels")
+
+
+def _setting(default: Any, help_text: str | None = None, **meta: Any) -> Any:
+    """A :class:`Settings` field: its default, and its option's help and range (``low``,
+    ``high``, ``choices``) for :func:`headpose.cli.options.dataclass_options`."""
+    return field(default=default, metadata={"help": help_text, **meta})
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What decides the output (stored in ``OUT/profile.json``; ``--resume`` must match)."""
+    """What decides the output (stored in ``OUT/profile.json``; ``--resume`` must match). Each
+    field is also the command's option of the same name (``per_face``: ``--per-face``)."""
 
-    per_face: int = 5
-    seed: int = 0
-    max_yaw: float = 90.0
-    max_pitch: float = 40.0
-    max_roll: float = 30.0
-    max_hidden: float = 0.06
-    tries: int = 8
-    max_source_yaw: float = 45.0
-    max_source_pitch: float = 30.0
-    max_spread: float = 15.0
-    min_mesh_score: float = 0.5
-    detector: str = "yunet"
-    pose_from: str = "uniform"
-    neighbours: int = 10
-    jitter: float = 3.0
-
-
-POSE_FROM = ("uniform", "labels")
+    per_face: int = _setting(5, "renders per source face", low=1)
+    seed: int = _setting(0)
+    max_yaw: float = _setting(
+        90.0, "target |yaw| is uniform in [0, this], degrees", low=0.0, high=90.0
+    )
+    max_pitch: float = _setting(40.0, "target pitch uniform in +-this", low=0.0, high=89.0)
+    max_roll: float = _setting(30.0, "target roll uniform in +-this", low=0.0, high=180.0)
+    max_hidden: float = _setting(
+        0.06, "largest self-occluded share of the rendered face", low=0.0, high=1.0
+    )
+    tries: int = _setting(8, "draws per render before it is skipped", low=1)
+    max_source_yaw: float = _setting(45.0, "sources must be within this |yaw|")
+    max_source_pitch: float = _setting(30.0, "sources must be within this |pitch|")
+    max_spread: float = _setting(15.0, "teacher rows: largest spread (degrees) of a usable pose")
+    min_mesh_score: float = _setting(
+        0.5, "a face mesh fit scoring less is not used", low=0.0, high=1.0
+    )
+    detector: str = _setting("yunet", "runtime detector for boxes")
+    pose_from: str = _setting(
+        "uniform",
+        "target pitch and roll: uniform, or drawn from the labelled training poses of similar "
+        "|yaw|",
+        choices=POSE_FROM,
+    )
+    neighbours: int = _setting(
+        10, "--pose-from labels: draw from this many labelled poses nearest in |yaw|", low=1
+    )
+    jitter: float = _setting(
+        3.0, "--pose-from labels: add uniform +-this to the drawn pitch and roll, degrees", low=0.0
+    )
 
 
 def sample_pose(
@@ -147,12 +177,9 @@ def run_split_images(config: str, data: str | Path) -> tuple[set[str], set[str]]
     """``(trained, held_out)``: resolved paths of the training images, and of the tuning and
     test images, of ``config``'s split of the pose CSV data at ``data`` (read as ``data.root``).
     The data is opened and split by the run's own function
-    (:func:`headpose.training.engine.data_setup.open_split`: the same kind, CSV options such as
+    (:func:`headpose.training.data.run_split.open_split`: the same kind, CSV options such as
     ``max_abs_angle``, folds and filters), so these are exactly the images a run of ``config``
     trains on and holds out."""
-    from headpose.training.config import load_config
-    from headpose.training.engine.data_setup import open_split
-
     split = open_split(load_config(config, [f"data.root={data}"]))
     return split.images("train"), split.held_out_images()
 
@@ -242,25 +269,17 @@ class Profiler:
     """Fits, lifts and renders the faces of a run (one process)."""
 
     def __init__(self, s: Settings, poses: np.ndarray | None = None) -> None:
-        from headpose.detectors import get_detector
-
-        from .face_mesh import FaceMesh
-
         self.s = s
         self.poses = poses
         self.detector = get_detector(s.detector)
         self.mesh = FaceMesh()
 
     def detect(self, image: np.ndarray) -> tuple[float, float, float, float] | None:
-        from .detector_boxes import best_box
-
         return best_box(self.detector, image)
 
     def renders(self, source: Source) -> tuple[list[tuple[np.ndarray, dict[str, str]]], str]:
         """The renders of one source with their CSV cells (image name not set), or a reason
         why there are none."""
-        from .profiling import lift, render
-
         s = self.s
         rec = source.record
         image = cv2.imread(rec.image, cv2.IMREAD_COLOR)
@@ -430,8 +449,6 @@ def profile_faces(
     counts["resumed"] = len(sources) - len(todo)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(todo), unit="face", file=sys.stderr)
     with (
         open(csv_path, "a", newline="", encoding="utf-8") as handle,
@@ -482,94 +499,7 @@ def profile_faces(
     type=click.Path(file_okay=False),
     help="output folder (a csv dataset)",
 )
-@click.option(
-    "--per-face",
-    default=Settings.per_face,
-    show_default=True,
-    type=click.IntRange(1),
-    help="renders per source face",
-)
-@click.option("--seed", default=Settings.seed, show_default=True, type=int)
-@click.option(
-    "--max-yaw",
-    default=Settings.max_yaw,
-    show_default=True,
-    type=click.FloatRange(0, 90),
-    help="target |yaw| is uniform in [0, this], degrees",
-)
-@click.option(
-    "--max-pitch",
-    default=Settings.max_pitch,
-    show_default=True,
-    type=click.FloatRange(0, 89),
-    help="target pitch uniform in +-this",
-)
-@click.option(
-    "--max-roll",
-    default=Settings.max_roll,
-    show_default=True,
-    type=click.FloatRange(0, 180),
-    help="target roll uniform in +-this",
-)
-@click.option(
-    "--pose-from",
-    type=click.Choice(POSE_FROM),
-    default=Settings.pose_from,
-    show_default=True,
-    help="target pitch and roll: uniform, or drawn from the labelled training poses of similar |yaw|",
-)
-@click.option(
-    "--neighbours",
-    default=Settings.neighbours,
-    show_default=True,
-    type=click.IntRange(1),
-    help="--pose-from labels: draw from this many labelled poses nearest in |yaw|",
-)
-@click.option(
-    "--jitter",
-    default=Settings.jitter,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="--pose-from labels: add uniform +-this to the drawn pitch and roll, degrees",
-)
-@click.option(
-    "--max-hidden",
-    default=Settings.max_hidden,
-    show_default=True,
-    type=click.FloatRange(0, 1),
-    help="largest self-occluded share of the rendered face",
-)
-@click.option(
-    "--tries",
-    default=Settings.tries,
-    show_default=True,
-    type=click.IntRange(1),
-    help="draws per render before it is skipped",
-)
-@click.option(
-    "--max-source-yaw",
-    default=Settings.max_source_yaw,
-    show_default=True,
-    type=float,
-    help="sources must be within this |yaw|",
-)
-@click.option(
-    "--max-source-pitch",
-    default=Settings.max_source_pitch,
-    show_default=True,
-    type=float,
-    help="sources must be within this |pitch|",
-)
-@click.option(
-    "--max-spread",
-    default=Settings.max_spread,
-    show_default=True,
-    type=float,
-    help="teacher rows: largest spread (degrees) of a usable pose",
-)
-@click.option(
-    "--detector", default=Settings.detector, show_default=True, help="runtime detector for boxes"
-)
+@dataclass_options(Settings)
 @click.option(
     "--split-config",
     default=DEFAULT_SPLIT_CONFIG,
@@ -598,7 +528,7 @@ def main_command(
     csv dataset OUTPUT (labels.csv + images/)."""
     if overwrite and resume:
         raise click.UsageError("give at most one of --overwrite and --resume")
-    s = Settings(**opts)
+    s = dataclass_values(Settings, opts)
     config = None if split_config.lower() == "none" else split_config
     try:
         summary = profile_faces(

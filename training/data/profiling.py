@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.optimize import least_squares
+from scipy.spatial import Delaunay
 
 from .errors import DataError
 from .face_mesh import NUM_POINTS, mesh_triangles
@@ -128,8 +130,6 @@ def border_loop(triangles: np.ndarray) -> np.ndarray:
 def lift(face_points: np.ndarray, size: tuple[int, int]) -> HeadModel:
     """Build the :class:`HeadModel` of a face whose mesh points ``(468, 3)`` (pixels, camera
     axes) were fitted in an image of ``size`` ``(h, w)``."""
-    from scipy.spatial import Delaunay
-
     face = np.asarray(face_points, dtype=np.float64)
     if face.shape != (NUM_POINTS, 3) or not np.isfinite(face).all():
         raise DataError(f"face mesh points: expected finite (468, 3), got {face.shape}")
@@ -292,8 +292,6 @@ def recover_rotation(source: np.ndarray, seen_xy: np.ndarray) -> tuple[np.ndarra
     orthographic projection best matches ``seen_xy`` ``(N, 2)`` (least squares, both centred,
     scale 1), and the RMS residual in pixels. Checks a render: fit the mesh again on it and
     recover the turn from the 2-D points, where the landmark model is most accurate."""
-    from scipy.optimize import least_squares
-
     x = source - source.mean(axis=0)
     y = seen_xy - seen_xy.mean(axis=0)
 

@@ -16,17 +16,17 @@ Images where no face is found are left out (counted). The teacher sees each face
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import click
 import cv2
 import numpy as np
 
+from headpose.cli.options import EXISTING_DIR, EXISTING_FILE, DetectorName, command, run
 from headpose.detectors import get_detector
-from headpose.errors import first_line
 from headpose.files import AtomicFile, check_output
 from headpose.pose_model import PoseModel
 
@@ -100,23 +100,38 @@ def write_pseudo_labels(
     return len(paths), rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", help="folder of unlabelled face images (searched recursively)")
-    parser.add_argument("--teacher", required=True, help="teacher pose model (.onnx)")
-    parser.add_argument("-o", "--output", required=True, help="pseudo-label CSV to write")
-    parser.add_argument("--detector", default="yunet", help="runtime detector (default yunet)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    args = parser.parse_args(argv)
+@command(PROG)
+@click.argument("folder", type=EXISTING_DIR)
+@click.option("--teacher", required=True, type=EXISTING_FILE, help="teacher pose model (.onnx)")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="pseudo-label CSV to write",
+)
+@click.option(
+    "--detector",
+    type=DetectorName(allow_none=False),
+    default="yunet",
+    show_default=True,
+    help="runtime face detector",
+)
+@click.option("--overwrite", is_flag=True, help="replace an existing output")
+def cli(folder: Path, teacher: Path, output: Path, detector: str, overwrite: bool) -> int:
+    """Pseudo-label the faces of FOLDER (unlabelled images, searched recursively) with a
+    teacher model: the face nearest each image's centre, cropped by the teacher's own rule."""
     try:
-        images, rows = write_pseudo_labels(
-            args.folder, args.teacher, args.output, args.detector, overwrite=args.overwrite
-        )
+        images, rows = write_pseudo_labels(folder, teacher, output, detector, overwrite=overwrite)
     except (DataError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {first_line(exc)}", file=sys.stderr)
-        return 2
-    print(f"{args.output}: {rows} of {images} images labelled (no face found in {images - rows})")
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{output}: {rows} of {images} images labelled (no face found in {images - rows})")
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (bad input: one line ``PROG: error: ...`` and 2)."""
+    return run(cli, argv, PROG)
 
 
 if __name__ == "__main__":

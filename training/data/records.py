@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ANGLES = ("yaw", "pitch", "roll")
+REDUCED_LIMIT = 99.0  # degrees: the usual "within +-99" subset (AFLW2000: 1,969 of 2,000)
 NO_LABEL = np.full(3, np.nan, dtype=np.float32)
 
 
@@ -81,3 +82,10 @@ def within_range(records: Iterable[PoseRecord], max_abs_angle: float | None) -> 
         if np.all(np.abs(known) <= limit):
             kept.append(r)
     return kept
+
+
+def within_limit(target: np.ndarray, limit: float = REDUCED_LIMIT) -> np.ndarray:
+    """Boolean ``(N,)``: rows of ``target`` ``(N, 3)`` whose known angles all satisfy
+    ``|angle| <= limit`` degrees (NaN never drops a row)."""
+    target = np.asarray(target, dtype=np.float64)
+    return np.all(np.isnan(target) | (np.abs(target) <= limit), axis=1)

@@ -1,5 +1,7 @@
 """Datasets of a run: train/val from the config, with per-sample randomness tied to (seed, epoch, index).
 
+The split itself (which rows train, tune and validate) is :mod:`headpose.training.data.run_split`.
+
 Each training sample is ``{"image": float32 (3, S, S), "target": float32 (A,), "ssl": {branch:
 int64 (heads,)}}``: the data transform (augmentation, flip, resize, normalisation) runs first, then
 the method's SSL task. All randomness of sample ``i`` in epoch ``e`` comes from generators seeded
@@ -20,8 +22,10 @@ import torch
 from torch.utils.data import Dataset
 
 from headpose.errors import first_line
-from headpose.training.config import Config, ConfigError, expand_path
+from headpose.training.config import Config, expand_path
 from headpose.training.data.errors import DataError
+from headpose.training.data.run_split import data_root, open_dataset, open_split, split_train_val
+from headpose.training.data.transforms import build_transform
 from headpose.training.engine.methods import Method
 from headpose.training.losses import spread_weight
 
@@ -204,15 +208,6 @@ class RunData:
     test_targets: np.ndarray | None = None
 
 
-def data_root(cfg: Config, value: str, key: str) -> Path:
-    if not value:
-        raise ConfigError(f"config key '{key}': no data folder given")
-    path = Path(expand_path(value, cfg))
-    if not path.exists():
-        raise ConfigError(f"config key '{key}': data folder not found: {path} (from {value!r})")
-    return path
-
-
 class EpochSubset:
     """``count`` rows of ``view``, drawn anew (without replacement) every epoch from ``seed`` and
     the epoch number, so a large pseudo-labelled set adds a fixed share to each epoch while all of
@@ -304,25 +299,6 @@ class ConcatView:
         return np.concatenate([v.targets() for v in self.views])
 
 
-def open_dataset(cfg: Config, kind: str, root: Path, options: dict[str, Any] | None = None) -> Any:
-    """The dataset of ``kind`` at ``root``; ``options`` (default ``data.options``) go to its factory."""
-    from headpose.training.data import build_dataset
-    from headpose.training.data.csv_folder import BoxJitter
-
-    opts: dict[str, Any] = {}
-    if kind == "csv":
-        j = cfg.data.box_jitter
-        opts = {
-            "csv_name": cfg.data.csv,
-            "crop_scale": cfg.data.crop_scale,
-            "crop_shift_y": cfg.data.crop_shift_y,
-        }
-        if j.shift or j.scale or j.aspect:
-            opts["box_jitter"] = BoxJitter(j.shift, j.scale, j.aspect)
-    opts.update(cfg.data.options if options is None else options)
-    return build_dataset(kind, root, **opts)
-
-
 def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -> np.ndarray:
     """Per-angle loss weights (N, 3) of pseudo-labelled records: ``weight`` times
     ``1 / (1 + (spread / spread_ref)^2)`` (``spread_ref`` 0 or no spread: ``weight``)."""
@@ -384,126 +360,8 @@ def add_pseudo_labels(
     return ConcatView(views), np.concatenate(weights)
 
 
-def split_train_val(cfg: Config, full: Any) -> tuple[list[int], list[int]]:
-    """Train / validation indices of ``full`` as ``cfg.data.split`` says (then ``low_data``);
-    the tuning split (``data.split.tune_fraction``) is left out of train."""
-    train, _tune, val = split_train_tune_val(cfg, full)
-    return train, val
-
-
-def split_train_tune_val(cfg: Config, full: Any) -> tuple[list[int], list[int], list[int]]:
-    """Train, tuning and validation indices of ``full``.
-
-    The tuning split is ``data.split.tune_fraction`` of the training split (drawn with seed
-    ``split.seed + 1000``), or fold ``tune_fold`` of ``tune_folds`` of it, filtered by
-    ``data.train_max_abs_angle`` like training; empty when both are 0. Validation never changes
-    with any of these settings.
-    """
-    from headpose.training.data import (
-        kfold_split,
-        limit_data,
-        split_by_file,
-        split_by_subject,
-        stack_targets,
-    )
-    from headpose.training.engine.metrics import within_limit
-
-    s = cfg.data.split
-    if s.by == "none":
-        train, val = list(range(len(full))), []
-    else:
-        if s.by == "file":
-            split = split_by_file(full, s.val_fraction, s.seed)
-        elif s.by == "subject" and s.val_subjects:
-            split = split_by_subject(full, val_subjects=s.val_subjects)
-        elif s.by == "subject":
-            split = split_by_subject(full, val_fraction=s.val_fraction, seed=s.seed)
-        else:
-            split = kfold_split(full, s.folds, s.fold, seed=s.seed)
-        train, val = split.train.tolist(), split.val.tolist()
-    tune: list[int] = []
-    if (s.tune_fraction > 0 or s.tune_folds) and train:
-        order = np.random.default_rng(s.seed + 1000).permutation(len(train))
-        if s.tune_folds:
-            held = np.array_split(order, s.tune_folds)[s.tune_fold]
-        else:
-            held = order[: max(1, round(s.tune_fraction * len(train)))]
-        chosen = set(held.tolist())
-        tune = [i for k, i in enumerate(train) if k in chosen]
-        train = [i for k, i in enumerate(train) if k not in chosen]
-    if cfg.data.train_max_abs_angle is not None:
-        limit = cfg.data.train_max_abs_angle
-
-        def keep(indices: list[int]) -> list[int]:
-            if not indices:
-                return indices
-            ok = within_limit(stack_targets([full.records[i] for i in indices]), limit)
-            return [i for i, kept in zip(indices, ok, strict=True) if kept]
-
-        train, tune = keep(train), keep(tune)
-    if cfg.data.low_data_subjects:
-        train = limit_data(
-            full, indices=train, max_subjects=cfg.data.low_data_subjects, seed=s.seed
-        ).tolist()
-    if cfg.data.train_fraction < 1.0 and train:
-        count = max(1, int(round(len(train) * cfg.data.train_fraction)))
-        train = limit_data(full, indices=train, max_images=count, seed=s.seed).tolist()
-    if cfg.data.low_data:
-        train = limit_data(full, indices=train, max_images=cfg.data.low_data, seed=s.seed).tolist()
-    return train, tune, val
-
-
-@dataclass
-class RunSplit:
-    """The labelled data of a run, split as the run splits it (:func:`open_split`).
-
-    ``full``: ``data.root`` opened as ``data.kind`` with ``data.options`` (e.g. the study's
-    ``max_abs_angle``); ``train`` / ``tune``: indices of ``full``; ``val``: indices of
-    ``val_base``, which is ``full`` or, with ``data.val_root``, that dataset (then every row).
-    """
-
-    full: Any
-    train: list[int]
-    tune: list[int]
-    val: list[int]
-    val_base: Any
-
-    def images(self, part: str) -> set[str]:
-        """Resolved paths of the images of ``part`` (``train``, ``tune`` or ``val``)."""
-        base = self.val_base if part == "val" else self.full
-        return {str(Path(base.records[i].image).resolve()) for i in getattr(self, part)}
-
-    def held_out_images(self) -> set[str]:
-        """Resolved paths of the tuning and test (validation) images: never trained on."""
-        return self.images("tune") | self.images("val")
-
-
-def open_split(cfg: Config) -> RunSplit:
-    """Open ``cfg``'s data and split it exactly as a run does: the one reading of a run's split
-    that training (:func:`build_run_data`) and the face-profiling tool
-    (``headpose.training.data.profile``: its held-out images and labelled poses) share, so the
-    tool cannot see another split than the run's (it once opened the CSV without
-    ``data.options`` and split other rows)."""
-    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    train, tune, val = split_train_tune_val(cfg, full)
-    val_base = full
-    if cfg.data.val_root:
-        val_base = open_dataset(
-            cfg,
-            cfg.data.val_kind or cfg.data.kind,
-            data_root(cfg, cfg.data.val_root, "data.val_root"),
-            cfg.data.val_options,
-        )
-        val = list(range(len(val_base)))
-        if cfg.data.split.by == "none":
-            train = train or list(range(len(full)))
-    return RunSplit(full, train, tune, val, val_base)
-
-
 def build_run_data(cfg: Config, method: Method) -> RunData:
     """Open, split and wrap the datasets of ``cfg`` (raises ConfigError / DataError on bad input)."""
-    from headpose.training.data import build_transform
-
     size = cfg.model.input_size
     split = open_split(cfg)
     full, val_base = split.full, split.val_base
@@ -541,26 +399,3 @@ def build_run_data(cfg: Config, method: Method) -> RunData:
         val, val_targets = held_out(full, tune_idx)
     name = cfg.data.name or f"{cfg.data.kind}:{Path(expand_path(cfg.data.root, cfg)).name}"
     return RunData(train, val, train_view.targets(), val_targets, name, test, test_targets)
-
-
-def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]:
-    """Image files and targets ``(N, 3)`` [yaw, pitch, roll] degrees (NaN = missing) of the
-    ``"train"``, ``"tune"`` or ``"val"`` part of ``cfg``'s data split (the images themselves,
-    whole; the same indices as :func:`split_train_tune_val`). Benchmarks and calibration read
-    their images from here; an empty part raises :class:`ConfigError`."""
-    parts = ("train", "tune", "val")
-    if part not in parts:
-        raise ConfigError(f"split part: expected one of {parts}, got {part!r}")
-    full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
-    chosen = dict(zip(parts, split_train_tune_val(cfg, full), strict=True))[part]
-    if not chosen:
-        why = {
-            "tune": "data.split.tune_fraction and tune_folds are 0",
-            "val": "data.split.by is none",
-        }
-        raise ConfigError(
-            f"config '{cfg.name}' has no {part} images ({why.get(part, 'empty training split')})"
-        )
-    records = [full.records[i] for i in chosen]
-    target = np.stack([r.target for r in records]).astype(np.float64)
-    return [r.image for r in records], target

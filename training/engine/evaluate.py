@@ -18,14 +18,11 @@ from typing import Any
 import numpy as np
 
 from headpose.metadata import Bins, CropRule, ModelMetadata
+from headpose.pose_model import PoseModel
 from headpose.preprocess import resize_image, to_input_tensor
-from headpose.training.engine.metrics import (
-    REDUCED_LIMIT,
-    geodesic_by_yaw_band,
-    mae_by_yaw_band,
-    mae_per_angle,
-    within_limit,
-)
+from headpose.training.checkpoint_io import RunOptions, inference_weights, load_checkpoint
+from headpose.training.data.records import REDUCED_LIMIT, within_limit
+from headpose.training.engine.metrics import geodesic_by_yaw_band, mae_by_yaw_band, mae_per_angle
 
 ANGLES = ("yaw", "pitch", "roll")
 Predictor = Callable[[list[np.ndarray]], np.ndarray]  # BGR crops -> (N, 3) [yaw, pitch, roll]
@@ -136,19 +133,20 @@ def metadata_from_dict(raw: Mapping[str, Any]) -> ModelMetadata:
 def checkpoint_predictor(
     path: str | Path,
     device: str = "cpu",
-    flip_average: bool = False,
-    input_zoom: float = 1.0,
-    trusted: bool = False,
-    weights: str = "auto",
+    flip_average: bool = RunOptions.flip_average,
+    input_zoom: float = RunOptions.input_zoom,
+    trusted: bool = RunOptions.trust_checkpoint,
+    weights: str = RunOptions.weights,
 ) -> tuple[Predictor, ModelMetadata]:
     """A predictor running the pose network of a training checkpoint in torch (eval mode);
     ``flip_average`` and ``input_zoom`` as in ``headpose-export`` (crops are resized to
     ``input_size / input_zoom`` and the network sees their centre); ``trusted`` as in
-    :func:`headpose.training.engine.checkpoint.read_torch_file`; ``weights`` as in
-    :func:`headpose.training.engine.checkpoint.inference_weights`."""
+    :func:`headpose.training.checkpoint_io.read_torch_file`; ``weights`` as in
+    :func:`headpose.training.checkpoint_io.inference_weights` (defaults:
+    :class:`~headpose.training.checkpoint_io.RunOptions`)."""
+    # torch: optional ([train] extra); an ONNX model is evaluated without it (headpose-eval --model)
     import torch
 
-    from headpose.training.engine.checkpoint import inference_weights, load_checkpoint
     from headpose.training.models import DecodedPoseNetwork, build_model
     from headpose.training.models.posenet import zoom_input
 
@@ -171,8 +169,6 @@ def checkpoint_predictor(
 
 def onnx_predictor(path: str | Path) -> tuple[Predictor, ModelMetadata]:
     """A predictor running an exported model through the runtime's :class:`PoseModel`."""
-    from headpose.pose_model import PoseModel
-
     model = PoseModel(path)
 
     def predict(crops_bgr: list[np.ndarray]) -> np.ndarray:

@@ -34,6 +34,8 @@ from headpose.training.losses import (
     regression_loss,
     ssl_loss,
 )
+from headpose.training.plugins import METHODS
+from headpose.training.ssl import build_task
 
 
 @dataclass
@@ -147,13 +149,9 @@ class Method:
 def build_method(cfg: Config) -> Method:
     """The :class:`Method` of ``cfg.method`` (a :class:`~headpose.training.plugins.MethodSpec`
     from the registry) with its task, bins and loss settings."""
-    from headpose.training.plugins import METHODS
-
     spec = METHODS[cfg.method]
     task = None
     if spec.task_input:
-        from headpose.training.ssl import build_task
-
         task = build_task(cfg.ssl.task, cfg.ssl.grid)
     bins = Bins(width=cfg.model.bin_width, count=cfg.model.bin_count, low=cfg.model.bin_low)
     return Method(
@@ -175,8 +173,6 @@ def build_method(cfg: Config) -> Method:
 
 def describe(cfg: Config) -> str:
     """Short human description of the method for the model metadata, e.g. ``hmtl (puzzle 3x3, flag 3)``."""
-    from headpose.training.plugins import METHODS
-
     spec = METHODS[cfg.method]
     if not spec.task_input:
         return spec.name

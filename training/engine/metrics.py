@@ -6,7 +6,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-REDUCED_LIMIT = 99.0  # degrees: the usual "within +-99" subset (AFLW2000: 1,969 of 2,000)
+from headpose.rotation import euler_to_matrix
+
 #: bands of true |yaw| in degrees (lower bound included) that accuracy is broken down by
 YAW_BANDS = ((0.0, 30.0), (30.0, 60.0), (60.0, 75.0), (75.0, 99.0))
 
@@ -33,8 +34,6 @@ def geodesic_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per row, the angle in degrees of the rotation between the predicted and the true head
     pose (``(N, 3)`` [yaw, pitch, roll] each; NaN where any angle of either is missing). Unlike
     Euler MAE it does not blow up near |yaw| 90, where pitch and roll are ill-conditioned."""
-    from headpose.rotation import euler_to_matrix
-
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 3)
     target = np.asarray(target, dtype=np.float64).reshape(-1, 3)
     out = np.full(len(target), np.nan)
@@ -79,12 +78,6 @@ def geodesic_by_yaw_band(pred: np.ndarray, target: np.ndarray) -> dict[str, floa
         if (sel & known).any():
             out[band] = float(err[sel & known].mean())
     return out
-
-
-def within_limit(target: np.ndarray, limit: float = REDUCED_LIMIT) -> np.ndarray:
-    """Boolean ``(N,)``: rows whose known angles all satisfy ``|angle| <= limit`` degrees."""
-    target = np.asarray(target, dtype=np.float64)
-    return np.all(np.isnan(target) | (np.abs(target) <= limit), axis=1)
 
 
 def training_mean_baseline(

@@ -53,6 +53,7 @@ class RunLog:
         self.writer = None
         if tensorboard:
             try:
+                # tensorboard: optional (not in any extra), and torch's import cost
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard not installed: CSV + PNG only
                 SummaryWriter = None  # noqa: N806
@@ -77,10 +78,10 @@ class RunLog:
 
     def plot(self, title: str = "") -> Path:
         """Write the learning curve: train loss per step (left), validation metric per epoch (right)."""
-        import matplotlib
+        import matplotlib  # import cost: only the learning-curve plot needs it
 
         matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # after use("Agg"): no GUI backend
 
         steps = [r for r in self.rows if r.get("kind") == "step" and "train/loss" in r]
         epochs = [r for r in self.rows if r.get("kind") == "epoch"]

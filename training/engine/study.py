@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from headpose.files import atomic_write
 from headpose.training.config import Config, ConfigError, load_config
 from headpose.training.engine.study_claims import (
     ARMS,
@@ -197,8 +198,6 @@ def _check_overrides(spec: RunSpec) -> None:
                 "another --root, or delete the directory to redo it"
             )
         return
-    from headpose.files import atomic_write
-
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(list(spec.overrides), indent=1))
 
@@ -274,10 +273,10 @@ def execute(
     if packed is not None:
         return same_length(spec, packed)
     if threads:
-        import torch
+        import torch  # import cost: plan, list and report need no torch; a run does
 
         torch.set_num_threads(threads)
-    from headpose.files import atomic_write
+    # import cost (torch), as above
     from headpose.training.engine import distributed as D
     from headpose.training.engine.trainer import Trainer
 
@@ -394,8 +393,6 @@ def pack_results(root: str | Path) -> int:
     """Fold every ``result.json`` under ``root`` into ``<root>/results.jsonl`` (written
     atomically, merged with what it held) and delete those files; returns the number of runs
     the archive holds. The runs stay finished (:func:`archived_result`)."""
-    from headpose.files import atomic_write
-
     root = Path(root)
     found = _results_by_key(root)
     lines = [json.dumps({"key": k, **found[k]}) for k in sorted(found, key=lambda k: Path(k).parts)]

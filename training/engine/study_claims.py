@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from headpose.training.config import load_config
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -35,8 +37,6 @@ class Scale:
 
     def __post_init__(self) -> None:
         if "{epochs}" in self.summary:  # the base config's epoch count: one setting, in the yaml
-            from headpose.training.config import load_config
-
             epochs = load_config(self.base).optim.epochs
             object.__setattr__(self, "summary", self.summary.replace("{epochs}", str(epochs)))
 

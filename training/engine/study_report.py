@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from headpose.files import AtomicFile, atomic_write, check_output
 from headpose.training.config import load_config
 from headpose.training.engine.study import run_seconds, scores_by_arm
@@ -258,11 +260,10 @@ def plot_claim(claim: Claim, results: Sequence[dict[str, Any]], path: str | Path
     if not compared(claim, scores):
         return False
     arms = [a for a in claim.arms if scores.get(a)]
-    import matplotlib
+    import matplotlib  # import cost: only the plots need it
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
+    import matplotlib.pyplot as plt  # after use("Agg"): no GUI backend
 
     fig, (box, curve) = plt.subplots(1, 2, figsize=(11, 4))
     data = [[v for v in scores[a].values() if math.isfinite(v)] for a in arms]

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 Pair = tuple[int, int]  # (fold, seed)
 
@@ -42,8 +43,6 @@ class Interval:
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     """Two-sided Student t-interval of the mean of ``values``; NaN bounds when ``n < 2``."""
-    from scipy import stats
-
     x = np.asarray(values, dtype=np.float64)
     n = int(x.size)
     if n == 0:
@@ -74,8 +73,6 @@ def corrected_interval(
     sd^2`` instead of ``sd^2 / n``, ``n - 1`` degrees of freedom; ``test_train_ratio`` is
     ``n_test / n_train`` of one resample (0 gives :func:`t_interval`). ``sd`` stays the sample
     standard deviation; NaN bounds when ``n < 2``."""
-    from scipy import stats
-
     if test_train_ratio < 0:
         raise ValueError(f"test_train_ratio must be >= 0, got {test_train_ratio}")
     plain = t_interval(values, level)
@@ -90,8 +87,6 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = 0.95) 
     """Two-sided Welch t-interval of ``mean(a) - mean(b)`` for two unpaired samples (e.g. the
     seeds of two recipes); ``sd`` is the difference's standard error. NaN bounds when either
     sample has fewer than 2 values."""
-    from scipy import stats
-
     x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     n = int(min(x.size, y.size))
     if n == 0:

@@ -29,26 +29,25 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from timm.optim import AdaBelief
 from torch import nn
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 from headpose.files import atomic_write, remove_stale_temp_files
+from headpose.training.checkpoint_io import FORMAT, FORMAT_VERSION, load_checkpoint
 from headpose.training.config import Config, ConfigError, expand_path
 from headpose.training.engine import distributed as D
-from headpose.training.engine.checkpoint import (
-    FORMAT,
-    FORMAT_VERSION,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from headpose.training.engine.checkpoint import rng_state, save_checkpoint, set_rng_state
 from headpose.training.engine.data_setup import RunData, build_run_data, iterate_loader
 from headpose.training.engine.ema import build_ema
 from headpose.training.engine.methods import Method, build_method, describe
+from headpose.training.engine.metrics import mae_per_angle
 from headpose.training.engine.run_log import RunLog
 from headpose.training.engine.sampler import EpochSampler
 from headpose.training.engine.schedulers import build_scheduler
+from headpose.training.models import WEIGHT_SOURCES, DecodedPoseNetwork, build_model
+from headpose.training.models.backbones import read_weights_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -144,8 +143,6 @@ def build_metadata(
 
 def init_checkpoint_metadata(path: str, trusted: bool = False) -> dict[str, Any] | None:
     """The metadata of a headpose checkpoint at ``path``; None for other weight files."""
-    from headpose.training.models.backbones import read_weights_file
-
     state = read_weights_file(path, trusted=trusted)
     if isinstance(state, dict) and state.get("format") == "headpose-checkpoint":
         return dict(state.get("metadata") or {})
@@ -156,8 +153,6 @@ def build_optimizer(cfg: Config, params: Iterable[nn.Parameter]) -> torch.optim.
     """AdaBelief (the paper's) or AdamW, from ``cfg.optim``."""
     o = cfg.optim
     if o.name == "adabelief":
-        from timm.optim import AdaBelief
-
         return AdaBelief(
             params,
             lr=o.lr,
@@ -260,8 +255,6 @@ class Trainer:
     init_metadata: dict[str, Any] | None = None  # of the checkpoint model.init names, if any
 
     def _build_model(self) -> nn.Module:
-        from headpose.training.models import WEIGHT_SOURCES, build_model
-
         m = self.cfg.model
         init = m.init
         pretrained: str | None
@@ -597,9 +590,6 @@ class Trainer:
             self.model.train()
 
     def _validate_pose(self, loader: DataLoader, model: nn.Module) -> dict[str, float]:
-        from headpose.training.engine.metrics import mae_per_angle
-        from headpose.training.models import DecodedPoseNetwork
-
         pose = model.pose_network()  # type: ignore[operator]
         decoded = DecodedPoseNetwork(pose, self.method.bins).to(self.device)
         preds, targets = [], []
@@ -638,8 +628,6 @@ class Trainer:
     def _progress(self, total: int) -> Any:
         if not (self.cfg.runtime.progress and self.dist.is_main):
             return None
-        from tqdm import tqdm
-
         return tqdm(
             total=total,
             desc=f"epoch {self.epoch + 1}/{self.cfg.optim.epochs}",

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import timm
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from headpose.errors import InvalidInputError, InvalidModelError
-from headpose.training.engine.checkpoint import read_torch_file
+from headpose.training.checkpoint_io import read_torch_file
 from headpose.training.plugins import BACKBONES, BackboneSpec, register_backbone
 
 __all__ = ["BACKBONES", "Backbone", "BackboneSpec", "read_weights_file", "register_backbone"]
@@ -43,15 +44,13 @@ def read_weights_file(path: str | Path, trusted: bool = False) -> Any:
     """Load a local weights file (torch file or safetensors) on the CPU.
 
     Torch files go through the project's one loader,
-    :func:`headpose.training.engine.checkpoint.read_torch_file`: ``weights_only=True``, and a
+    :func:`headpose.training.checkpoint_io.read_torch_file`: ``weights_only=True``, and a
     file holding other pickled objects is refused (:class:`CheckpointError`) unless ``trusted``.
     """
     path = Path(path)
     if not path.is_file():
         raise InvalidModelError(f"{path}: weights file not found")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path), device="cpu")
     return read_torch_file(path, trusted=trusted, what="weights file")
 

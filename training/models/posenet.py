@@ -24,8 +24,8 @@ from headpose.errors import InvalidInputError, InvalidModelError
 from headpose.metadata import Bins, ModelMetadata
 from headpose.rotation import mirror_signs
 from headpose.training.bins import bin_centres, moments_from_centres
-from headpose.training.engine.checkpoint import FORMAT as CHECKPOINT_FORMAT
-from headpose.training.engine.checkpoint import is_checkpoint
+from headpose.training.checkpoint_io import FORMAT as CHECKPOINT_FORMAT
+from headpose.training.checkpoint_io import inference_weights, is_checkpoint
 from headpose.training.models.backbones import Backbone, read_weights_file
 from headpose.training.models.heads import PoseHeads, SSLBranch
 
@@ -211,7 +211,7 @@ def load_pretrained_checkpoint(
     when all their keys and shapes match (``heads`` / ``ssl`` switch this off). Returns a report
     ``{"source", "backbone": n_tensors, "pose_heads": [angles], "ssl_branches": [names],
     "skipped": [descriptions]}``. A file is read with :func:`read_weights_file` (``trusted``:
-    allow full unpickling, see :func:`headpose.training.engine.checkpoint.read_torch_file`).
+    allow full unpickling, see :func:`headpose.training.checkpoint_io.read_torch_file`).
     """
     source = str(checkpoint) if isinstance(checkpoint, (str, Path)) else "<checkpoint>"
     if isinstance(checkpoint, (str, Path)):
@@ -223,8 +223,6 @@ def load_pretrained_checkpoint(
             f"{source}: not a headpose checkpoint (expected format '{CHECKPOINT_FORMAT}' with a "
             "'model' state dict)"
         )
-    from headpose.training.engine.checkpoint import inference_weights
-
     state: Mapping[str, Tensor] = inference_weights(obj, source=source)
     theirs = (obj.get("model_config") or {}).get("backbone")
     backbone_state = _prefixed(state, "backbone.")

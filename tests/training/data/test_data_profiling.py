@@ -214,7 +214,7 @@ def test_the_split_is_read_as_the_run_reads_it(crops_dir: Path, tmp_path: Path) 
     options (the study's max_abs_angle: 99 drops 13 crops and so moves every fold); it once
     opened the CSV without them and left 287 of fold 0's 386 tuning and test images usable."""
     from headpose.training.config import load_config
-    from headpose.training.engine.data_setup import split_images
+    from headpose.training.data.run_split import split_images
 
     config = _study_fold_config(tmp_path, 1)
     cfg = load_config(config, [f"data.root={crops_dir}"])
@@ -227,7 +227,7 @@ def test_the_split_is_read_as_the_run_reads_it(crops_dir: Path, tmp_path: Path) 
 
 def test_labelled_poses_are_the_runs_training_rows_only(crops_dir: Path, tmp_path: Path) -> None:
     from headpose.training.config import load_config
-    from headpose.training.engine.data_setup import split_images
+    from headpose.training.data.run_split import split_images
 
     config = _study_fold_config(tmp_path, 0)
     trained, held = run_split_images(config, crops_dir)

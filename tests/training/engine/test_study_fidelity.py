@@ -11,7 +11,7 @@ import torch
 
 from headpose.metadata import Bins
 from headpose.training.config import BUILTIN_DIR, ConfigError, list_builtin_configs, load_config
-from headpose.training.engine.data_setup import open_dataset, split_train_tune_val
+from headpose.training.data.run_split import open_dataset, split_train_tune_val
 from headpose.training.engine.schedulers import build_scheduler
 from headpose.training.losses import pose_loss, regression_loss
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from headpose.training.checkpoint_io import load_checkpoint
 from headpose.training.config import load_config
-from headpose.training.engine.checkpoint import load_checkpoint
 from headpose.training.engine.trainer import Trainer, train
 
 pytestmark = [

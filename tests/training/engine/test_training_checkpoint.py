@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from headpose.training import checkpoint_io as IO
+from headpose.training.data.records import within_limit
 from headpose.training.engine import checkpoint as C
-from headpose.training.engine.metrics import mae_per_angle, training_mean_baseline, within_limit
+from headpose.training.engine.metrics import mae_per_angle, training_mean_baseline
 from headpose.training.engine.sampler import EpochSampler
 
 
 def minimal_state(value: float) -> dict:
     return {
-        "format": C.FORMAT,
-        "format_version": C.FORMAT_VERSION,
+        "format": IO.FORMAT,
+        "format_version": IO.FORMAT_VERSION,
         "config": {},
         "model_config": {},
         "model": {"w": torch.full((3,), value)},
@@ -45,30 +47,30 @@ def test_failed_save_leaves_the_old_file_intact(
     monkeypatch.setattr(torch, "save", real_save)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temporary file left
-    assert torch.equal(C.load_checkpoint(path)["model"]["w"], torch.ones(3))
+    assert torch.equal(IO.load_checkpoint(path)["model"]["w"], torch.ones(3))
 
 
 def test_load_checkpoint_errors_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(C.CheckpointError, match="checkpoint not found"):
-        C.load_checkpoint(tmp_path / "missing.pt")
+    with pytest.raises(IO.CheckpointError, match="checkpoint not found"):
+        IO.load_checkpoint(tmp_path / "missing.pt")
     truncated = tmp_path / "truncated.pt"
     C.save_checkpoint(truncated, minimal_state(1.0))
     truncated.write_bytes(truncated.read_bytes()[:100])
-    with pytest.raises(C.CheckpointError, match="truncated.pt: not a readable torch checkpoint"):
-        C.load_checkpoint(truncated)
+    with pytest.raises(IO.CheckpointError, match="truncated.pt: not a readable torch checkpoint"):
+        IO.load_checkpoint(truncated)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)
     with pytest.raises(
-        C.CheckpointError, match=r"other.pt: not a headpose checkpoint: missing key\(s\)"
+        IO.CheckpointError, match=r"other.pt: not a headpose checkpoint: missing key\(s\)"
     ):
-        C.load_checkpoint(other)
+        IO.load_checkpoint(other)
 
 
 def test_rng_state_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "rng.pt"
     C.save_checkpoint(path, minimal_state(0.0))
     expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
-    C.set_rng_state(C.load_checkpoint(path)["rng"][0])
+    C.set_rng_state(IO.load_checkpoint(path)["rng"][0])
     assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
 
 
@@ -105,12 +107,12 @@ def test_one_loader_refuses_pickled_code_and_runs_nothing(tmp_path: Path, pickle
     marker = tmp_path / "payload-ran"
     bad = pickle_payload(tmp_path / "bad.pt", marker)
     with pytest.raises(
-        C.CheckpointError, match=r"bad\.pt: holds pickled objects.*--trust-checkpoint"
+        IO.CheckpointError, match=r"bad\.pt: holds pickled objects.*--trust-checkpoint"
     ):
-        C.read_torch_file(bad)
+        IO.read_torch_file(bad)
     assert not marker.exists()
     with pytest.warns(UserWarning, match="full unpickling"):
-        C.read_torch_file(bad, trusted=True)
+        IO.read_torch_file(bad, trusted=True)
     assert marker.exists()  # trusted: it really is unpickled (so the switch must stay explicit)
 
 
@@ -120,7 +122,7 @@ def test_model_init_never_falls_back_to_full_unpickling(tmp_path: Path, pickle_p
 
     marker = tmp_path / "payload-ran"
     bad = pickle_payload(tmp_path / "init.pt", marker)
-    with pytest.raises(C.CheckpointError, match="--trust-checkpoint"):
+    with pytest.raises(IO.CheckpointError, match="--trust-checkpoint"):
         build_model("mobilenetv3_small_100", pretrained=bad)
     assert not marker.exists()
 

@@ -114,7 +114,7 @@ def test_two_gloo_processes(tmp_path: Path, crops_dir: Path) -> None:
     out0 = tmp_path / "out_rank0"
     assert (out0 / "last.pt").is_file() and (out0 / "log.csv").is_file()
     assert not (tmp_path / "out_rank1").exists() or not any((tmp_path / "out_rank1").iterdir())
-    from headpose.training.engine.checkpoint import load_checkpoint
+    from headpose.training.checkpoint_io import load_checkpoint
 
     state = load_checkpoint(out0 / "last.pt")
     assert state["step"] == 2 and len(state["rng"]) == 2  # every rank's generators are saved

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from headpose.training.checkpoint_io import load_checkpoint
 from headpose.training.config import load_config
-from headpose.training.engine.checkpoint import load_checkpoint
 from headpose.training.engine.trainer import train
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]

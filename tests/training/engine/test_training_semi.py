@@ -172,7 +172,7 @@ def test_synthesized_rows_from_a_held_out_image_are_refused(
     stops the run before training, naming the file and the row; renders of training images
     and of images outside the split (UTKFace) are used."""
     from headpose.training.data.errors import DataError
-    from headpose.training.engine.data_setup import split_images
+    from headpose.training.data.run_split import split_images
 
     split = ("semi.pseudo_labels=", "data.split.val_fraction=0.2")
     cfg = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split)

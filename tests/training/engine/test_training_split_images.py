@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from headpose.training.config import ConfigError, load_config
-from headpose.training.engine.data_setup import split_images
+from headpose.training.data.run_split import split_images
 
 
 def _cfg(crops_dir: Path, tune: float):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from headpose.training.config import ConfigError, load_config
-from headpose.training.engine.data_setup import open_dataset, split_train_val
+from headpose.training.data.run_split import open_dataset, split_train_val
 
 
 def _split(crops_dir: Path, *extra: str):
@@ -44,7 +44,7 @@ def test_filter_value_must_be_positive() -> None:
 
 
 def test_tuning_split_comes_out_of_training_only(crops_dir: Path) -> None:
-    from headpose.training.engine.data_setup import split_train_tune_val
+    from headpose.training.data.run_split import split_train_tune_val
 
     full, train_all, val_all = _split(crops_dir, "data.train_max_abs_angle=99")
     cfg = load_config(
