@@ -23,8 +23,8 @@ export HEADPOSE_RUNS=${HEADPOSE_RUNS:-runs}
 RECIPE=default/hmtl_lite0_128_sslinit_clean
 OOF=${OOF:-$HEADPOSE_RUNS/oof_member}
 NET=${NET:-headpose/models/headpose_default.lite0.onnx}
-PEERS=${PEERS:-"peer:shaw-b66 peer:3ddfa-v2-mb05"}
-WEIGHTS=${WEIGHTS:-1,1,1}
+PEERS=${PEERS:-"peer:fsanet peer:shaw-b66 peer:3ddfa-v2-mb05"}
+WEIGHTS=${WEIGHTS:-1,1,1,1}
 SPREAD=${SPREAD:-0.1}
 OUT=${OUT:-$HEADPOSE_RUNS/pool_default}
 PEERS_DIR="$HEADPOSE_SHARED/peers"
@@ -38,6 +38,14 @@ mkdir -p "$OUT"
 [ -f bench/results/pool_select.md ] || python bench/pool_select.py \
     --faces "$OOF/fold0of3_faces.csv" --faces "$OOF/fold1of3_faces.csv" \
     --faces "$OOF/fold2of3_faces.csv"
+
+# the members, weights and spread weight built below must be the ones chosen there
+chosen="MEMBER $PEERS --weights $WEIGHTS --spread-weight $SPREAD "
+if ! grep -qF -- "$chosen" bench/results/pool_select.md; then
+    echo "build_default_pool.sh: PEERS/WEIGHTS/SPREAD ($chosen) are not what" \
+        "bench/results/pool_select.md chose (its last line): set them to its choice" >&2
+    exit 2
+fi
 
 pool() {  # pool OUTFILE NET
     # shellcheck disable=SC2086
