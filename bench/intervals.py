@@ -25,7 +25,7 @@ from headpose.estimator import resolve_model_path
 from headpose.pose_model import PoseModel
 from headpose.training.config import load_config
 from headpose.training.data.detector_boxes import best_box
-from headpose.training.engine.data_setup import split_images
+from headpose.training.data.run_split import split_images
 
 REPO = Path(__file__).resolve().parents[1]
 ANGLES = ("yaw", "pitch", "roll")

@@ -517,9 +517,9 @@ def image_section(
         ref = ref_net if "only" in name and "YuNet" not in name else ref_pipe
         ratio = f"{ms / ref:.2f}x" if "YuNet detector" not in name else ""
         vs = ""
-        if args.compare and name.startswith("headpose "):
+        if args.compare and name.startswith(f"headpose {args.model}:"):
             same = name.replace(f"headpose {args.model}:", f"headpose {args.compare[0]}:", 1)
-            vs = f" {ms / results[same]:.2f}x |" if same in results else " |"
+            vs = f" {ms / results[same]:.2f}x |"
         elif args.compare:
             vs = " |"
         lines.append(f"| {name} | {ms:.2f} | {ratio} |{vs}")
