@@ -58,7 +58,7 @@ __all__ = [
 #: Pose models shipped in the package, by name (``Estimator(model=NAME)``, ``--model NAME``);
 #: docs/MODEL_CARD.md has their accuracy and speed.
 BUNDLED_MODELS: dict[str, str] = {
-    "default": "headpose_default.onnx",  # 2 networks x mirror (4 passes): the most accurate
+    "default": "headpose_default.onnx",  # a pool of 4 networks (files beside it): most accurate
     "fast": "headpose_fast.onnx",  # 1 network, 1 pass at 112 px: ~4x faster, less accurate
 }
 DEFAULT_MODEL = BUNDLED_MODELS["default"]
