@@ -30,6 +30,30 @@ def save_new_onnx(
     return output
 
 
+def copy_members(meta: ModelMetadata, source: Path, folder: Path) -> None:
+    """A pooled model's member files, from ``source`` into ``folder`` (the folder of a copy of the
+    pool, which loads them from there): each one absent there is copied (atomically); one present
+    must be the same file (sha256), else :class:`InvalidInputError` before anything is written."""
+    from headpose.files import atomic_write
+    from headpose.pose_model import file_sha256
+
+    missing = []
+    for member in meta.members:
+        src, dst = source / member.file, folder / member.file
+        if dst.exists():
+            if file_sha256(dst) != member.sha256:
+                raise InvalidInputError(
+                    f"{dst}: a different file has the name of a member of the pooled model; "
+                    "write the copy into another folder"
+                )
+        elif not src.is_file() or file_sha256(src) != member.sha256:
+            raise InvalidInputError(f"{src}: member of the pooled model missing or changed")
+        else:
+            missing.append((src, dst))
+    for src, dst in missing:
+        atomic_write(dst, src.read_bytes(), overwrite=False)
+
+
 def save_with_metadata(
     model_path: str | Path,
     output: str | Path,
@@ -39,7 +63,8 @@ def save_with_metadata(
     """Copy the ONNX model ``model_path`` to the NEW file ``output`` with its headpose metadata
     replaced by ``change(metadata)``; the graph and weights are copied byte for byte (checked on
     the written file). Refuses to write over the input model, and over any existing file unless
-    ``overwrite`` (then replaced atomically)."""
+    ``overwrite`` (then replaced atomically). A pooled model's member files go along
+    (:func:`copy_members`)."""
     import onnx  # onnx: optional, the [export] extra
 
     model_path = Path(model_path)
@@ -47,6 +72,7 @@ def save_with_metadata(
     model = onnx.load(str(model_path))
     props = {p.key: p.value for p in model.metadata_props}
     new = change(read_metadata(props, str(model_path)))
+    copy_members(new, model_path.parent, output.parent)
     for entry in model.metadata_props:
         if entry.key == METADATA_KEY:
             entry.value = new.to_json()

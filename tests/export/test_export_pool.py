@@ -135,3 +135,24 @@ def test_pool_cli_errors_are_one_line(exported, peers_dir: Path, tmp_path: Path,
     assert not out.exists()
     assert pool_main(args) == 0
     assert "2 members" in capsys.readouterr().out
+
+
+def test_a_metadata_copy_of_a_pool_takes_its_members_along(
+    exported, peers_dir: Path, tmp_path: Path
+) -> None:
+    from headpose.export.set_video import set_video
+
+    out = build_pool(
+        [str(exported.path), "peer:shaw-b66"], tmp_path / "p.onnx", peers_dir=peers_dir
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    copy = set_video(out, other / "p2.onnx", {"detect_every": 2})
+    assert PoseModel(copy).meta.extra["video"] == {"detect_every": 2}
+    assert sorted(f.name for f in other.iterdir()) == ["p.shaw-b66.onnx", "p.tiny.onnx", "p2.onnx"]
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    (clash / "p.tiny.onnx").write_bytes(b"not the member")
+    with pytest.raises(InvalidInputError, match="a different file has the name of a member"):
+        set_video(out, clash / "p3.onnx", {})
+    assert not (clash / "p3.onnx").exists()
