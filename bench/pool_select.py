@@ -1,7 +1,8 @@
 """Choose a pooled model's members, weights and spread weight on training crops, out of fold.
 
-    python bench/pool_select.py --faces runs/oof_member/fold0of3_faces.csv \\
-        --faces runs/oof_member/fold1of3_faces.csv --faces runs/oof_member/fold2of3_faces.csv \\
+    python bench/pool_select.py --faces bench/results/oof_lite0/fold0of3_faces.csv \\
+        --faces bench/results/oof_lite0/fold1of3_faces.csv \\
+        --faces bench/results/oof_lite0/fold2of3_faces.csv \\
         [--peers-dir ../shared/peers] [--out bench/results/pool_select.md]
 
 ``--faces``: a network's out-of-fold rows (``python -m headpose.export.calibrate --save-faces``
@@ -27,7 +28,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
+import onnx
+
+from headpose.detectors import get_detector
+from headpose.export.calibrate import load_faces
+from headpose.export.peers import PEERS, peer_graph
+from headpose.export.pool import pool_graph
+from headpose.pose_model import POOL_INPUTS, PoseModel
+from headpose.runtime import import_onnxruntime
+from headpose.training.data.detector_boxes import best_box
+from headpose.training.engine.metrics import yaw_bands
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("HEADPOSE_SHARED", REPO.parent / "shared"))
@@ -40,13 +52,6 @@ FOLDS = 5
 
 def peer_rows(images: list[str], peers_dir: Path) -> dict[str, np.ndarray]:
     """Each peer's ``(N, 3)`` angles on ``images``, through the detector's box."""
-    import cv2
-    import onnx
-
-    from headpose.detectors import get_detector
-    from headpose.export.peers import PEERS, peer_graph
-    from headpose.pose_model import PoseModel
-    from headpose.training.data.detector_boxes import best_box
 
     detector = get_detector("auto", threads=1)
     out: dict[str, list[np.ndarray]] = {name: [] for name in PEERS}
@@ -70,7 +75,6 @@ class Pooler:
     """Runs the pooling graph of :mod:`headpose.export.pool` on stacked member outputs."""
 
     def __init__(self) -> None:
-        from headpose.runtime import import_onnxruntime
 
         self.ort = import_onnxruntime()
         self.cache: dict[tuple[int, tuple[float, ...], float], object] = {}
@@ -78,8 +82,6 @@ class Pooler:
     def __call__(
         self, angles: np.ndarray, spread: np.ndarray, weights: tuple[float, ...], c: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        from headpose.export.pool import pool_graph
-        from headpose.pose_model import POOL_INPUTS
 
         key = (angles.shape[1], weights, c)
         if key not in self.cache:
@@ -105,7 +107,6 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def band_table(preds: dict[str, np.ndarray], labels: np.ndarray) -> list[str]:
-    from headpose.training.engine.metrics import yaw_bands
 
     bands = list(yaw_bands(labels[:, 0]))
     lines = [
@@ -124,8 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-dir", type=Path, default=SHARED / "peers")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/pool_select.md")
     args = parser.parse_args(argv)
-
-    from headpose.export.calibrate import load_faces
 
     faces = load_faces(args.faces, ANGLES)
     full = np.isfinite(faces.labels).all(axis=1)

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from headpose.errors import InvalidInputError
-from headpose.files import AtomicFile, check_output
+from headpose.files import AtomicFile, atomic_write, check_output
 from headpose.metadata import METADATA_KEY, ModelMetadata, read_metadata
+from headpose.pose_model import file_sha256
 
 
 def save_new_onnx(
@@ -34,9 +35,6 @@ def copy_members(meta: ModelMetadata, source: Path, folder: Path) -> None:
     """A pooled model's member files, from ``source`` into ``folder`` (the folder of a copy of the
     pool, which loads them from there): each one absent there is copied (atomically); one present
     must be the same file (sha256), else :class:`InvalidInputError` before anything is written."""
-    from headpose.files import atomic_write
-    from headpose.pose_model import file_sha256
-
     missing = []
     for member in meta.members:
         src, dst = source / member.file, folder / member.file
