@@ -186,11 +186,8 @@ def build_pool(
 ) -> Path:
     """Write the pooled model ``output`` and its member files beside it; returns ``output``.
     Never writes over a member's source file; other existing files only with ``overwrite``."""
-    sources = [
-        _LABEL.sub(r"\2", e).partition("#")[0]
-        for e in entries
-        if not _LABEL.sub(r"\2", e).startswith("peer:")
-    ]
+    unlabelled = [_LABEL.sub(r"\2", e) for e in entries]
+    sources = [e.partition("#")[0] for e in unlabelled if not e.startswith("peer:")]
     output = check_output(output, overwrite, inputs=sources)
     if len(entries) < 2:
         raise InvalidInputError(f"members: expected at least 2, got {len(entries)}")
@@ -203,12 +200,13 @@ def build_pool(
         raise InvalidInputError(f"--spread-weight: expected >= 0, got {spread_weight}")
     peers = Path(peers_dir) if peers_dir is not None else None
     models = [member_model(e, peers) for e in entries]
-    members, metas = [], []
-    for label, model in models:
-        file = output.parent / f"{output.stem}.{label}.onnx"
-        if file in (output.parent / f"{output.stem}.{m.file}" for m in members):
-            raise InvalidInputError(f"{file}: two members would share this file")
+    files = [output.parent / f"{output.stem}.{label}.onnx" for label, _ in models]
+    for i, file in enumerate(files):  # every member file checked before any is written
+        if file in files[:i]:
+            raise InvalidInputError(f"{file}: two members would share this file (name them LABEL=)")
         check_output(file, overwrite, inputs=sources)
+    members, metas = [], []
+    for (label, model), file in zip(models, files, strict=True):
         meta = read_onnx_metadata(model, label)
         save_new_onnx(model, file, overwrite, verify=lambda p: PoseModel(p, providers="cpu"))
         metas.append(meta)

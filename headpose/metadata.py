@@ -76,7 +76,9 @@ class CropRule:
 
 #: crop fields newer than format 1's first files: stored only when not their default, so the
 #: metadata of every model exported before them reads back byte for byte
-_CROP_OPTIONAL = {"side": "max", "shift_of": "height", "border": "replicate"}
+_CROP_OPTIONAL = {
+    f.name: f.default for f in fields(CropRule) if f.name in ("side", "shift_of", "border")
+}
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,14 @@ pool() {  # pool OUTFILE NET
 }
 
 # 3. every fold's pool on its held-out third and on its own training crops
+source tools/common.sh  # name_of: the run name tools/calibrate_oof.sh gave the fold trainings
+run_name=$(name_of "$RECIPE")
 faces=()
 for fold in 0 1 2; do
     mkdir -p "$OUT/fold$fold"
     model="$OUT/fold$fold/pool.onnx"
     pool "$model" "$OOF/fold${fold}of3.onnx"
-    config="$HEADPOSE_RUNS/$(headpose-train --config "$RECIPE" --print-config | sed -n 's/^name: //p')_oof${fold}of3/config.yaml"
+    config="$HEADPOSE_RUNS/${run_name}_oof${fold}of3/config.yaml"
     rows="$OUT/fold${fold}of3_faces.csv"
     [ -f "$rows" ] || python -m headpose.export.calibrate "$model" --config "$config" \
         --split tune --detect --save-faces "$rows"

@@ -151,6 +151,19 @@ KEY_VALUE = KeyValue()
 COMMA_LIST = CommaList()
 
 
+def detector_option(
+    help_text: str = "runtime face detector", allow_none: bool = False, default: str = "yunet"
+) -> Callable[[F], F]:
+    """``--detector NAME``: a registered face detector (``none`` too with ``allow_none``)."""
+    return click.option(
+        "--detector",
+        type=DetectorName(allow_none=allow_none),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
 def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F], F]:
     """The options every runtime command shares: ``--model``, ``--detector``, ``--providers``,
     ``--threads`` (the :class:`~headpose.Estimator` arguments)."""
@@ -164,13 +177,7 @@ def runtime_options(detector_help: str, allow_no_detector: bool) -> Callable[[F]
                     help="a shipped model (default, fast) or an exported headpose .onnx "
                     "(default: default)",
                 ),
-                click.option(
-                    "--detector",
-                    type=DetectorName(allow_none=allow_no_detector),
-                    default="auto",
-                    show_default=True,
-                    help=detector_help,
-                ),
+                detector_option(detector_help, allow_no_detector, default="auto"),
                 click.option(
                     "--providers", type=COMMA_LIST, help="onnxruntime providers, e.g. cuda,cpu"
                 ),

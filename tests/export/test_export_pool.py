@@ -156,3 +156,10 @@ def test_a_metadata_copy_of_a_pool_takes_its_members_along(
     with pytest.raises(InvalidInputError, match="a different file has the name of a member"):
         set_video(out, clash / "p3.onnx", {})
     assert not (clash / "p3.onnx").exists()
+
+
+def test_two_members_never_share_a_file(exported, peers_dir: Path, tmp_path: Path) -> None:
+    entries = [f"a={exported.path}", "a=peer:shaw-b66"]
+    with pytest.raises(InvalidInputError, match="two members would share this file"):
+        build_pool(entries, tmp_path / "p.onnx", peers_dir=peers_dir, overwrite=True)
+    assert list(tmp_path.iterdir()) == []

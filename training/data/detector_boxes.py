@@ -18,7 +18,7 @@ import click
 import cv2
 import numpy as np
 
-from headpose.cli.options import EXISTING_PATH, DetectorName, command, run
+from headpose.cli.options import EXISTING_PATH, command, detector_option, run
 from headpose.detectors import get_detector
 from headpose.detectors.base import Detector
 from headpose.files import AtomicFile, check_output
@@ -73,13 +73,7 @@ def write_boxes_csv(
 @command(PROG)
 @click.argument("data", type=EXISTING_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="CSV to write")
-@click.option(
-    "--detector",
-    type=DetectorName(allow_none=False),
-    default="yunet",
-    show_default=True,
-    help="runtime face detector",
-)
+@detector_option()
 @click.option("--overwrite", is_flag=True, help="replace an existing output")
 def cli(data: Path, output: Path, detector: str, overwrite: bool) -> int:
     """Add runtime-detector face boxes (x1,y1,x2,y2) to the pose CSV DATA (a folder with

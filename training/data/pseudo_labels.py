@@ -25,7 +25,7 @@ import click
 import cv2
 import numpy as np
 
-from headpose.cli.options import EXISTING_DIR, EXISTING_FILE, DetectorName, command, run
+from headpose.cli.options import EXISTING_DIR, EXISTING_FILE, command, detector_option, run
 from headpose.detectors import get_detector
 from headpose.files import AtomicFile, check_output
 from headpose.pose_model import PoseModel
@@ -110,13 +110,7 @@ def write_pseudo_labels(
     type=click.Path(path_type=Path),
     help="pseudo-label CSV to write",
 )
-@click.option(
-    "--detector",
-    type=DetectorName(allow_none=False),
-    default="yunet",
-    show_default=True,
-    help="runtime face detector",
-)
+@detector_option()
 @click.option("--overwrite", is_flag=True, help="replace an existing output")
 def cli(folder: Path, teacher: Path, output: Path, detector: str, overwrite: bool) -> int:
     """Pseudo-label the faces of FOLDER (unlabelled images, searched recursively) with a
