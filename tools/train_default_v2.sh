@@ -15,7 +15,9 @@
 # model was made with TEACHER=runs/teacher_v1.onnx, the v1 model from git history (it trained on
 # the tuning split):
 #   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx
-# STUDENT: default/semi_aa_lite0_112_long (default: pseudo-labels only with an anti-aliased
+# STUDENT: distill/pilot_lite0_112 (the fast recipe taught by the pooled default:
+#   TEACHER=headpose/models/headpose_default.onnx; also labels the student's own training crops),
+#   default/semi_aa_lite0_112_long (default: pseudo-labels only with an anti-aliased
 #   backbone, the shipped `fast` recipe; seed 0 of 0-5 was chosen; shipped after
 #   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
 #   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`),
@@ -45,6 +47,7 @@ source tools/common.sh  # name_of, train (resumable), side_by_side (JOBS at a ti
 # the student's teacher and pseudo-label files, as its config resolves them
 TEACHER=${TEACHER:-$HEADPOSE_RUNS/teacher_clean.onnx}
 PSEUDO=$(config_path "$STUDENT" semi.pseudo_labels)
+TEACHER_LABELS=$(config_path "$STUDENT" semi.teacher_labels)
 if [ ! -f "$TEACHER" ] && [ "$(basename "$TEACHER")" != teacher_clean.onnx ]; then
     echo "train_default_v2.sh: teacher $TEACHER not found; this script makes only teacher_clean.onnx" \
         "(for teacher_v1.onnx see the header)" >&2
@@ -69,6 +72,12 @@ fi
 # 3. pseudo-labels of the unlabelled faces (the teacher's angles, boxes and spreads)
 [ -z "$PSEUDO" ] || [ -f "$PSEUDO" ] || python -m headpose.training.data.pseudo_labels \
     "$HEADPOSE_SHARED/data/utkface" --teacher "$TEACHER" -o "$PSEUDO"
+
+# 3b. distillation students (semi.teacher_labels): the teacher's answers on the student run's own
+#     labelled training crops (never its tuning or validation images)
+[ -z "$TEACHER_LABELS" ] || [ -f "$TEACHER_LABELS" ] || python -m headpose.training.data.pseudo_labels \
+    "$HEADPOSE_SHARED/data/aflw2000-crops" --teacher "$TEACHER" -o "$TEACHER_LABELS" \
+    --split-config "$STUDENT"
 
 # 4. the students: one network each, trained on labelled crops + pseudo-labels (fixed epochs;
 #    last.pt is the model: nothing is picked on validation)

@@ -152,6 +152,11 @@ class SemiConfig:
     and go through the same (strong) augmentation as the labelled images, with per-angle weight
     ``weight / (1 + (spread / spread_ref)^2)`` in the pose loss (``spread_ref`` 0: no spread
     weighting). ``labelled_repeat``: each labelled image appears this many times per epoch.
+
+    ``teacher_labels`` (distillation): a pseudo-label CSV of a teacher's answers on the run's own
+    labelled training images (``pseudo_labels --split-config``); every row joins every epoch
+    with weight ``teacher_weight`` (spread-weighted as above), so the student learns both the
+    label and the teacher's answer for a face. A row showing a tuning or test image is refused.
     """
 
     pseudo_labels: str = ""
@@ -159,6 +164,8 @@ class SemiConfig:
     spread_ref: float = 0.0  # degrees
     labelled_repeat: int = 1
     per_epoch: int = 0  # >0: pseudo-labelled rows per epoch, resampled every epoch
+    teacher_labels: str = ""
+    teacher_weight: float = 1.0
 
 
 @dataclass
@@ -645,6 +652,7 @@ def validate(cfg: Config) -> None:
     s, y = cfg.semi, cfg.synth
     for key, path, what in (
         ("semi.pseudo_labels", s.pseudo_labels, "pseudo-labels"),
+        ("semi.teacher_labels", s.teacher_labels, "a teacher's labels"),
         ("synth.labels", y.labels, "synthesized faces"),
     ):
         if path and not method.pose_loss:
@@ -657,6 +665,7 @@ def validate(cfg: Config) -> None:
     _positive("semi.spread_ref", s.spread_ref, allow_zero=True)
     _positive("semi.labelled_repeat", s.labelled_repeat)
     _positive("semi.per_epoch", s.per_epoch, allow_zero=True)
+    _positive("semi.teacher_weight", s.teacher_weight, allow_zero=True)
     _positive("synth.weight", y.weight, allow_zero=True)
     _positive("synth.spread_ref", y.spread_ref, allow_zero=True)
     _positive("synth.per_epoch", y.per_epoch, allow_zero=True)

@@ -54,7 +54,6 @@ from headpose.cli.options import command, dataclass_options, dataclass_values, r
 from headpose.detectors import get_detector
 from headpose.files import atomic_write, check_output, check_output_folder
 from headpose.rotation import euler_to_matrix, matrix_to_euler
-from headpose.training.config import load_config
 
 from .csv_folder import BOX_COLUMNS, DEFAULT_CSV_NAME, SPREAD_COLUMNS, read_pose_csv
 from .csv_folder import HEADER as LABEL_HEADER
@@ -63,7 +62,7 @@ from .errors import DataError
 from .face_mesh import FaceMesh
 from .profiling import lift, render
 from .records import PoseRecord
-from .run_split import open_split
+from .run_split import run_split_images
 
 PROG = "python -m headpose.training.data.profile"
 PROVENANCE = (
@@ -171,17 +170,6 @@ def plan_turn(
     mirror = y0 * target[0] < 0.0
     start = (-y0, p0, -r0) if mirror else (y0, p0, r0)
     return mirror, start, euler_to_matrix(*target) @ euler_to_matrix(*start).T
-
-
-def run_split_images(config: str, data: str | Path) -> tuple[set[str], set[str]]:
-    """``(trained, held_out)``: resolved paths of the training images, and of the tuning and
-    test images, of ``config``'s split of the pose CSV data at ``data`` (read as ``data.root``).
-    The data is opened and split by the run's own function
-    (:func:`headpose.training.data.run_split.open_split`: the same kind, CSV options such as
-    ``max_abs_angle``, folds and filters), so these are exactly the images a run of ``config``
-    trains on and holds out."""
-    split = open_split(load_config(config, [f"data.root={data}"]))
-    return split.images("train"), split.held_out_images()
 
 
 def held_out_images(config: str, data: str | Path) -> set[str]:

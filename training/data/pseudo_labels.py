@@ -12,6 +12,12 @@ semi-supervised method turns into a per-sample weight (``semi.spread_ref``). The
 normal pose CSV (``data.kind=csv``): the ``csv`` reader keeps the box and reads the spreads.
 Images where no face is found are left out (counted). The teacher sees each face once, unaugmented
 (the *weak* view); the student trains on strongly augmented views of the same face.
+
+``--split-config CONFIG`` labels only the images of ``FOLDER`` that a run of ``CONFIG`` trains
+on (its own data, split by the run's own function,
+:func:`headpose.training.data.run_split.run_split_images`): the teacher's answers on the run's
+labelled training images, for distillation (``semi.teacher_labels``); its tuning and test images
+are never labelled.
 """
 
 from __future__ import annotations
@@ -29,11 +35,13 @@ from headpose.cli.options import EXISTING_DIR, EXISTING_FILE, command, detector_
 from headpose.detectors import get_detector
 from headpose.files import AtomicFile, check_output
 from headpose.pose_model import PoseModel
+from headpose.training.config import ConfigError
 
 from .csv_folder import BOX_COLUMNS, SPREAD_COLUMNS
 from .csv_folder import HEADER as LABEL_HEADER
 from .detector_boxes import best_box
 from .errors import DataError
+from .run_split import run_split_images
 from .unlabeled import find_images
 
 HEADER = (*LABEL_HEADER, *BOX_COLUMNS, *SPREAD_COLUMNS)
@@ -47,16 +55,24 @@ def write_pseudo_labels(
     detector: str = "yunet",
     batch: int = 16,
     overwrite: bool = False,
+    split_config: str | None = None,
 ) -> tuple[int, int]:
     """Label every face image in ``folder`` with ``teacher``; write ``output`` atomically.
 
-    Returns ``(images, rows written)``. Refuses to replace an existing ``output`` unless
-    ``overwrite``, and to write into ``folder`` or over ``teacher`` at all
-    (:func:`headpose.files.check_output`).
+    ``split_config``: label only the images of ``folder`` that a run of that config trains on. Returns ``(images, rows written)``. Refuses to replace an
+    existing ``output`` unless ``overwrite``, and to write into ``folder`` or over ``teacher``
+    at all (:func:`headpose.files.check_output`).
     """
     folder, output = Path(folder), Path(output)
     check_output(output, overwrite, inputs=[folder, teacher])
     paths = find_images(folder)
+    if split_config:
+        trained, _held_out = run_split_images(split_config)
+        paths = [p for p in paths if str(p.resolve()) in trained]
+        if not paths:
+            raise DataError(
+                f"{folder}: none of its images is in the training split of {split_config}"
+            )
     model = PoseModel(teacher, threads=os.cpu_count() or 1)
     det = get_detector(detector)
     rows = 0
@@ -111,13 +127,27 @@ def write_pseudo_labels(
     help="pseudo-label CSV to write",
 )
 @detector_option()
+@click.option(
+    "--split-config",
+    default=None,
+    help="label only the images of FOLDER that a run of this config trains on",
+)
 @click.option("--overwrite", is_flag=True, help="replace an existing output")
-def cli(folder: Path, teacher: Path, output: Path, detector: str, overwrite: bool) -> int:
+def cli(
+    folder: Path,
+    teacher: Path,
+    output: Path,
+    detector: str,
+    split_config: str | None,
+    overwrite: bool,
+) -> int:
     """Pseudo-label the faces of FOLDER (unlabelled images, searched recursively) with a
     teacher model: the face nearest each image's centre, cropped by the teacher's own rule."""
     try:
-        images, rows = write_pseudo_labels(folder, teacher, output, detector, overwrite=overwrite)
-    except (DataError, ValueError, OSError) as exc:
+        images, rows = write_pseudo_labels(
+            folder, teacher, output, detector, overwrite=overwrite, split_config=split_config
+        )
+    except (DataError, ConfigError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{output}: {rows} of {images} images labelled (no face found in {images - rows})")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from headpose.training.config import Config, ConfigError, expand_path
+from headpose.training.config import Config, ConfigError, expand_path, load_config
 
 from .csv_folder import BoxJitter
 from .records import stack_targets, within_limit
@@ -153,6 +153,17 @@ def open_split(cfg: Config) -> RunSplit:
         if cfg.data.split.by == "none":
             train = train or list(range(len(full)))
     return RunSplit(full, train, tune, val, val_base)
+
+
+def run_split_images(config: str, data: str | Path | None = None) -> tuple[set[str], set[str]]:
+    """``(trained, held_out)``: resolved paths of the training images, and of the tuning and
+    test images, of ``config``'s split of its data (of ``data`` read as ``data.root``), opened
+    and split by :func:`open_split` (the same kind, CSV options such as ``max_abs_angle``,
+    folds and filters): exactly the images a run of ``config`` trains on and holds out. The data
+    tools that may only see a run's training images (face profiling, a teacher's labels for
+    distillation) read them here."""
+    split = open_split(load_config(config, [f"data.root={data}"] if data else []))
+    return split.images("train"), split.held_out_images()
 
 
 def split_images(cfg: Config, part: str = "val") -> tuple[list[str], np.ndarray]:

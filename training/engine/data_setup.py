@@ -321,7 +321,8 @@ def refuse_held_out_rows(records: list[Any], held_out: set[str], key: str, path:
                 raise DataError(
                     f"{key}={path}: row {rec.image} {what} {image}, a tuning or test image of "
                     "this run's split; make the data from the run's training images only "
-                    "(python -m headpose.training.data.profile --split-config <this config>)"
+                    "(--split-config <this config> of python -m headpose.training.data.profile "
+                    "or pseudo_labels)"
                 )
 
 
@@ -329,16 +330,17 @@ def add_pseudo_labels(
     cfg: Config, train_view: Any, held_out: set[str] | None = None
 ) -> tuple[Any, np.ndarray | None]:
     """The training view (repeated ``semi.labelled_repeat`` times) with ``cfg.semi``'s
-    pseudo-labelled rows and ``cfg.synth``'s synthesized faces added, and the loss weights (None
-    when neither is on). ``held_out``: resolved paths of the run's tuning and test images; a
-    ``synth.labels`` row showing one of them, or rendered from one, is refused
-    (:func:`refuse_held_out_rows`)."""
+    pseudo-labelled rows and teacher's labels and ``cfg.synth``'s synthesized faces added, and
+    the loss weights (None when none is on). ``held_out``: resolved paths of the run's tuning
+    and test images; a row of any of these files showing one of them, or rendered from one, is
+    refused (:func:`refuse_held_out_rows`)."""
     s, y = cfg.semi, cfg.synth
     views = [train_view] * s.labelled_repeat
     weights = [np.ones((len(train_view) * s.labelled_repeat, 3), dtype=np.float32)]
     # (csv, config key, weight, spread_ref, rows per epoch, seed offset)
     extra = [
         (s.pseudo_labels, "semi.pseudo_labels", s.weight, s.spread_ref, s.per_epoch, 7919),
+        (s.teacher_labels, "semi.teacher_labels", s.teacher_weight, s.spread_ref, 0, 0),
         (y.labels, "synth.labels", y.weight, y.spread_ref, y.per_epoch, 104729),
     ]
     for path, key, weight, spread_ref, per_epoch, offset in extra:
@@ -346,7 +348,7 @@ def add_pseudo_labels(
             continue
         root = data_root(cfg, path, key)
         rows = open_dataset(cfg, "csv", root, options={})
-        if key == "synth.labels" and held_out:
+        if held_out:
             refuse_held_out_rows(rows.records, held_out, key, root)
         view = rows.view(list(range(len(rows))), train=True)
         weights.append(pseudo_label_weights(view.records, weight, spread_ref))

@@ -22,7 +22,6 @@ from headpose.training.data.profile import (
     held_out_images,
     main,
     profile_faces,
-    run_split_images,
     sample_pose,
     select_sources,
 )
@@ -34,6 +33,7 @@ from headpose.training.data.profiling import (
     rotation_angle,
     transform_points,
 )
+from headpose.training.data.run_split import run_split_images
 
 FRONTAL = "images/image00013.jpg"  # yaw 0.7, pitch -1.6: a clean frontal face, training split
 TURNED = "images/image00133.jpg"  # yaw 28.4: its right cheek is hidden

@@ -202,3 +202,43 @@ def test_synthesized_rows_from_a_held_out_image_are_refused(
     synth.write_text(f"image,yaw,pitch,roll\n{test_image},60,0,0\n")  # the test face itself
     with pytest.raises(DataError, match="is .*tuning or test image"):
         build_run_data(leak, build_method(leak))
+
+
+def test_teacher_labels_join_every_epoch_and_never_show_a_held_out_image(
+    tmp_path: Path, crops_dir: Path
+) -> None:
+    """semi.teacher_labels (distillation): the teacher's answers on the run's own training
+    images join every epoch, each with weight teacher_weight x the spread weight; a row showing
+    one of the run's tuning or test images stops the run, naming the key and the image."""
+    from headpose.training.data.errors import DataError
+    from headpose.training.data.run_split import split_images
+
+    split = ("semi.pseudo_labels=", "data.split.val_fraction=0.2", "semi.labelled_repeat=1")
+    cfg = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split)
+    train_images = split_images(cfg, "train")[0]
+    test_image = split_images(cfg, "val")[0][0]
+    teacher = tmp_path / "teacher.csv"
+
+    def write(images: list[str]) -> None:
+        lines = ["image,yaw,pitch,roll,spread_yaw,spread_pitch,spread_roll"]
+        lines += [f"{image},30,-5,2,10,10,10" for image in images]
+        teacher.write_text("\n".join(lines) + "\n")
+
+    extra = (f"semi.teacher_labels={teacher}", "semi.teacher_weight=0.6", "semi.spread_ref=10")
+    write(train_images)
+    ok = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split, *extra)
+    data = build_run_data(ok, build_method(ok))
+    n = len(train_images)
+    assert len(data.train) == 2 * n  # the labels once, the teacher's answers once
+    for epoch in range(2):
+        data.train.set_epoch(epoch)
+        for k in range(n):
+            assert torch.all(data.train[k]["weight"] == 1.0)
+        for k in range(n, 2 * n):
+            assert torch.allclose(data.train[k]["weight"], torch.full((3,), 0.6 / 2))
+    write([*train_images, test_image])
+    leak = _cfg(tmp_path, crops_dir, Path("unused.csv"), *split, *extra)
+    with pytest.raises(DataError, match="semi.teacher_labels.*tuning or test image"):
+        build_run_data(leak, build_method(leak))
+    with pytest.raises(ConfigError, match="semi.teacher_weight"):
+        _cfg(tmp_path, crops_dir, Path("unused.csv"), *split, *extra, "semi.teacher_weight=-1")
