@@ -55,18 +55,14 @@ def test_weights_fall_with_the_teacher_spread(faces: Path, tmp_path: Path) -> No
     assert np.all(pseudo_label_weights(records, weight=0.5, spread_ref=0.0) == 0.5)
 
 
-def test_split_config_labels_only_the_runs_training_images(
-    tmp_path: Path, crops_dir: Path
-) -> None:
+def test_split_config_labels_only_the_runs_training_images(tmp_path: Path, crops_dir: Path) -> None:
     """--split-config: the teacher labels the images of FOLDER that the config's run trains on
     (its own data, split by the run's function), never its tuning or test images."""
     from headpose.training.data.run_split import run_split_images
 
     rows = (crops_dir / "labels.csv").read_text().splitlines()
     data = tmp_path / "labels.csv"  # ten labelled crops, named from the crops folder
-    data.write_text(
-        "\n".join([rows[0], *(f"{crops_dir}/{r}" for r in rows[1:11])]) + "\n"
-    )
+    data.write_text("\n".join([rows[0], *(f"{crops_dir}/{r}" for r in rows[1:11])]) + "\n")
     config = tmp_path / "run.yaml"
     config.write_text(
         "base: default/semi_lite0_112\n"
