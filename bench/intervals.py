@@ -64,14 +64,17 @@ def main(argv: list[str] | None = None) -> int:
         box = best_box(detector, image)
         if box is None:
             continue
-        angles, spread = model.predict_boxes(image, [box])
+        if model.members:  # each member once: its answer, then the pool's from them
+            answers = [m.predict_boxes(image, [box]) for m in model.members]
+            angles, spread = model.pool_answers(answers)
+            each = np.stack([a[0][0] for a in answers])
+            spread_of_members.append(float(each.std(axis=0).mean()))
+        else:
+            angles, spread = model.predict_boxes(image, [box])
         calibrated = model.calibrate(spread)
         assert calibrated is not None
         preds.append(model.to_yaw_pitch_roll(angles)[0])
         halves.append(model.to_yaw_pitch_roll(calibrated[1])[0])
-        if model.members:
-            each = np.stack([m.predict_boxes(image, [box])[0][0] for m in model.members])
-            spread_of_members.append(float(each.std(axis=0).mean()))
         kept.append(i)
     pred, half, tgt = np.array(preds), np.array(halves), target[kept]
     everyone = np.ones(len(kept), dtype=bool)

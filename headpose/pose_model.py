@@ -285,11 +285,12 @@ class PoseModel:
         angles, spread = self.session.run(list(OUTPUT_NAMES), {self.meta.input_name: tensor})
         return np.asarray(angles, dtype=np.float64), np.asarray(spread, dtype=np.float64)
 
-    def _pool(
+    def pool_answers(
         self, parts: Sequence[tuple[np.ndarray, np.ndarray]]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The pool graph on the members' ``(angles, spread)``, each ``(N, A)``; a member
-        without spread (NaN) feeds zeros."""
+        """A pooled model's one answer from its members' ``(angles, spread)``, each ``(N, A)``
+        degrees, in the order of ``members`` (what :meth:`predict_boxes` returns, for callers
+        that also need each member's answer); a member without spread (NaN) feeds zeros."""
         n, a = parts[0][0].shape
         if n == 0:
             return np.zeros((0, a)), np.zeros((0, a))
@@ -311,7 +312,7 @@ class PoseModel:
         :meth:`predict_boxes`).
         """
         if self.members:
-            return self._pool([m.predict_crops(crops_bgr) for m in self.members])
+            return self.pool_answers([m.predict_crops(crops_bgr) for m in self.members])
         return self.run(self.prepare(crops_bgr))
 
     def predict_boxes(
@@ -322,7 +323,7 @@ class PoseModel:
         model: by each member's own). Returns ``(angles (N, A), spread (N, A))`` degrees."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         if self.members:
-            return self._pool([m.predict_boxes(image_bgr, boxes) for m in self.members])
+            return self.pool_answers([m.predict_boxes(image_bgr, boxes) for m in self.members])
         crops = [crop_face(image_bgr, b, self.meta.crop, self.input_size) for b in boxes]
         if not crops:
             a = len(self.angle_names)

@@ -103,6 +103,10 @@ def test_pool_runs_each_member_on_its_own_crop(
     got_a, got_s = pool.predict_boxes(image, [BOX])
     np.testing.assert_allclose(got_a[0], mean, atol=1e-3)
     np.testing.assert_allclose(got_s[0], spread, atol=1e-3)
+    # the pool's answer from answers its members already gave (bench/intervals.py): the same
+    pooled_a, pooled_s = pool.pool_answers(parts)
+    np.testing.assert_allclose(pooled_a, got_a, atol=1e-6)
+    np.testing.assert_allclose(pooled_s, got_s, atol=1e-6)
     # the Estimator runs the same path (its own detector box)
     faces = Estimator(model=out).predict(image)
     assert len(faces) == 1 and np.isfinite(faces[0].angles).all()
