@@ -52,7 +52,7 @@ def test_the_walk_finds_the_commands() -> None:
     assert {"headpose-predict", "headpose-train", "headpose-study"} <= set(console_scripts())
     for tool in ("headpose.export.calibrate", "headpose.export.pool", "headpose.export.set_video",
                  "headpose.export.fold_pads", "headpose.training.data.detector_boxes",
-                 "headpose.training.data.pseudo_labels", "headpose.training.data.profile"):  # fmt: skip
+                 "headpose.training.data.pseudo_labels"):  # fmt: skip
         assert tool in COMMANDS
     # every console script's module runs as python -m too
     assert set(console_scripts().values()) <= set(main_modules())

@@ -20,9 +20,7 @@
 #   default/semi_aa_lite0_112_long (default: pseudo-labels only with an anti-aliased
 #   backbone, the shipped `fast` recipe; seed 0 of 0-5 was chosen; shipped after
 #   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
-#   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`),
-#   profiling/pilot_semi_aa_lite0_112_long (the shipped recipe + synthesized large-pose faces,
-#   docs/PROFILING.md).
+#   default/semi_lite0_112_long (the same with the plain backbone: the first `fast`).
 # SEEDS="0 1 2" (default) trains one student per seed; JOBS=3 trains them side by side, the
 # cores shared out (OMP_NUM_THREADS); the two teacher networks also train side by side when
 # JOBS > 1.

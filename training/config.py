@@ -171,12 +171,13 @@ class SemiConfig:
 @dataclass
 class SynthConfig:
     """Synthesized labelled faces (off while ``labels`` is empty): a pose CSV folder of faces
-    rendered at new head poses with exact labels (``python -m headpose.training.data.profile``,
-    docs/PROFILING.md). Its rows join the training set through the same augmentation, with
-    per-angle loss weight ``weight``; rows with spread columns (labels that came from a teacher)
-    get ``weight / (1 + (spread / spread_ref)^2)`` as pseudo-labels do. ``per_epoch``: rows per
-    epoch, drawn anew every epoch (0: all of them every epoch). Never render the validation or
-    tuning images: the render command refuses them."""
+    made from labelled ones (e.g. turned to new head poses) with their labels. Its rows join the
+    training set through the same augmentation, with per-angle loss weight ``weight``; rows with
+    spread columns (labels that came from a teacher) get ``weight / (1 + (spread /
+    spread_ref)^2)`` as pseudo-labels do. ``per_epoch``: rows per epoch, drawn anew every epoch
+    (0: all of them every epoch). Make them from the run's training images only
+    (:func:`headpose.training.data.run_split.run_split_images`): the run refuses a row whose
+    image, or ``source`` (the image it was made from), is one of its tuning or test images."""
 
     labels: str = ""
     weight: float = 1.0

@@ -115,7 +115,8 @@ def list_claims() -> None:
     for claim in CLAIMS.values():
         click.echo(f"{claim.key}: {claim.title}  [{SCALES[claim.scale].summary}]")
         for arm in claim.arms:
-            click.echo(f"    {arm:<24} {ARMS[arm].description}")
+            retired = " [retired: reported, not run]" if ARMS[arm].retired else ""
+            click.echo(f"    {arm:<24} {ARMS[arm].description}{retired}")
 
 
 @cli.command()
@@ -135,6 +136,7 @@ def plan(
     from headpose.training.engine.study import (
         get_claim,
         load_results,
+        retired_message,
         run_seconds,
         weights_missing,
     )
@@ -149,11 +151,15 @@ def plan(
     seconds = [run_seconds(r) for r in done.values() if r["arm"] in names]
     seconds = [s for s in seconds if s is not None]
     per_run = sum(seconds) / len(seconds) if seconds else None
-    left = len(runs) - states.count("done")
+    # an unfinished run of a retired arm never starts: not in the time left
+    never = [r for r, s in zip(runs, states, strict=True) if s != "done" and retired_message(r)]
+    left = len(runs) - states.count("done") - len(never)
     click.echo(
         f"{claim}: {len(runs)} runs ({sum(r.pretrain for r in runs)} pre-trainings), "
         f"{states.count('done')} done, {states.count('partial')} partial, {states.count('todo')} to do"
     )
+    for arm, message in {r.arm: retired_message(r) for r in never}.items():
+        click.echo(f"{message} ({sum(r.arm == arm for r in never)} runs never start)")
     if per_run is None:
         click.echo(
             "time left: unknown until a run has finished (see docs/PAPER_STUDY.md: cost per claim)"
@@ -193,11 +199,12 @@ def run(
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
     # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
-    from headpose.training.engine.study import get_claim, run_all
+    from headpose.training.engine.study import get_claim, refuse_retired, run_all
     from headpose.training.engine.study_report import check_report
 
     check_report(report_path, overwrite=overwrite, inputs=_inputs(root))  # before hours of work
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
+    refuse_retired(runs)  # a retired arm's runs are only reported: none starts
     claim = get_claim(claim).key
     total = len(runs)
     count = [0]

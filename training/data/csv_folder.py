@@ -11,9 +11,9 @@ Optional extra columns, in any order after the first four:
   views may jitter the box first (``box_jitter``: :class:`BoxJitter`);
 * ``spread_yaw,spread_pitch,spread_roll``: uncertainty of each label in degrees (a teacher's
   spread for pseudo-labels, see :mod:`.pseudo_labels`); all three or none;
-* ``source``: the image a synthesized row was made from (face profiling writes it), relative to
-  the CSV's folder or absolute; training refuses a ``synth.labels`` row made from one of the
-  run's tuning or test images.
+* ``source``: the image a synthesized row was made from, relative to the CSV's folder or
+  absolute; training refuses a ``synth.labels`` row made from one of the run's tuning or test
+  images.
 
 Other extra columns are ignored. Every image file is checked for existence when the index is
 built (fail fast); decoding happens when a sample is loaded.

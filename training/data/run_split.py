@@ -2,7 +2,7 @@
 share: ``data.root`` opened as ``data.kind`` with the config's options, then split as
 ``data.split`` says (validation, the tuning split, training filters and limits).
 
-Needs no torch (the face-profiling tool and calibration read splits without it);
+Needs no torch (the data tools and calibration read splits without it);
 :mod:`headpose.training.engine.data_setup` builds the training samples on top of it.
 """
 
@@ -134,11 +134,9 @@ class RunSplit:
 
 def open_split(cfg: Config) -> RunSplit:
     """Open ``cfg``'s data and split it exactly as a run does: the one reading of a run's split
-    that training (:func:`headpose.training.engine.data_setup.build_run_data`) and the
-    face-profiling tool
-    (``headpose.training.data.profile``: its held-out images and labelled poses) share, so the
-    tool cannot see another split than the run's (it once opened the CSV without
-    ``data.options`` and split other rows)."""
+    that training (:func:`headpose.training.engine.data_setup.build_run_data`) and the data
+    tools (:func:`run_split_images`) share, so a tool cannot see another split than the run's (a
+    tool once opened the CSV without ``data.options`` and split other rows)."""
     full = open_dataset(cfg, cfg.data.kind, data_root(cfg, cfg.data.root, "data.root"))
     train, tune, val = split_train_tune_val(cfg, full)
     val_base = full
@@ -160,8 +158,8 @@ def run_split_images(config: str, data: str | Path | None = None) -> tuple[set[s
     test images, of ``config``'s split of its data (of ``data`` read as ``data.root``), opened
     and split by :func:`open_split` (the same kind, CSV options such as ``max_abs_angle``,
     folds and filters): exactly the images a run of ``config`` trains on and holds out. The data
-    tools that may only see a run's training images (face profiling, a teacher's labels for
-    distillation) read them here."""
+    tools that may only see a run's training images (a teacher's labels for distillation,
+    synthesized faces) read them here."""
     split = open_split(load_config(config, [f"data.root={data}"] if data else []))
     return split.images("train"), split.held_out_images()
 

@@ -314,15 +314,15 @@ def pseudo_label_weights(records: list[Any], weight: float, spread_ref: float) -
 def refuse_held_out_rows(records: list[Any], held_out: set[str], key: str, path: Path) -> None:
     """Raise :class:`DataError` when a row of the extra training data ``records`` (read from
     ``path``, the value of config key ``key``) shows an image of the run's tuning or test split:
-    its own image, or the image it was rendered from (a ``source`` column, e.g. face profiling)."""
+    its own image, or the image it was made from (a ``source`` column of synthesized faces)."""
     for rec in records:
-        for what, image in (("is", rec.image), ("was rendered from", rec.source)):
+        for what, image in (("is", rec.image), ("was made from", rec.source)):
             if image and str(Path(image).resolve()) in held_out:
                 raise DataError(
                     f"{key}={path}: row {rec.image} {what} {image}, a tuning or test image of "
                     "this run's split; make the data from the run's training images only "
-                    "(--split-config <this config> of python -m headpose.training.data.profile "
-                    "or pseudo_labels)"
+                    "(--split-config <this config> of python -m "
+                    "headpose.training.data.pseudo_labels; run_split.run_split_images)"
                 )
 
 
@@ -332,7 +332,7 @@ def add_pseudo_labels(
     """The training view (repeated ``semi.labelled_repeat`` times) with ``cfg.semi``'s
     pseudo-labelled rows and teacher's labels and ``cfg.synth``'s synthesized faces added, and
     the loss weights (None when none is on). ``held_out``: resolved paths of the run's tuning
-    and test images; a row of any of these files showing one of them, or rendered from one, is
+    and test images; a row of any of these files showing one of them, or made from one, is
     refused (:func:`refuse_held_out_rows`)."""
     s, y = cfg.semi, cfg.synth
     views = [train_view] * s.labelled_repeat

@@ -185,6 +185,28 @@ def plan_runs(
     return runs
 
 
+def retired_message(spec: RunSpec) -> str | None:
+    """Why ``spec`` may not start, in one line (its arm is retired: ``Arm.retired``), or
+    ``None`` for a run that may."""
+    arm = None if spec.pretrain else ARMS.get(spec.arm)
+    if arm is None or not arm.retired:
+        return None
+    return f"arm '{arm.name}' is retired: {arm.retired}"
+
+
+def refuse_retired(runs: Iterable[RunSpec]) -> None:
+    """Raise ConfigError (one line) when a run of ``runs`` still to train (not finished) belongs
+    to a retired arm: called before any run starts. Finished runs of a retired arm are only read
+    (reported)."""
+    todo = [spec for spec in runs if retired_message(spec) and spec.state() != "done"]
+    if todo:
+        count = sum(spec.arm == todo[0].arm for spec in todo)
+        raise ConfigError(
+            f"{retired_message(todo[0])}; none of its {count} unfinished runs starts "
+            "(--only-arm runs the claim's other arms; its finished runs are still reported)"
+        )
+
+
 def _check_overrides(spec: RunSpec) -> None:
     """Record the run's overrides; refuse a directory that holds a run made with others."""
     out = Path(spec.out_dir)
@@ -280,6 +302,9 @@ def execute(
     from headpose.training.engine import distributed as D
     from headpose.training.engine.trainer import Trainer
 
+    retired = retired_message(spec)
+    if retired:
+        raise ConfigError(f"{spec.label}: {retired}; no new run of it starts")
     cfg = spec.config()
     arm = None if spec.pretrain else ARMS.get(spec.arm)
     if arm is not None and arm.init_from is not None and not Path(cfg.model.init).is_file():
@@ -342,7 +367,9 @@ def run_all(
     """Execute ``runs`` (pre-trainings first), ``jobs`` at a time in separate processes
     (``jobs`` 1: in this process), each with ``threads`` torch threads; finished runs are
     skipped, except a pre-training whose weights a run still to train needs and that are gone
-    (:func:`weights_missing`). Returns the results in the order of ``runs``."""
+    (:func:`weights_missing`); an unfinished run of a retired arm stops it before any run starts
+    (:func:`refuse_retired`). Returns the results in the order of ``runs``."""
+    refuse_retired(runs)
     results: dict[int, dict[str, Any]] = {}
     phases = [
         [i for i, r in enumerate(runs) if r.pretrain],

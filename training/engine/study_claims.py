@@ -69,7 +69,12 @@ class Pretrain:
 @dataclass(frozen=True)
 class Arm:
     """One training setting: config overrides on its scale's base config, optionally initialised
-    from the same seed's run of the pre-training named ``init_from``."""
+    from the same seed's run of the pre-training named ``init_from``.
+
+    ``retired``: empty for an arm that can run; otherwise why it no longer can, naming the commit
+    that still can (e.g. the tool that made its data was removed). A retired arm's finished runs
+    are still reported (its overrides stay those they were made with), but no new run of it
+    starts (``headpose-study run`` refuses, naming the commit)."""
 
     name: str
     overrides: tuple[str, ...] = ()
@@ -80,6 +85,7 @@ class Arm:
     # separate-input HMTL) or control (SL with each label twice); a comparison with such an arm
     # makes no paper claim (expect 0) and its verdict names the variant
     variant: str = ""
+    retired: str = ""
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,13 @@ ARMS: dict[str, Arm] = {
 }
 
 _LITE = "the shipped recipe: 3x3 puzzle, flag 3, weight 5, pose heads on the clean image"
+#: the last commit with the face-profiling tool (python -m headpose.training.data.profile, its
+#: face mesh assets and docs/PROFILING.md), which made the data of ``lite0_sl_profiled``
+PROFILING_COMMIT = "e94dba4"
+PROFILING_RETIRED = (
+    "the face-profiling tool that made its data was removed after P1-lite0's clean rerun; it is "
+    f"in commit {PROFILING_COMMIT}"
+)
 _LITE_ARMS = (
     Arm("lite0_sl", ("method=sl",), description="supervised only"),
     Arm(
@@ -305,8 +318,10 @@ _LITE_ARMS = (
         "separate-input HMTL, of the profiled arm, or of SL plus its pre-training)",
         variant=_TWICE,
     ),
-    # the synthesized large-pose faces of face profiling, made per fold from that fold's training
-    # images only ({fold} is replaced by the run's fold): docs/PAPER_STUDY.md
+    # the synthesized large-pose faces of the face-profiling tool, made per fold from that fold's
+    # training images only: retired with the tool (docs/PAPER_STUDY.md, P1-lite0). The overrides
+    # are those its packed runs were made with, so that the report reads them as this arm's; no
+    # run of it starts, so nothing reads the data folder they name.
     Arm(
         "lite0_sl_profiled",
         (
@@ -317,6 +332,7 @@ _LITE_ARMS = (
         ),
         description="SL + 990 synthesized large-pose faces an epoch, drawn anew each epoch",
         variant="synthesized large-pose faces (not in the paper)",
+        retired=PROFILING_RETIRED,
     ),
 )
 ARMS.update({a.name: replace(a, scale="lite0") for a in _LITE_ARMS})
@@ -886,14 +902,15 @@ CLAIMS.update(
                         equal_compute="SL, labels twice - SL + profiled faces (same compute)",
                     ),
                 ),
-                notes=_LITE_NOTE + "The profiled faces of fold F are read from "
-                "$HEADPOSE_PROFILED/foldF (a csv folder, default runs/profiled/foldF), made from "
-                "that fold's training images only (never its tuning or test images: the run "
-                "refuses a row rendered from one); each epoch adds 990 of them (as many as the "
-                "labelled images), so the control sees every labelled image twice. The first 9 "
-                "runs of `lite0_sl_profiled` were made from renders whose split dropped the "
-                "config's max_abs_angle filter (a fold's test faces could be sources): withdrawn "
-                "(git history) and to be rerun.",
+                notes=_LITE_NOTE + "The profiled faces of fold F were rendered by the "
+                "face-profiling tool from that fold's training images only (never its tuning or "
+                "test images: the run refused a row rendered from one); each epoch added 990 of "
+                "them (as many as the labelled images), so the control sees every labelled image "
+                "twice. An earlier 9 runs of `lite0_sl_profiled`, made from renders whose split "
+                "dropped the config's max_abs_angle filter, were withdrawn (git history). The "
+                "tool did not beat the same-compute control in this clean rerun and was removed: "
+                "`lite0_sl_profiled` is retired (its runs are reported here, no new one starts); "
+                f"the tool is in commit {PROFILING_COMMIT}.",
                 scale="lite0",
             ),
             _c1_lite0(

@@ -182,7 +182,13 @@ def claim_section(claim: Claim, results: Sequence[dict[str, Any]], plot: str | N
     if claim.notes:
         lines += [claim.notes, ""]
     ran = compared(claim, scores)
-    if not ran:
+    retired = [a for a in claim.arms if ARMS[a].retired]
+    if not ran and retired:  # it cannot be run any more: say so instead of how to run it
+        lines += [
+            f"No finished runs; arm `{retired[0]}` is retired: {ARMS[retired[0]].retired}.",
+            "",
+        ]
+    elif not ran:
         lines += [
             f"Not run yet: `headpose-study run {claim.key}` (then this section is regenerated).",
             "",

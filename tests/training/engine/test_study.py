@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from headpose.training.config import ConfigError, expand_path, load_config
+from headpose.training.config import ConfigError, load_config
 from headpose.training.engine import study as S
 from headpose.training.engine import study_report as R
 from headpose.training.engine.study_claims import (
@@ -370,8 +370,10 @@ def test_lite0_claims_run_on_the_lite0_base(tmp_path: Path) -> None:
 
 def test_unrun_claims_say_so(tmp_path: Path) -> None:
     text = R.write_report([], tmp_path / "r.md").read_text(encoding="utf-8")
-    for key in CLAIMS:
-        assert f"Not run yet: `headpose-study run {key}`" in text
+    for key, claim in CLAIMS.items():
+        retired = [a for a in claim.arms if ARMS[a].retired]
+        hint = f"arm `{retired[0]}` is retired" if retired else f"`headpose-study run {key}`"
+        assert hint in text
     assert not list(tmp_path.glob("*.png"))
 
 
@@ -410,32 +412,54 @@ def test_cli_plan_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert set(ARMS) >= set(CLAIMS["O1"].arms)
 
 
-def test_profiled_arm_reads_its_folds_own_data(
-    tmp_path: Path, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_retired_arm_is_reported_but_never_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    torch.set_num_threads(1)
-    import shutil
+    """P1-lite0's `lite0_sl_profiled`: the face-profiling tool that made its data was removed, so
+    no run of the arm starts (`run` refuses in one line naming the commit that has the tool, and
+    so does execute), while its finished runs are still reported and read as done."""
+    from dataclasses import asdict
 
-    profiled = tmp_path / "profiled"
-    (profiled / "fold0" / "images").mkdir(parents=True)
-    rows = (tiny_data / "labels.csv").read_text(encoding="utf-8").splitlines()[:9]
-    for row in rows[1:]:  # copies stand in for renders (files of their own, not the crops)
-        name = row.split(",", 1)[0]
-        shutil.copy(tiny_data / name, profiled / "fold0" / name)
-    (profiled / "fold0" / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    monkeypatch.setenv("HEADPOSE_PROFILED", str(profiled))
-    extra = (*tiny_extra(tiny_data), "model.init=random", "synth.per_epoch=4")
-    runs = S.plan_runs(CLAIMS["P1-lite0"], tmp_path / "runs", folds=2, seeds=(0,), extra=extra)
-    arm = [r for r in runs if r.arm == "lite0_sl_profiled"]
-    assert [expand_path(r.config().synth.labels) for r in arm] == [
-        f"{profiled}/fold0",
-        f"{profiled}/fold1",
+    from headpose.training.cli.study import main
+    from headpose.training.engine.study_claims import PROFILING_COMMIT
+
+    arm = ARMS["lite0_sl_profiled"]
+    assert f"commit {PROFILING_COMMIT}" in arm.retired
+    # the overrides its packed runs recorded (else the report would read them as --set values)
+    assert "synth.labels=${HEADPOSE_PROFILED:-runs/profiled}/fold{fold}" in arm.overrides
+    assert [a for a in CLAIMS["P1-lite0"].arms if ARMS[a].retired] == [arm.name]
+    root, report = tmp_path / "study", tmp_path / "claims.md"
+    args = ["P1-lite0", "--root", str(root), "--folds", "2", "--seeds", "1"]
+    assert main(["run", *args, "--report", str(report)]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("headpose-study: error: arm 'lite0_sl_profiled'")
+    assert "is retired: the face-profiling tool" in err and f"commit {PROFILING_COMMIT}" in err
+    assert "none of its 2 unfinished runs starts" in err
+    assert not root.exists() and not report.exists()  # refused before any run or report
+    assert main(["plan", *args]) == 0
+    out = capsys.readouterr().out
+    assert "P1-lite0: 6 runs" in out and f"commit {PROFILING_COMMIT} (2 runs never start)" in out
+    runs = S.plan_runs(CLAIMS["P1-lite0"], root, folds=2, seeds=(0,))
+    retired = [r for r in runs if r.arm == arm.name]
+    with pytest.raises(ConfigError, match=r"lite0_sl_profiled \(fold 0, seed 0\): .* is retired"):
+        S.execute(retired[0])
+    assert not root.exists()
+    # its packed runs (bench/results/study/results.jsonl): done, and reported as the arm's
+    mae = {"lite0_sl": 7.4, "lite0_sl_x2": 5.6, "lite0_sl_profiled": 6.1}
+    rows = [
+        {"key": f"{r.arm}/fold{r.fold}_seed{r.seed}", **asdict(r), "test": {"mean": mae[r.arm]}}
+        for r in runs
     ]
-    plain = next(r for r in runs if r.arm == "lite0_sl" and r.fold == 0)
-    with_faces = S.execute(arm[0])
-    assert with_faces["train_images"] == S.execute(plain)["train_images"] + 4
-    with pytest.raises(ConfigError, match=r"synth.labels.*not found.*fold1"):
-        S.execute(arm[1])
+    root.mkdir()
+    (root / S.ARCHIVE).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert [r.state() for r in retired] == ["done", "done"]
+    S.refuse_retired(runs)  # nothing of it to start
+    assert main(["run", *args, "--report", str(report)]) == 0  # all finished: only the report
+    capsys.readouterr()
+    section = report.read_text(encoding="utf-8").split("## P1-lite0")[1].split("\n## ")[0]
+    assert f"| `{arm.name}` | {arm.description} | 2 | 6.10 +- 0.00 |" in section
+    assert "No finished runs" not in section and "`--set`" not in section
+    assert f"the tool is in commit {PROFILING_COMMIT}" in section
 
 
 def test_the_headline_arm_trains_from_its_seeds_pre_training(
