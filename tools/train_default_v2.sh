@@ -16,7 +16,8 @@
 # the tuning split):
 #   git show 71361d0:headpose/models/headpose_default.onnx > runs/teacher_v1.onnx
 # STUDENT: distill/pilot_lite0_112 (the fast recipe taught by the pooled default:
-#   TEACHER=headpose/models/headpose_default.onnx; also labels the student's own training crops),
+#   TEACHER=headpose/models/headpose_default.onnx; also labels the student's own training crops;
+#   its pilot failed its rule: bench/results/distill_pilot.md),
 #   default/semi_aa_lite0_112_long (default: pseudo-labels only with an anti-aliased
 #   backbone, the shipped `fast` recipe; seed 0 of 0-5 was chosen; shipped after
 #   `headpose-export RUN/last.pt --video detect_every=4` and MODEL=fast tools/calibrate_oof.sh),
