@@ -136,7 +136,6 @@ def plan(
     from headpose.training.engine.study import (
         get_claim,
         load_results,
-        retired_message,
         run_seconds,
         weights_missing,
     )
@@ -152,13 +151,13 @@ def plan(
     seconds = [s for s in seconds if s is not None]
     per_run = sum(seconds) / len(seconds) if seconds else None
     # an unfinished run of a retired arm never starts: not in the time left
-    never = [r for r, s in zip(runs, states, strict=True) if s != "done" and retired_message(r)]
+    never = [r for r, s in zip(runs, states, strict=True) if s != "done" and r.retired]
     left = len(runs) - states.count("done") - len(never)
     click.echo(
         f"{claim}: {len(runs)} runs ({sum(r.pretrain for r in runs)} pre-trainings), "
         f"{states.count('done')} done, {states.count('partial')} partial, {states.count('todo')} to do"
     )
-    for arm, message in {r.arm: retired_message(r) for r in never}.items():
+    for arm, message in {r.arm: r.retired for r in never}.items():
         click.echo(f"{message} ({sum(r.arm == arm for r in never)} runs never start)")
     if per_run is None:
         click.echo(
@@ -199,12 +198,11 @@ def run(
 ) -> None:
     """Train the missing runs of CLAIM (resuming partial ones), then write the report."""
     # pyyaml, scipy: optional, the [train] extra (main() names it); -h needs neither
-    from headpose.training.engine.study import get_claim, refuse_retired, run_all
+    from headpose.training.engine.study import get_claim, run_all
     from headpose.training.engine.study_report import check_report
 
     check_report(report_path, overwrite=overwrite, inputs=_inputs(root))  # before hours of work
     runs = _plan(claim, root, folds, seeds, extra, only_folds, only_arms)
-    refuse_retired(runs)  # a retired arm's runs are only reported: none starts
     claim = get_claim(claim).key
     total = len(runs)
     count = [0]

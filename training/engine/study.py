@@ -39,6 +39,7 @@ from headpose.training.engine.study_claims import (
     PRETRAINS,
     SCALES,
     STUDY_BASE,
+    Arm,
     Claim,
 )
 
@@ -100,6 +101,20 @@ class RunSpec:
     def label(self) -> str:
         where = f"seed {self.seed}" if self.fold is None else f"fold {self.fold}, seed {self.seed}"
         return f"{'pretrain ' if self.pretrain else ''}{self.arm} ({where})"
+
+    @property
+    def arm_spec(self) -> Arm | None:
+        """The study arm this run trains (``None`` for a pre-training)."""
+        return None if self.pretrain else ARMS.get(self.arm)
+
+    @property
+    def retired(self) -> str | None:
+        """Why this run may not start, in one line (its arm is retired: ``Arm.retired``), or
+        ``None`` for a run that may."""
+        arm = self.arm_spec
+        if arm is None or not arm.retired:
+            return None
+        return f"arm '{arm.name}' is retired: {arm.retired}"
 
     def config(self) -> Config:
         """The resolved config of this run (its scale's base config + overrides)."""
@@ -185,24 +200,15 @@ def plan_runs(
     return runs
 
 
-def retired_message(spec: RunSpec) -> str | None:
-    """Why ``spec`` may not start, in one line (its arm is retired: ``Arm.retired``), or
-    ``None`` for a run that may."""
-    arm = None if spec.pretrain else ARMS.get(spec.arm)
-    if arm is None or not arm.retired:
-        return None
-    return f"arm '{arm.name}' is retired: {arm.retired}"
-
-
 def refuse_retired(runs: Iterable[RunSpec]) -> None:
     """Raise ConfigError (one line) when a run of ``runs`` still to train (not finished) belongs
     to a retired arm: called before any run starts. Finished runs of a retired arm are only read
     (reported)."""
-    todo = [spec for spec in runs if retired_message(spec) and spec.state() != "done"]
+    todo = [spec for spec in runs if spec.retired and spec.state() != "done"]
     if todo:
         count = sum(spec.arm == todo[0].arm for spec in todo)
         raise ConfigError(
-            f"{retired_message(todo[0])}; none of its {count} unfinished runs starts "
+            f"{todo[0].retired}; none of its {count} unfinished runs starts "
             "(--only-arm runs the claim's other arms; its finished runs are still reported)"
         )
 
@@ -302,11 +308,10 @@ def execute(
     from headpose.training.engine import distributed as D
     from headpose.training.engine.trainer import Trainer
 
-    retired = retired_message(spec)
-    if retired:
-        raise ConfigError(f"{spec.label}: {retired}; no new run of it starts")
+    if spec.retired:  # run_all refuses first; this guards a direct call
+        raise ConfigError(f"{spec.label}: {spec.retired}; no new run of it starts")
     cfg = spec.config()
-    arm = None if spec.pretrain else ARMS.get(spec.arm)
+    arm = spec.arm_spec
     if arm is not None and arm.init_from is not None and not Path(cfg.model.init).is_file():
         raise ConfigError(f"{spec.label}: pre-training weights missing: {cfg.model.init}")
     _check_overrides(spec)
